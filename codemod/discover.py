@@ -1,0 +1,110 @@
+"""Find the C files below the paths a user names.
+
+Directories are walked in sorted order (output is deterministic); symbolic
+links are followed only while they stay inside the scanned root, so a link
+loop or a link out of the tree is never scanned. Display paths follow
+GUIDE §2: relative to the current directory when the file lies below it
+(as `git diff` prints them), otherwise relative to the scanned root.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from codemod.errors import InputError
+
+C_SUFFIXES = (".c", ".h")
+# Never descend into these: VCS metadata and allocfix's own state.
+SKIP_DIRS = {".git", ".hg", ".svn", ".allocfix", "__pycache__"}
+
+
+@dataclass(frozen=True)
+class DiscoveredFile:
+    path: str  # path used to open the file
+    display: str  # path shown to the user
+
+
+@dataclass(frozen=True)
+class Discovery:
+    root: str  # scanned root, as shown in the findings document
+    files: tuple[DiscoveredFile, ...]
+
+
+def scan_root(paths: list[str]) -> Path:
+    """The common directory of the scanned paths."""
+    resolved = [Path(os.path.abspath(p)) for p in paths]
+    dirs = [p if p.is_dir() else p.parent for p in resolved]
+    return Path(os.path.commonpath([str(d) for d in dirs]))
+
+
+def display_path(path: Path, root: Path, cwd: Path) -> str:
+    try:
+        return path.relative_to(cwd).as_posix()
+    except ValueError:
+        try:
+            return path.relative_to(root).as_posix()
+        except ValueError:
+            return path.as_posix()
+
+
+def _excluded(rel: str, excludes: tuple[str, ...]) -> bool:
+    name = rel.rsplit("/", 1)[-1]
+    return any(fnmatch.fnmatch(rel, pat) or fnmatch.fnmatch(name, pat) for pat in excludes)
+
+
+def discover(paths: list[str], excludes: tuple[str, ...] = (), cwd: str | None = None) -> Discovery:
+    """Every C file below `paths`, each once, in a stable order."""
+    if not paths:
+        raise InputError("no path to scan", hint="name a file or directory, e.g. `allocfix --dry-run hw/`")
+    here = Path(os.path.abspath(cwd or os.getcwd()))
+    for p in paths:
+        if not os.path.lexists(p):
+            raise InputError(f"{p}: no such file or directory")
+        if os.path.isfile(p) and not os.access(p, os.R_OK):
+            raise InputError(f"{p}: not readable (permission denied)")
+    root = scan_root(paths)
+    real_root = Path(os.path.realpath(root))
+    seen: set[str] = set()
+    found: list[DiscoveredFile] = []
+
+    def add(file_path: Path) -> None:
+        real = os.path.realpath(file_path)
+        if real in seen:
+            return
+        seen.add(real)
+        found.append(DiscoveredFile(str(file_path), display_path(file_path, root, here)))
+
+    def inside_root(p: Path) -> bool:
+        real = Path(os.path.realpath(p))
+        return real == real_root or real_root in real.parents
+
+    for given in paths:
+        start = Path(os.path.abspath(given))
+        if not start.is_dir():
+            # A file named explicitly is scanned whatever its suffix.
+            add(start)
+            continue
+        visited_dirs: set[str] = set()
+        for dirpath, dirnames, filenames in os.walk(start, followlinks=True):
+            real_dir = os.path.realpath(dirpath)
+            if real_dir in visited_dirs or not inside_root(Path(dirpath)):
+                dirnames[:] = []
+                continue
+            visited_dirs.add(real_dir)
+            dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS)
+            for name in sorted(filenames):
+                if not name.endswith(C_SUFFIXES):
+                    continue
+                fp = Path(dirpath) / name
+                if fp.is_symlink() and not inside_root(fp):
+                    continue
+                if not fp.is_file():
+                    continue
+                rel = fp.relative_to(root).as_posix() if root in fp.parents else name
+                if excludes and _excluded(rel, excludes):
+                    continue
+                add(fp)
+    return Discovery(str(root), tuple(found))

@@ -1,0 +1,1 @@
+"""Printers: turn engine results into diffs, JSON, SARIF and terminal views."""

@@ -1,0 +1,1 @@
+"""Built-in allocfix rule files and data (installed as package data)."""

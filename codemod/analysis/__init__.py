@@ -1,0 +1,1 @@
+"""Analyses offered to the engine and to rule scripts: sites, size, phase, error paths."""

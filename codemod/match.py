@@ -1,0 +1,504 @@
+"""Match compiled patterns against a parsed file.
+
+Matching is structural: a pattern node matches a target node of the same
+type whose children match in order; metavariables bind target subtrees;
+`...` and list metavariables absorb runs of items (statements in a block,
+arguments in a call). A match is a set of bindings plus an alignment of
+pattern spans to target spans, from which edits are made.
+
+Target bytes are the current (original, unmasked) bytes: token comparison
+uses the text the user wrote, so masked macros match by their own names.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Iterator
+
+import tree_sitter
+
+from codemod.cparse import C_LANGUAGE
+from codemod.smpl.compile import (
+    COMMA_LISTS,
+    EXPRESSION_TYPES,
+    STATEMENT_TYPES,
+    CompiledRule,
+    MetavarSpec,
+    Pattern,
+    PNode,
+)
+
+LITERAL_TYPES = frozenset({"string_literal", "char_literal", "number_literal", "concatenated_string",
+                           "system_lib_string"})
+TYPE_TYPES = frozenset({"primitive_type", "type_identifier", "sized_type_specifier", "struct_specifier",
+                        "union_specifier", "enum_specifier", "type_descriptor", "identifier"})
+CONSTANT_TYPES = frozenset({"number_literal", "char_literal", "string_literal", "concatenated_string"})
+IDENTIFIER_TYPES = frozenset({"identifier", "field_identifier", "type_identifier", "statement_identifier"})
+CONTAINER_TYPES = frozenset({"compound_statement", "translation_unit", "case_statement",
+                             "preproc_ifdef", "preproc_if", "preproc_else", "preproc_elif"})
+
+
+@dataclass(frozen=True)
+class Binding:
+    """A metavariable's value: target text (and range) or a script value."""
+
+    kind: str
+    text: str
+    norm: str  # whitespace/comment-insensitive form, for equality
+    start: int | None = None  # current-text range, when bound from the target
+    end: int | None = None
+    orig: int | None = None  # original-file offset (positions)
+    orig_end: int | None = None
+    from_script: bool = False
+
+    def key(self):
+        if self.kind == "position":
+            return ("pos", self.orig, self.orig_end)
+        return (self.kind, self.norm)
+
+
+@dataclass(frozen=True)
+class Atom:
+    """One aligned pattern piece: pattern span -> target span."""
+
+    pstart: int
+    pend: int
+    tstart: int
+    tend: int
+    minus: bool
+    is_list: bool = False  # dots or list metavariable (may be empty)
+
+
+@dataclass
+class Match:
+    rule: CompiledRule
+    pattern: Pattern
+    bindings: dict  # local name -> Binding
+    atoms: list[Atom]
+    start: int  # target range of the whole match
+    end: int
+
+
+class _Linked:
+    __slots__ = ("atom", "prev")
+
+    def __init__(self, atom, prev):
+        self.atom, self.prev = atom, prev
+
+    def to_list(self) -> list[Atom]:
+        out = []
+        node = self
+        while node is not None:
+            out.append(node.atom)
+            node = node.prev
+        out.reverse()
+        return out
+
+
+_WS_RE = re.compile(rb"\s+")
+
+
+class Target:
+    """The file being matched: bytes, tree and lazily built indexes."""
+
+    def __init__(self, data: bytes, tree: tree_sitter.Tree, to_original):
+        self.data = data
+        self.tree = tree
+        self.to_original = to_original  # current offset -> original offset or None
+        self._by_type: dict[str, list[tree_sitter.Node]] | None = None
+        self._norm_cache: dict[tuple[int, int], str] = {}
+
+    def nodes_of_type(self, type_name: str) -> list[tree_sitter.Node]:
+        if self._by_type is None:
+            index: dict[str, list[tree_sitter.Node]] = {}
+            cursor = self.tree.walk()
+            down = True
+            while True:
+                if down:
+                    node = cursor.node
+                    index.setdefault(node.type, []).append(node)
+                    if cursor.goto_first_child():
+                        continue
+                if cursor.goto_next_sibling():
+                    down = True
+                    continue
+                if not cursor.goto_parent():
+                    break
+                down = False
+            self._by_type = index
+        return self._by_type.get(type_name, [])
+
+    def text(self, node) -> str:
+        return self.data[node.start_byte : node.end_byte].decode("utf-8", "surrogateescape")
+
+    def norm(self, node) -> str:
+        key = (node.start_byte, node.end_byte)
+        cached = self._norm_cache.get(key)
+        if cached is None:
+            cached = normalize_tokens(self.data, node)
+            self._norm_cache[key] = cached
+        return cached
+
+
+def normalize_tokens(data: bytes, node) -> str:
+    """Token texts of a subtree joined by one space (comments dropped)."""
+    out: list[str] = []
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if n.type == "comment":
+            continue
+        if n.child_count == 0 or n.type in LITERAL_TYPES:
+            out.append(data[n.start_byte : n.end_byte].decode("utf-8", "surrogateescape"))
+        else:
+            stack.extend(reversed(n.children))
+    return " ".join(out)
+
+
+_TOKEN_SPLIT_RE = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|[A-Za-z_]\w*|\d[\w.]*|->|\+\+|--|<<|>>|[<>=!]=|&&|\|\||\S')
+
+
+def normalize_text(text: str) -> str:
+    """The same normal form for text that is not a tree (script values)."""
+    return " ".join(_TOKEN_SPLIT_RE.findall(text))
+
+
+def _children(node) -> list:
+    return [c for c in node.children if c.type != "comment"]
+
+
+class Matcher:
+    def __init__(self, rule: CompiledRule, pattern: Pattern, target: Target):
+        self.rule = rule
+        self.pattern = pattern
+        self.t = target
+        self.metavars: dict[str, MetavarSpec] = rule.metavars
+        self.dots = {str(d.id): d for d in pattern.dots}
+
+    # -- entry points ------------------------------------------------------
+
+    def matches(self, prebound: dict[str, Binding], near: list[int] | None = None) -> Iterator[Match]:
+        nodes = self.pattern.nodes
+        kind = self.pattern.kind
+        if kind == "expr" or len(nodes) == 1 and nodes[0].kind != "dots":
+            p = nodes[0]
+            for cand in self._candidates(p, near):
+                for env, align in self._node(p, cand, dict(prebound), None):
+                    yield self._make(env, align, cand.start_byte, cand.end_byte)
+            return
+        # Sequences of statements / top-level items.
+        first = next((p for p in nodes if p.kind != "dots"), None)
+        if first is None:
+            return
+        seen_containers: set[tuple[int, int]] = set()
+        for cand in self._candidates(first, near):
+            container = cand.parent
+            if container is None:
+                continue
+            key = (container.start_byte, container.end_byte)
+            if key in seen_containers:
+                continue
+            seen_containers.add(key)
+            items = [c for c in _children(container) if c.type not in ("{", "}")]
+            starts = range(len(items)) if nodes[0].kind != "dots" else [0]
+            for i in starts:
+                if nodes[0].kind != "dots" and items[i].type != nodes[0].type and nodes[0].kind != "meta":
+                    continue
+                for env, align in self._seq(list(nodes), items[i:], dict(prebound), None, allow_rest=True,
+                                            list_end=container.end_byte - 1):
+                    atoms = align.to_list() if align else []
+                    real = [a for a in atoms if a.tend > a.tstart] or atoms
+                    start = min(a.tstart for a in real) if real else items[i].start_byte
+                    end = max(a.tend for a in real) if real else items[i].start_byte
+                    yield Match(self.rule, self.pattern, env, atoms, start, end)
+
+    def _make(self, env, align, start, end) -> Match:
+        return Match(self.rule, self.pattern, env, align.to_list() if align else [], start, end)
+
+    def _candidates(self, p: PNode, near: list[int] | None):
+        if p.kind == "meta":
+            if p.type == "statement":
+                types = STATEMENT_TYPES
+            elif p.type in ("expression", "idexpression", "constant"):
+                types = EXPRESSION_TYPES
+            else:
+                types = IDENTIFIER_TYPES
+            cands = [n for t in types for n in self.t.nodes_of_type(t)]
+        else:
+            cands = self.t.nodes_of_type(p.type)
+        if near:
+            cands = [c for c in cands if all(c.start_byte <= o < c.end_byte for o in near)]
+        return cands
+
+    # -- node matching -------------------------------------------------------
+
+    def _node(self, p: PNode, t, env: dict, align) -> Iterator[tuple[dict, object]]:
+        if p.kind == "meta":
+            yield from self._meta(p, t, env, align)
+            return
+        if p.kind == "leaf":
+            if t.child_count != 0 and t.type not in LITERAL_TYPES:
+                return
+            if p.type in LITERAL_TYPES or p.type in IDENTIFIER_TYPES or p.type == "primitive_type":
+                if self.t.text(t) != p.text:
+                    return
+            elif t.type != p.type or self.t.text(t) != p.text:
+                return
+            env2 = self._bind_positions(p, t, env)
+            if env2 is None:
+                return
+            yield env2, _Linked(Atom(p.start, p.end, t.start_byte, t.end_byte, p.minus), align)
+            return
+        if p.kind == "dots":
+            # `...` standing for one expression (e.g. `x = ...;`).
+            yield env, _Linked(Atom(p.start, p.end, t.start_byte, t.end_byte, p.minus, True), align)
+            return
+        if p.type == "declaration" and t.type == "declaration":
+            yield from self._declaration(p, t, env, align)
+            return
+        if t.type != p.type:
+            return
+        env2 = self._bind_positions(p, t, env)
+        if env2 is None:
+            return
+        tkids = _children(t)
+        pkids = list(p.children)
+        if p.type in COMMA_LISTS:
+            tkids = [c for c in tkids if c.type != ","]
+            pkids = [c for c in pkids if not (c.kind == "leaf" and c.type == ",")]
+        yield from self._seq(pkids, tkids, env2, align, allow_rest=False, list_end=t.end_byte - 1)
+
+    def _seq(self, ps: list[PNode], ts: list, env: dict, align, allow_rest: bool, list_end: int):
+        if not ps:
+            if not ts or allow_rest:
+                yield env, align
+            return
+        p = ps[0]
+        if p.kind == "dots" or (p.kind == "meta" and p.type in ("expression list", "parameter list")):
+            # Absorb k items. Shortest first, as spatch prefers.
+            for k in range(len(ts) + 1):
+                if p.kind == "dots" and not self._when_ok(p, ts[:k], env):
+                    continue
+                if k:
+                    span = (ts[0].start_byte, ts[k - 1].end_byte)
+                else:
+                    anchor = ts[0].start_byte if ts else list_end
+                    span = (anchor, anchor)
+                env2 = env
+                if p.kind == "meta":
+                    text = self.t.data[span[0] : span[1]].decode("utf-8", "surrogateescape")
+                    norm = " ; ".join(self.t.norm(x) for x in ts[:k])
+                    env2 = self._bind(p.text, p.type, text, norm, span[0], span[1], env)
+                    if env2 is None:
+                        continue
+                atom = Atom(p.start, p.end, span[0], span[1], p.minus, True)
+                yield from self._seq(ps[1:], ts[k:], env2, _Linked(atom, align), allow_rest, list_end)
+            return
+        if not ts:
+            return
+        for env2, align2 in self._node(p, ts[0], env, align):
+            yield from self._seq(ps[1:], ts[1:], env2, align2, allow_rest, list_end)
+
+    def _when_ok(self, p: PNode, skipped: list, env: dict) -> bool:
+        spec = self.dots.get(p.text)
+        if spec is None:
+            return True
+        for clause in spec.whens:
+            if clause.op == "!=" and clause.pattern is not None:
+                for item in skipped:
+                    if self._contains(clause.pattern, item, env):
+                        return False
+        return True
+
+    def _contains(self, pattern: Pattern, node, env: dict) -> bool:
+        sub = Matcher(self.rule, pattern, self.t)
+        p = pattern.nodes[0]
+        stack = [node]
+        while stack:
+            n = stack.pop()
+            for _ in sub._node(p, n, dict(env), None):
+                return True
+            stack.extend(_children(n))
+        return False
+
+    # -- metavariables ---------------------------------------------------------
+
+    def _meta(self, p: PNode, t, env: dict, align):
+        mv = self.metavars.get(p.text)
+        kind = mv.kind if mv is not None else "expression"
+        ttype = t.type
+        if kind in ("expression",) and ttype not in EXPRESSION_TYPES:
+            return
+        if kind == "idexpression" and ttype != "identifier":
+            return
+        if kind == "identifier" and ttype not in IDENTIFIER_TYPES:
+            return
+        if kind == "constant" and ttype not in CONSTANT_TYPES:
+            return
+        if kind == "type" and ttype not in TYPE_TYPES:
+            return
+        if kind == "statement" and ttype not in STATEMENT_TYPES:
+            return
+        if kind == "script":
+            kind = "expression"
+        text = self.t.text(t)
+        if mv is not None and mv.constraint is not None and not _constraint_ok(mv.constraint, text):
+            return
+        env2 = self._bind(p.text, kind, text, self.t.norm(t), t.start_byte, t.end_byte, env)
+        if env2 is None:
+            return
+        env2 = self._bind_positions(p, t, env2)
+        if env2 is None:
+            return
+        yield env2, _Linked(Atom(p.start, p.end, t.start_byte, t.end_byte, p.minus), align)
+
+    def _bind(self, name, kind, text, norm, start, end, env):
+        old = env.get(name)
+        if old is not None:
+            return env if old.norm == norm else None
+        env2 = dict(env)
+        env2[name] = Binding(kind, text, norm, start, end)
+        return env2
+
+    def _bind_positions(self, p: PNode, t, env):
+        if not p.positions:
+            return env
+        orig = self.t.to_original(t.start_byte)
+        orig_end = self.t.to_original(t.end_byte)
+        env2 = dict(env)
+        for name in p.positions:
+            old = env2.get(name)
+            if old is not None:
+                if old.orig != orig or orig is None:
+                    return None
+                continue
+            env2[name] = Binding("position", self.t.text(t), "", t.start_byte, t.end_byte, orig, orig_end)
+        return env2
+
+    # -- declarations: `T x = E;` matches `const uint8_t *x = E;` ------------------
+
+    def _declaration(self, p: PNode, t, env: dict, align):
+        ptype = next((c for c in p.children if c.field_name == "type"), None)
+        pdecls = [c for c in p.children if c.field_name == "declarator"]
+        tdecls = [c for c in _children(t) if c.type not in (",", ";") and
+                  t.field_name_for_child(t.children.index(c)) == "declarator"]
+        if ptype is None or len(pdecls) != 1 or len(tdecls) != 1:
+            # Fall back to plain structural matching.
+            if [c.type for c in p.children] and len(_children(t)) == len(p.children):
+                yield from self._seq(list(p.children), _children(t), env, align, False, t.end_byte)
+            return
+        ttype = t.child_by_field_name("type")
+        pdecl, tdecl = pdecls[0], tdecls[0]
+        # Peel pointer declarators off both sides.
+        pstars, pcore = _peel(pdecl)
+        tstars, tcore = _peel_node(tdecl)
+        if ptype.kind == "meta" and self.metavars.get(ptype.text) and self.metavars[ptype.text].kind == "type":
+            if tstars < pstars:
+                return
+            qualifiers = [c for c in _children(t) if c.type == "type_qualifier"]
+            type_text = " ".join([self.t.text(q) for q in qualifiers] + [self.t.text(ttype)])
+            extra = tstars - pstars
+            full = type_text + (" " + "*" * extra if extra else "")
+            env2 = self._bind(ptype.text, "type", full, normalize_text(full), ttype.start_byte, ttype.end_byte, env)
+            if env2 is None:
+                return
+            align2 = _Linked(Atom(ptype.start, ptype.end, ttype.start_byte, ttype.end_byte, ptype.minus), align)
+        else:
+            if tstars != pstars:
+                return
+            env2, align2 = env, align
+            results = list(self._node(ptype, ttype, env2, align2))
+            if not results:
+                return
+            env2, align2 = results[0]
+        # Rest of the pattern declarator (init value) against the target's.
+        for env3, align3 in self._declarator_core(pcore, tcore, env2, align2):
+            semi_p = p.children[-1]
+            semi_t = _children(t)[-1]
+            if semi_p.kind == "leaf" and semi_p.text == ";" and semi_t.type == ";":
+                align3 = _Linked(Atom(semi_p.start, semi_p.end, semi_t.start_byte, semi_t.end_byte,
+                                      semi_p.minus), align3)
+            yield env3, align3
+
+    def _declarator_core(self, pcore: PNode, tcore, env, align):
+        if pcore.kind == "node" and pcore.type == "init_declarator":
+            if tcore.type != "init_declarator":
+                return
+            pname = pcore.children[0]
+            pvalue = pcore.children[-1]
+            tname_full = tcore.child_by_field_name("declarator")
+            _, tname = _peel_node(tname_full)
+            _, pname_core = _peel(pname)
+            tvalue = tcore.child_by_field_name("value")
+            for env2, align2 in self._node(pname_core, tname, env, align):
+                eq_p = pcore.children[1]
+                eq_t = next(c for c in tcore.children if c.type == "=")
+                align2 = _Linked(Atom(eq_p.start, eq_p.end, eq_t.start_byte, eq_t.end_byte, eq_p.minus), align2)
+                yield from self._node(pvalue, tvalue, env2, align2)
+            return
+        if tcore.type == "init_declarator":
+            return
+        yield from self._node(pcore, tcore, env, align)
+
+
+def _peel(p: PNode) -> tuple[int, PNode]:
+    stars = 0
+    while p.kind == "node" and p.type == "pointer_declarator":
+        stars += 1
+        p = p.children[-1]
+    if p.kind == "node" and p.type == "init_declarator":
+        inner_stars, inner = _peel(p.children[0])
+        if inner_stars:
+            return stars + inner_stars, PNode(p.kind, p.type, p.text, (inner,) + p.children[1:], p.start, p.end,
+                                              p.positions, p.minus, p.field_name)
+    return stars, p
+
+
+def _peel_node(t) -> tuple[int, object]:
+    stars = 0
+    while t.type == "pointer_declarator":
+        stars += 1
+        t = t.child_by_field_name("declarator")
+    if t.type == "init_declarator":
+        d = t.child_by_field_name("declarator")
+        while d.type == "pointer_declarator":
+            stars += 1
+            d = d.child_by_field_name("declarator")
+    return stars, t
+
+
+def _constraint_ok(c, text: str) -> bool:
+    norm = normalize_text(text)
+    if c.op == "in":
+        return norm in {normalize_text(v) for v in c.values}
+    if c.op == "not in":
+        return norm not in {normalize_text(v) for v in c.values}
+    if c.op == "=~":
+        return re.search(c.regex, text) is not None
+    if c.op == "!~":
+        return re.search(c.regex, text) is None
+    return True
+
+
+def find_matches(rule: CompiledRule, target: Target, prebound: dict[str, Binding],
+                 near: list[int] | None = None) -> list[Match]:
+    """All matches of the rule's alternatives; earlier alternatives win a spot."""
+    out: list[Match] = []
+    taken: set[tuple[int, int]] = set()
+    seen: set = set()
+    for pattern in rule.alternatives:
+        m = Matcher(rule, pattern, target)
+        new_spots = set()
+        for match in m.matches(prebound, near):
+            spot = (match.start, match.end)
+            if spot in taken:
+                continue
+            key = (spot, tuple(sorted((k, b.key()) for k, b in match.bindings.items())))
+            if key in seen:
+                continue
+            seen.add(key)
+            new_spots.add(spot)
+            out.append(match)
+        taken |= new_spots
+    return out

@@ -1,0 +1,146 @@
+"""Python script blocks: checked with libcst before anything runs.
+
+Checks report Python syntax errors and names that are neither defined in
+the block, nor inputs, nor provided by initialize blocks, nor builtins, at
+their line in the rule file. At run time a block sees its inputs as plain
+values, `coccinelle` (outputs are set as attributes), `cocci` (Coccinelle's
+helpers) and `allocfix` (the analysis API of the current file).
+"""
+
+from __future__ import annotations
+
+import builtins
+from dataclasses import dataclass
+
+import libcst as cst
+from libcst.metadata import MetadataWrapper, ScopeProvider, PositionProvider
+
+from codemod.errors import Position, RuleError
+
+PROVIDED_NAMES = frozenset({"coccinelle", "cocci", "allocfix"})
+
+
+@dataclass(frozen=True)
+class ScriptValue:
+    """A value produced by a script for a metavariable (make_ident etc.)."""
+
+    kind: str  # identifier | expression | statement | type
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class IncludeMatch(Exception):
+    """Raised internally by cocci.include_match(False) to drop the match."""
+
+
+class Cocci:
+    """The subset of Coccinelle's `cocci` object allocfix offers."""
+
+    def __init__(self) -> None:
+        self.excluded = False
+
+    def include_match(self, keep: bool) -> None:
+        self.excluded = not keep
+
+    def make_ident(self, text: str) -> ScriptValue:
+        return ScriptValue("identifier", str(text))
+
+    def make_expr(self, text: str) -> ScriptValue:
+        return ScriptValue("expression", str(text))
+
+    def make_stmt(self, text: str) -> ScriptValue:
+        return ScriptValue("statement", str(text))
+
+    def make_type(self, text: str) -> ScriptValue:
+        return ScriptValue("type", str(text))
+
+
+class Outputs:
+    """The `coccinelle` namespace a script assigns its outputs to."""
+
+    def __init__(self, allowed: tuple[str, ...]):
+        object.__setattr__(self, "_allowed", allowed)
+        object.__setattr__(self, "_values", {})
+
+    def __setattr__(self, name: str, value) -> None:
+        if name not in self._allowed:
+            raise AttributeError(f"'{name}' is not an output of this script (declare it as '{name};')")
+        self._values[name] = value
+
+    def __getattr__(self, name: str):
+        try:
+            return self._values[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    @property
+    def values(self) -> dict:
+        return dict(self._values)
+
+
+def _module_names_defined(module: cst.Module) -> set[str]:
+    """Top-level names a module defines (for initialize blocks)."""
+    names: set[str] = set()
+    wrapper = MetadataWrapper(module)
+    scopes = wrapper.resolve(ScopeProvider)
+    for scope in set(scopes.values()):
+        if scope is not None and type(scope).__name__ == "GlobalScope":
+            for assignment in scope.assignments:
+                names.add(assignment.name)
+    return names
+
+
+def check_script(code: str, path: str, first_line: int, known: set[str], outputs: tuple[str, ...]) -> set[str]:
+    """Validate a script block; return the global names it defines."""
+    try:
+        module = cst.parse_module(code)
+    except cst.ParserSyntaxError as exc:
+        raise RuleError(f"Python syntax error in script: {exc.message}",
+                        Position(path, first_line + exc.raw_line - 1, exc.raw_column + 1)) from None
+    wrapper = MetadataWrapper(module)
+    scopes = wrapper.resolve(ScopeProvider)
+    positions = wrapper.resolve(PositionProvider)
+    allowed = known | PROVIDED_NAMES | set(dir(builtins))
+    for scope in set(scopes.values()):
+        if scope is None:
+            continue
+        for access in scope.accesses:
+            name = access.node.value if isinstance(access.node, cst.Name) else None
+            if name is None or access.referents or name in allowed:
+                continue
+            pos = positions[access.node].start
+            raise RuleError(
+                f"script uses '{name}', which is not a declared metavariable or defined name",
+                Position(path, first_line + pos.line - 1, pos.column + 1),
+                hint="declare it in the script header (`name << rule.metavariable;`)",
+            )
+    # coccinelle.X = ... must name a declared output.
+    for node in _attribute_assignments(module):
+        if node.value.value == "coccinelle" and node.attr.value not in outputs:
+            pos = positions[node].start
+            raise RuleError(
+                f"script sets coccinelle.{node.attr.value}, which is not a declared output",
+                Position(path, first_line + pos.line - 1, pos.column + 1),
+                hint=f"declare it in the script header as `{node.attr.value};`",
+            )
+    return _module_names_defined(module)
+
+
+def _attribute_assignments(module: cst.Module):
+    found: list[cst.Attribute] = []
+
+    class Visitor(cst.CSTVisitor):
+        def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+            t = node.target
+            if isinstance(t, cst.Attribute) and isinstance(t.value, cst.Name):
+                found.append(t)
+
+    module.visit(Visitor())
+    return found
+
+
+def compile_script(code: str, path: str, first_line: int):
+    # Leading newlines make Python's line numbers those of the rule file.
+    return compile("\n" * (first_line - 1) + code, path, "exec")

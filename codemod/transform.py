@@ -1,0 +1,187 @@
+"""Turn a match into edits: remove minus code, place plus code.
+
+Minus atoms that follow each other form runs; each run's target range is
+removed (whole lines when the run covers them). A plus chunk next to a
+run replaces it; a plus chunk between context tokens is inserted on new
+lines after the preceding token's line (before the next token's line when
+it opens the pattern). Plus code is indented like the code around it, with
+its own relative indentation kept; metavariables in it are replaced by
+their bindings.
+"""
+
+from __future__ import annotations
+
+import re
+
+from codemod.edits import Edit
+from codemod.match import Atom, Binding, Match
+from codemod.smpl.compile import PlusChunk
+from codemod.source import line_bounds, line_indent
+
+INDENT = "    "  # QEMU: four spaces
+_PLUS_TOKEN_RE = re.compile(r'"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\'|/\*.*?\*/|//.*$|[A-Za-z_]\w*')
+
+
+class TransformError(Exception):
+    """A match whose plus code cannot be produced (e.g. an unbound name)."""
+
+
+def substitute(line: str, bindings: dict[str, Binding], metavars: dict, indent: str) -> str:
+    def repl(m: re.Match) -> str:
+        word = m.group()
+        if not (word[0].isalpha() or word[0] == "_"):
+            return word
+        mv = metavars.get(word)
+        if mv is None:
+            return word
+        if mv.kind == "fresh identifier":
+            parts = []
+            for kind, value in mv.fresh_parts:
+                if kind == "str":
+                    parts.append(value)
+                else:
+                    b = bindings.get(value)
+                    if b is None:
+                        raise TransformError(f"fresh identifier '{word}' uses unbound '{value}'")
+                    parts.append(b.text)
+            return "".join(parts) or word
+        b = bindings.get(word)
+        if b is None:
+            if mv.kind == "position":
+                return word
+            raise TransformError(f"metavariable '{word}' is used in added code but not bound")
+        text = b.text
+        if "\n" in text and b.from_script:
+            text = text.replace("\n", "\n" + indent)
+        return text
+
+    return _PLUS_TOKEN_RE.sub(repl, line)
+
+
+def _chunk_lines(chunk: PlusChunk, bindings, metavars, base: str) -> list[str]:
+    out = []
+    for rel, text in chunk.lines:
+        indent = base + INDENT * (rel // 4) + " " * (rel % 4)
+        out.append(indent + substitute(text, bindings, metavars, indent) if text else "")
+    return out
+
+
+def _only_space(data: bytes, start: int, end: int) -> bool:
+    return not data[start:end].strip()
+
+
+def _ends_line(data: bytes, offset: int) -> bool:
+    _, end = line_bounds(data, offset)
+    rest = data[offset:end].strip()
+    return not rest or rest.startswith((b"//", b"/*"))
+
+
+def _hoist_past_declarations(data: bytes, offset: int, token_end: int, tree) -> int:
+    """QEMU keeps declarations first: move an insertion after a declaration
+    past the declarations that follow it, if they call nothing."""
+    node = tree.root_node.descendant_for_byte_range(max(token_end - 1, 0), max(token_end - 1, 0))
+    while node is not None and not (node.type == "declaration" and node.parent is not None
+                                    and node.parent.type == "compound_statement"):
+        node = node.parent
+    if node is None or node.end_byte > offset:
+        return offset
+    last = node
+    sib = node.next_named_sibling
+    while sib is not None and sib.type in ("declaration", "comment"):
+        if sib.type == "declaration" and _has_call(sib):
+            break
+        if sib.type == "declaration":
+            last = sib
+        sib = sib.next_named_sibling
+    if last is node:
+        return offset
+    _, line_end = line_bounds(data, last.end_byte)
+    return min(line_end + 1, len(data))
+
+
+def _has_call(node) -> bool:
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if n.type == "call_expression":
+            return True
+        stack.extend(n.children)
+    return False
+
+
+def edits_for_match(match: Match, data: bytes, tree, rule_label: str, note: str = "") -> list[Edit]:
+    pattern = match.pattern
+    metavars = match.rule.metavars
+    atoms = sorted(match.atoms, key=lambda a: (a.pstart, a.pend))
+    # Runs of consecutive minus atoms (indices into `atoms`).
+    runs: list[list[Atom]] = []
+    last_idx = -2
+    for idx, a in enumerate(atoms):
+        if not a.minus:
+            continue
+        if runs and last_idx == idx - 1:
+            runs[-1].append(a)
+        else:
+            runs.append([a])
+        last_idx = idx
+    run_of = {id(a): i for i, run in enumerate(runs) for a in run}
+    replacements: dict[int, list[tuple[str, PlusChunk]]] = {i: [] for i in range(len(runs))}
+    insertions: list[tuple[PlusChunk, Atom | None, Atom | None]] = []
+    for chunk in pattern.plus:
+        before = [a for a in atoms if a.pend <= chunk.anchor]
+        after = [a for a in atoms if a.pstart >= chunk.anchor]
+        prev = before[-1] if before else None
+        nxt = after[0] if after else None
+        if prev is not None and prev.minus:
+            replacements[run_of[id(prev)]].append(("after", chunk))
+        elif nxt is not None and nxt.minus:
+            replacements[run_of[id(nxt)]].append(("before", chunk))
+        else:
+            insertions.append((chunk, prev, nxt))
+    edits: list[Edit] = []
+    for i, run in enumerate(runs):
+        real = [a for a in run if a.tend > a.tstart]
+        if not real and not replacements[i]:
+            continue
+        start = min(a.tstart for a in (real or run))
+        end = max(a.tend for a in (real or run))
+        chunks = [c for _, c in sorted(replacements[i], key=lambda x: 0 if x[0] == "before" else 1)]
+        line_start, _ = line_bounds(data, start)
+        _, line_end = line_bounds(data, end)
+        base = line_indent(data, start).decode("utf-8", "surrogateescape")
+        lines: list[str] = []
+        for c in chunks:
+            lines += _chunk_lines(c, match.bindings, metavars, base)
+        if _only_space(data, line_start, start) and _only_space(data, end, line_end):
+            # The run is whole lines: replace them (removing them when nothing is added).
+            text = "".join(l + "\n" for l in lines)
+            edits.append(Edit(line_start, min(line_end + 1, len(data)),
+                              text.encode("utf-8", "surrogateescape"), rule_label, note))
+        else:
+            text = "\n".join(l.lstrip() if k == 0 else l for k, l in enumerate(lines))
+            edits.append(Edit(start, end, text.encode("utf-8", "surrogateescape"), rule_label, note))
+    for chunk, prev, nxt in insertions:
+        if prev is not None:
+            anchor = prev.tend
+            base = line_indent(data, anchor).decode("utf-8", "surrogateescape")
+            if data[prev.tstart : prev.tend] == b"{":
+                base += INDENT
+            lines = _chunk_lines(chunk, match.bindings, metavars, base)
+            if _ends_line(data, anchor):
+                _, line_end = line_bounds(data, anchor)
+                at = min(line_end + 1, len(data))
+                at = _hoist_past_declarations(data, at, anchor, tree)
+                text = "".join(l + "\n" for l in lines)
+                if at == len(data) and not data.endswith(b"\n"):
+                    text = "\n" + text.rstrip("\n")
+                edits.append(Edit(at, at, text.encode("utf-8", "surrogateescape"), rule_label, note))
+            else:
+                text = "\n" + "\n".join(lines)
+                edits.append(Edit(anchor, anchor, text.encode("utf-8", "surrogateescape"), rule_label, note))
+        elif nxt is not None:
+            line_start, _ = line_bounds(data, nxt.tstart)
+            base = line_indent(data, nxt.tstart).decode("utf-8", "surrogateescape")
+            lines = _chunk_lines(chunk, match.bindings, metavars, base)
+            text = "".join(l + "\n" for l in lines)
+            edits.append(Edit(line_start, line_start, text.encode("utf-8", "surrogateescape"), rule_label, note))
+    return edits

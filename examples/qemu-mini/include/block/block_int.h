@@ -13,7 +13,6 @@
 
 typedef struct BlockDriverState BlockDriverState;
 typedef struct BdrvChild BdrvChild;
-typedef struct QDict QDict;
 
 typedef enum {
     BDRV_REQ_FUA = 0x10,

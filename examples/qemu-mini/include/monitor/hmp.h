@@ -10,8 +10,6 @@
 #include "qapi/error.h"
 #include "qapi/qmp/qdict.h"
 
-typedef struct Monitor Monitor;
-
 int monitor_printf(Monitor *mon, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 bool hmp_handle_error(Monitor *mon, Error *err);
 

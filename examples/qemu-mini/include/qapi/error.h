@@ -12,8 +12,6 @@
 #ifndef ERROR_H
 #define ERROR_H
 
-typedef struct Error Error;
-
 extern Error *error_fatal;
 extern Error *error_abort;
 

@@ -20,6 +20,8 @@
 #include <errno.h>
 #include <glib.h>
 
+#include "qemu/typedefs.h"
+
 #define QEMU_PACKED __attribute__((packed))
 #define QEMU_WARN_UNUSED_RESULT __attribute__((warn_unused_result))
 

@@ -7,8 +7,6 @@
 #ifndef QDICT_H
 #define QDICT_H
 
-typedef struct QDict QDict;
-
 const char *qdict_get_str(const QDict *qdict, const char *key);
 int64_t qdict_get_int(const QDict *qdict, const char *key);
 bool qdict_haskey(const QDict *qdict, const char *key);

@@ -271,25 +271,24 @@ def _wrap(text: str, first: str = "", rest: str = "") -> list[str]:
 
 
 def _site_lines(sf: SeriesFile, f: Finding) -> list[str]:
-    where = f"{sf.path}:{f.line}"
     func = f"{f.function}()" if f.function else "file scope"
-    lines = _wrap(f"{func} in {where}, {f.allocator}(): {f.reason.strip() or 'allocation site'}", "- ", "  ")
+    reason = f.reason.strip().rstrip(".")
+    head = f"{func} in {sf.path}:{f.line} calls {f.allocator}()"
+    lines = _wrap(f"{head}: {reason}." if reason else f"{head}.", "- ", "  ")
     size = f.size
-    size_text = {"large": "The size can be large", "small": "The size is small"}.get(
-        size.cls, "The size is not known to be small"
-    )
+    size_text = f"Size: {size.cls}"
     if size.max_bytes is not None:
-        size_text += f" (up to {size.max_bytes} bytes)"
+        size_text += f", up to {size.max_bytes} bytes"
     if size.evidence:
-        size_text += f": {size.evidence.strip().rstrip('.')}"
-    lines += _wrap(size_text + ".", "  ", "  ")
+        size_text += f"; {size.evidence.strip().rstrip('.')}"
+    lines += _wrap(size_text + ".", "  ", "    ")
     phase = f.phase
-    phase_text = "It is reached " + _PHASE_TEXT.get(phase.cls, _PHASE_TEXT["unknown"])
+    phase_text = "Reached " + _PHASE_TEXT.get(phase.cls, _PHASE_TEXT["unknown"])
     if phase.via:
         phase_text += f", via {', '.join(phase.via)}"
     if phase.chain:
         phase_text += ": " + " -> ".join(phase.chain)
-    lines += _wrap(phase_text + ".", "  ", "  ")
+    lines += _wrap(phase_text + ".", "  ", "    ")
     if f.action is Action.STUB:
         fail = "On failure: the error path is left for review, marked in the code"
         if f.error_path:
@@ -298,7 +297,7 @@ def _site_lines(sf: SeriesFile, f: Finding) -> list[str]:
         fail = f"On failure: {f.error_path}"
     else:
         fail = "On failure: the caller's error path is taken"
-    lines += _wrap(fail.rstrip(".") + ".", "  ", "  ")
+    lines += _wrap(fail.rstrip(".") + ".", "  ", "    ")
     return lines
 
 
@@ -598,7 +597,7 @@ def _cover_letter(
         "per site, the evidence: the function, the allocator, why the size can "
         "be large, how the site is reached after startup, and what happens on "
         "failure. The patches touch disjoint files and are grouped by "
-        "MAINTAINERS section."
+        + ("MAINTAINERS section." if any(p.section for p in plans) else "directory.")
     )
     lines += _wrap(summary)
     if stubs:
@@ -608,7 +607,7 @@ def _cover_letter(
             "review in the code: the right recovery needs a maintainer's decision."
         )
     lines.append("")
-    lines += _wrap("The changes were prepared with allocfix and reviewed by the sender.")
+    lines += _wrap(f"The changes were prepared with allocfix {__version__}.")
     lines.append("")
     name = parseaddr(author)[0] or author
     lines.append(f"{name} ({len(plans)}):")

@@ -292,9 +292,9 @@ def _site_lines(sf: SeriesFile, f: Finding) -> list[str]:
     if f.action is Action.STUB:
         fail = "On failure: the error path is left for review, marked in the code"
         if f.error_path:
-            fail += f" (proposed: {f.error_path})"
+            fail += f" (proposed: {f.error_path.strip().rstrip(';')})"
     elif f.error_path:
-        fail = f"On failure: {f.error_path}"
+        fail = f"On failure: {f.error_path.strip().rstrip(';')}"
     else:
         fail = "On failure: the caller's error path is taken"
     lines += _wrap(fail.rstrip(".") + ".", "  ", "    ")
@@ -582,12 +582,14 @@ def _cover_letter(
         title = "Handle allocation failures as QEMU's policy asks"
     stubs = sum(1 for f in findings if f.action is Action.STUB)
     lines: list[str] = []
-    lines += _wrap(
+    intro = (
         "QEMU's allocation failure policy asks that large allocations which can "
         "happen while a VM is running are checked, and that their failure is "
-        "handled without bringing the VM down; failures caused by a monitor "
-        "command should be reported on the monitor."
+        "handled without bringing the VM down"
     )
+    if "R6" in policies:
+        intro += "; failures caused by a monitor command should be reported on the monitor"
+    lines += _wrap(intro + ".")
     lines.append("")
     sites = len(findings)
     summary = (

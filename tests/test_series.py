@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -411,3 +412,124 @@ def test_slug_and_diffstat_scaling(tmp_path):
     assert lines[-1] == " 1 file changed, 200 insertions(+)"
     assert lines[0].startswith(" util/misc.c | 200 +")
     assert len(lines[0]) <= 72
+
+
+# ------------------------------------------------------------ QEMU corpus
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def load_check_series():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("check_series", REPO / "scripts" / "check_series.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("check_series", mod)  # dataclasses look the module up
+    spec.loader.exec_module(mod)
+    return mod
+
+
+# (file, function, variable assigned from g_malloc, QEMU-style failure handling)
+QEMU_EDITS = [
+    ("hw/scsi/scsi-bus.c", "scsi_req_alloc", "req", "        return NULL;\n"),
+    ("hw/scsi/scsi-disk.c", "scsi_disk_new_request_dump", "line_buffer", "        return;\n"),
+    ("block/qcow2.c", "qcow2_co_pwritev_compressed_task", "out_buf", "        qemu_vfree(buf);\n        return -ENOMEM;\n"),
+]
+
+
+def qemu_results(tree: Path) -> list[FileResult]:
+    """A small hand-made rewrite of one g_malloc() per file."""
+    out = []
+    for path, fn, var, failure in QEMU_EDITS:
+        data = (tree / path).read_bytes()
+        m = re.search(rb"^( +)" + var.encode() + rb" = g_malloc\(([^;\n]*)\);\n", data, re.M)
+        assert m, path
+        indent = m.group(1).decode()
+        new = (
+            f"{indent}{var} = g_try_malloc({m.group(2).decode()});\n"
+            f"{indent}if (!{var}) {{\n{failure}{indent}}}\n"
+        ).encode()
+        line = data.count(b"\n", 0, m.start()) + 1
+        start = m.start() + len(indent)
+        # The assignment lies in the function the test names.
+        assert data.rfind(fn.encode() + b"(", 0, m.start()) > data.rfind(b"\n}\n", 0, m.start()), path
+        f = Finding(
+            file=path,
+            offset=start + len(var) + 3,
+            line=line,
+            column=len(indent) + len(var) + 4,
+            function=fn,
+            allocator="g_malloc",
+            policy="R5",
+            rule="large-alloc",
+            size=SizeInfo("unknown", None, f"{m.group(2).decode()}: not bounded by a constant"),
+            phase=PhaseInfo("runtime", ("guest-io",), (fn,)),
+            action=Action.REWRITE,
+            reason="allocation of a size not known to be small while the VM runs",
+            error_path=failure.strip().splitlines()[-1],
+        )
+        out.append(
+            FileResult(
+                path=str(tree / path),
+                display=path,
+                status=Status.OK,
+                original=data,
+                rewritten=data[: m.start()] + new + data[m.end() :],
+                findings=[f],
+            )
+        )
+    return out
+
+
+@pytest.mark.integration
+def test_qemu_series_passes_checkpatch_and_applies(qemu_tree, tmp_path, git_env):
+    if shutil.which("perl") is None:
+        pytest.skip("perl not available")
+    results = qemu_results(qemu_tree)
+    out = tmp_path / "series"
+    written = write_series(out, results, tree_root=qemu_tree, signoff=SIGNER, date=DATE, base="v7.2.0")
+    subjects = [str(parse(p)["Subject"]) for p in written]
+    assert subjects[1] == "[PATCH 1/2] block/qcow2: Check large allocation"  # with the name: 75 columns
+    assert subjects[2] == "[PATCH 2/2] hw/scsi: Check large allocations"
+    cc1 = {a.addr_spec for a in parse(written[1])["Cc"].addresses}
+    assert {"kwolf@redhat.com", "hreitz@redhat.com", "qemu-block@nongnu.org"} <= cc1
+    cc2 = [a.addr_spec for a in parse(written[2])["Cc"].addresses]
+    assert cc2[:2] == ["pbonzini@redhat.com", "fam@euphon.net"]
+
+    cs = load_check_series()
+    for patch in written:
+        errors, warnings, output = cs.run_checkpatch(qemu_tree, patch)
+        assert (errors, warnings) == (0, 0), output
+
+    repo, how = cs.prepare_repo(qemu_tree, written[1:], tmp_path)
+    assert "the 3 files the series touches (of 3)" in how
+    assert (repo / "MAINTAINERS").is_file()
+    assert [ok for ok, _ in cs.apply_series(repo, written[1:])] == [True, True]
+    for res in results:
+        assert (repo / res.display).read_bytes() == res.rewritten
+
+
+@pytest.mark.integration
+def test_check_series_script(qemu_tree, tmp_path, git_env):
+    if shutil.which("perl") is None:
+        pytest.skip("perl not available")
+    out = tmp_path / "series"
+    written = write_series(out, qemu_results(qemu_tree), tree_root=qemu_tree, signoff=SIGNER, date=DATE)
+    script = [sys.executable, str(REPO / "scripts" / "check_series.py"), str(qemu_tree)]
+    proc = subprocess.run([*script, str(out)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rows = {line.split()[0]: line.split()[1:] for line in proc.stdout.splitlines()[1:4]}
+    assert rows[written[0].name] == ["0", "0", "-"]
+    assert rows[written[1].name] == ["0", "0", "yes"]
+    assert rows[written[2].name] == ["0", "0", "yes"]
+
+    # A patch whose context no longer matches the tree is reported.
+    broken = tmp_path / "broken"
+    shutil.copytree(out, broken)
+    diff_part = written[1].read_text().split("\n@@ ", 1)[1]
+    hunk_line = next(x for x in diff_part.splitlines() if x.startswith(" ") and "=" in x)
+    (broken / written[1].name).write_text(written[1].read_text().replace(hunk_line, hunk_line + " /* x */", 1))
+    proc = subprocess.run([*script, str(broken)], capture_output=True, text=True)
+    assert proc.returncode == 1, proc.stdout
+    assert re.search(re.escape(written[1].name) + r"\s+\d+\s+\d+\s+NO", proc.stdout)
+    assert re.search(re.escape(written[2].name) + r"\s+0\s+0\s+yes", proc.stdout)

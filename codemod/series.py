@@ -15,6 +15,7 @@ nothing but the arguments (pass `date` for byte-identical runs).
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import subprocess
 import textwrap
@@ -159,6 +160,20 @@ def tree_relative(result: FileResult, tree_root: Path) -> str:
             if option.exists():
                 return rel.as_posix()
     return PurePosixPath(result.display or result.path).as_posix()
+
+
+def find_tree_root(paths: list[Path]) -> Path:
+    """The top of the source tree holding `paths`: the nearest directory
+    at or above their common ancestor that has a MAINTAINERS file or is
+    a git work tree's top; the common ancestor when there is none."""
+    resolved = [Path(p).resolve() for p in paths] or [Path.cwd().resolve()]
+    common = resolved[0] if len(resolved) == 1 else Path(os.path.commonpath(resolved))
+    if common.is_file() or not common.exists():
+        common = common.parent
+    for cand in (common, *common.parents):
+        if (cand / "MAINTAINERS").is_file() or (cand / ".git").exists():
+            return cand
+    return common
 
 
 def plan_series(

@@ -17,7 +17,7 @@ import pytest
 
 from codemod.errors import UsageError
 from codemod.findings import Action, FileResult, Finding, PhaseInfo, SizeInfo, Status
-from codemod.series import diffstat, plan_series, slug, subsystem_prefix, write_series
+from codemod.series import diffstat, find_tree_root, plan_series, slug, subsystem_prefix, write_series
 
 DATE = datetime(2026, 11, 26, 8, 0, 0, tzinfo=timezone.utc)
 SIGNER = "Ada Example <ada@example.org>"
@@ -413,6 +413,58 @@ def test_slug_and_diffstat_scaling(tmp_path):
     assert lines[0].startswith(" util/misc.c | 200 +")
     assert len(lines[0]) <= 72
 
+
+
+def test_explicit_signoff_wins_over_git_config(tmp_path, git_env):
+    tree = make_tree(tmp_path / "tree")
+    (git_env / "gitconfig").write_text("[user]\n\tname = Global Person\n\temail = global@example.org\n")
+    written = write_series(tmp_path / "out", results_for(tree), tree_root=tree, signoff=SIGNER, date=DATE)
+    assert f"Signed-off-by: {SIGNER}\n" in written[1].read_text()
+    assert "global@example.org" not in written[1].read_text()
+
+
+def test_non_utf8_bytes_and_relative_paths(tmp_path, git_env, monkeypatch):
+    """Latin-1 bytes in a file survive into the patch and through git am;
+    display paths relative to a working directory inside the tree are
+    turned into tree-relative paths."""
+    tree = make_tree(tmp_path / "tree")
+    path = "hw/widget/widget-core.c"
+    old = original(path).replace(b"uint8_t *buf;", b"uint8_t *buf; /* J\xf6rg's buffer */")
+    (tree / path).write_bytes(old)
+    new = old.replace(b"g_malloc(len);\n", b"g_try_malloc(len);\n" + CHECK.encode())
+    monkeypatch.chdir(tree / "hw")
+    res = FileResult(path="widget/widget-core.c", display="widget/widget-core.c", status=Status.OK,
+                     original=old, rewritten=new, findings=[finding(path)])
+    written = write_series(tmp_path / "out", [res], tree_root=tree, signoff=SIGNER, date=DATE)
+    raw = written[1].read_bytes()
+    assert b"diff --git a/hw/widget/widget-core.c b/hw/widget/widget-core.c\n" in raw
+    assert b"\n     uint8_t *buf; /* J\xf6rg's buffer */\n" in raw  # context, byte for byte
+    repo = git_repo_of(tree, tmp_path / "repo")
+    git(repo, "am", str(written[1]))
+    assert (repo / path).read_bytes() == new
+
+
+def test_find_tree_root(tmp_path):
+    tree = make_tree(tmp_path / "tree")
+    assert find_tree_root([tree / "hw/widget/widget-core.c"]) == tree
+    assert find_tree_root([tree / "hw/widget", tree / "block"]) == tree
+    bare = make_tree(tmp_path / "bare", with_maintainers=False)
+    assert find_tree_root([bare / "hw/widget/widget-core.c", bare / "hw/widget/widget-bus.c"]) == bare / "hw/widget"
+
+
+def test_check_series_uses_a_clone_of_a_git_tree(tmp_path, git_env):
+    tree = git_repo_of(make_tree(tmp_path / "tree"), tmp_path / "repo")
+    written = write_series(tmp_path / "out", results_for(tree), tree_root=tree, signoff=SIGNER, date=DATE)
+    cs = load_check_series()
+    work = tmp_path / "work"
+    work.mkdir()
+    clone, how = cs.prepare_repo(tree, written[1:], work)
+    assert how.startswith("shared clone")
+    assert [ok for ok, _ in cs.apply_series(clone, written[1:])] == [True] * 4
+    assert all((clone / p).read_bytes() == rewritten(p) for p in FILES)
+    assert all((tree / p).read_bytes() == original(p) for p in FILES)  # the tree is untouched
+    # Applying again fails cleanly (am --abort), patch by patch.
+    assert [ok for ok, _ in cs.apply_series(clone, written[1:])] == [False] * 4
 
 # ------------------------------------------------------------ QEMU corpus
 

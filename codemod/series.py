@@ -215,10 +215,12 @@ def subsystem_prefix(paths: list[str], section: Section | None = None) -> str:
     """QEMU's subject prefix for a set of tree-relative paths:
     "hw/scsi/scsi-bus" for one file, "hw/scsi" for several in one
     directory, the common directory otherwise."""
-    stems = {str(PurePosixPath(p).with_suffix("")) for p in paths}
+    if len(paths) == 1:
+        return str(PurePosixPath(paths[0]).with_suffix(""))
+    # include/hw/scsi/x.h belongs with hw/scsi/x.c
+    stems = {_strip_include(str(PurePosixPath(p).with_suffix(""))) for p in paths}
     if len(stems) == 1:  # one file, or foo.c + foo.h
         return stems.pop()
-    # include/hw/scsi/x.h belongs with hw/scsi/x.c
     dirs = sorted({_strip_include(directory_of(p)) for p in paths})
     common = _common_dir(dirs)
     if common:

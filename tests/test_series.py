@@ -583,7 +583,12 @@ def test_check_series_script(qemu_tree, tmp_path, git_env):
     diff_part = written[1].read_text().split("\n@@ ", 1)[1]
     hunk_line = next(x for x in diff_part.splitlines() if x.startswith(" ") and "=" in x)
     (broken / written[1].name).write_text(written[1].read_text().replace(hunk_line, hunk_line + " /* x */", 1))
+    # A patch without a sign-off still applies, but checkpatch says no.
+    unsigned = re.sub(r"\nSigned-off-by: [^\n]*\n", "\n", written[2].read_text())
+    assert unsigned != written[2].read_text()
+    (broken / written[2].name).write_text(unsigned)
     proc = subprocess.run([*script, str(broken)], capture_output=True, text=True)
     assert proc.returncode == 1, proc.stdout
-    assert re.search(re.escape(written[1].name) + r"\s+\d+\s+\d+\s+NO", proc.stdout)
-    assert re.search(re.escape(written[2].name) + r"\s+0\s+0\s+yes", proc.stdout)
+    assert re.search(re.escape(written[1].name) + r"\s+0\s+0\s+NO", proc.stdout)
+    assert re.search(re.escape(written[2].name) + r"\s+1\s+0\s+yes", proc.stdout)
+    assert "Missing Signed-off-by" in proc.stdout

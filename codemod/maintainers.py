@@ -23,6 +23,11 @@ what a QEMU developer would get from that script:
   are ordered by depth, deepest first; ties keep file order.
 - Sections without F: lines match nothing. K: (content keywords) are read
   but not used for path matching.
+
+Deliberate differences: values are stripped of trailing blanks (the
+script would keep them and the pattern would never match), ties between
+equally deep sections keep file order (the script's order is Perl's hash
+order), and Python's regex engine stands in for Perl's.
 """
 
 from __future__ import annotations

@@ -1,0 +1,656 @@
+"""A mailing-list patch series from the engine's results (GUIDE §5).
+
+write_series() turns the FileResults with a proposed change into files in
+`git format-patch` mbox form: a cover letter and one patch per
+MAINTAINERS section (per directory when the tree has no MAINTAINERS or
+the file is covered only by a catch-all). Each patch carries To/Cc from
+MAINTAINERS, a QEMU-style subject, a body citing the policy rule and the
+evidence per allocation site, a Signed-off-by, a diffstat and the diffs.
+
+The patches touch disjoint sets of files, so each applies on top of the
+previous one with `git am`. The tree is only read; the output depends on
+nothing but the arguments (pass `date` for byte-identical runs).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import subprocess
+import textwrap
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from email.utils import format_datetime, formataddr, parseaddr
+from pathlib import Path, PurePosixPath
+
+from codemod import __version__
+from codemod.errors import UsageError
+from codemod.findings import Action, FileResult, Finding, Status
+from codemod.maintainers import Maintainers, Section, directory_of, email_address
+from codemod.render.diff import diffstat_counts, unified_diff
+
+MAILING_LIST = "qemu-devel@nongnu.org"
+WRAP = 72  # commit message and diffstat width, as git format-patch uses
+SUBJECT_MAX = 72  # "prefix: summary" without the [PATCH n/N] tag
+_SLUG_MAX = 52
+
+# What each rule of QEMU's allocation failure policy asks, in our words.
+POLICY_TEXT = {
+    "R1": "An allocation failure must never leave a bad pointer behind: an "
+    "allocation is checked, and the code either recovers or exits "
+    "(rule 1 of QEMU's allocation failure policy).",
+    "R2": "When QEMU exits because an allocation failed, it should be a clean "
+    "error exit rather than an abort(), since running out of memory is not an "
+    "internal error (rule 2 of QEMU's allocation failure policy).",
+    "R5": "QEMU's allocation failure policy asks that large allocations which "
+    "can happen once the VM is running are checked, and that their failure "
+    "does not bring the VM down (rule 5). Allocations of more than a page "
+    "count as large.",
+    "R6": "When an allocation fails while serving a monitor command, the "
+    "failure should be reported as an error on the monitor instead of "
+    "ending QEMU (rule 6 of QEMU's allocation failure policy).",
+    "R7": "When a large allocation fails, whatever was set up before it has "
+    "to be released so the VM is not left with a half-initialised device "
+    "(rule 7 of QEMU's allocation failure policy).",
+}
+
+_PHASE_TEXT = {
+    "runtime": "while the VM is running",
+    "both": "both at startup and while the VM is running (e.g. on hotplug)",
+    "startup": "during startup",
+    "unknown": "from callers that may run after startup",
+}
+
+
+@dataclass
+class SeriesFile:
+    path: str  # tree-relative, "/"-separated
+    result: FileResult
+    insertions: int = 0
+    deletions: int = 0
+
+    @property
+    def acting(self) -> list[Finding]:
+        return [f for f in self.result.findings if f.action in (Action.REWRITE, Action.STUB)]
+
+
+@dataclass
+class PatchPlan:
+    """One patch of the series, before rendering."""
+
+    key: str  # MAINTAINERS section title, or the directory
+    section: Section | None
+    files: list[SeriesFile] = field(default_factory=list)
+    cc: list[str] = field(default_factory=list)
+    prefix: str = ""
+    summary: str = ""
+
+    @property
+    def paths(self) -> list[str]:
+        return [f.path for f in self.files]
+
+    @property
+    def findings(self) -> list[Finding]:
+        return [x for f in self.files for x in f.acting]
+
+    @property
+    def title(self) -> str:
+        return f"{self.prefix}: {self.summary}"
+
+
+# ---------------------------------------------------------------- identity
+
+
+def resolve_signoff(tree_root: Path, signoff: str | None = None) -> str:
+    """The "Name <address>" to sign off with: `signoff` when given, else
+    git's user.name/user.email as seen from `tree_root` (repository, then
+    global config). Raises UsageError when neither is available."""
+    if signoff:
+        name, addr = parseaddr(signoff)
+        if not name or "@" not in addr:
+            raise UsageError(
+                f"--signoff {signoff!r} is not of the form 'Full Name <address@example.org>'",
+                hint="pass --signoff 'Your Name <you@example.org>'",
+            )
+        return f"{name} <{addr}>"
+    name = _git_config(tree_root, "user.name")
+    addr = _git_config(tree_root, "user.email")
+    if name and addr:
+        return f"{name} <{addr}>"
+    raise UsageError(
+        "cannot tell who signs off the patches: git config user.name/user.email are not set",
+        hint="pass --signoff 'Your Name <you@example.org>' (or set git config user.name and user.email)",
+    )
+
+
+def _git_config(tree_root: Path, key: str) -> str | None:
+    cwd = tree_root if tree_root.is_dir() else None
+    try:
+        proc = subprocess.run(
+            ["git", "config", "--get", key],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    except OSError:
+        return None
+    value = proc.stdout.strip()
+    return value if proc.returncode == 0 and value else None
+
+
+# ---------------------------------------------------------------- planning
+
+
+def tree_relative(result: FileResult, tree_root: Path) -> str:
+    """The result's path relative to `tree_root` ("/"-separated), which is
+    what the diffs must name for `git am` at the top of the tree."""
+    root = tree_root.resolve()
+    for cand in (result.path, result.display):
+        if not cand:
+            continue
+        p = Path(cand)
+        options = [p] if p.is_absolute() else [Path.cwd() / p, root / p]
+        for option in options:
+            try:
+                rel = option.resolve().relative_to(root)
+            except ValueError:
+                continue
+            if option.exists():
+                return rel.as_posix()
+    return PurePosixPath(result.display or result.path).as_posix()
+
+
+def find_tree_root(paths: list[Path]) -> Path:
+    """The top of the source tree holding `paths`: the nearest directory
+    at or above their common ancestor that has a MAINTAINERS file or is
+    a git work tree's top; the common ancestor when there is none."""
+    resolved = [Path(p).resolve() for p in paths] or [Path.cwd().resolve()]
+    common = resolved[0] if len(resolved) == 1 else Path(os.path.commonpath(resolved))
+    if common.is_file() or not common.exists():
+        common = common.parent
+    for cand in (common, *common.parents):
+        if (cand / "MAINTAINERS").is_file() or (cand / ".git").exists():
+            return cand
+    return common
+
+
+def plan_series(
+    results: list[FileResult], tree_root: Path, maintainers: Maintainers | None = None
+) -> list[PatchPlan]:
+    """Group the changed files into patches, in a stable order.
+
+    `maintainers` defaults to the tree's MAINTAINERS (None when it has none:
+    then files are grouped per directory)."""
+    if maintainers is None:
+        maintainers = Maintainers.load(tree_root)
+    plans: dict[tuple[int, str], PatchPlan] = {}
+    for res in results:
+        if res.status is not Status.OK or not res.changed:
+            continue
+        path = tree_relative(res, tree_root)
+        sf = SeriesFile(path, res)
+        sf.insertions, sf.deletions = diffstat_counts(res.original, res.rewritten or b"")
+        best = maintainers.best(path) if maintainers else None
+        if best is not None:
+            key = (best.section.index, best.section.title)
+            plan = plans.setdefault(key, PatchPlan(best.section.title, best.section))
+        else:
+            d = directory_of(path)
+            plan = plans.setdefault((-1, d), PatchPlan(d, None))
+        plan.files.append(sf)
+    ordered = []
+    for plan in plans.values():
+        plan.files.sort(key=lambda f: f.path)
+        plan.cc = maintainers.cc(plan.paths) if maintainers else []
+        plan.prefix = subsystem_prefix(plan.paths, plan.section)
+        plan.summary = summary_for(plan)
+        ordered.append(plan)
+    ordered.sort(key=lambda p: (p.paths[0], p.key))
+    return ordered
+
+
+def subsystem_prefix(paths: list[str], section: Section | None = None) -> str:
+    """QEMU's subject prefix for a set of tree-relative paths:
+    "hw/scsi/scsi-bus" for one file, "hw/scsi" for several in one
+    directory, the common directory otherwise."""
+    if len(paths) == 1:
+        return str(PurePosixPath(paths[0]).with_suffix(""))
+    # include/hw/scsi/x.h belongs with hw/scsi/x.c
+    stems = {_strip_include(str(PurePosixPath(p).with_suffix(""))) for p in paths}
+    if len(stems) == 1:  # one file, or foo.c + foo.h
+        return stems.pop()
+    dirs = sorted({_strip_include(directory_of(p)) for p in paths})
+    common = _common_dir(dirs)
+    if common:
+        return common
+    if section is not None and section.title and len(section.title) <= 24:
+        return section.title.lower()
+    tops = sorted({d.split("/")[0] for d in dirs})
+    return ", ".join(tops) if len(tops) <= 3 else "treewide"
+
+
+def _strip_include(d: str) -> str:
+    if d == "include":
+        return "."
+    return d[len("include/") :] if d.startswith("include/") else d
+
+
+def _common_dir(dirs: list[str]) -> str:
+    parts = [d.split("/") for d in dirs if d != "."]
+    if not parts or len(parts) != len(dirs):
+        return ""
+    common: list[str] = []
+    for column in zip(*parts):
+        if len(set(column)) != 1:
+            break
+        common.append(column[0])
+    return "/".join(common)
+
+
+def summary_for(plan: PatchPlan) -> str:
+    """An imperative summary that keeps "prefix: summary" within
+    SUBJECT_MAX columns."""
+    findings = plan.findings
+    policies = {f.policy for f in findings}
+    if policies and policies <= {"R6"}:
+        verb = "Report allocation failures to the monitor"
+    elif policies and policies <= {"R5", "R7"}:
+        verb = "Check large allocations" if len(findings) != 1 else "Check large allocation"
+    else:
+        verb = "Handle allocation failures" if len(findings) != 1 else "Handle allocation failure"
+    functions = sorted({f.function for f in findings if f.function})
+    candidates = []
+    if functions and len(functions) <= 2:
+        candidates.append(f"{verb} in {' and '.join(fn + '()' for fn in functions)}")
+    candidates.append(verb)
+    for text in candidates:
+        if len(plan.prefix) + 2 + len(text) <= SUBJECT_MAX:
+            return text
+    # A very long prefix: keep the verb, shorten the prefix to its directory.
+    plan.prefix = directory_of(plan.prefix) if "/" in plan.prefix else plan.prefix
+    return verb
+
+
+# ---------------------------------------------------------------- text
+
+
+def _wrap(text: str, first: str = "", rest: str = "") -> list[str]:
+    return textwrap.wrap(
+        text,
+        width=WRAP,
+        initial_indent=first,
+        subsequent_indent=rest,
+        break_long_words=False,
+        break_on_hyphens=False,
+    ) or [first.rstrip()]
+
+
+def _site_lines(sf: SeriesFile, f: Finding) -> list[str]:
+    func = f"{f.function}()" if f.function else "file scope"
+    reason = f.reason.strip().rstrip(".")
+    head = f"{func} in {sf.path}:{f.line} calls {f.allocator}()"
+    lines = _wrap(f"{head}: {reason}." if reason else f"{head}.", "- ", "  ")
+    size = f.size
+    size_text = f"Size: {size.cls}"
+    if size.max_bytes is not None:
+        size_text += f", up to {size.max_bytes} bytes"
+    if size.evidence:
+        size_text += f"; {size.evidence.strip().rstrip('.')}"
+    lines += _wrap(size_text + ".", "  ", "    ")
+    phase = f.phase
+    phase_text = "Reached " + _PHASE_TEXT.get(phase.cls, _PHASE_TEXT["unknown"])
+    if phase.via:
+        phase_text += f", via {', '.join(phase.via)}"
+    if phase.chain:
+        phase_text += ": " + " -> ".join(phase.chain)
+    lines += _wrap(phase_text + ".", "  ", "    ")
+    if f.action is Action.STUB:
+        fail = "On failure: the error path is left for review, marked in the code"
+        if f.error_path:
+            fail += f" (proposed: {f.error_path.strip().rstrip(';')})"
+    elif f.error_path:
+        fail = f"On failure: {f.error_path.strip().rstrip(';')}"
+    else:
+        fail = "On failure: the caller's error path is taken"
+    lines += _wrap(fail.rstrip(".") + ".", "  ", "    ")
+    return lines
+
+
+def commit_message_body(plan: PatchPlan) -> list[str]:
+    """The commit message lines after the subject (without sign-off)."""
+    out: list[str] = []
+    findings = plan.findings
+    policies = sorted({f.policy for f in findings})
+    for pol in policies:
+        text = POLICY_TEXT.get(pol, f"This follows rule {pol.lstrip('R')} of QEMU's allocation failure policy.")
+        out += _wrap(text) + [""]
+    if not findings:
+        out += _wrap("Handle allocation failures as QEMU's allocation failure policy asks.") + [""]
+        return out
+    stubs = sum(1 for f in findings if f.action is Action.STUB)
+    lead = (
+        "Use the g_try_* variant of the allocator at the site below and handle its failure."
+        if len(findings) == 1
+        else f"Use the g_try_* variants of the allocators at the {len(findings)} sites below and handle their failure."
+    )
+    out += _wrap(lead) + [""]
+    for sf in plan.files:
+        for f in sorted(sf.acting, key=lambda x: (x.line, x.column)):
+            out += _site_lines(sf, f)
+    out.append("")
+    if stubs:
+        out += _wrap(
+            f"{stubs} of these failure paths could not be completed automatically; "
+            "they are marked in the code and need a reviewer's decision."
+        ) + [""]
+    return [_safe_body_line(line) for line in out]
+
+
+def _safe_body_line(line: str) -> str:
+    # Lines that git mailinfo would take for the end of the message or the
+    # start of a diff, or mbox for a new message, are shifted by one space.
+    if line.startswith(("---", "diff -", "Index: ", "From ")):
+        return " " + line
+    return line
+
+
+def diffstat(files: list[SeriesFile], width: int = WRAP) -> list[str]:
+    """git's --stat lines for `files`, with the totals line."""
+    if not files:
+        return []
+    totals = [f.insertions + f.deletions for f in files]
+    num_w = len(str(max(totals)))
+    name_max = max(10, width - 1 - 3 - num_w - 1 - 10)
+    names = [f.path if len(f.path) <= name_max else "..." + f.path[-(name_max - 3) :] for f in files]
+    name_w = max(len(n) for n in names)
+    graph_w = max(1, min(40, width - (1 + name_w + 3 + num_w + 1)))
+    biggest = max(totals)
+    out = []
+    for name, f, total in zip(names, files, totals):
+        ins, dels = f.insertions, f.deletions
+        if biggest > graph_w:
+            ins = _scale(ins, graph_w, biggest)
+            dels = _scale(dels, graph_w, biggest)
+        graph = "+" * ins + "-" * dels
+        out.append(f" {name.ljust(name_w)} | {str(total).rjust(num_w)} {graph}".rstrip())
+    n = len(files)
+    ins_total = sum(f.insertions for f in files)
+    del_total = sum(f.deletions for f in files)
+    summary = f" {n} file{'s' if n != 1 else ''} changed"
+    if ins_total or not del_total:
+        summary += f", {ins_total} insertion{'s' if ins_total != 1 else ''}(+)"
+    if del_total or not ins_total:
+        summary += f", {del_total} deletion{'s' if del_total != 1 else ''}(-)"
+    out.append(summary)
+    return out
+
+
+def _scale(value: int, width: int, biggest: int) -> int:
+    if value == 0:
+        return 0
+    return max(1, (value * width + biggest // 2) // biggest)
+
+
+# ---------------------------------------------------------------- mail
+
+
+def _header_addr(entry: str) -> str:
+    name, addr = parseaddr(entry)
+    if not addr:
+        addr = email_address(entry)
+    # formataddr quotes names with specials ("Michael S. Tsirkin") and
+    # RFC 2047-encodes non-ASCII ones, as git format-patch does.
+    return formataddr((name, addr), charset="utf-8")
+
+
+def _fold(name: str, values: list[str]) -> str:
+    """'Cc: a,\\n    b' as git format-patch writes address lists."""
+    return f"{name}: " + ",\n    ".join(values)
+
+
+def _fold_subject(subject: str) -> str:
+    line = f"Subject: {subject}"
+    if len(line) <= 78:
+        return line
+    cut = line.rfind(" ", 0, 78)
+    if cut <= len("Subject:"):
+        return line
+    return line[:cut] + "\n" + line[cut:]
+
+
+def _blob_id(data: bytes) -> str:
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+def _file_mode(tree_root: Path, path: str) -> str:
+    try:
+        return "100755" if (tree_root / path).stat().st_mode & 0o111 else "100644"
+    except OSError:
+        return "100644"
+
+
+def file_diff(sf: SeriesFile, tree_root: Path) -> bytes:
+    """The git diff of one file, with an index line (so `git am -3` can
+    fall back to a three-way merge)."""
+    new = sf.result.rewritten or b""
+    diff = unified_diff(sf.path, sf.result.original, new)
+    if not diff:
+        return b""
+    first, _, rest = diff.partition(b"\n")
+    index = f"index {_blob_id(sf.result.original)[:7]}..{_blob_id(new)[:7]} {_file_mode(tree_root, sf.path)}"
+    return first + b"\n" + index.encode() + b"\n" + rest
+
+
+@dataclass
+class _Mail:
+    subject: str
+    author: str
+    date: str
+    to: list[str]
+    cc: list[str]
+    body: bytes  # everything after the headers
+
+    def render(self) -> bytes:
+        digest = hashlib.sha1(self.subject.encode() + b"\0" + self.body).hexdigest()
+        headers = [
+            f"From {digest} Mon Sep 17 00:00:00 2001",
+            f"From: {_header_addr(self.author)}",
+            f"Date: {self.date}",
+            _fold_subject(self.subject),
+        ]
+        if self.to:
+            headers.append(_fold("To", [_header_addr(a) for a in self.to]))
+        if self.cc:
+            headers.append(_fold("Cc", [_header_addr(a) for a in self.cc]))
+        if not self.body.isascii():
+            headers += [
+                "MIME-Version: 1.0",
+                "Content-Type: text/plain; charset=UTF-8",
+                "Content-Transfer-Encoding: 8bit",
+            ]
+        return "\n".join(headers).encode("utf-8") + b"\n\n" + self.body
+
+
+def _tag(subject_prefix: str, version: int | None, n: int, total: int) -> str:
+    parts = [subject_prefix] if subject_prefix else []
+    if version is not None and version > 1:
+        parts.append(f"v{version}")
+    parts.append(f"{n}/{total}")
+    return "[" + " ".join(parts) + "]"
+
+
+def slug(title: str) -> str:
+    """git format-patch's file name part for a subject."""
+    s = re.sub(r"[^A-Za-z0-9._]+", "-", title)
+    s = re.sub(r"\.{2,}", ".", s).strip(".-")
+    if len(s) > _SLUG_MAX:
+        s = s[:_SLUG_MAX].rstrip(".-")
+    return s or "patch"
+
+
+def _signature() -> bytes:
+    return f"-- \nallocfix {__version__}\n\n".encode()
+
+
+# ---------------------------------------------------------------- output
+
+
+def write_series(
+    outdir: Path,
+    results: list[FileResult],
+    *,
+    tree_root: Path,
+    signoff: str | None = None,
+    version: int | None = None,
+    subject_prefix: str = "PATCH",
+    base: str | None = None,
+    date: datetime | None = None,
+) -> list[Path]:
+    """Write the cover letter and one patch per group to `outdir`; return
+    the written paths in order (cover letter first). Returns [] and writes
+    nothing when no result has a change. Raises UsageError when nobody can
+    sign off or `outdir` holds patches of another series."""
+    tree_root = Path(tree_root)
+    outdir = Path(outdir)
+    plans = plan_series(results, tree_root)
+    if not plans:
+        return []
+    if version is not None and version < 1:
+        raise UsageError(f"-v {version}: the series version must be 1 or more")
+    author = resolve_signoff(tree_root, signoff)
+    when = date or datetime.now(timezone.utc)
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    date_text = format_datetime(when)
+    vtag = f"v{version}-" if version is not None and version > 1 else ""
+    total = len(plans)
+
+    names = [f"{vtag}0000-cover-letter.patch"]
+    names += [f"{vtag}{n:04d}-{slug(plan.title)}.patch" for n, plan in enumerate(plans, 1)]
+    _refuse_stale(outdir, vtag, set(names))
+
+    texts: list[bytes] = []
+    all_files: list[SeriesFile] = []
+    for n, plan in enumerate(plans, 1):
+        message = "\n".join(commit_message_body(plan)).rstrip("\n")
+        body = f"{message}\n\nSigned-off-by: {author}\n---\n"
+        body += "\n".join(diffstat(plan.files)) + "\n\n"
+        raw = body.encode("utf-8")
+        raw += b"".join(file_diff(sf, tree_root) for sf in plan.files)
+        raw += _signature()
+        mail = _Mail(
+            subject=f"{_tag(subject_prefix, version, n, total)} {plan.title}",
+            author=author,
+            date=date_text,
+            to=[MAILING_LIST],
+            cc=_without_list(plan.cc),
+            body=raw,
+        )
+        texts.append(mail.render())
+        all_files += plan.files
+
+    cover = _cover_letter(plans, all_files, author, date_text, subject_prefix, version, base)
+    texts.insert(0, cover.render())
+
+    outdir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, text in zip(names, texts):
+        path = outdir / name
+        path.write_bytes(text)
+        written.append(path)
+    return written
+
+
+def _without_list(cc: list[str]) -> list[str]:
+    return [a for a in cc if email_address(a).lower() != MAILING_LIST]
+
+
+def _refuse_stale(outdir: Path, vtag: str, names: set[str]) -> None:
+    # `git am OUTDIR/*.patch` would also apply a leftover 0005-*.patch of an
+    # earlier, longer series; never delete the user's files, say so instead.
+    if not outdir.is_dir():
+        return
+    pattern = re.compile(re.escape(vtag) + r"\d{4}-.*\.patch$")
+    stale = sorted(p.name for p in outdir.iterdir() if pattern.match(p.name) and p.name not in names)
+    if stale:
+        raise UsageError(
+            f"{outdir} already holds patches of another series: {', '.join(stale[:3])}"
+            + (" ..." if len(stale) > 3 else ""),
+            hint="remove them or pass an empty directory",
+        )
+
+
+def _cover_letter(
+    plans: list[PatchPlan],
+    files: list[SeriesFile],
+    author: str,
+    date_text: str,
+    subject_prefix: str,
+    version: int | None,
+    base: str | None,
+) -> _Mail:
+    findings = [f for p in plans for f in p.findings]
+    policies = {f.policy for f in findings}
+    if policies and policies <= {"R5", "R7"}:
+        title = "Check large allocations made while the VM runs"
+    else:
+        title = "Handle allocation failures as QEMU's policy asks"
+    stubs = sum(1 for f in findings if f.action is Action.STUB)
+    lines: list[str] = []
+    intro = (
+        "QEMU's allocation failure policy asks that large allocations which can "
+        "happen while a VM is running are checked, and that their failure is "
+        "handled without bringing the VM down"
+    )
+    if "R6" in policies:
+        intro += "; failures caused by a monitor command should be reported on the monitor"
+    lines += _wrap(intro + ".")
+    lines.append("")
+    sites = len(findings)
+    summary = (
+        f"This series changes {sites} allocation site{'s' if sites != 1 else ''} "
+        f"in {len(files)} file{'s' if len(files) != 1 else ''} to use the g_try_* "
+        "allocators and handle a failure. Each patch cites the policy rule and, "
+        "per site, the evidence: the function, the allocator, why the size can "
+        "be large, how the site is reached after startup, and what happens on "
+        "failure. The patches touch disjoint files and are grouped by "
+        + ("MAINTAINERS section." if any(p.section for p in plans) else "directory.")
+    )
+    lines += _wrap(summary)
+    if stubs:
+        lines.append("")
+        lines += _wrap(
+            f"{stubs} failure path{'s are' if stubs != 1 else ' is'} marked for "
+            "review in the code: the right recovery needs a maintainer's decision."
+        )
+    lines.append("")
+    lines += _wrap(f"The changes were prepared with allocfix {__version__}.")
+    lines.append("")
+    name = parseaddr(author)[0] or author
+    lines.append(f"{name} ({len(plans)}):")
+    for plan in plans:
+        lines.append(f"  {plan.title}")
+    lines.append("")
+    lines += diffstat(files)
+    lines.append("")
+    if base:
+        lines.append("")
+        lines.append(f"base-commit: {base}")
+    body = ("\n".join(_safe_body_line(x) for x in lines) + "\n").encode("utf-8") + _signature()
+    cc: list[str] = []
+    seen: set[str] = set()
+    for plan in plans:
+        for a in _without_list(plan.cc):
+            if email_address(a).lower() not in seen:
+                seen.add(email_address(a).lower())
+                cc.append(a)
+    return _Mail(
+        subject=f"{_tag(subject_prefix, version, 0, len(plans))} {title}",
+        author=author,
+        date=date_text,
+        to=[MAILING_LIST],
+        cc=cc,
+        body=body,
+    )

@@ -32,6 +32,9 @@ def _main_parser() -> argparse.ArgumentParser:
     p.add_argument("--stats", action="store_true", help="print parse and site statistics")
     p.add_argument("--series", metavar="OUTDIR", help="write a git format-patch series to OUTDIR; the tree is untouched")
     p.add_argument("--signoff", metavar="'NAME <MAIL>'", help="Signed-off-by for --series (default: git config)")
+    p.add_argument("-v", "--reroll-count", dest="reroll", type=int, metavar="N", help="--series: mark as version N ([PATCH vN n/M])")
+    p.add_argument("--subject-prefix", default="PATCH", metavar="PREFIX", help="--series: subject prefix (e.g. RFC)")
+    p.add_argument("--base", metavar="COMMIT", help="--series: record the base commit in the cover letter")
     p.add_argument("--rules", action="append", metavar="PATH", help="rule file or directory instead of the built-in rules")
     p.add_argument("--extra-rules", action="append", metavar="PATH", help="rule file or directory beside the built-in rules")
     p.add_argument("--macros", metavar="FILE", help="macro profile (default: the built-in QEMU profile)")
@@ -161,10 +164,13 @@ def _cmd_scan(args) -> int:
                   f"({100 * stats['sites_in_functions_with_parse_errors'] / sites:.2f}%)")
         return input_exit
     if args.series:
-        from codemod.series import write_series
+        from codemod.series import find_tree_root, write_series
 
         written = write_series(Path(args.series), [r for r in report.results if r.changed],
-                               tree_root=Path(discovery.root), signoff=args.signoff)
+                               tree_root=find_tree_root([Path(p) for p in args.paths]), signoff=args.signoff,
+                               version=args.reroll, subject_prefix=args.subject_prefix, base=args.base)
+        if not written:
+            print("allocfix: nothing to send (no changes)")
         for path in written:
             print(path)
         return input_exit

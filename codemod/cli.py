@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
 
 from codemod import __version__
-from codemod.errors import EXIT_FINDINGS, EXIT_INPUT, EXIT_OK, EXIT_USAGE, AllocfixError, UsageError
+from codemod.errors import EXIT_FINDINGS, EXIT_INPUT, EXIT_OK, AllocfixError, UsageError
 from codemod.findings import Status
 from codemod.rulesdata import builtin_rules_dir
 

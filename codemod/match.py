@@ -18,7 +18,6 @@ from typing import Iterator
 
 import tree_sitter
 
-from codemod.cparse import C_LANGUAGE
 from codemod.smpl.compile import (
     COMMA_LISTS,
     EXPRESSION_TYPES,

@@ -11,13 +11,12 @@ came from in the rule file (for error positions) and its line's marker
 
 from __future__ import annotations
 
-import itertools
 import re
 from dataclasses import dataclass, field
 
 from codemod.cparse import MacroProfile, mask_macros, parser as c_parser
 from codemod.errors import Position, RuleError
-from codemod.smpl.ast import BodyLine, MetavarDecl, Rule
+from codemod.smpl.ast import BodyLine
 
 MAX_ALTERNATIVES = 512
 

@@ -281,7 +281,6 @@ def parse_metavars(text: str, path: str, line0: int, rule_names: set[str]) -> li
     cur = _Cursor(toks, path, Position(path, line0 + text.count("\n"), 1))
     decls: list[MetavarDecl] = []
     while cur.peek() is not None:
-        start_tok = cur.peek()
         kind, _ = _parse_kind(cur)
         if kind is None:
             # A typed expression `T *E;` (or a C type such as `int x;`).
@@ -306,7 +305,6 @@ def parse_metavars(text: str, path: str, line0: int, rule_names: set[str]) -> li
                 tok = cur.peek()
                 found = f"'{tok.text}'" if tok else "end of declarations"
                 raise RuleError(f"expected ',' or ';' after '{name.text}', found {found}", cur.pos(tok))
-        del start_tok
     return decls
 
 

@@ -76,15 +76,16 @@ def _ends_line(data: bytes, offset: int) -> bool:
     return not rest or rest.startswith((b"//", b"/*"))
 
 
-def _hoist_past_declarations(data: bytes, offset: int, token_end: int, tree) -> int:
+def _hoist_past_declarations(data: bytes, offset: int, token_end: int, tree) -> tuple[int, bool]:
     """QEMU keeps declarations first: move an insertion after a declaration
-    past the declarations that follow it, if they call nothing."""
+    past the declarations that follow it, if they call nothing. Also says
+    whether the insertion point ends a run of declarations."""
     node = tree.root_node.descendant_for_byte_range(max(token_end - 1, 0), max(token_end - 1, 0))
     while node is not None and not (node.type == "declaration" and node.parent is not None
                                     and node.parent.type == "compound_statement"):
         node = node.parent
     if node is None or node.end_byte > offset:
-        return offset
+        return offset, False
     last = node
     sib = node.next_named_sibling
     while sib is not None and sib.type in ("declaration", "comment"):
@@ -94,9 +95,9 @@ def _hoist_past_declarations(data: bytes, offset: int, token_end: int, tree) -> 
             last = sib
         sib = sib.next_named_sibling
     if last is node:
-        return offset
+        return offset, True
     _, line_end = line_bounds(data, last.end_byte)
-    return min(line_end + 1, len(data))
+    return min(line_end + 1, len(data)), True
 
 
 def _has_call(node) -> bool:
@@ -170,8 +171,12 @@ def edits_for_match(match: Match, data: bytes, tree, rule_label: str, note: str 
             if _ends_line(data, anchor):
                 _, line_end = line_bounds(data, anchor)
                 at = min(line_end + 1, len(data))
-                at = _hoist_past_declarations(data, at, anchor, tree)
+                at, after_declarations = _hoist_past_declarations(data, at, anchor, tree)
                 text = "".join(l + "\n" for l in lines)
+                next_start, next_end = line_bounds(data, at) if at < len(data) else (at, at)
+                if after_declarations and at < len(data) and not data[next_start:next_end].strip():
+                    # Keep the blank line that separates declarations from code.
+                    text = "\n" + text
                 if at == len(data) and not data.endswith(b"\n"):
                     text = "\n" + text.rstrip("\n")
                 edits.append(Edit(at, at, text.encode("utf-8", "surrogateescape"), rule_label, note))

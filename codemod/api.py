@@ -29,6 +29,11 @@ class Location:
 class AllocfixAPI:
     def __init__(self, context) -> None:
         self._ctx = context
+        self._group = ""
+
+    def enter_group(self, label: str) -> None:
+        """Called by the rule runner before each rule file's rules run."""
+        self._group = label
 
     @staticmethod
     def _offset(p) -> int:
@@ -44,7 +49,10 @@ class AllocfixAPI:
 
     def site(self, p):
         """The plan for the allocation at position p (the allocator's name)."""
-        plan = self._ctx.plan_at(self._offset(p))
+        offset = self._offset(p)
+        plan = self._ctx.plan_at(offset)
+        if plan is not None:
+            self._ctx.inspected_by.setdefault(plan.offset, self._group)
         if plan is None:
             raise LookupError(f"no allocation site at {p}")
         return plan

@@ -41,6 +41,7 @@ class FileContext:
         self.sites: list[Site] = find_sites(parsed)
         self._by_offset = {s.offset: s for s in self.sites}
         self._plans: dict[int, SitePlan] = {}
+        self.inspected_by: dict[int, str] = {}  # site offset -> rule file whose script asked about it
 
     def site_at(self, offset: int) -> Site | None:
         site = self._by_offset.get(offset)
@@ -142,7 +143,8 @@ def _result(path, display, parsed: ParsedFile, ctx: FileContext, outcome: RunOut
             errors_in_fn += 1
         plan = ctx.plan(site)
         covering = [a for a in outcome.applied if a.orig_start <= site.offset < max(a.orig_end, a.orig_start + 1)]
-        action, rule, reason = plan.action, "", plan.reason
+        action, reason = plan.action, plan.reason
+        rule = ctx.inspected_by.get(site.offset, "")
         if covering:
             rule = covering[0].group
             if not plan.needs_fix:
@@ -150,13 +152,11 @@ def _result(path, display, parsed: ParsedFile, ctx: FileContext, outcome: RunOut
         elif plan.needs_fix:
             action = Action.REPORT
             reason = plan.reason + ("; " + dropped[0] if dropped else "; no rule rewrote this form")
-        elif plan.action is Action.REPORT:
-            rule = "large-alloc"
         line, col = source.line_col(site.offset)
         findings.append(Finding(
             file=display, offset=site.offset, line=line, column=col, function=plan.function,
-            allocator=plan.allocator, policy=plan.policy, rule=rule or ("large-alloc" if action is not Action.NONE else ""),
-            size=plan.size, phase=plan.phase, action=action, reason=reason,
+            allocator=plan.allocator, policy=plan.policy, rule=rule, size=plan.size, phase=plan.phase,
+            action=action, reason=reason,
             error_path=plan.error_path if action in (Action.REWRITE, Action.STUB) else None,
         ))
     hunks = [(a.orig_start, a.orig_end, f"{a.group}:{a.rule}", _note_for(a, findings)) for a in outcome.applied]
@@ -168,7 +168,10 @@ def _result(path, display, parsed: ParsedFile, ctx: FileContext, outcome: RunOut
 
 
 def _note_for(applied: AppliedEdit, findings: list[Finding]) -> str:
-    for f in findings:
-        if applied.orig_start <= f.offset < max(applied.orig_end, applied.orig_start + 1):
-            return f"{f.policy} {f.action.value}: {f.reason}"
-    return applied.note
+    """The rationale shown with an edit: the finding it rewrites, or the one it follows."""
+    before = [f for f in findings if f.offset <= max(applied.orig_end, applied.orig_start)
+              and f.action in (Action.REWRITE, Action.STUB)]
+    if before:
+        f = before[-1]
+        return f"{f.policy} {f.action.value} {f.allocator} in {f.function}: {f.reason}"
+    return applied.note or "supporting change (e.g. a header the rewrite needs)"

@@ -189,4 +189,8 @@ def edits_for_match(match: Match, data: bytes, tree, rule_label: str, note: str 
             lines = _chunk_lines(chunk, match.bindings, metavars, base)
             text = "".join(l + "\n" for l in lines)
             edits.append(Edit(line_start, line_start, text.encode("utf-8", "surrogateescape"), rule_label, note))
+    if b"\r\n" in data:
+        # Added lines take the file's own line ending.
+        edits = [Edit(e.start, e.end, e.text.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"), e.rule, e.note)
+                 for e in edits]
     return edits

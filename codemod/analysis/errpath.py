@@ -25,6 +25,9 @@ class ErrorConvention:
     errp: str | None  # name of the Error ** parameter
     failure_value: str | None  # "-ENOMEM", "false", "NULL", "" (void), None (unknown: stub)
     evidence: str
+    # Reuse of the function's own cleanup: `status = value; goto label;`
+    label: str | None = None
+    status_var: str | None = None
 
     @property
     def can_fail(self) -> bool:
@@ -70,7 +73,83 @@ def errp_param(fn: tree_sitter.Node, data: bytes) -> str | None:
     return None
 
 
-def convention(fn: tree_sitter.Node | None, data: bytes, name: str | None) -> ErrorConvention:
+def _text(node, data: bytes) -> str:
+    return data[node.start_byte : node.end_byte].decode("utf-8", "replace")
+
+
+def _walk(node):
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        yield n
+        stack.extend(reversed(n.children))
+
+
+def cleanup_label(fn: tree_sitter.Node, data: bytes, after: int) -> tuple[str, str | None, str | None] | None:
+    """The cleanup label failures after `after` should jump to, if the function has one.
+
+    A label counts when it comes after the site, some `goto` reaches it, and
+    the code after it returns (or falls off the end). Returns (label, status
+    variable returned there or None, value that variable is given before
+    existing gotos or None).
+    """
+    body = fn.child_by_field_name("body")
+    if body is None:
+        return None
+    labels: dict[str, tree_sitter.Node] = {}
+    gotos: dict[str, int] = {}
+    for n in _walk(body):
+        if n.type == "labeled_statement":
+            lab = n.child_by_field_name("label")
+            if lab is not None:
+                labels[_text(lab, data)] = n
+        elif n.type == "goto_statement":
+            lab = n.child_by_field_name("label")
+            if lab is not None:
+                gotos[_text(lab, data)] = gotos.get(_text(lab, data), 0) + 1
+    candidates = [(gotos[l], -labels[l].start_byte, l) for l in gotos if l in labels and labels[l].start_byte > after]
+    if not candidates:
+        return None
+    _, _, label = max(candidates)
+    # What the code after the label returns.
+    status = None
+    node = labels[label]
+    for n in _walk(node.parent):
+        if n.type == "return_statement" and n.start_byte > node.start_byte:
+            value = [c for c in n.named_children if c.type != "comment"]
+            if value and value[0].type == "identifier":
+                status = _text(value[0], data)
+            break
+    assigned = None
+    if status:
+        m = re.search(rb"\b" + re.escape(status.encode()) + rb"\s*=\s*(-E[A-Z0-9]+|-1|false|NULL)\s*;\s*goto\s+"
+                      + re.escape(label.encode()) + rb"\s*;", data[body.start_byte : body.end_byte])
+        if m:
+            assigned = m.group(1).decode()
+    return label, status, assigned
+
+
+def convention(fn: tree_sitter.Node | None, data: bytes, name: str | None, site_offset: int | None = None) -> ErrorConvention:
+    base_conv = _convention(fn, data, name)
+    if fn is None or site_offset is None or base_conv.failure_value is None:
+        return base_conv
+    found = cleanup_label(fn, data, site_offset)
+    if found is None:
+        return base_conv
+    label, status, assigned = found
+    if status is None and base_conv.failure_value not in ("", None):
+        # The label returns a constant or nothing we can see: jumping is enough
+        # only when it returns the failure value itself.
+        return base_conv
+    value = base_conv.failure_value
+    if assigned == "-1" and value == "-ENOMEM":
+        value = "-1"
+    return ErrorConvention(base_conv.function, base_conv.return_type, base_conv.errp, value,
+                           base_conv.evidence + f"; failures jump to its '{label}:' cleanup",
+                           label, status)
+
+
+def _convention(fn: tree_sitter.Node | None, data: bytes, name: str | None) -> ErrorConvention:
     if fn is None:
         return ErrorConvention(None, "", None, None, "not inside a function")
     rtype, stars = _return_type(fn, data)

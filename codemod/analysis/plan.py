@@ -94,10 +94,22 @@ def failure_block(conv: ErrorConvention, target: str, indent_width: int) -> tupl
     if conv.failure_value is None:
         return None
     if conv.failure_value == "" and not conv.errp:
-        lines.append(f"/* allocfix: {conv.function or 'this function'} cannot report failure; "
-                     "decide how to recover */")
-        lines.append("return;")
-        summary.append("return (stub)")
+        who = conv.function or "this function"
+        one = f"/* allocfix: {who} cannot report this failure: decide how to recover */"
+        if len(inner) + len(one) <= MAX_COLUMNS:
+            lines.append(one)
+        else:
+            # QEMU block comment style, as checkpatch.pl wants it.
+            lines += ["/*", f" * allocfix: {who} cannot report this failure:",
+                      " * decide how to recover (R5, R7).", " */"]
+        lines.append(f"goto {conv.label};" if conv.label else "return;")
+        summary.append(f"goto {conv.label} (stub)" if conv.label else "return (stub)")
+    elif conv.label:
+        if conv.status_var:
+            lines.append(f"{conv.status_var} = {conv.failure_value};")
+            summary.append(f"{conv.status_var} = {conv.failure_value}")
+        lines.append(f"goto {conv.label};")
+        summary.append(f"goto {conv.label}")
     else:
         ret = f"return {conv.failure_value};" if conv.failure_value else "return;"
         lines.append(ret)
@@ -112,7 +124,7 @@ def plan_site(site: Site, parsed: ParsedFile, phase: PhaseInfo | None = None, *,
     fn_name = function_name(site.function, data) if site.function is not None else None
     size = classify_size(site, parsed, limit=limit, facts=size_facts)
     phase = phase or UNKNOWN_PHASE
-    conv = convention(site.function, data, fn_name)
+    conv = convention(site.function, data, fn_name, site.offset)
     target, target_node = _store_target(site, data)
     alloc = site.allocator
     common = dict(offset=site.offset, allocator=alloc.name, checked=alloc.checked, function=fn_name,
@@ -133,6 +145,10 @@ def plan_site(site: Site, parsed: ParsedFile, phase: PhaseInfo | None = None, *,
         why += " in code not proven to run only at startup"
     if site.function is None:
         return SitePlan(**common, action=Action.REPORT, policy=policy, reason=why + "; not inside a function",
+                        failure_block=None, error_path=None)
+    if site.function.has_error:
+        return SitePlan(**common, action=Action.REPORT, policy=policy,
+                        reason=why + f"; {fn_name or 'the function'} did not parse cleanly, so it is not rewritten",
                         failure_block=None, error_path=None)
     if alloc.checked is None:
         return SitePlan(**common, action=Action.REPORT, policy=policy,

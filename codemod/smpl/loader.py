@@ -106,6 +106,8 @@ def check_and_compile(rf: RuleFile, profile: MacroProfile) -> list[comp.Compiled
         # Transformation / context rule.
         local: dict[str, comp.MetavarSpec] = {}
         for mv in rule.metavars:
+            if mv.kind in ("typedef", "symbol"):
+                continue  # literal names in patterns, not metavariables
             if mv.name in local:
                 raise RuleError(f"metavariable '{mv.name}' is declared twice", mv.pos)
             source_name = None

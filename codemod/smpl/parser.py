@@ -276,13 +276,29 @@ def _typed_expression(cur: _Cursor, path: str) -> tuple[str, list[Tok]]:
     return type_text, names
 
 
+C_TYPE_WORDS = frozenset({
+    "void", "char", "short", "int", "long", "float", "double", "signed", "unsigned", "_Bool", "bool",
+    "const", "volatile", "struct", "union", "enum",
+})
+
+
 def parse_metavars(text: str, path: str, line0: int, rule_names: set[str]) -> list[MetavarDecl]:
     toks = tokenize(text, path, line0)
     cur = _Cursor(toks, path, Position(path, line0 + text.count("\n"), 1))
     decls: list[MetavarDecl] = []
+    type_names: set[str] = set()  # type metavariables and typedefs declared so far
     while cur.peek() is not None:
+        first = cur.peek()
         kind, _ = _parse_kind(cur)
         if kind is None:
+            # A typed expression needs a type it knows: C's own words, a
+            # `type`/`typedef` declared above, or a standard `*_t` name.
+            word = first.text
+            if not (word in C_TYPE_WORDS or word in type_names or word.endswith("_t")):
+                raise RuleError(f"unknown metavariable kind '{word}'", cur.pos(first),
+                                hint="expected expression, identifier, type, constant, statement, position, "
+                                "idexpression, expression list, parameter list, fresh identifier, or a C type "
+                                "(declare other type names with `typedef NAME;`)")
             # A typed expression `T *E;` (or a C type such as `int x;`).
             type_text, names = _typed_expression(cur, path)
             cur.expect(";", "after a metavariable declaration")
@@ -299,6 +315,8 @@ def parse_metavars(text: str, path: str, line0: int, rule_names: set[str]) -> li
             decls.append(
                 MetavarDecl(kind, name.text, cur.pos(name), inherited, constraint, fresh_parts=fresh)
             )
+            if kind in ("type", "typedef"):
+                type_names.add(name.text)
             if cur.accept(";"):
                 break
             if not cur.accept(","):
@@ -393,9 +411,9 @@ def parse_rule_text(source: str, path: str = "<rules>") -> RuleFile:
     while i < n:
         line = lines[i]
         hm = _HEADER_RE.match(line)
-        if not hm:
+        if not hm and line.strip() != "@@":  # `@@` alone opens an anonymous rule
             raise RuleError(f"expected a rule header, found '{line.strip()[:40]}'", Position(path, i + 1, 1))
-        rule = _parse_header(hm.group(1), path, i + 1, len(rules))
+        rule = _parse_header(hm.group(1) if hm else "", path, i + 1, len(rules))
         if rule.name in seen_names:
             raise RuleError(f"rule name '{rule.name}' is used twice", rule.pos)
         seen_names.add(rule.name)

@@ -136,6 +136,8 @@ class RuleRunner:
         envs: dict[str, list[dict]] = {}
         matched: set[str] = set()
         label = Path(group_path).stem
+        if hasattr(self.api, "enter_group"):
+            self.api.enter_group(label)  # lets the analysis say which rule file looked at a site
         for rule in rules:
             if rule.kind in ("initialize", "finalize"):
                 continue

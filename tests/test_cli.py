@@ -1,0 +1,161 @@
+"""The CLI contract (GUIDE §2) on the bundled example, run for real."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from helpers import REPO, git, run_cli
+
+EXAMPLE = REPO / "examples" / "qemu-mini"
+
+
+@pytest.fixture
+def tree(tmp_path) -> Path:
+    dst = tmp_path / "qemu-mini"
+    shutil.copytree(EXAMPLE, dst)
+    return dst
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_dry_run_json_has_rewrite_and_stub_and_writes_nothing(tree):
+    before = snapshot(tree)
+    proc = run_cli("--dry-run", "--format", "json", ".", cwd=tree)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["tool"] == "allocfix" and doc["version"]
+    actions = {f["action"] for f in doc["findings"]}
+    assert {"rewrite", "stub"} <= actions
+    for f in doc["findings"]:
+        assert set(f) >= {"file", "line", "column", "function", "allocator", "policy", "rule", "size",
+                          "phase", "action", "reason"}
+        assert set(f["size"]) == {"class", "max_bytes", "evidence"}
+        assert set(f["phase"]) == {"class", "via", "chain"}
+        assert f["reason"]
+        # line/column point at the allocator's name
+        line = (tree / f["file"]).read_text(encoding="utf-8", errors="replace").splitlines()[f["line"] - 1]
+        assert line[f["column"] - 1 :].startswith(f["allocator"])
+    assert all(f["action"] != "none" for f in doc["findings"])
+    assert set(doc["stats"]) >= {"files", "files_with_parse_errors", "sites", "seconds"}
+    assert snapshot(tree) == before
+
+
+def test_json_all_lists_sites_that_need_nothing(tree):
+    doc = json.loads(run_cli("--dry-run", "--format", "json", "--all", ".", cwd=tree).stdout)
+    none = [f for f in doc["findings"] if f["action"] == "none"]
+    assert none and all(f["size"]["class"] == "small" or f["phase"]["class"] == "startup" for f in none)
+    assert len(doc["findings"]) == doc["stats"]["sites"]
+
+
+def test_piped_dry_run_is_a_git_applicable_diff(tree):
+    git(tree, "init", "-q")
+    git(tree, "add", "-A")
+    git(tree, "commit", "-qm", "base")
+    proc = run_cli("--dry-run", "hw", "block", cwd=tree)
+    assert proc.returncode == 0
+    diff = proc.stdout
+    assert diff.startswith(b"diff --git a/hw/") and b"\x1b[" not in diff
+    (tree.parent / "p.diff").write_bytes(diff)
+    subprocess.run(["git", "apply", "--check", str(tree.parent / "p.diff")], cwd=tree, check=True)
+
+
+def test_paths_relative_to_scanned_root_when_outside_cwd(tree, tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    doc = json.loads(run_cli("--dry-run", "--format", "json", str(tree), cwd=elsewhere).stdout)
+    assert doc["findings"] and all(not f["file"].startswith("/") for f in doc["findings"])
+    assert any(f["file"].startswith("hw/") for f in doc["findings"])
+
+
+def test_apply_then_rerun_changes_nothing(tree):
+    proc = run_cli(".", cwd=tree)
+    assert proc.returncode == 0, proc.stderr
+    after_first = snapshot(tree)
+    assert after_first != snapshot(EXAMPLE.parent / "qemu-mini") or True
+    changed = [k for k, v in after_first.items() if v != (EXAMPLE / k).read_bytes()]
+    assert changed
+    again = run_cli("--dry-run", ".", cwd=tree)
+    assert again.returncode == 0 and again.stdout == b""
+    run_cli(".", cwd=tree)
+    assert snapshot(tree) == after_first
+
+
+def test_check_exit_codes(tree):
+    assert run_cli("--check", ".", cwd=tree).returncode == 1
+    assert run_cli("--check", "util/mini-buf.c", cwd=tree).returncode in (0, 1)
+    (tree / "clean.c").write_text('#include "qemu/osdep.h"\n\nvoid f(void)\n{\n    char *p = g_malloc(8);\n    g_free(p);\n}\n')
+    assert run_cli("--check", "clean.c", cwd=tree).returncode == 0
+
+
+def test_missing_path_is_an_input_error(tree):
+    proc = run_cli("--dry-run", "no/such/dir", cwd=tree)
+    assert proc.returncode == 3
+    assert b"no/such/dir" in proc.stderr and b"no such file" in proc.stderr
+
+
+def test_bad_rule_file_names_position_and_exits_2(tree, tmp_path):
+    bad = tmp_path / "bad.cocci"
+    bad.write_text("@r@\nexpresion E;\n@@\n- foo(E);\n")
+    proc = run_cli("--dry-run", "--rules", str(bad), ".", cwd=tree)
+    assert proc.returncode == 2
+    assert f"{bad}:2:1:".encode() in proc.stderr
+
+
+def test_unparseable_pattern_names_position(tree, tmp_path):
+    bad = tmp_path / "bad.cocci"
+    bad.write_text("@r@\nexpression E;\n@@\n- foo(E;\n")
+    proc = run_cli("--dry-run", "--rules", str(bad), ".", cwd=tree)
+    assert proc.returncode == 2 and f"{bad}:4:".encode() in proc.stderr
+
+
+def test_stats_json(tree):
+    proc = run_cli("--stats", "--format", "json", ".", cwd=tree)
+    stats = json.loads(proc.stdout)
+    assert set(stats) == {"files", "files_with_parse_errors", "sites", "sites_in_functions_with_parse_errors"}
+    assert stats["files"] > 10 and stats["sites"] >= 20
+
+
+def test_sarif(tree):
+    doc = json.loads(run_cli("--dry-run", "--format", "sarif", ".", cwd=tree).stdout)
+    assert doc["version"] == "2.1.0"
+    results = doc["runs"][0]["results"]
+    assert results and all(r["ruleId"].startswith("R") for r in results)
+    assert all(r["locations"][0]["physicalLocation"]["region"]["startLine"] > 0 for r in results)
+
+
+def test_binary_file_named_explicitly_is_an_input_error(tree):
+    (tree / "blob.c").write_bytes(b"\x00\x01\x02ELF")
+    proc = run_cli("--dry-run", "blob.c", cwd=tree)
+    assert proc.returncode == 3 and b"blob.c:1:1: binary file" in proc.stderr
+
+
+def test_series_applies_with_git_am(tree, tmp_path):
+    git(tree, "init", "-q")
+    git(tree, "add", "-A")
+    git(tree, "commit", "-qm", "base")
+    out = tmp_path / "series"
+    proc = run_cli("--series", str(out), "--signoff", "A Developer <dev@example.org>", ".", cwd=tree)
+    assert proc.returncode == 0, proc.stderr
+    patches = sorted(out.glob("*.patch"))
+    assert patches[0].name == "0000-cover-letter.patch" and len(patches) >= 3
+    text = patches[1].read_text()
+    assert "Signed-off-by: A Developer <dev@example.org>" in text and "Subject: [PATCH 1/" in text
+    git(tree, "am", *[str(p) for p in patches[1:]])
+    # The series leaves the tree exactly as applying allocfix does.
+    applied = snapshot(tree)
+    run_cli(".", cwd=tree)
+    assert snapshot(tree) == applied
+
+
+def test_rich_output_on_a_terminal(tree):
+    proc = run_cli("--dry-run", "--color", "always", "hw/misc", cwd=tree,
+                   env={"COLUMNS": "120"})
+    out = proc.stdout.decode()
+    assert "\x1b[" in out and "R5 stub" in out and "g_try_malloc" in out

@@ -10,10 +10,11 @@ edits and printers use.
 
 from __future__ import annotations
 
+import bisect
 import re
 import tomllib
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import tree_sitter
@@ -26,65 +27,175 @@ C_LANGUAGE = tree_sitter.Language(tree_sitter_c.language())
 
 # Comments, string and character literals, and preprocessor lines (with
 # continuations) are never masked. Alternation order matters: the first
-# branch that matches at a position wins.
+# branch that matches at a position wins. The leading lookahead lets the
+# regex engine skip quickly over bytes that cannot start any branch.
 _SKIP_RE = re.compile(
     rb"""
+    (?=[/"'\#])
+    (?:
       /\*.*?(?:\*/|\Z)                   # block comment (possibly unterminated)
-    | //[^\n]*                           # line comment
-    | "(?:[^"\\\n]|\\.)*"                # string literal
+    | //(?:[^\n\\]|\\.|\\\n)*            # line comment (backslash continues it)
+    | "(?:[^"\\\n]|\\.|\\\n)*"           # string literal
     | '(?:[^'\\\n]|\\.)*'                # character literal
-    | ^[ \t]*\#(?:[^\n\\]|\\.|\\\n)*     # preprocessor directive line(s)
+    | (?<![^\n])\#(?:[^\n\\/]|\\.|\\\n|/(?![*/]))*   # directive at line start ...
+    )
+    | ^[ \t]+\#(?:[^\n\\/]|\\.|\\\n|/(?![*/]))*       # ... or indented
     """,
     re.VERBOSE | re.DOTALL | re.MULTILINE,
 )
+
+# GNU case ranges (`case 'a' ... 'z':`) are a language extension, not a
+# macro: the `...` becomes `+` so the label parses as one expression.
+_CASE_RANGE_RE = re.compile(rb"\bcase\b[^:;{}\n]*?(\.\.\.)")
+
+_IDENT_RE = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*\Z")
+_NON_WORD_RE = re.compile(rb"[^A-Za-z0-9_]")
+_COMPARISON_OPS = {b"==", b"!=", b"<", b">", b"<=", b">="}
+
+# The classes a profile may hold, with their TOML shape.
+_LIST_CLASSES = (
+    "attributes",
+    "attribute_calls",
+    "iterators",
+    "toplevel",
+    "type_wrappers",
+    "type_macros",
+    "string_macros",
+    "operator_args",
+    "registrations",
+)
+_CLASSES = _LIST_CLASSES + ("type_args",)
 
 
 @dataclass(frozen=True)
 class MacroProfile:
     """How each known macro is masked. See rules/qemu-macros.toml."""
 
-    attributes: frozenset[str]  # NAME            -> blanked
-    attribute_calls: frozenset[str]  # NAME(args)      -> blanked
-    iterators: frozenset[str]  # NAME(args) {...} -> while (args) {...}
-    toplevel: frozenset[str]  # NAME(args);?   -> blanked (declaration-like)
-    type_wrappers: frozenset[str]  # NAME(T) x       -> T * x
+    attributes: frozenset[str]  # NAME             -> blanked
+    attribute_calls: frozenset[str]  # NAME(args)       -> blanked
+    iterators: frozenset[str]  # NAME(args) {..}  -> while (args) {..}
+    toplevel: frozenset[str]  # NAME(args);?     -> blanked (declaration-like)
+    type_wrappers: frozenset[str]  # NAME(T) x        -> T * x
+    type_macros: frozenset[str] = frozenset()  # NAME(args) x   -> NAME_____ x (one type name)
+    string_macros: frozenset[str] = frozenset()  # NAME(args)    -> "        " (a string)
+    operator_args: frozenset[str] = frozenset()  # NAME(a, ==, b) -> NAME(a, 0 , b)
+    registrations: frozenset[str] = frozenset()  # NAME(args) at line start, no ';' -> NAME=args;
+    type_args: tuple[tuple[str, int], ...] = ()  # NAME(.., T, ..): argument i is a type
     source: str = "<builtin>"
 
     @classmethod
     def load(cls, path: str | Path) -> "MacroProfile":
         path = Path(path)
         try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise RuleError(f"cannot read macro profile: {exc}", Position(str(path), 1, 1)) from None
+        return cls.loads(text, str(path))
+
+    @classmethod
+    def loads(cls, text: str, source: str = "<string>") -> "MacroProfile":
+        """Parse and check a profile; every problem is a RuleError at file:line:col."""
+        try:
+            data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             line, col = _toml_error_position(str(exc))
-            raise RuleError(f"malformed macro profile: {exc}", Position(str(path), line, col)) from None
-        known = {"attributes", "attribute_calls", "iterators", "toplevel", "type_wrappers"}
-        for key in data:
-            if key not in known:
+            raise RuleError(f"malformed macro profile: {exc}", Position(source, line, col)) from None
+
+        def where(*needles: str) -> Position:
+            return Position(source, *_locate(text, needles))
+
+        seen: dict[str, str] = {}
+
+        def check_name(klass: str, name: object) -> str:
+            if not isinstance(name, str) or not _IDENT_RE.match(name.encode()):
                 raise RuleError(
-                    f"unknown macro class '{key}' (expected one of {', '.join(sorted(known))})",
-                    Position(str(path), 1, 1),
+                    f"[{klass}]: {name!r} is not a C identifier",
+                    where(f"[{klass}]", repr(name) if not isinstance(name, str) else f'"{name}"'),
                 )
-        return cls(
-            attributes=frozenset(data.get("attributes", {}).get("names", [])),
-            attribute_calls=frozenset(data.get("attribute_calls", {}).get("names", [])),
-            iterators=frozenset(data.get("iterators", {}).get("names", [])),
-            toplevel=frozenset(data.get("toplevel", {}).get("names", [])),
-            type_wrappers=frozenset(data.get("type_wrappers", {}).get("names", [])),
-            source=str(path),
-        )
+            if name in seen:
+                raise RuleError(
+                    f"[{klass}]: '{name}' is already in [{seen[name]}]; a macro has one class",
+                    where(f"[{klass}]", f'"{name}"'),
+                )
+            seen[name] = klass
+            return name
+
+        fields: dict[str, object] = {}
+        for key, table in data.items():
+            if key not in _CLASSES:
+                raise RuleError(
+                    f"unknown macro class '{key}' (expected one of {', '.join(_CLASSES)})",
+                    where(f"[{key}]", key),
+                )
+            if not isinstance(table, dict):
+                raise RuleError(f"'{key}' must be a table ([{key}])", where(key))
+            if key == "type_args":
+                pairs = []
+                for name, index in table.items():
+                    check_name(key, name)
+                    if not isinstance(index, int) or isinstance(index, bool) or index < 0:
+                        raise RuleError(
+                            f"[type_args]: {name} = {index!r}: expected the 0-based index of the type argument",
+                            where("[type_args]", name),
+                        )
+                    pairs.append((name, index))
+                fields[key] = tuple(sorted(pairs))
+                continue
+            for sub in table:
+                if sub != "names":
+                    raise RuleError(f"[{key}]: unknown key '{sub}' (expected 'names')", where(f"[{key}]", sub))
+            names = table.get("names", [])
+            if not isinstance(names, list):
+                raise RuleError(f"[{key}]: 'names' must be a list of strings", where(f"[{key}]", "names"))
+            fields[key] = frozenset(check_name(key, n) for n in names)
+        for key in _LIST_CLASSES:
+            fields.setdefault(key, frozenset())
+        return cls(**fields, source=source)  # type: ignore[arg-type]
 
     @classmethod
     def empty(cls) -> "MacroProfile":
-        return cls(frozenset(), frozenset(), frozenset(), frozenset(), frozenset(), "<none>")
+        return cls(frozenset(), frozenset(), frozenset(), frozenset(), frozenset(), source="<none>")
 
     def names(self) -> frozenset[str]:
-        return self.attributes | self.attribute_calls | self.iterators | self.toplevel | self.type_wrappers
+        return frozenset(self._classes)
+
+    @cached_property
+    def _classes(self) -> dict[str, str]:
+        classes = {name: klass for klass in _LIST_CLASSES for name in getattr(self, klass)}
+        classes.update((name, "type_args") for name, _ in self.type_args)
+        return classes
+
+    @cached_property
+    def _type_arg_index(self) -> dict[str, int]:
+        return dict(self.type_args)
+
+    @cached_property
+    def _regex(self) -> re.Pattern[bytes] | None:
+        return _macro_regex(self.names())
+
+
+@lru_cache(maxsize=1)
+def default_profile() -> MacroProfile:
+    """The built-in QEMU profile, rules/qemu-macros.toml."""
+    from codemod.rulesdata import builtin_rules_dir
+
+    return MacroProfile.load(builtin_rules_dir() / "qemu-macros.toml")
 
 
 def _toml_error_position(message: str) -> tuple[int, int]:
     m = re.search(r"line (\d+), column (\d+)", message)
     return (int(m.group(1)), int(m.group(2))) if m else (1, 1)
+
+
+def _locate(text: str, needles: tuple[str, ...]) -> tuple[int, int]:
+    """1-based line:col of the last needle found, searching each after the previous."""
+    pos, found = 0, 0
+    for needle in needles:
+        i = text.find(needle, pos)
+        if i >= 0:
+            pos = found = i
+    line = text.count("\n", 0, found) + 1
+    return line, found - (text.rfind("\n", 0, found) + 1) + 1
 
 
 @lru_cache(maxsize=8)
@@ -95,87 +206,206 @@ def _macro_regex(names: frozenset[str]) -> re.Pattern[bytes] | None:
     return re.compile(rb"\b(?:" + alternatives + rb")\b")
 
 
-def _skip_spans(data: bytes) -> list[tuple[int, int]]:
-    return [m.span() for m in _SKIP_RE.finditer(data)]
+def _skip_spans(data: bytes) -> tuple[list[int], list[int]]:
+    starts: list[int] = []
+    ends: list[int] = []
+    for m in _SKIP_RE.finditer(data):
+        starts.append(m.start())
+        ends.append(m.end())
+    return starts, ends
 
 
-def _balanced_parens_end(data: bytes, start: int) -> int | None:
-    """Offset just past the `)` matching the `(` at or after `start` (spaces allowed)."""
-    i = start
+def _in_skip(spans: tuple[list[int], list[int]], pos: int) -> bool:
+    i = bisect.bisect_right(spans[0], pos) - 1
+    return i >= 0 and pos < spans[1][i]
+
+
+def _skip_space(data: bytes, i: int, newlines: bool = True) -> int:
+    ws = b" \t\r\n\f\v" if newlines else b" \t"
     n = len(data)
-    while i < n and data[i] in b" \t\r\n":
+    while i < n and data[i] in ws:
         i += 1
+    return i
+
+
+def _call_args(data: bytes, start: int) -> tuple[int, list[tuple[int, int]]] | None:
+    """For a `(` at or after `start` (whitespace allowed): the offset just past
+    the matching `)` and the (start, end) span of each top-level argument.
+
+    Strings, character literals and comments inside are skipped. This loops
+    per byte, but only over one macro's arguments.
+    """
+    i = _skip_space(data, start)
+    n = len(data)
     if i >= n or data[i] != 0x28:  # '('
         return None
     depth = 0
+    args: list[tuple[int, int]] = []
+    arg_start = i + 1
     while i < n:
         c = data[i]
-        if c == 0x28:
+        if c in b"([{":
             depth += 1
-        elif c == 0x29:
+        elif c in b")]}":
             depth -= 1
             if depth == 0:
-                return i + 1
-        elif c in (0x22, 0x27):  # skip string/char literal
-            quote = c
+                if c != 0x29:
+                    return None
+                if args or data[arg_start:i].strip():
+                    args.append((arg_start, i))
+                return i + 1, args
+        elif c == 0x2C and depth == 1:  # ','
+            args.append((arg_start, i))
+            arg_start = i + 1
+        elif c in b"\"'":
             i += 1
-            while i < n and data[i] != quote:
+            while i < n and data[i] != c and data[i] != 0x0A:
                 i += 2 if data[i] == 0x5C else 1
+        elif c == 0x2F and i + 1 < n and data[i + 1] == 0x2A:  # '/*'
+            close = data.find(b"*/", i + 2)
+            if close < 0:
+                return None
+            i = close + 1
+        elif c == 0x2F and i + 1 < n and data[i + 1] == 0x2F:  # '//'
+            close = data.find(b"\n", i)
+            i = n if close < 0 else close
         i += 1
     return None
 
 
+_BLANK_TABLE = bytes(b if b in b"\r\n" else 0x20 for b in range(256))
+
+
 def _blank(buf: bytearray, start: int, end: int) -> None:
-    for i in range(start, end):
-        if buf[i] not in b"\r\n":
-            buf[i] = 0x20
+    buf[start:end] = bytes(buf[start:end]).translate(_BLANK_TABLE)
+
+
+def _strip_span(data: bytes, start: int, end: int) -> tuple[int, int]:
+    while start < end and data[start] in b" \t\r\n":
+        start += 1
+    while end > start and data[end - 1] in b" \t\r\n":
+        end -= 1
+    return start, end
+
+
+def _mask_case_ranges(data: bytes, buf: bytearray, spans) -> None:
+    for m in _CASE_RANGE_RE.finditer(data):
+        dots = m.start(1)
+        if not _in_skip(spans, m.start()) and not _in_skip(spans, dots):
+            buf[dots : dots + 3] = b"+  "
 
 
 def mask_macros(data: bytes, profile: MacroProfile) -> bytes:
-    """Return `data` with the profile's macros masked; same length."""
-    regex = _macro_regex(profile.names())
-    if regex is None or regex.search(data) is None:
+    """Return `data` with the profile's macros masked; same length, same newlines.
+
+    Pure: the result depends only on `data` and the profile, so rule
+    pattern code masked with the same profile lines up with masked C code.
+    Comments, strings and preprocessor lines are never changed.
+    """
+    regex = profile._regex
+    has_macros = regex is not None and regex.search(data) is not None
+    has_ranges = b"..." in data and b"case" in data
+    if not has_macros and not has_ranges:
         return data
-    skips = _skip_spans(data)
+    spans = _skip_spans(data)
     buf = bytearray(data)
-    skip_i = 0
+    if has_ranges:
+        _mask_case_ranges(data, buf, spans)
+    if not has_macros:
+        return bytes(buf)
+    classes = profile._classes
+    done = 0  # masking before this offset is final: matches inside are ignored
     for m in regex.finditer(data):
         start, end = m.span()
-        while skip_i < len(skips) and skips[skip_i][1] <= start:
-            skip_i += 1
-        if skip_i < len(skips) and skips[skip_i][0] <= start < skips[skip_i][1]:
+        if start < done or _in_skip(spans, start):
             continue
-        name = m.group().decode()
-        if name in profile.attributes:
+        klass = classes[m.group().decode()]
+        if klass == "attributes":
             _blank(buf, start, end)
-        elif name in profile.iterators:
-            if _balanced_parens_end(data, end) is None:
-                continue
-            buf[start:end] = b"while".ljust(end - start)
-        elif name in profile.attribute_calls or name in profile.toplevel:
-            close = _balanced_parens_end(data, end)
-            if close is None:
+            continue
+        call = _call_args(data, end)
+        if call is None:
+            if klass == "attribute_calls":
                 _blank(buf, start, end)
-                continue
-            if name in profile.toplevel:
-                j = close
-                while j < len(data) and data[j] in b" \t":
-                    j += 1
+            continue
+        close, args = call
+        if klass == "iterators":
+            if not _statement_follows(data, close, spans):
+                continue  # a plain call of a same-named function
+            if args:
+                buf[start:end] = b"while".ljust(end - start)
+            elif close - start >= 8:  # NAME() -> while(1)
+                buf[start:close] = _keep_newlines(b"while(1)", data, start, close)
+        elif klass in ("attribute_calls", "toplevel"):
+            if klass == "toplevel":
+                j = _skip_space(data, close, newlines=False)
                 if j < len(data) and data[j] == 0x3B:  # ';'
                     close = j + 1
             _blank(buf, start, close)
-        elif name in profile.type_wrappers:
-            close = _balanced_parens_end(data, end)
-            if close is None:
-                continue
+            done = close
+        elif klass == "type_wrappers":
             open_paren = data.index(b"(", end)
             inner = data[open_paren + 1 : close - 1]
-            # NAME(T) -> T, padded, then '*' where ')' stood.
-            replacement = inner.strip().ljust(close - start - 1) + b"*"
-            if b"\n" in inner:
-                continue
-            buf[start:close] = replacement
+            if b"\n" not in inner:
+                # NAME(T) -> T, padded, then '*' where ')' stood.
+                buf[start:close] = inner.strip().ljust(close - start - 1) + b"*"
+                done = close
+        elif klass == "type_macros":
+            if b"\n" not in data[start:close]:
+                buf[start:close] = data[start:end].ljust(close - start, b"_")
+                done = close
+        elif klass == "string_macros":
+            if b"\n" not in data[start:close]:
+                buf[start:close] = b'"' + b" " * (close - start - 2) + b'"'
+                done = close
+        elif klass == "type_args":
+            index = profile._type_arg_index[m.group().decode()]
+            if index < len(args):
+                a, b = _strip_span(data, *args[index])
+                text = data[a:b]
+                if text and b"\n" not in text and b'"' not in text and not _IDENT_RE.match(text):
+                    # The type becomes one identifier of the same length.
+                    buf[a:b] = _NON_WORD_RE.sub(b"_", text)
+        elif klass == "operator_args":
+            for a, b in args:
+                a, b = _strip_span(data, a, b)
+                if data[a:b] in _COMPARISON_OPS:
+                    buf[a:b] = b"0".ljust(b - a)
+        elif klass == "registrations":
+            if start and data[start - 1] != 0x0A:
+                continue  # only at the start of a line: file-scope registrations
+            j = _skip_space(data, close, newlines=False)
+            if j < len(data) and data[j] == 0x3B:
+                continue  # `NAME(args);` already parses as a call
+            open_paren = data.index(b"(", end)
+            # NAME(args) -> NAME=args; keeps NAME and every argument where
+            # they were, as an expression statement (see registration_calls).
+            buf[open_paren] = 0x3D if args else 0x20  # '='
+            buf[close - 1] = 0x3B  # ';'
     return bytes(buf)
+
+
+def _statement_follows(data: bytes, pos: int, spans) -> bool:
+    """Whether a loop body (`{` or a statement) follows `pos`, not `;` or an operator."""
+    n = len(data)
+    while True:
+        pos = _skip_space(data, pos)
+        if pos < n and _in_skip(spans, pos) and data[pos] == 0x2F:  # a comment: skip it
+            i = bisect.bisect_right(spans[0], pos) - 1
+            pos = spans[1][i]
+            continue
+        break
+    if pos >= n:
+        return False
+    c = data[pos]
+    return c == 0x7B or c == 0x5F or 0x41 <= c <= 0x5A or 0x61 <= c <= 0x7A or c == 0x2A or c == 0x28
+
+
+def _keep_newlines(text: bytes, data: bytes, start: int, end: int) -> bytes:
+    """`text` padded to end-start bytes, or the span blanked if it holds a newline."""
+    if b"\n" in data[start:end]:
+        return bytes(data[start:end]).translate(_BLANK_TABLE)
+    return text.ljust(end - start)
 
 
 @dataclass
@@ -251,3 +481,56 @@ def function_name(fn: tree_sitter.Node, data: bytes) -> str | None:
     while ident is not None and ident.type not in ("identifier", "field_identifier"):
         ident = ident.child_by_field_name("declarator")
     return data[ident.start_byte : ident.end_byte].decode() if ident is not None else None
+
+
+@dataclass(frozen=True)
+class MacroCall:
+    """A file-scope macro call such as `type_init(fn)` (see registration_calls)."""
+
+    name: str
+    name_node: tree_sitter.Node
+    args: tuple[tree_sitter.Node, ...]
+
+
+def registration_calls(parsed: ParsedFile, names: frozenset[str] | set[str] | None = None) -> list[MacroCall]:
+    """File-scope `NAME(args)` registrations, e.g. `type_init(fn)`.
+
+    The masking keeps them as expression statements: `NAME(args);` is a
+    call, and `NAME(args)` without `;` is masked to `NAME=args;` (an
+    assignment whose right side is the argument or a comma list). Both
+    forms are returned alike. `names` filters by macro name (None: every
+    file-scope call statement, e.g. with profile.registrations).
+    """
+    data = parsed.source.data
+    out: list[MacroCall] = []
+    for item in parsed.root.children:
+        if item.type != "expression_statement" or item.named_child_count != 1:
+            continue
+        expr = item.named_children[0]
+        if expr.type == "call_expression":
+            fn = expr.child_by_field_name("function")
+            arglist = expr.child_by_field_name("arguments")
+            args = tuple(arglist.named_children) if arglist is not None else ()
+        elif expr.type == "assignment_expression" and parsed.masked[item.end_byte - 1 : item.end_byte] == b";" \
+                and data[item.end_byte - 1 : item.end_byte] == b")":
+            fn = expr.child_by_field_name("left")
+            right = expr.child_by_field_name("right")
+            args = _comma_items(right)
+        else:
+            continue
+        if fn is None or fn.type != "identifier":
+            continue
+        name = data[fn.start_byte : fn.end_byte].decode("utf-8", "replace")
+        if names is None or name in names:
+            out.append(MacroCall(name, fn, args))
+    return out
+
+
+def _comma_items(node: tree_sitter.Node | None) -> tuple[tree_sitter.Node, ...]:
+    items: list[tree_sitter.Node] = []
+    while node is not None and node.type == "comma_expression":
+        items.append(node.child_by_field_name("left"))
+        node = node.child_by_field_name("right")
+    if node is not None:
+        items.append(node)
+    return tuple(items)

@@ -64,7 +64,8 @@ _LIST_CLASSES = (
     "operator_args",
     "registrations",
 )
-_CLASSES = _LIST_CLASSES + ("type_args",)
+_CLASSES = _LIST_CLASSES + ("type_args", "replacements")
+_FLAGS = {"registrations": ("infer_uppercase", "infer_registrations")}
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,10 @@ class MacroProfile:
     operator_args: frozenset[str] = frozenset()  # NAME(a, ==, b) -> NAME(a, 0 , b)
     registrations: frozenset[str] = frozenset()  # NAME(args) at line start, no ';' -> NAME=args;
     type_args: tuple[tuple[str, int], ...] = ()  # NAME(.., T, ..): argument i is a type
+    replacements: tuple[tuple[str, str], ...] = ()  # NAME -> shorter text, padded
+    # Treat any upper-case NAME(args) standing alone at column 0 as a
+    # registration (helper generators, REG32(...)): names cannot all be listed.
+    infer_registrations: bool = False
     source: str = "<builtin>"
 
     @classmethod
@@ -141,9 +146,27 @@ class MacroProfile:
                     pairs.append((name, index))
                 fields[key] = tuple(sorted(pairs))
                 continue
-            for sub in table:
-                if sub != "names":
-                    raise RuleError(f"[{key}]: unknown key '{sub}' (expected 'names')", where(f"[{key}]", sub))
+            if key == "replacements":
+                repl = []
+                for name, value in table.items():
+                    check_name(key, name)
+                    if not isinstance(value, str) or len(value.encode()) > len(name) or "\n" in value:
+                        raise RuleError(
+                            f"[replacements]: {name} = {value!r}: expected one line of text no longer than the name",
+                            where("[replacements]", name),
+                        )
+                    repl.append((name, value))
+                fields[key] = tuple(sorted(repl))
+                continue
+            flag = _FLAGS.get(key)
+            for sub, value in table.items():
+                if flag and sub == flag[0]:
+                    if not isinstance(value, bool):
+                        raise RuleError(f"[{key}]: '{sub}' must be true or false", where(f"[{key}]", sub))
+                    fields[flag[1]] = value
+                elif sub != "names":
+                    expected = "'names'" + (f" or '{flag[0]}'" if flag else "")
+                    raise RuleError(f"[{key}]: unknown key '{sub}' (expected {expected})", where(f"[{key}]", sub))
             names = table.get("names", [])
             if not isinstance(names, list):
                 raise RuleError(f"[{key}]: 'names' must be a list of strings", where(f"[{key}]", "names"))
@@ -163,7 +186,12 @@ class MacroProfile:
     def _classes(self) -> dict[str, str]:
         classes = {name: klass for klass in _LIST_CLASSES for name in getattr(self, klass)}
         classes.update((name, "type_args") for name, _ in self.type_args)
+        classes.update((name, "replacements") for name, _ in self.replacements)
         return classes
+
+    @cached_property
+    def _replacement(self) -> dict[str, bytes]:
+        return {name: text.encode() for name, text in self.replacements}
 
     @cached_property
     def _type_arg_index(self) -> dict[str, int]:
@@ -202,8 +230,24 @@ def _locate(text: str, needles: tuple[str, ...]) -> tuple[int, int]:
 def _macro_regex(names: frozenset[str]) -> re.Pattern[bytes] | None:
     if not names:
         return None
-    alternatives = b"|".join(re.escape(n.encode()) for n in sorted(names, key=len, reverse=True))
-    return re.compile(rb"\b(?:" + alternatives + rb")\b")
+    # A prefix-tree alternation: Python's regex engine tries a flat
+    # alternation branch by branch at every offset, a tree only once.
+    return re.compile(rb"\b(?:" + _trie_pattern(sorted(n.encode() for n in names)) + rb")\b")
+
+
+def _trie_pattern(words: list[bytes]) -> bytes:
+    """Regex source matching exactly `words` (sorted, non-empty), as a prefix tree."""
+    groups: dict[bytes, list[bytes]] = {}
+    optional = False
+    for w in words:
+        if not w:
+            optional = True
+        else:
+            groups.setdefault(w[:1], []).append(w[1:])
+    branches = [re.escape(head) + _trie_pattern(rest) if rest != [b""] else re.escape(head)
+                for head, rest in groups.items()]
+    body = branches[0] if len(branches) == 1 else b"(?:" + b"|".join(branches) + b")"
+    return b"(?:" + body + b")?" if optional else body
 
 
 def _skip_spans(data: bytes) -> tuple[list[int], list[int]]:
@@ -303,19 +347,18 @@ def mask_macros(data: bytes, profile: MacroProfile) -> bytes:
     Comments, strings and preprocessor lines are never changed.
     """
     regex = profile._regex
-    has_macros = regex is not None and regex.search(data) is not None
+    matches = list(regex.finditer(data)) if regex is not None else []
     has_ranges = b"..." in data and b"case" in data
-    if not has_macros and not has_ranges:
-        return data
+    if not matches and not has_ranges:
+        if not profile.infer_registrations or _INFER_REGISTRATION_RE.search(data) is None:
+            return data
     spans = _skip_spans(data)
     buf = bytearray(data)
     if has_ranges:
         _mask_case_ranges(data, buf, spans)
-    if not has_macros:
-        return bytes(buf)
     classes = profile._classes
     done = 0  # masking before this offset is final: matches inside are ignored
-    for m in regex.finditer(data):
+    for m in matches:
         start, end = m.span()
         if start < done or _in_skip(spans, start):
             continue
@@ -372,29 +415,62 @@ def mask_macros(data: bytes, profile: MacroProfile) -> bytes:
                 if data[a:b] in _COMPARISON_OPS:
                     buf[a:b] = b"0".ljust(b - a)
         elif klass == "registrations":
-            if start and data[start - 1] != 0x0A:
+            line_start = data.rfind(b"\n", 0, start) + 1
+            if data[line_start:start].strip(b" \t"):
                 continue  # only at the start of a line: file-scope registrations
-            j = _skip_space(data, close, newlines=False)
-            if j < len(data) and data[j] == 0x3B:
-                continue  # `NAME(args);` already parses as a call
-            open_paren = data.index(b"(", end)
-            # NAME(args) -> NAME=args; keeps NAME and every argument where
-            # they were, as an expression statement (see registration_calls).
-            buf[open_paren] = 0x3D if args else 0x20  # '='
-            buf[close - 1] = 0x3B  # ';'
+            _mask_registration(data, buf, end, close, args, spans)
+        elif klass == "replacements":
+            buf[start:end] = profile._replacement[m.group().decode()].ljust(end - start)
+    if profile.infer_registrations:
+        for m in _INFER_REGISTRATION_RE.finditer(data):
+            start, end = m.span(1)
+            if m.group(1).decode() in classes or _in_skip(spans, start) or buf[start:end] != data[start:end]:
+                continue
+            call = _call_args(data, end)
+            if call is not None and buf[end:call[0]] == data[end:call[0]]:
+                _mask_registration(data, buf, end, call[0], call[1], spans)
     return bytes(buf)
+
+
+# Upper-case NAME( at column 0: a file-scope macro call (when nothing but a
+# new item follows its `)`; see _mask_registration).
+_INFER_REGISTRATION_RE = re.compile(rb"^([A-Z][A-Z0-9_]*)\(", re.MULTILINE)
+
+
+def _mask_registration(data: bytes, buf: bytearray, name_end: int, close: int, args, spans) -> None:
+    """`NAME(a, b)` without `;` -> `NAME=a| b;` (or `NAME  ;` without
+    arguments): an expression statement with the name and every argument
+    where they were (see registration_calls)."""
+    after = _next_significant(data, close, spans)
+    if after < len(data) and data[after] in b";{(,=)[":
+        return  # already a statement, or a definition/declarator: not ours
+    j = _skip_space(data, close, newlines=False)
+    if j < len(data) and data[j] not in b"\r\n/":
+        return  # more code on the line: not a stand-alone macro call
+    open_paren = _skip_space(data, name_end)
+    buf[open_paren] = 0x3D if args else 0x20  # '='
+    buf[close - 1] = 0x3B  # ';'
+    # A file-scope expression statement may not hold a comma expression:
+    # the commas between arguments become '|'.
+    for arg_start, _ in args[1:]:
+        buf[arg_start - 1] = 0x7C
+
+
+def _next_significant(data: bytes, pos: int, spans) -> int:
+    """Offset of the next byte after `pos` that is not white space or in a comment."""
+    n = len(data)
+    while True:
+        pos = _skip_space(data, pos)
+        if pos < n and data[pos] == 0x2F and _in_skip(spans, pos):
+            pos = spans[1][bisect.bisect_right(spans[0], pos) - 1]
+            continue
+        return pos
 
 
 def _statement_follows(data: bytes, pos: int, spans) -> bool:
     """Whether a loop body (`{` or a statement) follows `pos`, not `;` or an operator."""
     n = len(data)
-    while True:
-        pos = _skip_space(data, pos)
-        if pos < n and _in_skip(spans, pos) and data[pos] == 0x2F:  # a comment: skip it
-            i = bisect.bisect_right(spans[0], pos) - 1
-            pos = spans[1][i]
-            continue
-        break
+    pos = _next_significant(data, pos, spans)
     if pos >= n:
         return False
     c = data[pos]
@@ -493,29 +569,35 @@ class MacroCall:
 
 
 def registration_calls(parsed: ParsedFile, names: frozenset[str] | set[str] | None = None) -> list[MacroCall]:
-    """File-scope `NAME(args)` registrations, e.g. `type_init(fn)`.
+    """File-scope `NAME(args)` macro calls, e.g. `type_init(fn)`.
 
-    The masking keeps them as expression statements: `NAME(args);` is a
-    call, and `NAME(args)` without `;` is masked to `NAME=args;` (an
-    assignment whose right side is the argument or a comma list). Both
-    forms are returned alike. `names` filters by macro name (None: every
-    file-scope call statement, e.g. with profile.registrations).
+    `NAME(args);` parses as a call. `NAME(args)` without `;` is masked to
+    `NAME=a| b;` (see _mask_registration); its arguments are found in the
+    original text and mapped to the nodes that cover them. Both forms are
+    returned alike. `names` filters by macro name (None: every file-scope
+    call statement, e.g. pass profile.registrations).
     """
     data = parsed.source.data
     out: list[MacroCall] = []
     for item in parsed.root.children:
-        if item.type != "expression_statement" or item.named_child_count != 1:
+        if item.type != "expression_statement" or item.named_child_count < 1:
             continue
         expr = item.named_children[0]
         if expr.type == "call_expression":
             fn = expr.child_by_field_name("function")
             arglist = expr.child_by_field_name("arguments")
             args = tuple(arglist.named_children) if arglist is not None else ()
-        elif expr.type == "assignment_expression" and parsed.masked[item.end_byte - 1 : item.end_byte] == b";" \
-                and data[item.end_byte - 1 : item.end_byte] == b")":
-            fn = expr.child_by_field_name("left")
-            right = expr.child_by_field_name("right")
-            args = _comma_items(right)
+        elif expr.type in ("assignment_expression", "identifier") and data[item.end_byte - 1 : item.end_byte] == b")":
+            fn = expr.child_by_field_name("left") if expr.type == "assignment_expression" else expr
+            if fn is None:
+                continue
+            call = _call_args(data, fn.end_byte)
+            if call is None:
+                continue
+            args = tuple(
+                n for n in (parsed.root.named_descendant_for_byte_range(*_strip_span(data, a, b)) for a, b in call[1])
+                if n is not None
+            )
         else:
             continue
         if fn is None or fn.type != "identifier":
@@ -526,11 +608,3 @@ def registration_calls(parsed: ParsedFile, names: frozenset[str] | set[str] | No
     return out
 
 
-def _comma_items(node: tree_sitter.Node | None) -> tuple[tree_sitter.Node, ...]:
-    items: list[tree_sitter.Node] = []
-    while node is not None and node.type == "comma_expression":
-        items.append(node.child_by_field_name("left"))
-        node = node.child_by_field_name("right")
-    if node is not None:
-        items.append(node)
-    return tuple(items)

@@ -130,7 +130,7 @@ class MacroProfile:
             if key not in _CLASSES:
                 raise RuleError(
                     f"unknown macro class '{key}' (expected one of {', '.join(_CLASSES)})",
-                    where(f"[{key}]", key),
+                    where(f"[{key}]") if f"[{key}]" in text else where(key),
                 )
             if not isinstance(table, dict):
                 raise RuleError(f"'{key}' must be a table ([{key}])", where(key))
@@ -141,7 +141,7 @@ class MacroProfile:
                     if not isinstance(index, int) or isinstance(index, bool) or index < 0:
                         raise RuleError(
                             f"[type_args]: {name} = {index!r}: expected the 0-based index of the type argument",
-                            where("[type_args]", name),
+                            where("[type_args]", f"{name}="),
                         )
                     pairs.append((name, index))
                 fields[key] = tuple(sorted(pairs))
@@ -153,7 +153,7 @@ class MacroProfile:
                     if not isinstance(value, str) or len(value.encode()) > len(name) or "\n" in value:
                         raise RuleError(
                             f"[replacements]: {name} = {value!r}: expected one line of text no longer than the name",
-                            where("[replacements]", name),
+                            where("[replacements]", f"{name}="),
                         )
                     repl.append((name, value))
                 fields[key] = tuple(sorted(repl))
@@ -162,14 +162,14 @@ class MacroProfile:
             for sub, value in table.items():
                 if flag and sub == flag[0]:
                     if not isinstance(value, bool):
-                        raise RuleError(f"[{key}]: '{sub}' must be true or false", where(f"[{key}]", sub))
+                        raise RuleError(f"[{key}]: '{sub}' must be true or false", where(f"[{key}]", f"{sub}="))
                     fields[flag[1]] = value
                 elif sub != "names":
                     expected = "'names'" + (f" or '{flag[0]}'" if flag else "")
-                    raise RuleError(f"[{key}]: unknown key '{sub}' (expected {expected})", where(f"[{key}]", sub))
+                    raise RuleError(f"[{key}]: unknown key '{sub}' (expected {expected})", where(f"[{key}]", f"{sub}="))
             names = table.get("names", [])
             if not isinstance(names, list):
-                raise RuleError(f"[{key}]: 'names' must be a list of strings", where(f"[{key}]", "names"))
+                raise RuleError(f"[{key}]: 'names' must be a list of strings", where(f"[{key}]", "names="))
             fields[key] = frozenset(check_name(key, n) for n in names)
         for key in _LIST_CLASSES:
             fields.setdefault(key, frozenset())
@@ -216,12 +216,17 @@ def _toml_error_position(message: str) -> tuple[int, int]:
 
 
 def _locate(text: str, needles: tuple[str, ...]) -> tuple[int, int]:
-    """1-based line:col of the last needle found, searching each after the previous."""
+    """1-based line:col of the last needle found, each searched after the
+    previous one. A needle `key=` means a TOML key at the start of a line."""
     pos, found = 0, 0
     for needle in needles:
-        i = text.find(needle, pos)
+        if needle.endswith("=") and needle[:-1].isidentifier():
+            m = re.compile(rf"^[ \t]*({re.escape(needle[:-1])})[ \t]*=", re.MULTILINE).search(text, pos)
+            i = m.start(1) if m else -1
+        else:
+            i = text.find(needle, pos)
         if i >= 0:
-            pos = found = i
+            found, pos = i, i + len(needle)
     line = text.count("\n", 0, found) + 1
     return line, found - (text.rfind("\n", 0, found) + 1) + 1
 
@@ -413,7 +418,7 @@ def mask_macros(data: bytes, profile: MacroProfile) -> bytes:
             for a, b in args:
                 a, b = _strip_span(data, a, b)
                 if data[a:b] in _COMPARISON_OPS:
-                    buf[a:b] = b"0".ljust(b - a)
+                    buf[a:b] = b"0" * (b - a)  # `00`: one number node over the whole operator
         elif klass == "registrations":
             line_start = data.rfind(b"\n", 0, start) + 1
             if data[line_start:start].strip(b" \t"):

@@ -63,9 +63,11 @@ _LIST_CLASSES = (
     "string_macros",
     "operator_args",
     "registrations",
+    "declarator_macros",
 )
-_CLASSES = _LIST_CLASSES + ("type_args", "replacements")
-_FLAGS = {"registrations": ("infer_uppercase", "infer_registrations")}
+_CLASSES = _LIST_CLASSES + ("type_args", "replacements", "infer")
+# [infer] switches: heuristics that need no macro names.
+_INFER_KEYS = {"registrations": "infer_registrations", "type_args": "infer_type_args"}
 
 
 @dataclass(frozen=True)
@@ -81,11 +83,15 @@ class MacroProfile:
     string_macros: frozenset[str] = frozenset()  # NAME(args)    -> "        " (a string)
     operator_args: frozenset[str] = frozenset()  # NAME(a, ==, b) -> NAME(a, 0 , b)
     registrations: frozenset[str] = frozenset()  # NAME(args) at line start, no ';' -> NAME=args;
-    type_args: tuple[tuple[str, int], ...] = ()  # NAME(.., T, ..): argument i is a type
+    declarator_macros: frozenset[str] = frozenset()  # NAME(x, n);  -> NAME x    ;
+    type_args: tuple[tuple[str, tuple[int, ...]], ...] = ()  # NAME(.., T, ..): these arguments are types
     replacements: tuple[tuple[str, str], ...] = ()  # NAME -> shorter text, padded
     # Treat any upper-case NAME(args) standing alone at column 0 as a
     # registration (helper generators, REG32(...)): names cannot all be listed.
     infer_registrations: bool = False
+    # A call argument shaped like a type (`struct foo`, `Foo *`, `unsigned
+    # long`), which no expression is, becomes one identifier, in any call.
+    infer_type_args: bool = False
     source: str = "<builtin>"
 
     @classmethod
@@ -138,13 +144,28 @@ class MacroProfile:
                 pairs = []
                 for name, index in table.items():
                     check_name(key, name)
-                    if not isinstance(index, int) or isinstance(index, bool) or index < 0:
+                    indices = index if isinstance(index, list) else [index]
+                    if not indices or not all(
+                        isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in indices
+                    ):
                         raise RuleError(
-                            f"[type_args]: {name} = {index!r}: expected the 0-based index of the type argument",
+                            f"[type_args]: {name} = {index!r}: expected the 0-based index (or a list of"
+                            " indices) of the type arguments",
                             where("[type_args]", f"{name}="),
                         )
-                    pairs.append((name, index))
+                    pairs.append((name, tuple(indices)))
                 fields[key] = tuple(sorted(pairs))
+                continue
+            if key == "infer":
+                for sub, value in table.items():
+                    if sub not in _INFER_KEYS:
+                        raise RuleError(
+                            f"[infer]: unknown key '{sub}' (expected one of {', '.join(_INFER_KEYS)})",
+                            where("[infer]", f"{sub}="),
+                        )
+                    if not isinstance(value, bool):
+                        raise RuleError(f"[infer]: '{sub}' must be true or false", where("[infer]", f"{sub}="))
+                    fields[_INFER_KEYS[sub]] = value
                 continue
             if key == "replacements":
                 repl = []
@@ -158,15 +179,9 @@ class MacroProfile:
                     repl.append((name, value))
                 fields[key] = tuple(sorted(repl))
                 continue
-            flag = _FLAGS.get(key)
-            for sub, value in table.items():
-                if flag and sub == flag[0]:
-                    if not isinstance(value, bool):
-                        raise RuleError(f"[{key}]: '{sub}' must be true or false", where(f"[{key}]", f"{sub}="))
-                    fields[flag[1]] = value
-                elif sub != "names":
-                    expected = "'names'" + (f" or '{flag[0]}'" if flag else "")
-                    raise RuleError(f"[{key}]: unknown key '{sub}' (expected {expected})", where(f"[{key}]", f"{sub}="))
+            for sub in table:
+                if sub != "names":
+                    raise RuleError(f"[{key}]: unknown key '{sub}' (expected 'names')", where(f"[{key}]", f"{sub}="))
             names = table.get("names", [])
             if not isinstance(names, list):
                 raise RuleError(f"[{key}]: 'names' must be a list of strings", where(f"[{key}]", "names="))
@@ -194,7 +209,7 @@ class MacroProfile:
         return {name: text.encode() for name, text in self.replacements}
 
     @cached_property
-    def _type_arg_index(self) -> dict[str, int]:
+    def _type_arg_index(self) -> dict[str, tuple[int, ...]]:
         return dict(self.type_args)
 
     @cached_property
@@ -354,9 +369,8 @@ def mask_macros(data: bytes, profile: MacroProfile) -> bytes:
     regex = profile._regex
     matches = list(regex.finditer(data)) if regex is not None else []
     has_ranges = b"..." in data and b"case" in data
-    if not matches and not has_ranges:
-        if not profile.infer_registrations or _INFER_REGISTRATION_RE.search(data) is None:
-            return data
+    if not matches and not has_ranges and not (profile.infer_registrations or profile.infer_type_args):
+        return data
     spans = _skip_spans(data)
     buf = bytearray(data)
     if has_ranges:
@@ -407,13 +421,16 @@ def mask_macros(data: bytes, profile: MacroProfile) -> bytes:
                 buf[start:close] = b'"' + b" " * (close - start - 2) + b'"'
                 done = close
         elif klass == "type_args":
-            index = profile._type_arg_index[m.group().decode()]
-            if index < len(args):
-                a, b = _strip_span(data, *args[index])
-                text = data[a:b]
-                if text and b"\n" not in text and b'"' not in text and not _IDENT_RE.match(text):
-                    # The type becomes one identifier of the same length.
-                    buf[a:b] = _NON_WORD_RE.sub(b"_", text)
+            for index in profile._type_arg_index[m.group().decode()]:
+                if index < len(args):
+                    _identify_arg(data, buf, *args[index])
+        elif klass == "declarator_macros":
+            if args and _IDENT_RE.match(data[slice(*_strip_span(data, *args[0]))]):
+                # NAME(x, rest) -> NAME x       : a declaration of x of type NAME.
+                open_paren = data.index(b"(", end)
+                buf[open_paren] = 0x20
+                _blank(buf, args[0][1], close)
+                done = close
         elif klass == "operator_args":
             for a, b in args:
                 a, b = _strip_span(data, a, b)
@@ -426,6 +443,8 @@ def mask_macros(data: bytes, profile: MacroProfile) -> bytes:
             _mask_registration(data, buf, end, close, args, spans)
         elif klass == "replacements":
             buf[start:end] = profile._replacement[m.group().decode()].ljust(end - start)
+    if profile.infer_type_args and (b"*" in data or b"struct" in data):
+        _mask_type_shaped_args(data, buf, spans)
     if profile.infer_registrations:
         for m in _INFER_REGISTRATION_RE.finditer(data):
             start, end = m.span(1)
@@ -470,6 +489,60 @@ def _next_significant(data: bytes, pos: int, spans) -> int:
             pos = spans[1][bisect.bisect_right(spans[0], pos) - 1]
             continue
         return pos
+
+
+def _identify_arg(data: bytes, buf: bytearray, start: int, end: int) -> None:
+    """Make the argument in [start, end) one identifier of the same length
+    (unless it is one already, or holds a newline or a string)."""
+    a, b = _strip_span(data, start, end)
+    text = data[a:b]
+    if text and b"\n" not in text and b'"' not in text and not _IDENT_RE.match(text):
+        buf[a:b] = _NON_WORD_RE.sub(b"_", text)
+
+
+# A call argument shaped like a type: `struct foo`, `const char *`,
+# `Foo **`, `unsigned long` - shapes no expression has. The lookbehind
+# wants `(` right after an identifier, or `,`.
+_TYPE_ARG_RE = re.compile(
+    rb"""
+    (?: (?<=[A-Za-z0-9_]) \( | , )
+    [ \t]*
+    ( (?: (?:const|volatile|struct|union|enum|unsigned|signed|short|long) [ \t]+ )*
+      [A-Za-z_][A-Za-z0-9_]*
+      (?: [ \t]* \* (?:[ \t]*const\b)? )* )
+    [ \t]* (?=[,)])
+    """,
+    re.VERBOSE,
+)
+_TYPE_KEYWORDS = frozenset(
+    b"const volatile struct union enum unsigned signed short long".split()
+)
+# `sizeof (struct foo)` and the like take types already.
+_NOT_CALLS = frozenset(
+    b"sizeof _Alignof __alignof__ __alignof alignof typeof __typeof__ __typeof _Generic "
+    b"if while for switch return case __attribute__ __asm__ asm".split()
+)
+
+
+def _mask_type_shaped_args(data: bytes, buf: bytearray, spans) -> None:
+    for m in _TYPE_ARG_RE.finditer(data):
+        a, b = m.span(1)
+        text = data[a:b]
+        if b"*" not in text and b" " not in text and b"\t" not in text:
+            continue  # one identifier: nothing to do
+        words = text.replace(b"*", b" ").split()
+        if words[-1] in _TYPE_KEYWORDS and words[-1] not in (b"short", b"long", b"signed", b"unsigned"):
+            continue
+        if data[m.start()] == 0x28:  # '(' : the callee must not be a keyword
+            j = m.start()
+            k = j
+            while k > 0 and (data[k - 1] == 0x5F or data[k - 1 : k].isalnum()):
+                k -= 1
+            if data[k:j] in _NOT_CALLS:
+                continue
+        if _in_skip(spans, a) or buf[a:b] != text:
+            continue
+        buf[a:b] = _NON_WORD_RE.sub(b"_", text)
 
 
 def _statement_follows(data: bytes, pos: int, spans) -> bool:

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Parse-quality statistics for the C front end on a source tree.
 
-    parse_stats.py TREE [--profile FILE | --no-profile] [--jobs N] [--top N] [--json]
+    parse_stats.py TREE [--profile FILE | --no-profile] [--jobs N] [--top N]
+                   [--files N] [--exclude GLOB]... [--json]
 
 Parses every .c file below TREE (macro masking with the profile, default
 rules/qemu-macros.toml) and counts files with ERROR/MISSING nodes, allocation
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import fnmatch
 import json
 import multiprocessing
 import os
@@ -96,12 +98,25 @@ def stat_file(path: str) -> dict:
     }
 
 
-def c_files(tree: str) -> list[str]:
+def c_files(tree: str, excludes: list[str] = ()) -> list[str]:
+    """Every .c file below `tree`, sorted; `excludes` are fnmatch globs on
+    the path relative to `tree` (a directory glob excludes what is below it)."""
     out = []
     for dirpath, dirnames, filenames in os.walk(tree):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        out.extend(os.path.join(dirpath, f) for f in sorted(filenames) if f.endswith(".c"))
+        rel_dir = os.path.relpath(dirpath, tree)
+        dirnames[:] = sorted(
+            d for d in dirnames
+            if not d.startswith(".") and not _excluded(os.path.normpath(os.path.join(rel_dir, d)), excludes)
+        )
+        out.extend(
+            os.path.join(dirpath, f) for f in sorted(filenames)
+            if f.endswith(".c") and not _excluded(os.path.normpath(os.path.join(rel_dir, f)), excludes)
+        )
     return out
+
+
+def _excluded(rel: str, excludes) -> bool:
+    return any(fnmatch.fnmatch(rel, pat) for pat in excludes)
 
 
 def pct(a: int, b: int) -> str:
@@ -118,9 +133,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--top", type=int, default=0, help="list the N commonest error contexts")
     ap.add_argument("--files", type=int, default=0, help="list N files with most error nodes")
     ap.add_argument("--json", action="store_true", help="print the figures as JSON")
+    ap.add_argument("--exclude", action="append", default=[], metavar="GLOB",
+                    help="skip paths (relative to TREE) matching GLOB, e.g. 'roms' (repeatable)")
     args = ap.parse_args(argv)
 
-    files = c_files(args.tree)
+    files = c_files(args.tree, args.exclude)
     t0 = time.perf_counter()
     initargs = (args.profile, args.no_profile)
     if args.jobs > 1:

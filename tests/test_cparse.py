@@ -360,7 +360,9 @@ def test_masking_preserves_length_and_newlines_on_any_input(pieces):
 def test_builtin_profile_loads():
     assert "QTAILQ_FOREACH" in PROFILE.iterators
     assert "type_init" in PROFILE.registrations
-    assert dict(PROFILE.type_args)["g_new"] == 0
+    assert dict(PROFILE.type_args)["g_new"] == (0,)
+    assert dict(PROFILE.type_args)["offsetof"] == (0, 1)
+    assert PROFILE.infer_registrations and PROFILE.infer_type_args
 
 
 def _error(tmp_path, text: str) -> RuleError:

@@ -33,13 +33,14 @@ _SKIP_RE = re.compile(
     rb"""
     (?=[/"'\#])
     (?:
-      /\*.*?(?:\*/|\Z)                   # block comment (possibly unterminated)
-    | //(?:[^\n\\]|\\.|\\\n)*            # line comment (backslash continues it)
-    | "(?:[^"\\\n]|\\.|\\\n)*"           # string literal
-    | '(?:[^'\\\n]|\\.)*'                # character literal
-    | (?<![^\n])\#(?:[^\n\\/]|\\.|\\\n|/(?![*/]))*   # directive at line start ...
+      /\*[^*]*\*+(?:[^/*][^*]*\*+)*/                         # block comment
+    | /\*.*\Z                                                # unterminated one
+    | //[^\n\\]*(?:\\.[^\n\\]*)*                             # line comment (\ continues it)
+    | "[^"\\\n]*(?:\\.[^"\\\n]*)*"                            # string literal
+    | '[^'\\\n]*(?:\\.[^'\\\n]*)*'                            # character literal
+    | (?<![^\n])\#[^\n\\/]*(?:(?:\\.|/(?![*/]))[^\n\\/]*)*     # directive at line start ...
     )
-    | ^[ \t]+\#(?:[^\n\\/]|\\.|\\\n|/(?![*/]))*       # ... or indented
+    | ^[ \t]+\#[^\n\\/]*(?:(?:\\.|/(?![*/]))[^\n\\/]*)*         # ... or indented
     """,
     re.VERBOSE | re.DOTALL | re.MULTILINE,
 )
@@ -505,11 +506,12 @@ def _identify_arg(data: bytes, buf: bytearray, start: int, end: int) -> None:
 # wants `(` right after an identifier, or `,`.
 _TYPE_ARG_RE = re.compile(
     rb"""
-    (?: (?<=[A-Za-z0-9_]) \( | , )
-    [ \t]*
-    ( (?: (?:const|volatile|struct|union|enum|unsigned|signed|short|long) [ \t]+ )*
+    [(,] \s*
+    ( (?: (?:const|volatile|struct|union|enum|unsigned|signed|short|long) [ \t]+ )+
       [A-Za-z_][A-Za-z0-9_]*
-      (?: [ \t]* \* (?:[ \t]*const\b)? )* )
+      (?: [ \t]* \* (?:[ \t]*const\b)? )*
+    | [A-Za-z_][A-Za-z0-9_]*
+      (?: [ \t]* \* (?:[ \t]*const\b)? )+ )
     [ \t]* (?=[,)])
     """,
     re.VERBOSE,
@@ -528,17 +530,15 @@ def _mask_type_shaped_args(data: bytes, buf: bytearray, spans) -> None:
     for m in _TYPE_ARG_RE.finditer(data):
         a, b = m.span(1)
         text = data[a:b]
-        if b"*" not in text and b" " not in text and b"\t" not in text:
-            continue  # one identifier: nothing to do
         words = text.replace(b"*", b" ").split()
         if words[-1] in _TYPE_KEYWORDS and words[-1] not in (b"short", b"long", b"signed", b"unsigned"):
-            continue
-        if data[m.start()] == 0x28:  # '(' : the callee must not be a keyword
-            j = m.start()
+            continue  # `struct` alone, `const` alone: not a type
+        j = m.start()
+        if data[j] == 0x28:  # '(': must open a call, not a cast or a group
             k = j
             while k > 0 and (data[k - 1] == 0x5F or data[k - 1 : k].isalnum()):
                 k -= 1
-            if data[k:j] in _NOT_CALLS:
+            if k == j or data[k:j] in _NOT_CALLS:
                 continue
         if _in_skip(spans, a) or buf[a:b] != text:
             continue

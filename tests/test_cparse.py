@@ -263,6 +263,69 @@ def test_function_header_at_column_zero_is_not_a_registration():
     assert mask_macros(src, PROFILE) == src
 
 
+INFERRED_TYPES = b"""\
+static const VMStateDescription vmstate_disk_req = {
+    .fields = (VMStateField[]) {
+        VMSTATE_UINT32(sector, struct DiskReq),
+        VMSTATE_UINT64_ARRAY(lba,
+                             struct DiskReq, 4),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+static Property disk_props[] = {
+    DEFINE_PROP_LINK("backend", DiskState, backend, TYPE_DISK_BACKEND,
+                     DiskBackend *),
+};
+
+typedef struct DiskRing {
+    DECLARE_BITMAP(used, 64);
+    char name[16] __attribute__((aligned(8)));
+} DiskRing;
+
+static DECLARE_BITMAP(disk_ids, 32);
+
+static void disk_ring_init(DiskRing *r, void *p)
+{
+    DiskReq *req = (DiskReq *)p;
+    size_t off = offsetof(DiskRing, name[4]) + sizeof(struct DiskReq);
+    req->ring = g_malloc(off * sizeof(DiskRing *));
+}
+"""
+
+
+def test_inferred_type_arguments_declarators_and_attributes():
+    parsed = parse(INFERRED_TYPES)
+    assert_same_shape(INFERRED_TYPES, parsed.masked)
+    assert not parsed.has_errors
+    [vm] = calls_named(parsed, "VMSTATE_UINT32")
+    assert [parsed.text(a) for a in vm.child_by_field_name("arguments").named_children] == [
+        "sector",
+        "struct DiskReq",
+    ]
+    [link] = calls_named(parsed, "DEFINE_PROP_LINK")
+    assert parsed.text(link.child_by_field_name("arguments").named_children[-1]) == "DiskBackend *"
+    # Casts and sizeof keep their own syntax.
+    assert b"(DiskReq *)p" in parsed.masked and b"sizeof(struct DiskReq)" in parsed.masked
+    assert b"sizeof(DiskRing *)" in parsed.masked
+    # DECLARE_BITMAP(x, n) declares x, in a struct and at file scope.
+    fields = nodes_of_type(parsed, "field_declaration")
+    assert parsed.text(fields[0].child_by_field_name("declarator")) == "used"
+    decls = [d for d in nodes_of_type(parsed, "declaration") if parsed.text(d).startswith("static DECLARE")]
+    assert parsed.text(decls[0].child_by_field_name("declarator")) == "disk_ids"
+    [site] = find_sites(parsed)
+    assert not site.function.has_error
+
+
+def test_type_shaped_argument_inference_can_be_switched_off():
+    import dataclasses
+
+    plain = dataclasses.replace(PROFILE, infer_type_args=False, infer_registrations=False)
+    assert b"struct DiskReq)," in mask_macros(INFERRED_TYPES, plain)
+    assert b"DO_DISK_HELPER(disk_add, uint32_t, H4)" in mask_macros(REGISTRATIONS, plain)
+    assert b"DO_DISK_HELPER=disk_add| uint32_t| H4;" in mask_macros(REGISTRATIONS, PROFILE)
+
+
 def test_case_ranges_and_alignof():
     src = b"int f(int c, int *p)\n{\n    switch (c) {\n    case 'a' ... 'z':\n        return __alignof__(*p);\n    }\n    return 0;\n}\n"
     parsed = parse(src)
@@ -396,6 +459,12 @@ def test_bad_names_are_reported_where_they_stand(tmp_path):
 
 def test_bad_type_arg_index_and_replacement(tmp_path):
     err = _error(tmp_path, "[type_args]\ng_new = 0\nva_arg = -1\n")
+    assert (err.position.line, err.position.column) == (3, 1)
+    err = _error(tmp_path, "[type_args]\ng_new = 0\n  offsetof = [0, \"x\"]\n")
+    assert (err.position.line, err.position.column) == (3, 3)
+    err = _error(tmp_path, "[infer]\nregistrations = 1\n")
+    assert (err.position.line, err.position.column) == (2, 1)
+    err = _error(tmp_path, "[infer]\nregistrations = true\niterators = true\n")
     assert (err.position.line, err.position.column) == (3, 1)
     err = _error(tmp_path, '[replacements]\n__typeof = "sizeof_too_long"\n')
     assert err.position.line == 2

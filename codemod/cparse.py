@@ -29,25 +29,32 @@ C_LANGUAGE = tree_sitter.Language(tree_sitter_c.language())
 # continuations) are never masked. Alternation order matters: the first
 # branch that matches at a position wins. The leading lookahead lets the
 # regex engine skip quickly over bytes that cannot start any branch.
+_BLOCK_COMMENT = rb"/\*[^*]*\*+(?:[^/*][^*]*\*+)*/"
+# A directive runs to the end of its last continued line; block comments
+# and literals inside it are part of it (a comment may span lines).
+_DIRECTIVE = (
+    rb"\#(?:[^\n\\/\"']+|\\\r?\n|\\.|" + _BLOCK_COMMENT
+    + rb"""|/(?![*/])|"[^"\\\n]*(?:\\.[^"\\\n]*)*"|'[^'\\\n]*(?:\\.[^'\\\n]*)*'|["'])*"""
+)
 _SKIP_RE = re.compile(
-    rb"""
-    (?=[/"'\#])
-    (?:
-      /\*[^*]*\*+(?:[^/*][^*]*\*+)*/                         # block comment
-    | /\*.*\Z                                                # unterminated one
-    | //[^\n\\]*(?:\\.[^\n\\]*)*                             # line comment (\ continues it)
-    | "[^"\\\n]*(?:\\.[^"\\\n]*)*"                            # string literal
-    | '[^'\\\n]*(?:\\.[^'\\\n]*)*'                            # character literal
-    | (?<![^\n])\#[^\n\\/]*(?:(?:\\.|/(?![*/]))[^\n\\/]*)*     # directive at line start ...
-    )
-    | ^[ \t]+\#[^\n\\/]*(?:(?:\\.|/(?![*/]))[^\n\\/]*)*         # ... or indented
-    """,
-    re.VERBOSE | re.DOTALL | re.MULTILINE,
+    rb"(?=[/\"'\#])(?:"
+    + _BLOCK_COMMENT  # block comment
+    + rb"|/\*.*\Z"  # unterminated block comment
+    + rb"|//[^\n\\]*(?:\\.[^\n\\]*)*"  # line comment (a backslash continues it)
+    + rb"""|"[^"\\\n]*(?:\\.[^"\\\n]*)*\""""  # string literal
+    + rb"|'[^'\\\n]*(?:\\.[^'\\\n]*)*'"  # character literal
+    + rb"|(?<![^\n])" + _DIRECTIVE  # directive at the start of a line ...
+    + rb")|^[ \t]+" + _DIRECTIVE,  # ... or indented
+    re.DOTALL | re.MULTILINE,
 )
 
 # GNU case ranges (`case 'a' ... 'z':`) are a language extension, not a
 # macro: the `...` becomes `+` so the label parses as one expression.
 _CASE_RANGE_RE = re.compile(rb"\bcase\b[^:;{}\n]*?(\.\.\.)")
+
+# A backslash-newline outside directives (a line splice in a macro call's
+# arguments) is not C syntax tree-sitter-c knows: the backslash becomes a space.
+_SPLICE_RE = re.compile(rb"\\(?=\r?\n)")
 
 _IDENT_RE = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*\Z")
 _NON_WORD_RE = re.compile(rb"[^A-Za-z0-9_]")
@@ -370,12 +377,17 @@ def mask_macros(data: bytes, profile: MacroProfile) -> bytes:
     regex = profile._regex
     matches = list(regex.finditer(data)) if regex is not None else []
     has_ranges = b"..." in data and b"case" in data
-    if not matches and not has_ranges and not (profile.infer_registrations or profile.infer_type_args):
+    has_splices = b"\\\n" in data or b"\\\r\n" in data
+    if not (matches or has_ranges or has_splices or profile.infer_registrations or profile.infer_type_args):
         return data
     spans = _skip_spans(data)
     buf = bytearray(data)
     if has_ranges:
         _mask_case_ranges(data, buf, spans)
+    if has_splices:
+        for m in _SPLICE_RE.finditer(data):
+            if not _in_skip(spans, m.start()):
+                buf[m.start()] = 0x20
     classes = profile._classes
     done = 0  # masking before this offset is final: matches inside are ignored
     for m in matches:

@@ -352,11 +352,28 @@ UNTOUCHED = b"""\
 // type_init(not_a_call) coroutine_fn
 static const char *msg = "coroutine_fn QTAILQ_FOREACH(a, b, c) {";
 static const char c = 'q';
+#define DISK_LOOP(d)                                  \\
+    /* walk every disk; the comment spans lines,      \\
+     * and the directive goes on after it */          \\
+    QTAILQ_FOREACH(d, &disks, link) {                 \\
+        d->buf = g_new(struct iovec, 1);              \\
+    }
+#define DISK_OPEN "/*"
+#error don't stop at coroutine_fn
 """
 
 
 def test_comments_strings_and_preprocessor_lines_are_untouched():
     assert mask_macros(UNTOUCHED, PROFILE) == UNTOUCHED
+    crlf = UNTOUCHED.replace(b"\n", b"\r\n")
+    assert mask_macros(crlf, PROFILE) == crlf
+
+
+def test_line_splices_outside_directives_become_spaces():
+    src = b"int f(int a, \\\n      int b);\n#define G(x) \\\n    (x)\n"
+    masked = mask_macros(src, PROFILE)
+    assert masked == src.replace(b"a, \\", b"a,  ")
+    assert not parse(src).has_errors
 
 
 def test_directive_followed_by_block_comment_is_untouched():

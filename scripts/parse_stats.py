@@ -27,20 +27,20 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from codemod.analysis.sites import find_sites  # noqa: E402
-from codemod.cparse import MacroProfile, default_profile, iter_errors, parse_source  # noqa: E402
+from codemod.cparse import MacroProfile, ParsedFile, default_profile, iter_errors, parse_source, parser  # noqa: E402
 from codemod.rulesdata import load_allocators  # noqa: E402
 from codemod.source import SourceFile  # noqa: E402
 
 _IDENT_RE = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*")
 _TAIL_IDENT_RE = re.compile(rb"([A-Za-z_][A-Za-z0-9_]*)[^A-Za-z0-9_]*\Z")
 
-_PROFILE: MacroProfile | None = None
+_PROFILE: MacroProfile | None = None  # None: raw tree-sitter-c
 
 
 def _init(profile_path: str | None, no_profile: bool) -> None:
     global _PROFILE
     if no_profile:
-        _PROFILE = MacroProfile.empty()
+        _PROFILE = None  # raw tree-sitter-c: no masking at all
     elif profile_path:
         _PROFILE = MacroProfile.load(profile_path)
     else:
@@ -73,7 +73,11 @@ def stat_file(path: str) -> dict:
     except OSError as exc:
         return {"path": path, "error": str(exc)}
     t0 = time.perf_counter()
-    parsed = parse_source(SourceFile(path, path, data), _PROFILE)
+    source = SourceFile(path, path, data)
+    if _PROFILE is None:
+        parsed = ParsedFile(source, data, parser().parse(data))
+    else:
+        parsed = parse_source(source, _PROFILE)
     parse_s = time.perf_counter() - t0
     sites = find_sites(parsed, load_allocators())
     bad_sites = 0
@@ -128,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("tree")
     g = ap.add_mutually_exclusive_group()
     g.add_argument("--profile", help="macro profile TOML (default: rules/qemu-macros.toml)")
-    g.add_argument("--no-profile", action="store_true", help="parse without macro masking")
+    g.add_argument("--no-profile", action="store_true", help="raw tree-sitter-c: no masking at all (the baseline)")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--top", type=int, default=0, help="list the N commonest error contexts")
     ap.add_argument("--files", type=int, default=0, help="list N files with most error nodes")

@@ -50,7 +50,7 @@ _SKIP_RE = re.compile(
 
 # GNU case ranges (`case 'a' ... 'z':`) are a language extension, not a
 # macro: the `...` becomes `+` so the label parses as one expression.
-_CASE_RANGE_RE = re.compile(rb"\bcase\b[^:;{}\n]*?(\.\.\.)")
+_CASE_RANGE_RE = re.compile(rb"\bcase\b[^:;{}]*?(\.\.\.)")
 
 # A backslash-newline outside directives (a line splice in a macro call's
 # arguments) is not C syntax tree-sitter-c knows: the backslash becomes a space.
@@ -75,7 +75,11 @@ _LIST_CLASSES = (
 )
 _CLASSES = _LIST_CLASSES + ("type_args", "replacements", "infer")
 # [infer] switches: heuristics that need no macro names.
-_INFER_KEYS = {"registrations": "infer_registrations", "type_args": "infer_type_args"}
+_INFER_KEYS = {
+    "registrations": "infer_registrations",
+    "type_args": "infer_type_args",
+    "iterators": "infer_iterators",
+}
 
 
 @dataclass(frozen=True)
@@ -100,6 +104,9 @@ class MacroProfile:
     # A call argument shaped like a type (`struct foo`, `Foo *`, `unsigned
     # long`), which no expression is, becomes one identifier, in any call.
     infer_type_args: bool = False
+    # An indented NAME(args) in statement position followed by `{` (which no
+    # call is) is an iterator.
+    infer_iterators: bool = False
     source: str = "<builtin>"
 
     @classmethod
@@ -378,7 +385,8 @@ def mask_macros(data: bytes, profile: MacroProfile) -> bytes:
     matches = list(regex.finditer(data)) if regex is not None else []
     has_ranges = b"..." in data and b"case" in data
     has_splices = b"\\\n" in data or b"\\\r\n" in data
-    if not (matches or has_ranges or has_splices or profile.infer_registrations or profile.infer_type_args):
+    infer = profile.infer_registrations or profile.infer_type_args or profile.infer_iterators
+    if not (matches or has_ranges or has_splices or infer):
         return data
     spans = _skip_spans(data)
     buf = bytearray(data)
@@ -456,6 +464,17 @@ def mask_macros(data: bytes, profile: MacroProfile) -> bytes:
             _mask_registration(data, buf, end, close, args, spans)
         elif klass == "replacements":
             buf[start:end] = profile._replacement[m.group().decode()].ljust(end - start)
+    if profile.infer_iterators:
+        for m in _INFER_ITERATOR_RE.finditer(data):
+            start, end = m.span(1)
+            name = m.group(1)
+            if name in _NOT_CALLS or name.decode() in classes or buf[start:end] != data[start:end]:
+                continue
+            if _in_skip(spans, start) or not _statement_position(data, start, spans):
+                continue
+            call = _call_args(data, end)
+            if call is not None and call[1] and data[_next_significant(data, call[0], spans)] == 0x7B:
+                buf[start:end] = b"while".ljust(end - start)
     if profile.infer_type_args and (b"*" in data or b"struct" in data):
         _mask_type_shaped_args(data, buf, spans)
     if profile.infer_registrations:
@@ -555,6 +574,24 @@ def _mask_type_shaped_args(data: bytes, buf: bytearray, spans) -> None:
         if _in_skip(spans, a) or buf[a:b] != text:
             continue
         buf[a:b] = _NON_WORD_RE.sub(b"_", text)
+
+
+# An indented NAME(args on one line) followed by `{`: a candidate iterator.
+_INFER_ITERATOR_RE = re.compile(rb"^[ \t]+([A-Za-z_][A-Za-z0-9_]{4,})[ \t]*\([^;{}\n]*\)\s*\{", re.MULTILINE)
+
+
+def _statement_position(data: bytes, pos: int, spans) -> bool:
+    """Whether a statement may start at `pos`: after `;`, `{`, `}`, `:`, `)`,
+    `else`, or a directive or comment."""
+    i = pos
+    while i > 0 and data[i - 1] in b" \t\r\n":
+        i -= 1
+    if i == 0 or _in_skip(spans, i - 1):
+        return True
+    c = data[i - 1]
+    if c in b";{}:)":
+        return True
+    return data[max(0, i - 4) : i] == b"else" and (i < 5 or not (data[i - 5 : i - 4].isalnum() or data[i - 5] == 0x5F))
 
 
 def _statement_follows(data: bytes, pos: int, spans) -> bool:

@@ -133,6 +133,32 @@ def test_iterators_become_while_loops():
     assert site.function is not None and not site.function.has_error
 
 
+def test_unknown_iterators_are_inferred_from_a_following_brace():
+    src = b"""\
+static void disk_walk(Disk *d)
+{
+    if (d->ready)
+        disk_for_each_slot(d, slot) {
+            slot->buf = g_malloc(slot->len);
+        }
+    else
+        disk_for_each_slot(d, slot) {
+            slot->len = 0;
+        }
+    disk_flush(d);
+    if (disk_ok(d)) {
+        return;
+    }
+}
+"""
+    parsed = parse(src)
+    assert_same_shape(src, parsed.masked)
+    assert not parsed.has_errors
+    assert parsed.masked.count(b"while") == 2 and b"disk_flush(d)" in parsed.masked
+    [site] = find_sites(parsed)
+    assert not site.function.has_error
+
+
 def test_iterator_name_called_as_plain_function_is_left_alone():
     src = b"void f(void)\n{\n    CPU_FOREACH(cpu_reset_one, NULL);\n}\n"
     parsed = parse(src)
@@ -481,7 +507,7 @@ def test_bad_type_arg_index_and_replacement(tmp_path):
     assert (err.position.line, err.position.column) == (3, 3)
     err = _error(tmp_path, "[infer]\nregistrations = 1\n")
     assert (err.position.line, err.position.column) == (2, 1)
-    err = _error(tmp_path, "[infer]\nregistrations = true\niterators = true\n")
+    err = _error(tmp_path, "[infer]\nregistrations = true\nmacros = true\n")
     assert (err.position.line, err.position.column) == (3, 1)
     err = _error(tmp_path, '[replacements]\n__typeof = "sizeof_too_long"\n')
     assert err.position.line == 2

@@ -49,8 +49,8 @@ _SKIP_RE = re.compile(
 )
 
 # GNU case ranges (`case 'a' ... 'z':`) are a language extension, not a
-# macro: the `...` becomes `+` so the label parses as one expression.
-_CASE_RANGE_RE = re.compile(rb"\bcase\b[^:;{}]*?(\.\.\.)")
+# macro: the `...` becomes `+` so the label parses as one expression
+# (see _mask_case_ranges).
 
 # A backslash-newline outside directives (a line splice in a macro call's
 # arguments) is not C syntax tree-sitter-c knows: the backslash becomes a space.
@@ -368,10 +368,20 @@ def _strip_span(data: bytes, start: int, end: int) -> tuple[int, int]:
 
 
 def _mask_case_ranges(data: bytes, buf: bytearray, spans) -> None:
-    for m in _CASE_RANGE_RE.finditer(data):
-        dots = m.start(1)
-        if not _in_skip(spans, m.start()) and not _in_skip(spans, dots):
-            buf[dots : dots + 3] = b"+  "
+    # Find each `...` (a fast literal search), then look back for its `case`.
+    pos = data.find(b"...")
+    while pos >= 0:
+        k = data.rfind(b"case", 0, pos)
+        if (
+            k >= 0
+            and not (k and (data[k - 1 : k].isalnum() or data[k - 1] == 0x5F))
+            and not (data[k + 4 : k + 5].isalnum() or data[k + 4 : k + 5] == b"_")
+            and not any(c in data[k + 4 : pos] for c in (b":", b";", b"{", b"}"))
+            and not _in_skip(spans, k)
+            and not _in_skip(spans, pos)
+        ):
+            buf[pos : pos + 3] = b"+  "
+        pos = data.find(b"...", pos + 3)
 
 
 def mask_macros(data: bytes, profile: MacroProfile) -> bytes:

@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from codemod.analysis.sites import find_sites  # noqa: E402
 from codemod.cparse import MacroProfile, ParsedFile, default_profile, iter_errors, parse_source, parser  # noqa: E402
+from codemod.errors import RuleError  # noqa: E402
 from codemod.rulesdata import load_allocators  # noqa: E402
 from codemod.source import SourceFile  # noqa: E402
 
@@ -66,6 +67,20 @@ def _toplevel_of(node):
     return node
 
 
+def _count_functions(root) -> tuple[int, int]:
+    """(function definitions, those with errors); bodies are not searched."""
+    total = bad = 0
+    stack = [root]
+    while stack:
+        n = stack.pop()
+        if n.type == "function_definition":
+            total += 1
+            bad += n.has_error
+        else:
+            stack.extend(n.children)
+    return total, bad
+
+
 def stat_file(path: str) -> dict:
     """Per-file figures; never raises (an unreadable file is reported)."""
     try:
@@ -85,8 +100,8 @@ def stat_file(path: str) -> dict:
         scope = s.function if s.function is not None else _toplevel_of(s.call)
         if scope.has_error:
             bad_sites += 1
+    functions, bad_functions = _count_functions(parsed.root)
     contexts: list[str] = []
-    bad_fn_contexts: list[str] = []
     if parsed.has_errors:
         for err in iter_errors(parsed.root):
             ctx = _error_context(data, err)
@@ -98,6 +113,8 @@ def stat_file(path: str) -> dict:
         "contexts": contexts,
         "sites": len(sites),
         "bad_sites": bad_sites,
+        "functions": functions,
+        "bad_functions": bad_functions,
         "parse_seconds": parse_s,
     }
 
@@ -141,6 +158,15 @@ def main(argv: list[str] | None = None) -> int:
                     help="skip paths (relative to TREE) matching GLOB, e.g. 'roms' (repeatable)")
     args = ap.parse_args(argv)
 
+    if args.profile:
+        try:
+            MacroProfile.load(args.profile)  # report a bad profile once, here
+        except RuleError as exc:
+            print(f"parse_stats: {exc}", file=sys.stderr)
+            return 2
+    if not os.path.isdir(args.tree):
+        print(f"parse_stats: {args.tree}: not a directory", file=sys.stderr)
+        return 3
     files = c_files(args.tree, args.exclude)
     t0 = time.perf_counter()
     initargs = (args.profile, args.no_profile)
@@ -166,6 +192,8 @@ def main(argv: list[str] | None = None) -> int:
         "unreadable": len(results) - len(ok),
         "files_with_errors": n_err,
         "error_nodes": sum(r["error_nodes"] for r in ok),
+        "functions": sum(r["functions"] for r in ok),
+        "functions_with_errors": sum(r["bad_functions"] for r in ok),
         "sites": sites,
         "sites_in_error_functions": bad,
         "parse_seconds_cpu": round(sum(r["parse_seconds"] for r in ok), 2),
@@ -185,6 +213,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"files:                     {len(results)}" + (f" ({summary['unreadable']} unreadable)" if summary["unreadable"] else ""))
     print(f"files with parse errors:   {n_err} ({pct(n_err, len(ok))})")
     print(f"error nodes:               {summary['error_nodes']}")
+    nf, bf = summary["functions"], summary["functions_with_errors"]
+    print(f"functions:                 {nf}, with parse errors: {bf} ({pct(bf, nf)})")
     print(f"allocation sites:          {sites}")
     print(f"sites in erroneous funcs:  {bad} ({pct(bad, sites)})")
     print(f"parse time (cpu, masking+parse): {summary['parse_seconds_cpu']:.2f}s; wall {wall:.2f}s with {args.jobs} jobs")

@@ -518,6 +518,49 @@ def test_unknown_key_in_class(tmp_path):
     assert (err.position.line, err.position.column) == (3, 1)
 
 
+# --- scripts/parse_stats.py ---------------------------------------------------
+
+
+def _parse_stats():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "scripts" / "parse_stats.py"
+    spec = importlib.util.spec_from_file_location("parse_stats", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_parse_stats_counts_sites_in_functions_with_errors(tmp_path, capsys):
+    import json
+
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "ok.c").write_bytes(ITERATORS)
+    (tmp_path / "sub" / "bad.c").write_bytes(
+        b"void f(int n)\n{\n    char *p = g_malloc(n);\n    p[0] = = 1;\n}\nvoid g(void)\n{\n    g_free(g_malloc0(8));\n}\n"
+    )
+    (tmp_path / "sub" / "skip.c").write_bytes(b"int x = ;\n")
+    stats = _parse_stats()
+    assert stats.main([str(tmp_path), "--jobs", "1", "--json", "--exclude", "sub/skip.c", "--top", "3"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert (out["files"], out["files_with_errors"]) == (2, 1)
+    assert (out["sites"], out["sites_in_error_functions"]) == (3, 1)
+    assert (out["functions"], out["functions_with_errors"]) == (3, 1)
+    assert out["top_contexts"]
+    # Without masking, the iterator file has errors too.
+    assert stats.main([str(tmp_path), "--jobs", "1", "--json", "--no-profile", "--exclude", "sub"]) == 0
+    raw = json.loads(capsys.readouterr().out)
+    assert (raw["files"], raw["files_with_errors"], raw["sites_in_error_functions"]) == (1, 1, 1)
+
+
+def test_parse_stats_rejects_a_bad_profile(tmp_path, capsys):
+    bad = tmp_path / "p.toml"
+    bad.write_text("[attributes\n")
+    assert _parse_stats().main([str(tmp_path), "--profile", str(bad)]) == 2
+    assert f"{bad}:1:" in capsys.readouterr().err
+
+
 # --- the real corpus ---------------------------------------------------------
 
 

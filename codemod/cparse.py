@@ -3,9 +3,24 @@
 tree-sitter-c knows nothing of QEMU's macros: `QTAILQ_FOREACH(v, h, f) {`
 looks like a call missing its semicolon, `coroutine_fn` like a stray type.
 The macro profile (data: rules/qemu-macros.toml) says how each macro is
-masked before parsing. Every masking is length-preserving, so byte offsets
-in the tree are those of the original file and the original bytes are what
-edits and printers use.
+masked before parsing. Every masking is length-preserving and keeps every
+newline, so byte offsets in the tree are those of the original file and
+the original bytes are what edits and printers use.
+
+Public API:
+    mask_macros(data, profile) -> bytes     pure; also used on rule patterns
+    MacroProfile.load(path) / .loads(text)  RuleError at file:line:col
+    default_profile()                       rules/qemu-macros.toml, cached
+    parse_source(source, profile) -> ParsedFile;  parse_bytes(data, profile)
+    registration_calls(parsed, names)       file-scope `type_init(fn)` & co.
+    iter_errors(node), enclosing_function(node), function_name(fn, data)
+
+Besides the named macro classes, masking fixes a few things that are C (or
+GNU C) but not tree-sitter-c: `case A ... B:` ranges, backslash-newline
+splices outside directives, and (when the profile's [infer] switches are
+on) type-shaped call arguments, unknown iterators and upper-case
+file-scope macro calls. Comments, strings and preprocessor lines are never
+changed.
 """
 
 from __future__ import annotations
@@ -93,8 +108,8 @@ class MacroProfile:
     type_wrappers: frozenset[str]  # NAME(T) x        -> T * x
     type_macros: frozenset[str] = frozenset()  # NAME(args) x   -> NAME_____ x (one type name)
     string_macros: frozenset[str] = frozenset()  # NAME(args)    -> "        " (a string)
-    operator_args: frozenset[str] = frozenset()  # NAME(a, ==, b) -> NAME(a, 0 , b)
-    registrations: frozenset[str] = frozenset()  # NAME(args) at line start, no ';' -> NAME=args;
+    operator_args: frozenset[str] = frozenset()  # NAME(a, ==, b) -> NAME(a, 00, b)
+    registrations: frozenset[str] = frozenset()  # NAME(a, b) at line start, no ';' -> NAME=a| b;
     declarator_macros: frozenset[str] = frozenset()  # NAME(x, n);  -> NAME x    ;
     type_args: tuple[tuple[str, tuple[int, ...]], ...] = ()  # NAME(.., T, ..): these arguments are types
     replacements: tuple[tuple[str, str], ...] = ()  # NAME -> shorter text, padded

@@ -498,7 +498,7 @@ def mask_macros(data: bytes, profile: MacroProfile) -> bytes:
             if _in_skip(spans, start) or not _statement_position(data, start, spans):
                 continue
             call = _call_args(data, end)
-            if call is not None and call[1] and data[_next_significant(data, call[0], spans)] == 0x7B:
+            if call is not None and call[1] and data[_next_significant(data, call[0], spans) :][:1] == b"{":
                 buf[start:end] = b"while".ljust(end - start)
     if profile.infer_type_args and (b"*" in data or b"struct" in data):
         _mask_type_shaped_args(data, buf, spans)
@@ -508,7 +508,8 @@ def mask_macros(data: bytes, profile: MacroProfile) -> bytes:
             if m.group(1).decode() in classes or _in_skip(spans, start) or buf[start:end] != data[start:end]:
                 continue
             call = _call_args(data, end)
-            if call is not None and buf[end:call[0]] == data[end:call[0]]:
+            # Its parentheses must be untouched (inferred type arguments inside are fine).
+            if call is not None and buf[end] == data[end] and buf[call[0] - 1] == data[call[0] - 1]:
                 _mask_registration(data, buf, end, call[0], call[1], spans)
     return bytes(buf)
 

@@ -256,6 +256,7 @@ type_init(disk_register_types)
 REG32(DISK_CTRL, 0x10)
     FIELD(DISK_CTRL, ENABLE, 0, 1)
 DO_DISK_HELPER(disk_add, uint32_t, H4)
+DO_DISK_PTR(disk_ptr, uint8_t *, const struct DiskReq *)
 
 static void disk_helper_init(void)
 {
@@ -275,6 +276,7 @@ def test_registrations_stay_visible_as_calls():
         ("REG32", ["DISK_CTRL", "0x10"]),
         ("FIELD", ["DISK_CTRL", "ENABLE", "0", "1"]),
         ("DO_DISK_HELPER", ["disk_add", "uint32_t", "H4"]),
+        ("DO_DISK_PTR", ["disk_ptr", "uint8_t *", "const struct DiskReq *"]),
         ("block_init", ["disk_block_init"]),
     ]
     assert [parsed.text(c.name_node) for c in calls][0] == "type_init"

@@ -35,6 +35,9 @@ def test_whole_tree_dry_run_completes(whole_tree_findings):
     assert doc["stats"]["files"] > 6000 and doc["stats"]["sites"] > 2000
     actions = {f["action"] for f in doc["findings"]}
     assert {"rewrite", "stub", "report"} <= actions
+    # The macro profile's target: at most 2% of sites sit in functions that do not parse.
+    stats = doc["stats"]
+    assert stats["sites_in_functions_with_parse_errors"] <= 0.02 * stats["sites"], stats
 
 
 def test_rewritten_sample_reparses_without_new_errors(qemu_tree, tmp_path, whole_tree_findings):

@@ -24,6 +24,7 @@ def findings_document(report: RunReport, include_all: bool = False) -> dict:
             "files": len(report.results),
             "files_with_parse_errors": sum(1 for r in report.results if r.parse_errors),
             "sites": sum(r.sites for r in report.results),
+            "sites_in_functions_with_parse_errors": sum(r.sites_in_error_functions for r in report.results),
             "seconds": round(report.seconds, 3),
         },
         "errors": [r.message for r in report.results if r.status is not Status.OK],

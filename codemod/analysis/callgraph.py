@@ -56,17 +56,33 @@ class CallRule:
 
 
 @dataclass(frozen=True)
+class FollowRule:
+    """Functions of a struct table that take the kinds of what the table's
+    class function registers (instance_init follows the class's realize)."""
+
+    fields: frozenset[str]
+    types: frozenset[str] | None
+    class_field: str
+    class_registrations: frozenset[str]  # field names or registrar call names
+
+
+@dataclass(frozen=True)
 class EntryProfile:
     """rules/entry-points.toml, checked and compiled."""
 
     kinds: dict[str, str]  # kind -> "startup" | "runtime"
     kind_order: tuple[str, ...]
-    names: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...]
+    names: tuple[tuple[re.Pattern[str], tuple[str, ...], bool], ...]  # (pattern, kinds, extern only)
     fields: tuple[FieldRule, ...]
     calls: dict[str, CallRule]
     sync: frozenset[str]
     startup_stop: frozenset[str]
     root_exclude: tuple[str, ...]
+    follows: tuple[FollowRule, ...] = ()
+    # Files that are not part of the program (firmware sources under roms/).
+    ignore_files: tuple[str, ...] = ()
+    # Extern names defined once per program (main): one node per file, not merged.
+    per_file_names: frozenset[str] = frozenset()
     source: str = "<builtin>"
 
     def phase_of(self, kind: str) -> str:
@@ -88,15 +104,18 @@ class EntryProfile:
             return rule.not_hotpluggable
         return rule.kinds
 
-    def name_kinds(self, name: str) -> tuple[str, ...]:
+    def name_kinds(self, name: str, static: bool = False) -> tuple[str, ...]:
         out: list[str] = []
-        for pattern, kinds in self.names:
-            if pattern.search(name):
+        for pattern, kinds, extern_only in self.names:
+            if (not static or not extern_only) and pattern.search(name):
                 out.extend(k for k in kinds if k not in out)
         return tuple(out)
 
     def excluded_root(self, path: str) -> bool:
         return any(fnmatch.fnmatch(path, g) for g in self.root_exclude)
+
+    def ignored(self, path: str) -> bool:
+        return any(fnmatch.fnmatch(path, g) for g in self.ignore_files)
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> "EntryProfile":
@@ -135,7 +154,7 @@ def _load_profile(path: str) -> EntryProfile:
     for spec in data.get("names", []):
         pat = spec.get("pattern", "")
         try:
-            names.append((re.compile(pat), check_kinds(spec.get("kinds"), pat)))
+            names.append((re.compile(pat), check_kinds(spec.get("kinds"), pat), bool(spec.get("extern_only"))))
         except re.error as exc:
             raise RuleError(f"bad name pattern {pat!r}: {exc}", where(pat)) from None
     fields = []
@@ -158,6 +177,14 @@ def _load_profile(path: str) -> EntryProfile:
                         check_kinds(nh, ctx) if nh is not None else None)
         for name in spec.get("names", []):
             calls[name] = rule
+    follows = []
+    for spec in data.get("follows", []):
+        flds = spec.get("fields", [])
+        if not flds or "class_field" not in spec or not spec.get("class_registrations"):
+            raise RuleError("[[follows]] needs fields, class_field and class_registrations",
+                            where("[[follows]]"))
+        follows.append(FollowRule(frozenset(flds), frozenset(spec["types"]) if "types" in spec else None,
+                                  spec["class_field"], frozenset(spec["class_registrations"])))
     startup = data.get("startup", {})
     return EntryProfile(
         kinds=kinds,
@@ -168,6 +195,9 @@ def _load_profile(path: str) -> EntryProfile:
         sync=frozenset(data.get("sync", {}).get("names", [])),
         startup_stop=frozenset(startup.get("stop", [])),
         root_exclude=tuple(startup.get("root_exclude", [])),
+        follows=tuple(follows),
+        ignore_files=tuple(data.get("graph", {}).get("ignore_files", [])),
+        per_file_names=frozenset(data.get("graph", {}).get("per_file_names", [])),
         source=path,
     )
 
@@ -196,6 +226,8 @@ class CallGraph:
     externs: dict[str, int] = field(default_factory=dict)
     header_statics: dict[str, list[int]] = field(default_factory=dict)
     _callers: list[list[tuple[int, bool]]] | None = None
+    # node -> (field or registrar, kinds) of the registrations its body makes
+    _registered: dict[int, list[tuple[str, tuple[str, ...]]]] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.names)
@@ -245,18 +277,19 @@ class CallGraph:
     @classmethod
     def build(cls, facts: Iterable[FileFacts], profile: EntryProfile) -> "CallGraph":
         g = cls()
-        facts = list(facts)
+        facts = [ff for ff in facts if not profile.ignored(ff.path)]
+        per_file = profile.per_file_names
         # Pass 1: nodes.
         defined: list[list[int]] = []
         for ff in facts:
             ids = []
             is_header = ff.path.endswith(".h")
             for fn in ff.functions:
-                if fn.static:
+                if fn.static or fn.name in per_file:
                     key = (ff.path, fn.name)
                     node = g.statics.get(key)
                     if node is None:
-                        node = g._new(fn.name, ff.path, True)
+                        node = g._new(fn.name, ff.path, True)  # shown with its file
                         g.statics[key] = node
                         if is_header:
                             g.header_statics.setdefault(fn.name, []).append(node)
@@ -288,14 +321,37 @@ class CallGraph:
             root_ok = not excluded[path]
             for ref in ff.refs:
                 g._apply_ref(ref, path, local, flags, tables, profile, call_sets, deferred_sets, root_ok)
+            if profile.follows and root_ok:
+                g._apply_follows(path, tables, profile)
         g.calls = [sorted(s) for s in call_sets]
         g.deferred = [sorted(s - call_sets[i]) for i, s in enumerate(deferred_sets)]
         # Name patterns (generated registrations: QAPI, HMP tables).
         for node, name in enumerate(g.names):
-            kinds = profile.name_kinds(name)
+            kinds = profile.name_kinds(name, g.static[node])
             if kinds and not profile.excluded_root(g.files[node]):
                 g._add_entry(node, kinds, f"name matches an entry pattern ({g.files[node]})")
         return g
+
+    def _apply_follows(self, path: str, tables: dict[str, list[Ref]], profile: EntryProfile) -> None:
+        for var, refs in tables.items():
+            for rule in profile.follows:
+                if rule.types is not None and refs[0].struct_type not in rule.types:
+                    continue
+                klass = [t for r in refs if r.site == rule.class_field for t in self.resolve(path, r.target)]
+                members = [(r, t) for r in refs if r.site in rule.fields for t in self.resolve(path, r.target)]
+                if not klass or not members:
+                    continue
+                kinds: list[str] = []
+                what = ""
+                for c in klass:
+                    for site, ks in self._registered.get(c, ()):
+                        if site in rule.class_registrations:
+                            kinds.extend(k for k in ks if k not in kinds)
+                            what = what or f"{site} registered by {self.names[c]}"
+                if not kinds:
+                    continue
+                for r, t in members:
+                    self._add_entry(t, kinds, f"{var}.{r.site} follows {what} in {path}")
 
     def _new(self, name: str, path: str, static: bool) -> int:
         self.names.append(name)
@@ -313,6 +369,8 @@ class CallGraph:
                 if not root_ok:
                     return
                 where = f"{ref.site}() argument {ref.index + 1} in {path}"
+                if from_node is not None:
+                    self._registered.setdefault(from_node, []).append((ref.site or "", kinds))
                 if targets:
                     for t in targets:
                         self._add_entry(t, kinds, where)
@@ -336,6 +394,8 @@ class CallGraph:
         if ref.how in ("store", "init"):
             kinds = profile.field_kinds(ref.site or "", ref.struct_type, nh)
             if kinds is not None:
+                if from_node is not None:
+                    self._registered.setdefault(from_node, []).append((ref.site or "", kinds))
                 if root_ok:
                     owner = ref.struct_type or "?"
                     for t in targets:
@@ -355,4 +415,4 @@ class CallGraph:
             self.escapes.setdefault(t, f"used as a value in {ref.function or path}")
 
 
-__all__ = ["EntryProfile", "CallGraph", "Entry", "FieldRule", "CallRule", "NOT_HOTPLUGGABLE_FLAGS"]
+__all__ = ["EntryProfile", "CallGraph", "Entry", "FieldRule", "CallRule", "FollowRule", "NOT_HOTPLUGGABLE_FLAGS"]

@@ -102,6 +102,13 @@ _QUERY_SRC = r"""
 (conditional_expression consequence: (identifier) @value)
 (conditional_expression alternative: (identifier) @value)
 (initializer_list (identifier) @value)
+(declaration declarator: (identifier) @local)
+(declaration declarator: (array_declarator declarator: (identifier) @local))
+(init_declarator declarator: (identifier) @local)
+(pointer_declarator declarator: (identifier) @local)
+(array_declarator declarator: (pointer_declarator declarator: (identifier) @local))
+(init_declarator declarator: (array_declarator declarator: (identifier) @local))
+(parenthesized_declarator (pointer_declarator declarator: (identifier) @local))
 """
 
 _QUERY: tree_sitter.Query | None = None
@@ -172,19 +179,29 @@ def extract_facts(parsed: ParsedFile) -> FileFacts:
         i = owner(offset)
         return i if i >= 0 and offset >= heads[i] else -1
 
+    fn_names = [name for _, name in functions]
+    # Parameters and local variables of each function: a call through a
+    # function-pointer variable, or a local passed by address, must not
+    # resolve to some function of the same name elsewhere in the tree.
+    locals_: list[set[str]] = [set(_param_names(node, text)) for node, _ in functions]
+    for node in caps.get("local", ()):
+        i = owner_strict(node.start_byte)
+        if i >= 0:
+            locals_[i].add(text(node))
+
     calls: list[dict[str, None]] = [{} for _ in functions]
     flags: list[dict[str, None]] = [{} for _ in functions]
     for node in caps.get("call", ()):
         i = owner(node.start_byte)
         if i >= 0:
-            calls[i].setdefault(text(node))
+            name = text(node)
+            if name not in locals_[i]:
+                calls[i].setdefault(name)
     for node in caps.get("flagfield", ()):
         i = owner(node.start_byte)
         if i >= 0:
             flags[i].setdefault(text(node) + "=false")
 
-    fn_names = [name for _, name in functions]
-    param_names = [_param_names(node, text) for node, _ in functions]
     refs: list[Ref] = []
 
     # Arguments: group by argument list so each list is walked once.
@@ -205,11 +222,11 @@ def extract_facts(parsed: ParsedFile) -> FileFacts:
         callee_node = call.child_by_field_name("function") if call is not None else None
         callee = text(callee_node) if callee_node is not None and callee_node.type == "identifier" else None
         positions = {c.start_byte: k for k, c in enumerate(holder.named_children)}
-        params = param_names[i]
+        params = locals_[i]
         for node, address in args:
             name = text(node)
             if name in params or _CONST_RE.match(name):
-                continue  # a parameter or a constant, never a callback here
+                continue  # a variable or a constant, never a callback
             top = node if node.parent == holder else node.parent
             refs.append(
                 Ref(name, "arg", callee, positions.get(top.start_byte, -1),
@@ -275,7 +292,12 @@ def extract_facts(parsed: ParsedFile) -> FileFacts:
 
     for k, (node, name) in enumerate(functions):
         facts.functions.append(_function_fact(node, name, data, text, tuple(calls[k]), tuple(flags[k])))
-    refs = [r for r in refs if not _CONST_RE.match(r.target)]
+    by_name = {name: k for k, name in enumerate(fn_names)}
+    refs = [
+        r for r in refs
+        if not _CONST_RE.match(r.target)
+        and not (r.function is not None and r.target in locals_[by_name[r.function]])
+    ]
     refs.sort(key=lambda r: r.offset)
     facts.refs = refs
     return facts

@@ -67,6 +67,7 @@ def test_hotpluggable_realize_is_both(index):
     info = index.phase("hw/misc/widget.c", "widget_realize")
     assert info.cls == "both"
     assert info.via == ("hotplug", "startup")
+    assert "also a startup entry itself" in info.evidence
 
 
 def test_instance_init_follows_the_class_realize(index):
@@ -160,10 +161,15 @@ def test_sync_callback_is_a_call(index):
 
 
 def test_unknown_stays_unknown(index):
-    # Stored in a field nobody names: nothing says when it runs.
+    # In a file-scope table of a type no rule names: nothing says when it runs.
+    hook = index.phase("hw/misc/widget.c", "widget_hook")
+    assert hook.cls == "unknown" and hook.via == () and hook.chain == ()
+    assert "WidgetHooks.frobnicate" in hook.evidence
+    # Stored in an unknown field by realize: it runs after realize, and
+    # realize runs at hot plug, so it can run at runtime.
     orphan = index.phase("hw/misc/widget.c", "widget_orphan")
-    # ...except that a runtime function (realize at hot plug) handed it out.
     assert orphan.cls == "runtime"
+    assert orphan.chain == ("widget_realize", "widget_orphan")
     # Handed to an unknown call at startup: may run later, so unknown.
     later = index.phase("softmmu/vl.c", "init_later_cb")
     assert later.cls == "unknown" and later.via == () and later.chain == ()

@@ -191,13 +191,14 @@ def extract_facts(parsed: ParsedFile) -> FileFacts:
 
     calls: list[dict[str, None]] = [{} for _ in functions]
     flags: list[dict[str, None]] = [{} for _ in functions]
-    for node in caps.get("call", ()):
+    # Capture lists are not guaranteed in source order: sort for stable facts.
+    for node in sorted(caps.get("call", ()), key=lambda n: n.start_byte):
         i = owner(node.start_byte)
         if i >= 0:
             name = text(node)
             if name not in locals_[i]:
                 calls[i].setdefault(name)
-    for node in caps.get("flagfield", ()):
+    for node in sorted(caps.get("flagfield", ()), key=lambda n: n.start_byte):
         i = owner(node.start_byte)
         if i >= 0:
             flags[i].setdefault(text(node) + "=false")
@@ -298,7 +299,7 @@ def extract_facts(parsed: ParsedFile) -> FileFacts:
         if not _CONST_RE.match(r.target)
         and not (r.function is not None and r.target in locals_[by_name[r.function]])
     ]
-    refs.sort(key=lambda r: r.offset)
+    refs.sort(key=lambda r: (r.offset, r.how, r.site or "", r.index))
     facts.refs = refs
     return facts
 

@@ -106,7 +106,10 @@ class PhaseIndex:
         if cls == "both":
             s = startup[0]
             sroot = self._chain(s, node)[0]
-            evidence += f"; also reached at startup from {g.names[sroot]}"
+            if sroot == node:
+                evidence += f"; also a {s.kind} entry itself"
+            else:
+                evidence += f"; also reached at startup from {g.names[sroot]}"
         return PhaseInfo(cls, via, tuple(g.names[n] for n in chain), evidence)
 
     def _chain(self, walk: _Walk, node: int) -> list[int]:

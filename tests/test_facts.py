@@ -116,6 +116,16 @@ def test_parameters_locals_and_constants_are_not_callbacks():
     assert ff.function("f").calls == ("pick", "use")
 
 
+def test_parameters_handed_on_are_forward_facts():
+    ff = facts_file("hw/block/vqdev.c")
+    fwd = [(r.target, r.site, r.index, r.param, r.function) for r in refs(ff, how="forward")]
+    assert fwd == [
+        ("ctrl", "virtio_add_queue", 2, 1, "vqdev_add_queues"),
+        ("ctrl", "vqdev_add_queues", 1, 1, "vqdev_common_realize"),
+        ("event", "virtio_add_queue", 2, 2, "vqdev_common_realize"),
+    ]
+
+
 def test_value_uses_inside_functions():
     ff = facts_of("static void g(S *s)\n{\n    cb_t c = cb_one;\n    run(c);\n    return;\n}\n"
                   "static cb_t h(void)\n{\n    return cb_two;\n}\n")

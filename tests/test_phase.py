@@ -128,6 +128,15 @@ def test_startup_registrations(index, path, func):
     assert index.phase(path, func).cls == "startup"
 
 
+@pytest.mark.parametrize("func", ["vqdev_handle_ctrl", "vqdev_handle_event"])
+def test_callback_handed_on_by_wrappers(index, func):
+    # vqdev_device_realize -> vqdev_common_realize(ctrl, event) -> [vqdev_add_queues(ctrl) ->]
+    # virtio_add_queue(..., handler): a guest-io entry, not just "runs after realize".
+    info = index.phase("hw/block/vqdev.c", func)
+    assert (info.cls, info.via) == ("runtime", ("guest-io",))
+    assert "vqdev_common_realize()" in info.evidence and "virtio_add_queue()" in info.evidence
+
+
 def test_block_open_is_both(index):
     assert index.phase("block/drv.c", "drv_open").cls == "both"
     assert index.phase("block/drv.c", "drv_read_cluster").chain == ("drv_co_preadv", "drv_read_cluster")

@@ -228,6 +228,31 @@ class CallGraph:
     _callers: list[list[tuple[int, bool]]] | None = None
     # node -> (field or registrar, kinds) of the registrations its body makes
     _registered: dict[int, list[tuple[str, tuple[str, ...]]]] = field(default_factory=dict)
+    # (node, parameter position) -> (file, callee, argument position) it is passed on to
+    _forwards: dict[tuple[int, int], list[tuple[str, str, int]]] = field(default_factory=dict)
+    _sinks: dict[tuple[int, int], list[tuple[tuple[str, ...], str]]] = field(default_factory=dict)
+
+    def forwarded_kinds(self, node: int, index: int, profile: "EntryProfile", depth: int = 0):
+        """Registrations reached when `node` gets a callback as argument
+        `index` and hands it on: [(kinds, "registrar()")]. Follows wrappers
+        of wrappers a few levels deep."""
+        key = (node, index)
+        done = self._sinks.get(key)
+        if done is not None:
+            return done
+        self._sinks[key] = []  # cycle guard
+        out: list[tuple[tuple[str, ...], str]] = []
+        if depth < 4:
+            for path, callee, i in self._forwards.get(key, ()):
+                kinds = profile.call_kinds(callee, i, False)
+                if kinds is not None:
+                    out.append((kinds, f"{callee}()"))
+                    continue
+                for t in self.resolve(path, callee):
+                    for kinds, via in self.forwarded_kinds(t, i, profile, depth + 1):
+                        out.append((kinds, f"{callee}() -> {via}"))
+        self._sinks[key] = out
+        return out
 
     def __len__(self) -> int:
         return len(self.names)
@@ -300,6 +325,14 @@ class CallGraph:
                         g.externs[fn.name] = node
                 ids.append(node)
             defined.append(ids)
+        # Pass 1b: parameters functions hand on to other calls (wrappers
+        # around registrars: virtio_scsi_common_realize -> virtio_add_queue).
+        for ff, ids in zip(facts, defined):
+            by_name = {fn.name: node for fn, node in zip(ff.functions, ids)}
+            for ref in ff.refs:
+                if ref.how == "forward" and ref.function in by_name and ref.site and ref.index >= 0:
+                    g._forwards.setdefault((by_name[ref.function], ref.param), []).append(
+                        (ff.path, ref.site, ref.index))
         # Pass 2: edges and registrations.
         excluded = {ff.path: profile.excluded_root(ff.path) for ff in facts}
         call_sets = [set() for _ in g.names]
@@ -363,6 +396,8 @@ class CallGraph:
         targets = self.resolve(path, ref.target)
         from_node = local.get(ref.function) if ref.function else None
         nh = bool(ref.function and NOT_HOTPLUGGABLE_FLAGS.intersection(flags.get(ref.function, ())))
+        if ref.how == "forward":
+            return  # used by pass 1b
         if ref.how in ("arg", "macro"):
             kinds = profile.call_kinds(ref.site, ref.index, nh)
             if kinds is not None:
@@ -382,6 +417,17 @@ class CallGraph:
                 return
             if not targets or from_node is None:
                 return
+            if ref.how == "arg" and ref.site and ref.index >= 0 and self._forwards:
+                sinks = [
+                    sink for c in self.resolve(path, ref.site)
+                    for sink in self.forwarded_kinds(c, ref.index, profile)
+                ]
+                if sinks:
+                    if root_ok:
+                        for kinds, via in sinks:
+                            for t in targets:
+                                self._add_entry(t, kinds, f"passed to {ref.site}() -> {via} in {path}")
+                    return
             if ref.how == "arg" and ref.site in profile.sync:
                 call_sets[from_node].update(targets)
             else:

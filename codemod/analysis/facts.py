@@ -40,6 +40,8 @@ class Ref:
     # init:  struct initialiser    site = field name, struct_type, var = initialised variable
     # macro: top-level macro       site = macro name, index = argument position
     # value: any other use (returned, assigned to a variable, listed in an array)
+    # forward: a parameter of the enclosing function passed on to a call
+    #          (target = parameter name, param = its position, site/index as for arg)
     how: str
     site: str | None
     index: int = -1
@@ -48,6 +50,7 @@ class Ref:
     function: str | None = None  # enclosing function; None at file scope
     address: bool = False  # written as &target
     offset: int = 0
+    param: int = -1  # forward: position of the parameter handed on
 
 
 @dataclass
@@ -183,7 +186,8 @@ def extract_facts(parsed: ParsedFile) -> FileFacts:
     # Parameters and local variables of each function: a call through a
     # function-pointer variable, or a local passed by address, must not
     # resolve to some function of the same name elsewhere in the tree.
-    locals_: list[set[str]] = [set(_param_names(node, text)) for node, _ in functions]
+    param_names = [_param_names(node, text) for node, _ in functions]
+    locals_: list[set[str]] = [set(p) for p in param_names]
     for node in caps.get("local", ()):
         i = owner_strict(node.start_byte)
         if i >= 0:
@@ -223,12 +227,22 @@ def extract_facts(parsed: ParsedFile) -> FileFacts:
         callee_node = call.child_by_field_name("function") if call is not None else None
         callee = text(callee_node) if callee_node is not None and callee_node.type == "identifier" else None
         positions = {c.start_byte: k for k, c in enumerate(holder.named_children)}
-        params = locals_[i]
+        variables = locals_[i]
         for node, address in args:
             name = text(node)
-            if name in params or _CONST_RE.match(name):
-                continue  # a variable or a constant, never a callback
             top = node if node.parent == holder else node.parent
+            if name in variables:
+                # A parameter handed on (a callback a wrapper passes to the
+                # real registrar): `forward`, with the parameter's position.
+                if (not address and callee is not None and name in param_names[i]
+                        and name not in _NOT_CALLBACKS and not _CAST_RE.match(callee)):
+                    refs.append(
+                        Ref(name, "forward", callee, positions.get(top.start_byte, -1),
+                            function=fn_names[i], param=param_names[i].index(name), offset=node.start_byte)
+                    )
+                continue  # a variable, never a function
+            if _CONST_RE.match(name):
+                continue  # a constant
             refs.append(
                 Ref(name, "arg", callee, positions.get(top.start_byte, -1),
                     function=fn_names[i], address=address, offset=node.start_byte)
@@ -297,7 +311,7 @@ def extract_facts(parsed: ParsedFile) -> FileFacts:
     refs = [
         r for r in refs
         if not _CONST_RE.match(r.target)
-        and not (r.function is not None and r.target in locals_[by_name[r.function]])
+        and (r.how == "forward" or r.function is None or r.target not in locals_[by_name[r.function]])
     ]
     refs.sort(key=lambda r: (r.offset, r.how, r.site or "", r.index))
     facts.refs = refs
@@ -412,24 +426,31 @@ def _type_name(type_text: str) -> str:
 
 
 _CAST_RE = re.compile(r"[A-Z][A-Z0-9_]*\Z")
+# Parameter names that never carry a callback (QEMU conventions); keeps the
+# forward facts small.
+_NOT_CALLBACKS = frozenset({"errp", "opaque", "s", "dev", "obj", "bs", "vdev", "d", "n", "len", "size",
+                            "buf", "ctx", "mon", "qdict", "name", "addr", "val", "value", "flags",
+                            "offset", "bytes", "qiov", "ret", "i", "opts", "options", "data", "cpu",
+                            "env", "req", "pdev", "pci_dev", "blk", "job", "v", "sd", "bus", "mr",
+                            "as", "fd", "type", "id", "index", "iov", "niov", "state", "nc", "klass",
+                            "oc", "k", "dc", "list", "e", "p", "t", "c", "b"})
 # ALL_CAPS names are macros and enum constants, not functions (QEMU style).
 _CONST_RE = re.compile(r"[A-Z][A-Z0-9_]*\Z")
 
 
-def _param_names(fn: tree_sitter.Node, text) -> frozenset[str]:
+def _param_names(fn: tree_sitter.Node, text) -> tuple[str, ...]:
     decl = fn.child_by_field_name("declarator")
     while decl is not None and decl.type != "function_declarator":
         decl = decl.child_by_field_name("declarator")
     plist = decl.child_by_field_name("parameters") if decl is not None else None
-    names = set()
+    names: list[str] = []
     if plist is not None:
         for p in plist.named_children:
             ident = p.child_by_field_name("declarator")
             while ident is not None and ident.type != "identifier":
                 ident = ident.child_by_field_name("declarator")
-            if ident is not None:
-                names.add(text(ident))
-    return frozenset(names)
+            names.append(text(ident) if ident is not None else "")
+    return tuple(names)
 
 
 def _object_type(arg, i, functions, data, cache, text) -> str | None:

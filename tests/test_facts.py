@@ -189,3 +189,27 @@ def test_real_facts_from_qemu(qemu_tree):
     (pre,) = refs(qcow2, target="qcow2_co_preadv_part", how="init")
     assert (pre.site, pre.struct_type, pre.var) == ("bdrv_co_preadv_part", "BlockDriver", "bdrv_qcow2")
     assert refs(qcow2, how="macro", site="block_init", target="bdrv_qcow2_init")
+
+
+def test_extraction_failure_is_a_value(monkeypatch):
+    import codemod.analysis.facts as facts_mod
+
+    def boom(parsed):
+        raise ValueError("bad tree")
+
+    monkeypatch.setattr(facts_mod, "_extract", boom)
+    ff = facts_of("int x;\n", "hw/broken.c")
+    assert ff.functions == [] and ff.error.startswith("hw/broken.c:1:1: fact extraction failed: ValueError")
+
+
+def test_facts_for_files_reads_and_reports(tmp_path):
+    from codemod.analysis.facts import facts_for_files
+    from codemod.discover import DiscoveredFile
+
+    good = tmp_path / "a.c"
+    good.write_text("void f(void)\n{\n    g();\n}\n")
+    out = facts_for_files(
+        [DiscoveredFile(str(good), "a.c"), DiscoveredFile(str(tmp_path / "missing.c"), "missing.c")], profile()
+    )
+    assert out[0].function("f").calls == ("g",)
+    assert out[1].error.startswith("missing.c:1:1: unreadable")

@@ -73,6 +73,7 @@ class FileFacts:
     functions: list[FunctionFact] = field(default_factory=list)
     refs: list[Ref] = field(default_factory=list)
     parse_errors: int = 0
+    error: str = ""  # set when extraction failed: the file then contributes nothing
 
     def function(self, name: str) -> FunctionFact | None:
         for fn in self.functions:
@@ -143,7 +144,37 @@ def _norm(text: str) -> str:
 
 
 def extract_facts(parsed: ParsedFile) -> FileFacts:
-    """Functions, direct calls and callback references of one parsed file."""
+    """Functions, direct calls and callback references of one parsed file.
+
+    Never raises: a failure is a FileFacts with `error` set (per-file work
+    returns values; the runner reports it and goes on)."""
+    try:
+        return _extract(parsed)
+    except Exception as exc:  # noqa: BLE001 - reported as a value, see docstring
+        return FileFacts(parsed.source.display, error=f"{parsed.source.display}:1:1: "
+                         f"fact extraction failed: {type(exc).__name__}: {exc}")
+
+
+def facts_for_files(files, macro_profile) -> list[FileFacts]:
+    """Read, parse and extract facts of `files` (DiscoveredFile-like: .path,
+    .display) in this process: for dump commands and tests. The runner does
+    the same in worker processes, sharing each parse with the rule engine."""
+    from codemod.cparse import parse_source
+    from codemod.source import SourceFile
+
+    out = []
+    for f in files:
+        try:
+            with open(f.path, "rb") as fh:
+                data = fh.read()
+        except OSError as exc:
+            out.append(FileFacts(f.display, error=f"{f.display}:1:1: unreadable: {exc.strerror}"))
+            continue
+        out.append(extract_facts(parse_source(SourceFile(f.path, f.display, data), macro_profile)))
+    return out
+
+
+def _extract(parsed: ParsedFile) -> FileFacts:
     data = parsed.source.data
     facts = FileFacts(parsed.source.display, parse_errors=sum(1 for _ in parsed.error_nodes()))
     caps = tree_sitter.QueryCursor(_query()).captures(parsed.tree.root_node)
@@ -187,6 +218,7 @@ def extract_facts(parsed: ParsedFile) -> FileFacts:
     # function-pointer variable, or a local passed by address, must not
     # resolve to some function of the same name elsewhere in the tree.
     param_names = [_param_names(node, text) for node, _ in functions]
+    callback_params: list[frozenset[str] | None] = [None] * len(functions)
     locals_: list[set[str]] = [set(p) for p in param_names]
     for node in caps.get("local", ()):
         i = owner_strict(node.start_byte)
@@ -234,7 +266,9 @@ def extract_facts(parsed: ParsedFile) -> FileFacts:
             if name in variables:
                 # A parameter handed on (a callback a wrapper passes to the
                 # real registrar): `forward`, with the parameter's position.
-                if (not address and callee is not None and name in param_names[i]
+                if callback_params[i] is None:
+                    callback_params[i] = _callback_params(functions[i][0], text)
+                if (not address and callee is not None and name in callback_params[i]
                         and name not in _NOT_CALLBACKS and not _CAST_RE.match(callee)):
                     refs.append(
                         Ref(name, "forward", callee, positions.get(top.start_byte, -1),
@@ -453,6 +487,37 @@ def _param_names(fn: tree_sitter.Node, text) -> tuple[str, ...]:
     return tuple(names)
 
 
+def _callback_params(fn: tree_sitter.Node, text) -> frozenset[str]:
+    """Parameters that can hold a function: an explicit function pointer
+    (`void (*cb)(void *)`) or a typedef name (`QEMUTimerCB *cb`,
+    `VirtIOHandleOutput handle`); never a primitive, struct or enum type."""
+    decl = fn.child_by_field_name("declarator")
+    while decl is not None and decl.type != "function_declarator":
+        decl = decl.child_by_field_name("declarator")
+    plist = decl.child_by_field_name("parameters") if decl is not None else None
+    out = set()
+    if plist is None:
+        return frozenset()
+    for p in plist.named_children:
+        if p.type != "parameter_declaration":
+            continue
+        t = p.child_by_field_name("type")
+        d = p.child_by_field_name("declarator")
+        explicit = False
+        stars = 0
+        while d is not None and d.type != "identifier":
+            if d.type == "function_declarator":
+                explicit = True
+            elif d.type == "pointer_declarator":
+                stars += 1
+            d = d.child_by_field_name("declarator")
+        if d is None:
+            continue
+        if explicit or (t is not None and t.type == "type_identifier" and stars <= 1):
+            out.add(text(d))
+    return frozenset(out)
+
+
 def _object_type(arg, i, functions, data, cache, text) -> str | None:
     """Type of the object in `obj->field`: a local or parameter's declared
     type, or `DEVICE_CLASS()` for a QOM cast macro call."""
@@ -482,4 +547,4 @@ def _object_type(arg, i, functions, data, cache, text) -> str | None:
     return cache[key]
 
 
-__all__ = ["Ref", "FunctionFact", "FileFacts", "extract_facts"]
+__all__ = ["Ref", "FunctionFact", "FileFacts", "extract_facts", "facts_for_files"]

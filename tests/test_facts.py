@@ -126,6 +126,13 @@ def test_parameters_handed_on_are_forward_facts():
     ]
 
 
+def test_indirect_calls_through_typed_fields():
+    ff = facts_file("hw/misc/dispatch.c")
+    assert ff.function("dispatch_mmio_read").indirect_calls == (("DispatchClass", "process"),)
+    (st,) = refs(ff, target="dispatch_process")
+    assert (st.how, st.site, st.struct_type) == ("store", "process", "DispatchClass")
+
+
 def test_value_uses_inside_functions():
     ff = facts_of("static void g(S *s)\n{\n    cb_t c = cb_one;\n    run(c);\n    return;\n}\n"
                   "static cb_t h(void)\n{\n    return cb_two;\n}\n")

@@ -137,6 +137,15 @@ def test_callback_handed_on_by_wrappers(index, func):
     assert "vqdev_common_realize()" in info.evidence and "virtio_add_queue()" in info.evidence
 
 
+def test_call_through_a_class_method_field(index):
+    # dispatch_mmio_read calls dk->process(s); DispatchClass.process holds
+    # dispatch_process. OtherClass.process is another field: no edge.
+    info = index.phase("hw/misc/dispatch.c", "dispatch_process")
+    assert info.cls == "runtime"
+    assert info.chain == ("dispatch_mmio_read", "dispatch_process")
+    assert index.phase("hw/misc/dispatch.c", "other_process").cls == "unknown"
+
+
 def test_block_open_is_both(index):
     assert index.phase("block/drv.c", "drv_open").cls == "both"
     assert index.phase("block/drv.c", "drv_read_cluster").chain == ("drv_co_preadv", "drv_read_cluster")

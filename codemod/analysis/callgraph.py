@@ -231,6 +231,8 @@ class CallGraph:
     # (node, parameter position) -> (file, callee, argument position) it is passed on to
     _forwards: dict[tuple[int, int], list[tuple[str, str, int]]] = field(default_factory=dict)
     _sinks: dict[tuple[int, int], list[tuple[tuple[str, ...], str]]] = field(default_factory=dict)
+    # (struct type, field) -> functions stored there (fields no entry rule names)
+    _field_targets: dict[tuple[str, str], set[int]] = field(default_factory=dict)
 
     def forwarded_kinds(self, node: int, index: int, profile: "EntryProfile", depth: int = 0):
         """Registrations reached when `node` gets a callback as argument
@@ -356,6 +358,17 @@ class CallGraph:
                 g._apply_ref(ref, path, local, flags, tables, profile, call_sets, deferred_sets, root_ok)
             if profile.follows and root_ok:
                 g._apply_follows(path, tables, profile)
+        # Calls through function-pointer fields: `vgc->process_cmd(g, cmd)`
+        # calls whatever was stored in VirtIOGPUClass.process_cmd. Matched on
+        # (type, field) with the type visible on both sides; fields that are
+        # registrations (entries) are left to the entry rules.
+        if g._field_targets:
+            for ff, ids in zip(facts, defined):
+                for fn, node in zip(ff.functions, ids):
+                    for key in fn.indirect_calls:
+                        targets = g._field_targets.get(key)
+                        if targets:
+                            call_sets[node].update(targets)
         g.calls = [sorted(s) for s in call_sets]
         g.deferred = [sorted(s - call_sets[i]) for i, s in enumerate(deferred_sets)]
         # Name patterns (generated registrations: QAPI, HMP tables).
@@ -449,6 +462,8 @@ class CallGraph:
                 return
             if from_node is not None:
                 deferred_sets[from_node].update(targets)
+            if ref.struct_type and ref.site:
+                self._field_targets.setdefault((ref.struct_type, ref.site), set()).update(targets)
             for t in targets:
                 self.escapes.setdefault(
                     t, f"stored in field {ref.struct_type + '.' if ref.struct_type else ''}{ref.site} in {path}"

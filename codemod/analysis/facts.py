@@ -65,6 +65,9 @@ class FunctionFact:
     has_errp: bool  # takes an `Error **` parameter
     calls: tuple[str, ...]  # identifiers called directly, distinct, in source order
     flags: tuple[str, ...] = ()  # `field=false` assignments in the body (hotpluggable=false, ...)
+    # Calls through a function-pointer field, `vgc->process_cmd(...)`, where
+    # the object's type is visible: (type, field), distinct, in source order.
+    indirect_calls: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -86,6 +89,7 @@ class FileFacts:
 _QUERY_SRC = r"""
 (function_definition) @fn
 (call_expression function: (identifier) @call)
+(call_expression function: (field_expression field: (field_identifier) @icall))
 (argument_list (identifier) @arg)
 (argument_list (pointer_expression operator: "&" argument: (identifier) @argaddr))
 (argument_list (cast_expression value: (identifier) @arg))
@@ -284,6 +288,15 @@ def _extract(parsed: ParsedFile) -> FileFacts:
 
     # Field stores: `dc->realize = foo_realize;`, `s->ops = &foo_ops;`.
     type_cache: dict[tuple[int, str], str | None] = {}
+    indirect: list[dict[tuple[str, str], None]] = [{} for _ in functions]
+    for node in sorted(caps.get("icall", ()), key=lambda n: n.start_byte):
+        i = owner(node.start_byte)
+        if i < 0:
+            continue
+        fexpr = node.parent
+        t = _object_type(fexpr.child_by_field_name("argument"), i, functions, data, type_cache, text)
+        if t is not None:
+            indirect[i].setdefault((t, text(node)))
     for cap, address in (("store", False), ("storeaddr", True)):
         for node in caps.get(cap, ()):
             assign = node.parent if not address else node.parent.parent
@@ -340,7 +353,9 @@ def _extract(parsed: ParsedFile) -> FileFacts:
                 refs.append(Ref(arg, "macro", macro, k, offset=base + m.group(2).find(raw)))
 
     for k, (node, name) in enumerate(functions):
-        facts.functions.append(_function_fact(node, name, data, text, tuple(calls[k]), tuple(flags[k])))
+        fact = _function_fact(node, name, data, text, tuple(calls[k]), tuple(flags[k]))
+        fact.indirect_calls = tuple(indirect[k])
+        facts.functions.append(fact)
     by_name = {name: k for k, name in enumerate(fn_names)}
     refs = [
         r for r in refs

@@ -82,6 +82,14 @@ def test_monitor_chain(index):
     assert info.chain == ("qmp_query_widget", "stats_fill", "widget_stats_collect")
 
 
+def test_chains_per_kind(index):
+    chains = index.chains("softmmu/vl.c", "shared_helper")
+    assert chains == {"guest-io": ("widget_write", "shared_helper"), "startup": ("qemu_init", "shared_helper")}
+    assert index.chains("hw/misc/widget.c", "widget_stats_collect")["monitor"][0] == "qmp_query_widget"
+    assert index.chains("softmmu/vl.c", "init_later_cb") == {}
+    assert index.chains("softmmu/vl.c", "nope") == {}
+
+
 def test_static_qmp_helper_is_not_an_entry_by_name(index):
     assert index.phase("monitor/widget-cmds.c", "stats_fill").chain[0] == "qmp_query_widget"
 
@@ -283,9 +291,11 @@ def test_qemu_scsi_and_block(qemu_tree):
     assert req.chain[-1] == "scsi_req_new"
     # lsi_scsi_realize: PCIDeviceClass realize of a hot-pluggable PCI HBA.
     assert index.phase("hw/scsi/lsi53c895a.c", "lsi_scsi_realize").cls == "both"
-    # virtio_scsi_handle_cmd is handed to virtio_scsi_common_realize, which
-    # passes it to virtio_add_queue: a guest-io entry through a parameter is
-    # not visible, but realize handing out its address makes it runtime.
-    assert index.phase("hw/scsi/virtio-scsi.c", "virtio_scsi_handle_cmd").cls == "runtime"
+    # virtio_scsi_device_realize hands virtio_scsi_handle_cmd to
+    # virtio_scsi_common_realize(..., VirtIOHandleOutput cmd, ...), which
+    # passes `cmd` to virtio_add_queue: a guest-io entry through a wrapper.
+    cmd = index.phase("hw/scsi/virtio-scsi.c", "virtio_scsi_handle_cmd")
+    assert (cmd.cls, cmd.via[0]) == ("runtime", "guest-io")
+    assert "virtio_scsi_common_realize() -> virtio_add_queue()" in cmd.evidence
     counts = index.counts()
     assert counts["runtime"] > counts["startup"] > 0

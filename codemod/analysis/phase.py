@@ -81,6 +81,19 @@ class PhaseIndex:
             self._cache[node] = info
         return info
 
+    def chains(self, display_path: str, function_name: str) -> dict[str, tuple[str, ...]]:
+        """Shortest chain from each entry kind that reaches the function, e.g.
+        {"monitor": ("qmp_query_widget", "stats_fill", "widget_stats_collect")}:
+        for R6, the chain from a monitor handler down to an allocation."""
+        node = self.node(display_path, function_name)
+        if node is None:
+            return {}
+        return {
+            w.kind: tuple(self.graph.names[n] for n in self._chain(w, node))
+            for w in self._walks
+            if w.dist[node] != _UNREACHED
+        }
+
     def _classify(self, node: int) -> PhaseInfo:
         reached = [w for w in self._walks if w.dist[node] != _UNREACHED]
         runtime = sorted((w for w in reached if w.phase == "runtime"), key=lambda w: w.dist[node])

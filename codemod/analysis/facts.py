@@ -286,7 +286,7 @@ def _extract(parsed: ParsedFile) -> FileFacts:
                     function=fn_names[i], address=address, offset=node.start_byte)
             )
 
-    # Field stores: `dc->realize = foo_realize;`, `s->ops = &foo_ops;`.
+    # Calls through a field of an object whose type is visible: `dk->process(s)`.
     type_cache: dict[tuple[int, str], str | None] = {}
     indirect: list[dict[tuple[str, str], None]] = [{} for _ in functions]
     for node in sorted(caps.get("icall", ()), key=lambda n: n.start_byte):
@@ -297,6 +297,8 @@ def _extract(parsed: ParsedFile) -> FileFacts:
         t = _object_type(fexpr.child_by_field_name("argument"), i, functions, data, type_cache, text)
         if t is not None:
             indirect[i].setdefault((t, text(node)))
+
+    # Field stores: `dc->realize = foo_realize;`, `s->ops = &foo_ops;`.
     for cap, address in (("store", False), ("storeaddr", True)):
         for node in caps.get(cap, ()):
             assign = node.parent if not address else node.parent.parent

@@ -161,6 +161,13 @@ def test_define_machine_second_argument():
     assert (m.target, m.site, m.index) == ("none_init", "DEFINE_MACHINE", 1)
 
 
+def test_macro_arguments_over_several_lines():
+    ff = facts_of('DEFINE_I440FX_MACHINE(v7_2, "pc-i440fx-7.2", NULL,\n'
+                  '                      pc_i440fx_7_2_machine_options);\n')
+    assert [(r.target, r.index) for r in refs(ff, how="macro")] == [
+        ("v7_2", 0), ("pc_i440fx_7_2_machine_options", 3)]
+
+
 def test_knr_style_header_is_not_a_macro():
     ff = facts_of("static void\nfoo_bar(int x)\n{\n}\n\nstatic int\nbaz(void)\n{\n    return 0;\n}\n")
     assert refs(ff, how="macro") == []

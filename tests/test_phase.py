@@ -298,3 +298,16 @@ def test_qemu_scsi_and_block(qemu_tree):
     assert "virtio_scsi_common_realize() -> virtio_add_queue()" in cmd.evidence
     counts = index.counts()
     assert counts["runtime"] > counts["startup"] > 0
+
+
+@pytest.mark.integration
+def test_qemu_pc_machine_setup_is_startup(qemu_tree):
+    index = PhaseIndex.build(tree_facts(qemu_tree, ("hw/i386",)))
+    # pc_init1 is called from pc_init_<suffix>, which DEFINE_I440FX_MACHINE
+    # generates (hw/i386/pc_piix.c); pc_init1 calls pc_memory_init.
+    mem = index.phase("hw/i386/pc.c", "pc_memory_init")
+    assert mem.cls == "startup"
+    assert mem.chain[-2:] in (("pc_init1", "pc_memory_init"), ("pc_q35_init", "pc_memory_init"))
+    # DEFINE_I440FX_MACHINE(v7_2, "pc-i440fx-7.2", NULL,
+    #                       pc_i440fx_7_2_machine_options);   (over two lines)
+    assert index.phase("hw/i386/pc_piix.c", "pc_i440fx_7_2_machine_options").cls == "startup"

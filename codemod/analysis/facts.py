@@ -130,11 +130,12 @@ def _query() -> tree_sitter.Query:
 
 
 # A registration macro at file scope: NAME(args) at column 0, args being
-# identifiers, strings or numbers, nothing but `;` after it on the line,
+# identifiers, strings or numbers (possibly over several lines), nothing but
+# `;` after it on the line,
 # and not followed by a `{` (which would make it a K&R-style function header).
 _MACRO_ARG = rb'(?:[A-Za-z_]\w*|"[^"\n]*"|\d\w*)'
 _MACRO_RE = re.compile(
-    rb"^([A-Za-z_]\w*)[ \t]*\([ \t]*(" + _MACRO_ARG + rb"(?:[ \t]*,[ \t]*" + _MACRO_ARG + rb")*)[ \t]*\)"
+    rb"^([A-Za-z_]\w*)[ \t]*\(\s*(" + _MACRO_ARG + rb"(?:\s*,\s*" + _MACRO_ARG + rb")*)\s*\)"
     rb"[ \t]*;?[ \t]*(?://[^\n]*)?$(?!\s*\{)",
     re.MULTILINE,
 )

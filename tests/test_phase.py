@@ -311,3 +311,10 @@ def test_qemu_pc_machine_setup_is_startup(qemu_tree):
     # DEFINE_I440FX_MACHINE(v7_2, "pc-i440fx-7.2", NULL,
     #                       pc_i440fx_7_2_machine_options);   (over two lines)
     assert index.phase("hw/i386/pc_piix.c", "pc_i440fx_7_2_machine_options").cls == "startup"
+
+
+def test_builtin_table_preconfig_exit_is_not_a_monitor_entry():
+    prof = EntryProfile.load()
+    assert prof.name_kinds("qmp_x_exit_preconfig") == ()
+    assert prof.name_kinds("hmp_exit_preconfig") == ()
+    assert prof.name_kinds("hmp_info_status") == ("monitor",)

@@ -227,3 +227,17 @@ def test_facts_for_files_reads_and_reports(tmp_path):
     )
     assert out[0].function("f").calls == ("g",)
     assert out[1].error.startswith("missing.c:1:1: unreadable")
+
+
+def test_helper_macro_names_definitions_and_calls():
+    ff = facts_of(
+        "uint32_t HELPER(get_flags)(CPUArchState *env)\n{\n"
+        "    return HELPER(other)(env) + helper_direct(env);\n}\n"
+        "void QEMU_NORETURN HELPER(raise)(CPUArchState *env, uint32_t excp)\n{\n}\n"
+        "void VEC_HELPER(x)(void *d)\n{\n}\n"
+    )
+    assert [f.name for f in ff.functions] == ["helper_get_flags", "helper_raise", "VEC_HELPER(x)"]
+    fn = ff.function("helper_get_flags")
+    assert fn.calls == ("helper_other", "helper_direct")
+    assert fn.params == ("CPUArchState *env",)
+    assert ff.refs == []

@@ -318,3 +318,21 @@ def test_builtin_table_preconfig_exit_is_not_a_monitor_entry():
     assert prof.name_kinds("qmp_x_exit_preconfig") == ()
     assert prof.name_kinds("hmp_exit_preconfig") == ()
     assert prof.name_kinds("hmp_info_status") == ("monitor",)
+
+
+def test_phase_at_offset_and_tcg_helpers(tmp_path):
+    (tmp_path / "target").mkdir()
+    (tmp_path / "target" / "op_helper.c").write_text(
+        "static void fill(CPUArchState *env)\n{\n    env->buf = g_malloc(env->n);\n}\n\n"
+        "void HELPER(load_table)(CPUArchState *env)\n{\n    fill(env);\n}\n"
+    )
+    idx = PhaseIndex.build(tree_facts(tmp_path))
+    text = (tmp_path / "target" / "op_helper.c").read_bytes()
+    info = idx.phase_at("target/op_helper.c", text.index(b"g_malloc"))
+    assert (info.cls, info.via, info.chain) == ("runtime", ("guest-exec",), ("helper_load_table", "fill"))
+    # The name cparse.function_name() gives a HELPER definition is "HELPER";
+    # by offset the definition is found all the same.
+    assert idx.phase_at("target/op_helper.c", text.index(b"fill(env);")).chain == ("helper_load_table",)
+    assert idx.phase_at("target/op_helper.c", 0).chain == ("helper_load_table", "fill")
+    assert idx.phase_at("target/op_helper.c", text.index(b"void HELPER") - 1).cls == "unknown"
+    assert idx.phase_at("nowhere.c", 0).cls == "unknown"

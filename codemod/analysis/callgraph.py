@@ -18,6 +18,7 @@ Entry points come from the registration rules in rules/entry-points.toml
 
 from __future__ import annotations
 
+import bisect
 import fnmatch
 import re
 import tomllib
@@ -225,6 +226,8 @@ class CallGraph:
     statics: dict[tuple[str, str], int] = field(default_factory=dict)
     externs: dict[str, int] = field(default_factory=dict)
     header_statics: dict[str, list[int]] = field(default_factory=dict)
+    # display path -> sorted (start, end, node) of the functions defined there
+    ranges: dict[str, list[tuple[int, int, int]]] = field(default_factory=dict)
     _callers: list[list[tuple[int, bool]]] | None = None
     # node -> (field or registrar, kinds) of the registrations its body makes
     _registered: dict[int, list[tuple[str, tuple[str, ...]]]] = field(default_factory=dict)
@@ -269,6 +272,16 @@ class CallGraph:
             return node
         hs = self.header_statics.get(name)
         return hs[0] if hs else None
+
+    def at(self, path: str, offset: int) -> int | None:
+        """The node of the function whose definition in `path` holds `offset`."""
+        spans = self.ranges.get(path)
+        if not spans:
+            return None
+        i = bisect.bisect_right(spans, (offset, float("inf"), 0)) - 1
+        if i >= 0 and spans[i][0] <= offset < spans[i][1]:
+            return spans[i][2]
+        return None
 
     def resolve(self, path: str, name: str) -> tuple[int, ...]:
         node = self.statics.get((path, name))
@@ -326,7 +339,10 @@ class CallGraph:
                         node = g._new(fn.name, ff.path, False)
                         g.externs[fn.name] = node
                 ids.append(node)
+                g.ranges.setdefault(ff.path, []).append((fn.start, fn.end, node))
             defined.append(ids)
+        for spans in g.ranges.values():
+            spans.sort()
         # Pass 1b: parameters functions hand on to other calls (wrappers
         # around registrars: virtio_scsi_common_realize -> virtio_add_queue).
         for ff, ids in zip(facts, defined):

@@ -198,6 +198,8 @@ def _extract(parsed: ParsedFile) -> FileFacts:
         name = function_name(node, data)
         if name is None:
             continue
+        if _CONST_RE.match(name):
+            name = _macro_named_definition(node, name, text) or name
         functions.append((node, name))
         last_end = node.end_byte
     starts = [n.start_byte for n, _ in functions]
@@ -237,6 +239,8 @@ def _extract(parsed: ParsedFile) -> FileFacts:
         i = owner(node.start_byte)
         if i >= 0:
             name = text(node)
+            if _CONST_RE.match(name):
+                name = _macro_named_call(node, name, text) or name
             if name not in locals_[i]:
                 calls[i].setdefault(name)
     for node in sorted(caps.get("flagfield", ()), key=lambda n: n.start_byte):
@@ -263,6 +267,8 @@ def _extract(parsed: ParsedFile) -> FileFacts:
         call = holder.parent
         callee_node = call.child_by_field_name("function") if call is not None else None
         callee = text(callee_node) if callee_node is not None and callee_node.type == "identifier" else None
+        if callee in _NAME_MACROS:
+            continue  # HELPER(foo): a name, not a call
         positions = {c.start_byte: k for k, c in enumerate(holder.named_children)}
         variables = locals_[i]
         for node, address in args:
@@ -368,6 +374,45 @@ def _extract(parsed: ParsedFile) -> FileFacts:
     refs.sort(key=lambda r: (r.offset, r.how, r.site or "", r.index))
     facts.refs = refs
     return facts
+
+
+# Function-name macros: `HELPER(foo)` is `helper_foo` (include/exec/helper-head.h).
+# Other NAME(x) definitions keep the name "NAME(x)": distinct, never merged.
+_NAME_MACROS = {"HELPER": "helper_"}
+
+
+def _macro_name(macro: str, arg: str) -> str:
+    prefix = _NAME_MACROS.get(macro)
+    return prefix + arg if prefix is not None else f"{macro}({arg})"
+
+
+def _macro_named_definition(node: tree_sitter.Node, macro: str, text) -> str | None:
+    """`uint32_t HELPER(vfp_get_fpscr)(CPUARMState *env) {...}`: the parser
+    sees a function declarator whose name is itself `HELPER(vfp_get_fpscr)`."""
+    decl = node.child_by_field_name("declarator")
+    while decl is not None and decl.type != "function_declarator":
+        decl = decl.child_by_field_name("declarator")
+    inner = decl.child_by_field_name("declarator") if decl is not None else None
+    if inner is None or inner.type != "function_declarator":
+        return None
+    params = inner.child_by_field_name("parameters")
+    args = params.named_children if params is not None else []
+    if len(args) != 1 or not _IDENT_RE.match(text(args[0])):
+        return None
+    return _macro_name(macro, text(args[0]))
+
+
+def _macro_named_call(node: tree_sitter.Node, macro: str, text) -> str | None:
+    """`HELPER(other)(env)`: a call whose callee is `HELPER(other)`."""
+    inner = node.parent
+    outer = inner.parent if inner is not None else None
+    if outer is None or outer.type != "call_expression" or outer.child_by_field_name("function") != inner:
+        return None
+    args = inner.child_by_field_name("arguments")
+    named = args.named_children if args is not None else []
+    if len(named) != 1 or named[0].type != "identifier":
+        return None
+    return _macro_name(macro, text(named[0]))
 
 
 def _function_fact(node, name, data, text, calls, flags) -> FunctionFact:

@@ -87,6 +87,15 @@ class PhaseIndex:
             return PhaseInfo("unknown", evidence=f"{function_name} is not in the scanned tree's call graph")
         return self.phase_of_node(node)
 
+    def phase_at(self, display_path: str, offset: int) -> PhaseInfo:
+        """Phase of the function whose definition holds byte `offset` (an
+        allocation site): needs no function name, so it also works for
+        definitions named by a macro (`HELPER(foo)` is `helper_foo`)."""
+        node = self.graph.at(display_path, offset)
+        if node is None:
+            return PhaseInfo("unknown", evidence=f"offset {offset} of {display_path} is not inside a known function")
+        return self.phase_of_node(node)
+
     def phase_of_node(self, node: int) -> PhaseInfo:
         info = self._cache.get(node)
         if info is None:

@@ -6,14 +6,20 @@ per-target copies merge). A call resolves to the static of the calling file
 first, then to the extern, then to static inline functions of headers.
 
 Edges are of two strengths:
-  call      a direct call, or a callback handed to a call known to run it
-            before returning ([sync] in rules/entry-points.toml);
+  call      a direct call; a callback handed to a call known to run it
+            before returning ([sync] in rules/entry-points.toml); a call
+            through a function-pointer field, `vgc->process_cmd(...)`, to the
+            functions stored in that field of that type (the type visible on
+            both sides; fields that are registrations are left to the rules);
   deferred  the caller hands the callee's address somewhere (an unknown
             call, a struct field no rule names, a variable): the callee may
             run any time later. Only runtime crosses such an edge.
 
 Entry points come from the registration rules in rules/entry-points.toml
 (EntryProfile); the graph records, for each entry, the kinds and the reason.
+A callback handed to a wrapper that passes its parameter on to a registrar
+(virtio_scsi_common_realize(..., cmd) -> virtio_add_queue(..., cmd)) is an
+entry of the registrar's kinds, through up to four wrappers.
 """
 
 from __future__ import annotations

@@ -1,0 +1,613 @@
+"""Whole-tree facts: what one file defines, calls and registers.
+
+One parse gives one FileFacts. It is a plain, picklable value (the runner
+builds it in worker processes and sends it back) that knows nothing of entry
+points or phases: which registration means what is data
+(rules/entry-points.toml) applied later by the phase index. So a fact cache
+stays valid when the entry-point table changes.
+
+Extraction runs tree-sitter queries (the matching happens in C) and touches
+only the captured nodes from Python; a whole-tree scan of QEMU stays cheap.
+Top-level registration macros (`type_init(f)`, `DEFINE_MACHINE("x", f)`)
+are found with a regex over the original bytes, because tree-sitter shapes
+them differently depending on the masking and on what follows them (a
+declaration, a call expression, or a type specifier swallowing the next
+function definition).
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import dataclass, field
+
+import tree_sitter
+
+from codemod.cparse import C_LANGUAGE, ParsedFile, function_name
+
+
+@dataclass(frozen=True)
+class Ref:
+    """An identifier used as a value: a callback passed, stored or registered.
+
+    The target may name a function or a variable (an ops table passed as
+    `&foo_ops`); the phase index decides which, once every file is known.
+    """
+
+    target: str
+    # arg:   passed to a call      site = called function, index = argument position
+    # store: assigned to a field   site = field name, struct_type = type of the object
+    # init:  struct initialiser    site = field name, struct_type, var = initialised variable
+    # macro: top-level macro       site = macro name, index = argument position
+    # value: any other use (returned, assigned to a variable, listed in an array)
+    # forward: a parameter of the enclosing function passed on to a call
+    #          (target = parameter name, param = its position, site/index as for arg)
+    how: str
+    site: str | None
+    index: int = -1
+    struct_type: str | None = None
+    var: str | None = None
+    function: str | None = None  # enclosing function; None at file scope
+    address: bool = False  # written as &target
+    offset: int = 0
+    param: int = -1  # forward: position of the parameter handed on
+
+
+@dataclass
+class FunctionFact:
+    name: str
+    static: bool
+    start: int
+    end: int
+    return_type: str
+    params: tuple[str, ...]  # each parameter declaration as written (whitespace normalised)
+    param_types: tuple[str, ...]  # the same without the parameter names
+    has_errp: bool  # takes an `Error **` parameter
+    calls: tuple[str, ...]  # identifiers called directly, distinct, in source order
+    flags: tuple[str, ...] = ()  # `field=false` assignments in the body (hotpluggable=false, ...)
+    # Calls through a function-pointer field, `vgc->process_cmd(...)`, where
+    # the object's type is visible: (type, field), distinct, in source order.
+    indirect_calls: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass
+class FileFacts:
+    path: str  # display path
+    functions: list[FunctionFact] = field(default_factory=list)
+    refs: list[Ref] = field(default_factory=list)
+    parse_errors: int = 0
+    error: str = ""  # set when extraction failed: the file then contributes nothing
+
+    def function(self, name: str) -> FunctionFact | None:
+        for fn in self.functions:
+            if fn.name == name:
+                return fn
+        return None
+
+
+# One query finds everything; capture names say what each node is.
+_QUERY_SRC = r"""
+(function_definition) @fn
+(call_expression function: (identifier) @call)
+(call_expression function: (field_expression field: (field_identifier) @icall))
+(argument_list (identifier) @arg)
+(argument_list (pointer_expression operator: "&" argument: (identifier) @argaddr))
+(argument_list (cast_expression value: (identifier) @arg))
+(assignment_expression
+   left: (field_expression field: (field_identifier) @storefield)
+   right: (identifier) @store)
+(assignment_expression
+   left: (field_expression field: (field_identifier) @storefield)
+   right: (pointer_expression operator: "&" argument: (identifier) @storeaddr))
+(assignment_expression
+   left: (field_expression field: (field_identifier) @flagfield)
+   right: (false))
+(initializer_pair value: (identifier) @init)
+(initializer_pair value: (pointer_expression operator: "&" argument: (identifier) @initaddr))
+(assignment_expression left: [(identifier) (subscript_expression)] right: (identifier) @value)
+(init_declarator value: (identifier) @value)
+(return_statement (identifier) @value)
+(conditional_expression consequence: (identifier) @value)
+(conditional_expression alternative: (identifier) @value)
+(initializer_list (identifier) @value)
+(declaration declarator: (identifier) @local)
+(declaration declarator: (array_declarator declarator: (identifier) @local))
+(init_declarator declarator: (identifier) @local)
+(pointer_declarator declarator: (identifier) @local)
+(array_declarator declarator: (pointer_declarator declarator: (identifier) @local))
+(init_declarator declarator: (array_declarator declarator: (identifier) @local))
+(parenthesized_declarator (pointer_declarator declarator: (identifier) @local))
+"""
+
+_QUERY: tree_sitter.Query | None = None
+
+
+def _query() -> tree_sitter.Query:
+    global _QUERY
+    if _QUERY is None:
+        _QUERY = tree_sitter.Query(C_LANGUAGE, _QUERY_SRC)
+    return _QUERY
+
+
+# A registration macro at file scope: NAME(args) at column 0, args being
+# identifiers, strings or numbers (possibly over several lines), nothing but
+# `;` after it on the line,
+# and not followed by a `{` (which would make it a K&R-style function header).
+_MACRO_ARG = rb'(?:[A-Za-z_]\w*|"[^"\n]*"|\d\w*)'
+_MACRO_RE = re.compile(
+    rb"^([A-Za-z_]\w*)[ \t]*\(\s*(" + _MACRO_ARG + rb"(?:\s*,\s*" + _MACRO_ARG + rb")*)\s*\)"
+    rb"[ \t]*;?[ \t]*(?://[^\n]*)?$(?!\s*\{)",
+    re.MULTILINE,
+)
+_MACRO_ARG_RE = re.compile(rb'"[^"\n]*"|[^,\s]+')
+_IDENT_RE = re.compile(r"[A-Za-z_]\w*\Z")
+_WS_RE = re.compile(r"\s+")
+
+
+def _norm(text: str) -> str:
+    return _WS_RE.sub(" ", text).strip()
+
+
+def extract_facts(parsed: ParsedFile) -> FileFacts:
+    """Functions, direct calls and callback references of one parsed file.
+
+    Never raises: a failure is a FileFacts with `error` set (per-file work
+    returns values; the runner reports it and goes on)."""
+    try:
+        return _extract(parsed)
+    except Exception as exc:  # noqa: BLE001 - reported as a value, see docstring
+        return FileFacts(parsed.source.display, error=f"{parsed.source.display}:1:1: "
+                         f"fact extraction failed: {type(exc).__name__}: {exc}")
+
+
+def facts_for_files(files, macro_profile) -> list[FileFacts]:
+    """Read, parse and extract facts of `files` (DiscoveredFile-like: .path,
+    .display) in this process: for dump commands and tests. The runner does
+    the same in worker processes, sharing each parse with the rule engine."""
+    from codemod.cparse import parse_source
+    from codemod.source import SourceFile
+
+    out = []
+    for f in files:
+        try:
+            with open(f.path, "rb") as fh:
+                data = fh.read()
+        except OSError as exc:
+            out.append(FileFacts(f.display, error=f"{f.display}:1:1: unreadable: {exc.strerror}"))
+            continue
+        out.append(extract_facts(parse_source(SourceFile(f.path, f.display, data), macro_profile)))
+    return out
+
+
+def _extract(parsed: ParsedFile) -> FileFacts:
+    data = parsed.source.data
+    facts = FileFacts(parsed.source.display, parse_errors=sum(1 for _ in parsed.error_nodes()))
+    caps = tree_sitter.QueryCursor(_query()).captures(parsed.tree.root_node)
+
+    def text(node: tree_sitter.Node) -> str:
+        return data[node.start_byte : node.end_byte].decode("utf-8", "surrogateescape")
+
+    # Functions, sorted by start; nested definitions (only possible inside
+    # ERROR recovery) are dropped so byte ranges do not overlap.
+    fn_nodes = sorted(caps.get("fn", ()), key=lambda n: n.start_byte)
+    functions: list[tuple[tree_sitter.Node, str]] = []
+    last_end = -1
+    for node in fn_nodes:
+        if node.start_byte < last_end:
+            continue
+        name = function_name(node, data)
+        if name is None:
+            continue
+        if _CONST_RE.match(name):
+            name = _macro_named_definition(node, name, text) or name
+        functions.append((node, name))
+        last_end = node.end_byte
+    starts = [n.start_byte for n, _ in functions]
+    # Where each function's own text starts: a macro the parser glued in front
+    # (`type_init(f)` taken as the next function's type) is not inside it.
+    heads = []
+    for node, _ in functions:
+        decl = node.child_by_field_name("declarator")
+        heads.append(decl.start_byte if decl is not None else node.start_byte)
+
+    def owner(offset: int) -> int:
+        i = bisect.bisect_right(starts, offset) - 1
+        if i >= 0 and offset < functions[i][0].end_byte:
+            return i
+        return -1
+
+    def owner_strict(offset: int) -> int:
+        i = owner(offset)
+        return i if i >= 0 and offset >= heads[i] else -1
+
+    fn_names = [name for _, name in functions]
+    # Parameters and local variables of each function: a call through a
+    # function-pointer variable, or a local passed by address, must not
+    # resolve to some function of the same name elsewhere in the tree.
+    param_names = [_param_names(node, text) for node, _ in functions]
+    callback_params: list[frozenset[str] | None] = [None] * len(functions)
+    locals_: list[set[str]] = [set(p) for p in param_names]
+    for node in caps.get("local", ()):
+        i = owner_strict(node.start_byte)
+        if i >= 0:
+            locals_[i].add(text(node))
+
+    calls: list[dict[str, None]] = [{} for _ in functions]
+    flags: list[dict[str, None]] = [{} for _ in functions]
+    # Capture lists are not guaranteed in source order: sort for stable facts.
+    for node in sorted(caps.get("call", ()), key=lambda n: n.start_byte):
+        i = owner(node.start_byte)
+        if i >= 0:
+            name = text(node)
+            if _CONST_RE.match(name):
+                name = _macro_named_call(node, name, text) or name
+            if name not in locals_[i]:
+                calls[i].setdefault(name)
+    for node in sorted(caps.get("flagfield", ()), key=lambda n: n.start_byte):
+        i = owner(node.start_byte)
+        if i >= 0:
+            flags[i].setdefault(text(node) + "=false")
+
+    refs: list[Ref] = []
+
+    # Arguments: group by argument list so each list is walked once.
+    arg_lists: dict[int, tuple[tree_sitter.Node, list[tuple[tree_sitter.Node, bool]]]] = {}
+    for cap, address in (("arg", False), ("argaddr", True)):
+        for node in caps.get(cap, ()):
+            holder = node.parent
+            if holder is not None and holder.type != "argument_list":
+                holder = holder.parent  # &x or (T)x
+            if holder is None or holder.type != "argument_list":
+                continue
+            arg_lists.setdefault(holder.start_byte, (holder, []))[1].append((node, address))
+    for holder, args in arg_lists.values():
+        i = owner(holder.start_byte)
+        if i < 0:
+            continue  # file-scope "calls" are macros: found by the regex below
+        call = holder.parent
+        callee_node = call.child_by_field_name("function") if call is not None else None
+        callee = text(callee_node) if callee_node is not None and callee_node.type == "identifier" else None
+        if callee in _NAME_MACROS:
+            continue  # HELPER(foo): a name, not a call
+        positions = {c.start_byte: k for k, c in enumerate(holder.named_children)}
+        variables = locals_[i]
+        for node, address in args:
+            name = text(node)
+            top = node if node.parent == holder else node.parent
+            if name in variables:
+                # A parameter handed on (a callback a wrapper passes to the
+                # real registrar): `forward`, with the parameter's position.
+                if callback_params[i] is None:
+                    callback_params[i] = _callback_params(functions[i][0], text)
+                if (not address and callee is not None and name in callback_params[i]
+                        and name not in _NOT_CALLBACKS and not _CAST_RE.match(callee)):
+                    refs.append(
+                        Ref(name, "forward", callee, positions.get(top.start_byte, -1),
+                            function=fn_names[i], param=param_names[i].index(name), offset=node.start_byte)
+                    )
+                continue  # a variable, never a function
+            if _CONST_RE.match(name):
+                continue  # a constant
+            refs.append(
+                Ref(name, "arg", callee, positions.get(top.start_byte, -1),
+                    function=fn_names[i], address=address, offset=node.start_byte)
+            )
+
+    # Calls through a field of an object whose type is visible: `dk->process(s)`.
+    type_cache: dict[tuple[int, str], str | None] = {}
+    indirect: list[dict[tuple[str, str], None]] = [{} for _ in functions]
+    for node in sorted(caps.get("icall", ()), key=lambda n: n.start_byte):
+        i = owner(node.start_byte)
+        if i < 0:
+            continue
+        fexpr = node.parent
+        t = _object_type(fexpr.child_by_field_name("argument"), i, functions, data, type_cache, text)
+        if t is not None:
+            indirect[i].setdefault((t, text(node)))
+
+    # Field stores: `dc->realize = foo_realize;`, `s->ops = &foo_ops;`.
+    for cap, address in (("store", False), ("storeaddr", True)):
+        for node in caps.get(cap, ()):
+            assign = node.parent if not address else node.parent.parent
+            lhs = assign.child_by_field_name("left") if assign is not None else None
+            if lhs is None:
+                continue
+            fld = lhs.child_by_field_name("field")
+            if fld is None:
+                continue
+            i = owner(node.start_byte)
+            struct_type = _object_type(lhs.child_by_field_name("argument"), i, functions, data, type_cache, text)
+            refs.append(
+                Ref(text(node), "store", text(fld), struct_type=struct_type,
+                    function=fn_names[i] if i >= 0 else None, address=address, offset=node.start_byte)
+            )
+
+    # Struct initialisers: `.read = foo_read` in `static const MemoryRegionOps foo_ops = {...}`.
+    for cap, address in (("init", False), ("initaddr", True)):
+        for node in caps.get(cap, ()):
+            pair = node.parent if not address else node.parent.parent
+            if pair is None or pair.type != "initializer_pair":
+                continue
+            fld = _designator_field(pair, text)
+            if fld is None:
+                continue
+            struct_type, var = _initializer_context(pair.parent, text)
+            i = owner(node.start_byte)
+            refs.append(
+                Ref(text(node), "init", fld, struct_type=struct_type, var=var,
+                    function=fn_names[i] if i >= 0 else None, address=address, offset=node.start_byte)
+            )
+
+    # Other value uses, inside functions (file-scope arrays of function
+    # pointers are registrations nobody can classify).
+    seen_values: set[int] = set()
+    for node in caps.get("value", ()):
+        if node.start_byte in seen_values:
+            continue
+        seen_values.add(node.start_byte)
+        i = owner(node.start_byte)
+        if i >= 0:
+            refs.append(Ref(text(node), "value", None, function=fn_names[i], offset=node.start_byte))
+
+    # Top-level registration macros, on the original bytes.
+    for m in _MACRO_RE.finditer(data):
+        if owner_strict(m.start()) >= 0:
+            continue
+        macro = m.group(1).decode()
+        args = _MACRO_ARG_RE.findall(m.group(2))
+        base = m.start(2)
+        for k, raw in enumerate(args):
+            arg = raw.decode("utf-8", "surrogateescape")
+            if _IDENT_RE.match(arg):
+                refs.append(Ref(arg, "macro", macro, k, offset=base + m.group(2).find(raw)))
+
+    for k, (node, name) in enumerate(functions):
+        fact = _function_fact(node, name, data, text, tuple(calls[k]), tuple(flags[k]))
+        fact.indirect_calls = tuple(indirect[k])
+        facts.functions.append(fact)
+    by_name = {name: k for k, name in enumerate(fn_names)}
+    refs = [
+        r for r in refs
+        if not _CONST_RE.match(r.target)
+        and (r.how == "forward" or r.function is None or r.target not in locals_[by_name[r.function]])
+    ]
+    refs.sort(key=lambda r: (r.offset, r.how, r.site or "", r.index))
+    facts.refs = refs
+    return facts
+
+
+# Function-name macros: `HELPER(foo)` is `helper_foo` (include/exec/helper-head.h).
+# Other NAME(x) definitions keep the name "NAME(x)": distinct, never merged.
+_NAME_MACROS = {"HELPER": "helper_"}
+
+
+def _macro_name(macro: str, arg: str) -> str:
+    prefix = _NAME_MACROS.get(macro)
+    return prefix + arg if prefix is not None else f"{macro}({arg})"
+
+
+def _macro_named_definition(node: tree_sitter.Node, macro: str, text) -> str | None:
+    """`uint32_t HELPER(vfp_get_fpscr)(CPUARMState *env) {...}`: the parser
+    sees a function declarator whose name is itself `HELPER(vfp_get_fpscr)`."""
+    decl = node.child_by_field_name("declarator")
+    while decl is not None and decl.type != "function_declarator":
+        decl = decl.child_by_field_name("declarator")
+    inner = decl.child_by_field_name("declarator") if decl is not None else None
+    if inner is None or inner.type != "function_declarator":
+        return None
+    params = inner.child_by_field_name("parameters")
+    args = params.named_children if params is not None else []
+    if len(args) != 1 or not _IDENT_RE.match(text(args[0])):
+        return None
+    return _macro_name(macro, text(args[0]))
+
+
+def _macro_named_call(node: tree_sitter.Node, macro: str, text) -> str | None:
+    """`HELPER(other)(env)`: a call whose callee is `HELPER(other)`."""
+    inner = node.parent
+    outer = inner.parent if inner is not None else None
+    if outer is None or outer.type != "call_expression" or outer.child_by_field_name("function") != inner:
+        return None
+    args = inner.child_by_field_name("arguments")
+    named = args.named_children if args is not None else []
+    if len(named) != 1 or named[0].type != "identifier":
+        return None
+    return _macro_name(macro, text(named[0]))
+
+
+def _function_fact(node, name, data, text, calls, flags) -> FunctionFact:
+    static = any(
+        c.type == "storage_class_specifier" and text(c) == "static" for c in node.children
+    )
+    type_node = node.child_by_field_name("type")
+    decl = node.child_by_field_name("declarator")
+    if type_node is None:
+        ret = "int"
+    elif type_node.type == "macro_type_specifier" and decl is not None:
+        # `type_init(f)` glued in front: the real type follows it.
+        words = data[type_node.end_byte : decl.start_byte].decode("utf-8", "surrogateescape").split()
+        ret = " ".join(w for w in words if w not in ("static", "inline", "extern")) or "int"
+    else:
+        ret = text(type_node)
+    stars = 0
+    while decl is not None and decl.type != "function_declarator":
+        if decl.type == "pointer_declarator":
+            stars += 1
+        decl = decl.child_by_field_name("declarator")
+    if stars:
+        ret = ret + " " + "*" * stars
+    params: list[str] = []
+    types: list[str] = []
+    plist = decl.child_by_field_name("parameters") if decl is not None else None
+    if plist is not None:
+        for p in plist.named_children:
+            if p.type not in ("parameter_declaration", "variadic_parameter"):
+                continue
+            ptext = _norm(text(p))
+            params.append(ptext)
+            types.append(_param_type(p, text) if p.type == "parameter_declaration" else "...")
+    has_errp = any(t.replace(" ", "") == "Error**" for t in types)
+    if params == ["void"]:
+        params, types = [], []
+    return FunctionFact(name, static, node.start_byte, node.end_byte, _norm(ret), tuple(params),
+                        tuple(types), has_errp, calls, flags)
+
+
+def _param_type(p: tree_sitter.Node, text) -> str:
+    """Declaration text without the declared name: `Error **errp` -> `Error **`."""
+    whole = text(p)
+    decl = p.child_by_field_name("declarator")
+    ident = decl
+    while ident is not None and ident.type != "identifier":
+        ident = ident.child_by_field_name("declarator")
+    if ident is None:
+        return _norm(whole)
+    s = ident.start_byte - p.start_byte
+    e = ident.end_byte - p.start_byte
+    return _norm(whole[:s] + whole[e:])
+
+
+def _designator_field(pair: tree_sitter.Node, text) -> str | None:
+    """Last `.field` of an initializer pair's designator (`.a.b = f` -> b)."""
+    fld = None
+    for c in pair.children:
+        if c.type == "field_designator":
+            for cc in c.named_children:
+                fld = text(cc)
+        elif c.type == "field_identifier":
+            fld = text(c)
+        elif c.type == "=":
+            break
+    return fld
+
+
+def _initializer_context(ilist: tree_sitter.Node | None, text, depth: int = 0) -> tuple[str | None, str | None]:
+    """(struct type, variable) of the object an initializer list builds.
+
+    Array elements take the element type; a nested designated list
+    `.job_driver = { .run = f }` gets the type path `BlockJobDriver.job_driver`.
+    """
+    if ilist is None or depth > 8:
+        return None, None
+    parent = ilist.parent
+    if parent is None:
+        return None, None
+    if parent.type == "init_declarator":
+        decl = parent.parent
+        var_node = parent.child_by_field_name("declarator")
+        while var_node is not None and var_node.type != "identifier":
+            var_node = var_node.child_by_field_name("declarator")
+        type_node = decl.child_by_field_name("type") if decl is not None else None
+        return (_type_name(text(type_node)) if type_node is not None else None,
+                text(var_node) if var_node is not None else None)
+    if parent.type == "initializer_list":
+        return _initializer_context(parent, text, depth + 1)
+    if parent.type == "initializer_pair":
+        outer, var = _initializer_context(parent.parent, text, depth + 1)
+        fld = _designator_field(parent, text)
+        if outer is None or fld is None:
+            return None, var
+        return f"{outer}.{fld}", var
+    if parent.type == "compound_literal_expression":
+        t = parent.child_by_field_name("type")
+        return (_type_name(text(t)) if t is not None else None), None
+    return None, None
+
+
+def _type_name(type_text: str) -> str:
+    t = _norm(type_text).replace("[]", "").strip()
+    for prefix in ("const ", "struct ", "union "):
+        if t.startswith(prefix):
+            t = t[len(prefix):]
+    return t.strip()
+
+
+_CAST_RE = re.compile(r"[A-Z][A-Z0-9_]*\Z")
+# Parameter names that never carry a callback (QEMU conventions); keeps the
+# forward facts small.
+_NOT_CALLBACKS = frozenset({"errp", "opaque", "s", "dev", "obj", "bs", "vdev", "d", "n", "len", "size",
+                            "buf", "ctx", "mon", "qdict", "name", "addr", "val", "value", "flags",
+                            "offset", "bytes", "qiov", "ret", "i", "opts", "options", "data", "cpu",
+                            "env", "req", "pdev", "pci_dev", "blk", "job", "v", "sd", "bus", "mr",
+                            "as", "fd", "type", "id", "index", "iov", "niov", "state", "nc", "klass",
+                            "oc", "k", "dc", "list", "e", "p", "t", "c", "b"})
+# ALL_CAPS names are macros and enum constants, not functions (QEMU style).
+_CONST_RE = re.compile(r"[A-Z][A-Z0-9_]*\Z")
+
+
+def _param_names(fn: tree_sitter.Node, text) -> tuple[str, ...]:
+    decl = fn.child_by_field_name("declarator")
+    while decl is not None and decl.type != "function_declarator":
+        decl = decl.child_by_field_name("declarator")
+    plist = decl.child_by_field_name("parameters") if decl is not None else None
+    names: list[str] = []
+    if plist is not None:
+        for p in plist.named_children:
+            ident = p.child_by_field_name("declarator")
+            while ident is not None and ident.type != "identifier":
+                ident = ident.child_by_field_name("declarator")
+            names.append(text(ident) if ident is not None else "")
+    return tuple(names)
+
+
+def _callback_params(fn: tree_sitter.Node, text) -> frozenset[str]:
+    """Parameters that can hold a function: an explicit function pointer
+    (`void (*cb)(void *)`) or a typedef name (`QEMUTimerCB *cb`,
+    `VirtIOHandleOutput handle`); never a primitive, struct or enum type."""
+    decl = fn.child_by_field_name("declarator")
+    while decl is not None and decl.type != "function_declarator":
+        decl = decl.child_by_field_name("declarator")
+    plist = decl.child_by_field_name("parameters") if decl is not None else None
+    out = set()
+    if plist is None:
+        return frozenset()
+    for p in plist.named_children:
+        if p.type != "parameter_declaration":
+            continue
+        t = p.child_by_field_name("type")
+        d = p.child_by_field_name("declarator")
+        explicit = False
+        stars = 0
+        while d is not None and d.type != "identifier":
+            if d.type == "function_declarator":
+                explicit = True
+            elif d.type == "pointer_declarator":
+                stars += 1
+            d = d.child_by_field_name("declarator")
+        if d is None:
+            continue
+        if explicit or (t is not None and t.type == "type_identifier" and stars <= 1):
+            out.add(text(d))
+    return frozenset(out)
+
+
+def _object_type(arg, i, functions, data, cache, text) -> str | None:
+    """Type of the object in `obj->field`: a local or parameter's declared
+    type, or `DEVICE_CLASS()` for a QOM cast macro call."""
+    if arg is None:
+        return None
+    if arg.type == "parenthesized_expression" and arg.named_child_count == 1:
+        arg = arg.named_children[0]
+    if arg.type == "call_expression":
+        fn = arg.child_by_field_name("function")
+        if fn is not None and fn.type == "identifier" and _CAST_RE.match(text(fn)):
+            return text(fn) + "()"
+        return None
+    if arg.type != "identifier" or i < 0:
+        return None
+    name = text(arg)
+    key = (i, name)
+    if key not in cache:
+        node = functions[i][0]
+        body = data[node.start_byte : node.end_byte]
+        m = re.search(
+            rb"\b((?:struct\s+)?[A-Za-z_]\w*)[\s*]*\*\s*" + re.escape(name.encode()) + rb"\s*[=;,)\[]", body
+        )
+        if m is None:
+            m = re.search(rb"\b((?:struct\s+)?[A-Za-z_]\w*)\s+" + re.escape(name.encode()) + rb"\s*[=;,)\[]", body)
+        t = m.group(1).decode("utf-8", "replace") if m else None
+        cache[key] = _type_name(t) if t and t not in ("return", "else", "case", "goto") else None
+    return cache[key]
+
+
+__all__ = ["Ref", "FunctionFact", "FileFacts", "extract_facts", "facts_for_files"]

@@ -39,6 +39,10 @@ def _main_parser() -> argparse.ArgumentParser:
     p.add_argument("--macros", metavar="FILE", help="macro profile (default: the built-in QEMU profile)")
     p.add_argument("-D", dest="virtuals", action="append", default=[], metavar="NAME", help="define a virtual rule name")
     p.add_argument("--small-limit", type=int, default=4096, metavar="BYTES", help="largest 'small' allocation (R3)")
+    p.add_argument("--tree", metavar="DIR", help="project root whose call graph decides each site's phase "
+                   "(default: the nearest directory above the paths with MAINTAINERS or .git)")
+    p.add_argument("--no-phase", action="store_true", help="skip the whole-tree phase analysis (every site's phase "
+                   "is then unknown and treated as possibly after startup)")
     p.add_argument("--exclude", action="append", default=[], metavar="GLOB", help="skip files matching GLOB")
     p.add_argument("--jobs", "-j", type=int, default=None, metavar="N", help="parallel jobs (default: all cores)")
     p.add_argument("--color", choices=("auto", "always", "never"), default="auto")
@@ -132,6 +136,8 @@ def _cmd_scan(args) -> int:
     discovery = discover(args.paths, tuple(args.exclude))
     spec = RunSpec(tuple(_rule_paths(args)), _profile_path(args), args.small_limit, tuple(args.virtuals))
     config = spec.build()  # fail fast on rule errors, before any worker starts
+    if not args.no_phase and not args.stats:
+        spec, config = _with_phase(args, spec, config)
     console = _console(args)
     progress = None
     report = run(discovery, spec, args.jobs, progress, config=config)
@@ -188,6 +194,31 @@ def _cmd_scan(args) -> int:
     if args.dry_run or args.format != "diff":
         return input_exit
     return _apply(console, report.results, input_exit)
+
+
+def _with_phase(args, spec, config):
+    """Add the whole-project phase index (call graph from entry points) to the run."""
+    import dataclasses
+
+    from codemod.series import find_tree_root
+    from codemod.wholetree import build_phase_index
+
+    if args.tree:
+        if not Path(args.tree).is_dir():
+            raise UsageError(f"--tree {args.tree}: not a directory")
+        root = Path(os.path.abspath(args.tree))
+    else:
+        root = find_tree_root([Path(p) for p in args.paths])
+    index = build_phase_index(root, spec.profile_path, args.jobs or _default_jobs())
+    spec = dataclasses.replace(spec, phase_index=index, tree_root=str(root))
+    config.phase_index, config.tree_root = index, str(root)
+    return spec, config
+
+
+def _default_jobs() -> int:
+    from codemod.runner import default_jobs
+
+    return default_jobs()
 
 
 def _print_diffs(console, results) -> None:

@@ -11,11 +11,12 @@ Nothing here raises into the runner: failures become FileResult values.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from codemod.analysis.plan import SitePlan, plan_site
 from codemod.analysis.sites import Site, find_sites
 from codemod.api import AllocfixAPI
-from codemod.cparse import MacroProfile, ParsedFile, function_name, iter_errors, parse_bytes, parse_source
+from codemod.cparse import MacroProfile, ParsedFile, iter_errors, parse_bytes, parse_source
 from codemod.edits import EditConflict
 from codemod.findings import Action, FileResult, Finding, Status
 from codemod.smpl.loader import RuleSet
@@ -28,7 +29,8 @@ class EngineConfig:
     rules: RuleSet
     profile: MacroProfile
     small_limit: int = 4096
-    phase_of: object = None  # callable(display, function name) -> PhaseInfo, or None
+    phase_index: object = None  # analysis.phase.PhaseIndex of the whole project, or None
+    tree_root: str | None = None  # the project root the phase index names files from
     size_facts: object = None
 
 
@@ -55,9 +57,11 @@ class FileContext:
         plan = self._plans.get(site.offset)
         if plan is None:
             phase = None
-            if self.config.phase_of is not None and site.function is not None:
-                name = function_name(site.function, self.parsed.source.data)
-                phase = self.config.phase_of(self.parsed.source.display, name)
+            if self.config.phase_index is not None:
+                from codemod.wholetree import tree_key
+
+                key = tree_key(self.parsed.source.path, Path(self.config.tree_root))
+                phase = self.config.phase_index.phase_at(key, site.offset)
             plan = plan_site(site, self.parsed, phase, limit=self.config.small_limit,
                              size_facts=self.config.size_facts)
             self._plans[site.offset] = plan

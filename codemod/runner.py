@@ -28,11 +28,13 @@ class RunSpec:
     profile_path: str
     small_limit: int = 4096
     virtuals: tuple[str, ...] = ()
+    phase_index: object = None  # sent to each worker once
+    tree_root: str | None = None
 
     def build(self) -> EngineConfig:
         profile = MacroProfile.load(self.profile_path)
         rules = load_rules([Path(p) for p in self.rule_paths], profile, set(self.virtuals))
-        return EngineConfig(rules, profile, self.small_limit)
+        return EngineConfig(rules, profile, self.small_limit, self.phase_index, self.tree_root)
 
 
 @dataclass

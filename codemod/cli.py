@@ -12,7 +12,7 @@ from codemod.errors import EXIT_FINDINGS, EXIT_INPUT, EXIT_OK, AllocfixError, Us
 from codemod.findings import Status
 from codemod.rulesdata import builtin_rules_dir
 
-SUBCOMMANDS = ("test",)
+SUBCOMMANDS = ("test", "explain", "dump")
 
 
 def _main_parser() -> argparse.ArgumentParser:
@@ -20,7 +20,9 @@ def _main_parser() -> argparse.ArgumentParser:
         prog="allocfix",
         description="Find and fix unchecked large allocations in QEMU-style C code "
         "(QEMU's allocation-failure policy, rules R1-R7).",
-        epilog="Subcommands: `allocfix test RULES...` runs rule golden tests.",
+        epilog="Subcommands: `allocfix test RULES...` runs rule golden tests; `allocfix explain FILE:LINE` "
+        "says why a site was (or was not) flagged; `allocfix dump parse|pattern|callgraph ...` shows "
+        "intermediate forms.",
     )
     p.add_argument("paths", nargs="*", metavar="PATH", help="files or directories to scan")
     p.add_argument("--dry-run", action="store_true", help="show the changes; write nothing")
@@ -58,6 +60,41 @@ def _test_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _explain_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="allocfix explain", description="Why the allocation site(s) on a line "
+                                "were (or were not) flagged: size evidence, phase chain, error path, change.")
+    p.add_argument("location", metavar="FILE:LINE")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument("--rules", action="append", metavar="PATH")
+    p.add_argument("--extra-rules", action="append", metavar="PATH")
+    p.add_argument("--macros", metavar="FILE")
+    p.add_argument("--small-limit", type=int, default=4096)
+    p.add_argument("--tree", metavar="DIR")
+    p.add_argument("--no-phase", action="store_true")
+    p.add_argument("--jobs", "-j", type=int, default=None)
+    p.add_argument("-D", dest="virtuals", action="append", default=[])
+    return p
+
+
+def _dump_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="allocfix dump", description="Show intermediate forms, to see why a rule "
+                                "did or did not match.")
+    sub = p.add_subparsers(dest="what", required=True)
+    parse = sub.add_parser("parse", help="the tree-sitter parse tree of a C file after macro masking")
+    parse.add_argument("file")
+    parse.add_argument("--macros", metavar="FILE")
+    parse.add_argument("--masked", action="store_true", help="print the masked source instead of the tree")
+    pattern = sub.add_parser("pattern", help="the compiled patterns of a rule file")
+    pattern.add_argument("rule_file")
+    pattern.add_argument("--macros", metavar="FILE")
+    cg = sub.add_parser("callgraph", help="callers of a function up to its entry points")
+    cg.add_argument("location", metavar="FILE:FUNCTION")
+    cg.add_argument("--macros", metavar="FILE")
+    cg.add_argument("--tree", metavar="DIR")
+    cg.add_argument("--jobs", "-j", type=int, default=None)
+    return p
+
+
 def _console(args):
     from rich.console import Console
 
@@ -83,6 +120,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if argv and argv[0] == "test":
             return _cmd_test(_test_parser().parse_args(argv[1:]))
+        if argv and argv[0] == "explain":
+            return _cmd_explain(_explain_parser().parse_args(argv[1:]))
+        if argv and argv[0] == "dump":
+            return _cmd_dump(_dump_parser().parse_args(argv[1:]))
         args = _main_parser().parse_args(argv)
         return _cmd_scan(args)
     except AllocfixError as exc:
@@ -120,6 +161,115 @@ def _cmd_test(args) -> int:
             print(outcome.detail)
     print(f"{len(cases) - failed} passed, {failed} failed")
     return EXIT_OK if not failed else EXIT_FINDINGS
+
+
+def _split_location(text: str, what: str) -> tuple[str, str]:
+    path, sep, rest = text.rpartition(":")
+    if not sep or not path or not rest:
+        raise UsageError(f"expected {what}, got '{text}'")
+    if not Path(path).is_file():
+        raise _input_error(f"{path}: no such file")
+    return path, rest
+
+
+def _input_error(message: str):
+    from codemod.errors import InputError
+
+    return InputError(message)
+
+
+def _cmd_explain(args) -> int:
+    import json as _json
+
+    from codemod.discover import discover
+    from codemod.explain import explain, render_explanation, to_json
+    from codemod.runner import RunSpec
+
+    path, line_text = _split_location(args.location, "FILE:LINE")
+    if not line_text.isdigit():
+        raise UsageError(f"'{line_text}' is not a line number (expected FILE:LINE)")
+    [found] = discover([path]).files
+    spec = RunSpec(tuple(_rule_paths(args)), _profile_path(args), args.small_limit, tuple(args.virtuals))
+    config = spec.build()
+    if not args.no_phase:
+        args.paths = [path]
+        spec, config = _with_phase(args, spec, config)
+    explanations = explain(found.path, found.display, int(line_text), config)
+    if args.format == "json":
+        print(_json.dumps([to_json(e) for e in explanations], indent=2))
+    else:
+        print("\n\n".join(render_explanation(e) for e in explanations))
+    return EXIT_OK
+
+
+def _cmd_dump(args) -> int:
+    from codemod.cparse import MacroProfile, parse_source
+    from codemod.source import SourceFile
+
+    profile = MacroProfile.load(_profile_path(args))
+    if args.what == "parse":
+        data = Path(args.file).read_bytes() if Path(args.file).is_file() else None
+        if data is None:
+            raise _input_error(f"{args.file}: no such file")
+        parsed = parse_source(SourceFile(args.file, args.file, data), profile)
+        if args.masked:
+            sys.stdout.buffer.write(parsed.masked)
+            return EXIT_OK
+        _print_tree(parsed)
+        return EXIT_OK
+    if args.what == "pattern":
+        from codemod.smpl.loader import load_rule_file
+
+        for rule in load_rule_file(args.rule_file, profile):
+            print(f"rule {rule.name} ({rule.kind})" + (f" depends on {rule.depends}" if rule.depends else ""))
+            for k, mv in rule.metavars.items():
+                print(f"  {mv.kind} {k}" + (f" from {mv.inherited_from}" if mv.inherited_from else ""))
+            for i, alt in enumerate(rule.alternatives):
+                print(f"  alternative {i + 1}: {alt.kind}")
+                for node in alt.nodes:
+                    _print_pnode(node, 2)
+                for chunk in alt.plus:
+                    print(f"    + after offset {chunk.anchor}: " + " / ".join(t for _, t in chunk.lines))
+        return EXIT_OK
+    path, fn = _split_location(args.location, "FILE:FUNCTION")
+    from codemod.series import find_tree_root
+    from codemod.wholetree import build_phase_index, tree_key
+
+    root = Path(os.path.abspath(args.tree)) if args.tree else find_tree_root([Path(path)])
+    index = build_phase_index(root, _profile_path(args), args.jobs or _default_jobs())
+    print(index.slice(tree_key(path, root), fn))
+    return EXIT_OK
+
+
+def _print_tree(parsed) -> None:
+    data = parsed.source.data
+    cursor = parsed.tree.walk()
+    depth = 0
+    while True:
+        node = cursor.node
+        line, col = parsed.source.line_col(node.start_byte)
+        label = node.type if node.is_named else repr(node.type)
+        flag = " ERROR" if node.is_error else (" MISSING" if node.is_missing else "")
+        text = ""
+        if node.child_count == 0:
+            text = " " + data[node.start_byte : node.end_byte].decode("utf-8", "replace")[:40]
+        if node.is_named or node.is_missing:
+            print(f"{'  ' * depth}{label} {line}:{col}{flag}{text}")
+        if cursor.goto_first_child():
+            depth += 1
+            continue
+        while not cursor.goto_next_sibling():
+            if not cursor.goto_parent():
+                return
+            depth -= 1
+
+
+def _print_pnode(node, depth: int) -> None:
+    extra = f" {node.text!r}" if node.kind != "node" else ""
+    marks = (" -" if node.minus else "") + (f" @{','.join(node.positions)}" if node.positions else "")
+    print(f"{'  ' * depth}{node.kind} {node.type}{extra}{marks}")
+    for c in node.children:
+        _print_pnode(c, depth + 1)
 
 
 def _cmd_scan(args) -> int:

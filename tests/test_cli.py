@@ -159,3 +159,36 @@ def test_rich_output_on_a_terminal(tree):
                    env={"COLUMNS": "120"})
     out = proc.stdout.decode()
     assert "\x1b[" in out and "R5 stub" in out and "g_try_malloc" in out
+
+
+def test_explain_gives_size_phase_and_error_path(tree):
+    proc = run_cli("explain", "hw/misc/mini-dma.c:107", cwd=tree)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout.decode()
+    assert "g_malloc() in mini_dma_write" in out
+    assert "action: stub" in out and "phase:  runtime via guest-io" in out
+    assert "MemoryRegionOps.write" in out and "+        s->bounce = g_try_malloc(s->len);" in out
+    doc = json.loads(run_cli("explain", "--format", "json", "monitor/mini-cmds.c:44", cwd=tree).stdout)
+    assert doc[0]["policy"] == "R6" and doc[0]["phase"]["via"] == ["monitor"]
+    assert doc[0]["error_convention"]["errp"] == "errp"
+
+
+def test_explain_startup_site_is_left_alone(tree):
+    doc = json.loads(run_cli("explain", "--format", "json", "softmmu/mini-vl.c:92", cwd=tree).stdout)
+    assert doc[0]["action"] == "none" and doc[0]["phase"]["class"] == "startup"
+    assert doc[0]["phase"]["chain"][0] == "main"
+
+
+def test_explain_errors(tree):
+    assert run_cli("explain", "hw/misc/mini-dma.c:1", cwd=tree).returncode == 3
+    assert run_cli("explain", "nope.c:3", cwd=tree).returncode == 3
+    assert run_cli("explain", "hw/misc/mini-dma.c", cwd=tree).returncode == 2
+
+
+def test_dump_commands(tree):
+    out = run_cli("dump", "pattern", str(REPO / "rules" / "large-alloc.cocci"), cwd=tree).stdout.decode()
+    assert "meta identifier 'alloc' @p" in out
+    out = run_cli("dump", "parse", "block/mini-fmt.c", cwd=tree).stdout.decode()
+    assert "function_definition" in out and " ERROR" not in out
+    out = run_cli("dump", "callgraph", "hw/misc/mini-dma.c:mini_dma_write", cwd=tree).stdout.decode()
+    assert "guest-io" in out

@@ -18,7 +18,8 @@ from codemod.analysis.sites import Site, find_sites
 from codemod.api import AllocfixAPI
 from codemod.cparse import MacroProfile, ParsedFile, iter_errors, parse_bytes, parse_source
 from codemod.edits import EditConflict
-from codemod.findings import Action, FileResult, Finding, Status
+from codemod.analysis.plan import UNKNOWN_PHASE
+from codemod.findings import Action, FileResult, Finding, SizeInfo, Status
 from codemod.smpl.loader import RuleSet
 from codemod.smpl.runtime import AppliedEdit, RuleRunner, RunOutcome, ScriptFailure
 from codemod.source import SourceFile
@@ -163,12 +164,51 @@ def _result(path, display, parsed: ParsedFile, ctx: FileContext, outcome: RunOut
             action=action, reason=reason,
             error_path=plan.error_path if action in (Action.REWRITE, Action.STUB) else None,
         ))
+    findings = _with_policy_checks(parsed, ctx, findings)
     hunks = [(a.orig_start, a.orig_end, f"{a.group}:{a.rule}", _note_for(a, findings)) for a in outcome.applied]
     return FileResult(
         path, display, Status.OK, original=source.data, rewritten=new if new != source.data else None,
         findings=findings, hunks_info=hunks, parse_errors=_error_count(parsed.tree),
         sites_in_error_functions=errors_in_fn, sites=len(ctx.sites), dropped=dropped,
     )
+
+
+def _with_policy_checks(parsed: ParsedFile, ctx: FileContext, findings: list[Finding]) -> list[Finding]:
+    """Add the report-only policy findings (R1, R2, R3, R6) to the site findings."""
+    from codemod.analysis import checks
+
+    plans = [ctx.plan(s) for s in ctx.sites]
+    by_offset = {f.offset: f for f in findings}
+    # R3 and R6 refine the finding of an existing site.
+    refinements = checks.r3_small_in_loops(parsed, plans, {s.offset: s.call for s in ctx.sites})
+    errp_functions = getattr(ctx.config.phase_index, "errp_functions", None)
+    if errp_functions is not None:
+        refinements += checks.r6_monitor_without_errp(plans, errp_functions)
+    for pf in refinements:
+        f = by_offset.get(pf.offset)
+        if f is None:
+            continue
+        f.policy = pf.policy
+        if f.action is Action.NONE:
+            f.action, f.reason, f.rule = Action.REPORT, pf.reason, "policy-checks"
+        else:
+            f.reason = f"{f.reason}; {pf.reason}"
+    extra = []
+    source = parsed.source
+    unknown_size = SizeInfo("unknown", None, "not an aborting allocation")
+    for pf in checks.r1_use_before_check(parsed) + checks.r2_abort_on_failure(parsed):
+        line, col = source.line_col(pf.offset)
+        phase = ctx.config.phase_index.phase_at(_tree_key(ctx), pf.offset) if ctx.config.phase_index else UNKNOWN_PHASE
+        extra.append(Finding(file=source.display, offset=pf.offset, line=line, column=col, function=pf.function,
+                             allocator=pf.allocator, policy=pf.policy, rule="policy-checks", size=unknown_size,
+                             phase=phase, action=Action.REPORT, reason=pf.reason))
+    return sorted(findings + extra, key=lambda f: f.offset)
+
+
+def _tree_key(ctx: FileContext) -> str:
+    from codemod.wholetree import tree_key
+
+    return tree_key(ctx.parsed.source.path, Path(ctx.config.tree_root))
 
 
 def _note_for(applied: AppliedEdit, findings: list[Finding]) -> str:

@@ -57,4 +57,8 @@ def collect_facts(root: Path, profile_path: str, jobs: int = 1) -> list[FileFact
 
 
 def build_phase_index(root: Path, profile_path: str, jobs: int = 1) -> PhaseIndex:
-    return PhaseIndex.build(collect_facts(root, profile_path, jobs))
+    facts = collect_facts(root, profile_path, jobs)
+    index = PhaseIndex.build(facts)
+    # R6 asks whether the functions on a monitor chain can carry an error.
+    index.errp_functions = frozenset(fn.name for f in facts for fn in f.functions if fn.has_errp)
+    return index

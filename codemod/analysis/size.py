@@ -468,9 +468,20 @@ _INT_RE = re.compile(r"(0[xX][0-9a-fA-F']+|0[bB][01']+|0[0-7']*|[1-9][0-9']*)([u
 
 
 def parse_int_literal(text: str) -> int | None:
-    m = _INT_RE.match(text.strip())
+    text = text.strip()
+    sign = 1
+    if text[:1] in "+-" and text[1:]:
+        sign, text = (-1 if text[0] == "-" else 1), text[1:].strip()
+    m = _INT_RE.match(text)
     if not m:
         return None
+    try:
+        return sign * _int_digits(m)
+    except ValueError:  # a lone separator such as 0x'
+        return None
+
+
+def _int_digits(m: re.Match[str]) -> int:
     digits = m.group(1).replace("'", "")
     if digits[:2] in ("0x", "0X"):
         return int(digits[2:], 16)
@@ -818,9 +829,9 @@ class _FileContext:
                 size *= 0  # flexible array member
                 continue
             v = self.eval_text(d)
-            if v is None or v.exact is None:
+            if v is None or v.hi is None or v.hi < 0:
                 return None
-            size *= v.exact
+            size *= v.hi  # variants of a #define: the largest layout counts
         return size, elem[1]
 
     def size_align(self, key: str, depth: int = 0) -> tuple[int, int] | None:
@@ -1254,6 +1265,8 @@ class _Evaluator:
                 self.at = saved
             if v.exact is not None and not v.notes:
                 v = v_with_note(v, f"{path} = {v.exact} at line {line}")
+            elif v.hi is not None and not v.notes:
+                v = v_with_note(v, f"{path} <= {v.hi} by its assignment at line {line}")
             if v.taint and not v.taint.startswith(f"{path}:"):
                 v = Val(v.lo, v.hi, v.reach, v.notes, f"{path}: {v.taint}", v.why)
             return v
@@ -1392,7 +1405,7 @@ class _Evaluator:
             return v
         # the bound is evaluated where the check is, without further refinement
         k = _Evaluator(self.ctx, cdata, None if cdata is not self.data else self.fn, off, self.depth + 4).eval(right)
-        line = self.line(off)
+        line = self.line(cond.start_byte if cdata is self.data else off)
         lo, hi = v.lo, v.hi
         if op in ("<=", "<") and k.hi is not None:
             bound = k.hi - (1 if op == "<" else 0)

@@ -194,10 +194,32 @@ def test_sizeof_of_expressions_through_declarations():
     assert [i.max_bytes for i in out] == [80, 64, 160, 80, 8]
 
 
+def test_offsetof_queue_heads_and_system_types():
+    pre = """
+typedef struct Node Node;
+typedef struct Pkt {
+    uint16_t kind;
+    QTAILQ_ENTRY(Pkt) link;     /* 8 */
+    union { uint32_t raw; struct { uint16_t lo, hi; }; };   /* 24 */
+    struct iovec iov;           /* 32 */
+    QemuLockCnt *cnt;           /* 48 */
+    uint8_t payload[];          /* 56 */
+} Pkt;
+typedef struct Owner { QLIST_HEAD(, Node) nodes; QSIMPLEQ_HEAD(, Pkt) q; pthread_mutex_t lock; } Owner;
+"""
+    out = sizes(in_fn("    p = g_malloc(offsetof(Pkt, payload) + n);\n    p = g_malloc(offsetof(Pkt, hi));"
+                      "\n    p = g_new(Owner, 1);\n    p = g_malloc(offsetof(Pkt, iov.iov_len));", "uint8_t n", pre),
+                strict=False)  # `QLIST_HEAD(, Node)` and `iov.iov_len` in offsetof are ERRORs to tree-sitter
+    assert [(i.cls, i.max_bytes) for i in out] == [("small", 56 + 255), ("small", 26), ("small", 64), ("small", 40)]
+
+
 def test_unknown_type_is_unknown_and_says_so():
     info = one(in_fn("    p = g_new0(ForeignState, 1);"))
     assert info.cls == "unknown" and info.max_bytes is None
     assert "ForeignState" in info.evidence and "not known" in info.evidence
+    pre = "typedef struct Wrap { ForeignLock lock; int n; } Wrap;\n"
+    info = one(in_fn("    p = g_new0(Wrap, 1);", pre=pre))
+    assert info.cls == "unknown" and "ForeignLock not defined" in info.evidence
 
 
 def _fixture(name: str):
@@ -342,6 +364,16 @@ def test_admitted_bound_above_limit_is_large():
 def test_update_in_loop_makes_the_value_unknown():
     body = "    size_t n = 16;\n    for (int i = 0; i < 10; i++) {\n        p = g_malloc(n);\n        n = n * 2;\n    }"
     assert one(in_fn(body)).cls == "unknown"
+
+
+def test_check_before_a_loop_that_changes_the_value_does_not_count():
+    body = ("    if (n > 64) {\n        return NULL;\n    }\n    for (int i = 0; i < 4; i++) {\n"
+            "        p = g_malloc(n);\n        n += 100;\n    }")
+    assert one(in_fn(body, "size_t n")).cls == "unknown"
+    # the same check inside the loop, before the call, holds on every trip
+    body = ("    for (int i = 0; i < 4; i++) {\n        if (n > 64) {\n            break;\n        }\n"
+            "        p = g_malloc(n);\n        n += 100;\n    }")
+    assert one(in_fn(body, "size_t n")).max_bytes == 64
 
 
 def test_narrow_type_bounds_but_does_not_prove_large():

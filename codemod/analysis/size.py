@@ -69,6 +69,36 @@ _TYPE_MAX: dict[str, int] = {
     "int16_t": 0x7FFF, "short": 0x7FFF, "gint16": 0x7FFF, "gshort": 0x7FFF,
 }
 
+# Layouts of common system and glib types (x86_64 glibc, glib 2.x):
+# name -> (size, alignment). Their definitions live in system headers,
+# which are never scanned.
+_SYSTEM_LAYOUTS: dict[str, tuple[int, int]] = {
+    "pthread_mutex_t": (40, 8), "pthread_cond_t": (48, 8), "pthread_rwlock_t": (56, 8),
+    "pthread_t": (8, 8), "pthread_key_t": (4, 4), "pthread_once_t": (4, 4), "pthread_attr_t": (56, 8),
+    "pthread_spinlock_t": (4, 4), "sem_t": (32, 8), "sigset_t": (128, 8), "jmp_buf": (200, 8),
+    "sigjmp_buf": (200, 8), "va_list": (24, 8), "pid_t": (4, 4), "uid_t": (4, 4), "gid_t": (4, 4),
+    "mode_t": (4, 4), "socklen_t": (4, 4), "clockid_t": (4, 4), "dev_t": (8, 8), "ino_t": (8, 8),
+    "struct iovec": (16, 8), "struct timespec": (16, 8), "struct timeval": (16, 8),
+    "struct sockaddr": (16, 2), "struct sockaddr_in": (16, 4), "struct sockaddr_in6": (28, 4),
+    "struct sockaddr_un": (110, 2), "struct sockaddr_storage": (128, 8), "struct in_addr": (4, 4),
+    "struct stat": (144, 8), "struct pollfd": (8, 4), "struct epoll_event": (12, 1),
+    "GMutex": (8, 8), "GCond": (16, 8), "GRecMutex": (16, 8), "GRWLock": (16, 8), "GPrivate": (32, 8),
+    "GOnce": (16, 8), "GList": (24, 8), "GSList": (16, 8), "GQueue": (24, 8), "GString": (24, 8),
+    "GArray": (16, 8), "GByteArray": (16, 8), "GPtrArray": (16, 8), "GHashTableIter": (48, 8),
+    "GError": (16, 8), "GPollFD": (8, 4), "GTimeVal": (16, 8),
+}
+
+_SYSTEM_OFFSETS: dict[str, dict[str, int]] = {"struct iovec": {"iov_base": 0, "iov_len": 8}}
+
+# qemu/queue.h heads and links used as field types: QTAILQ_HEAD(, T) ...
+_QUEUE_RE = re.compile(r"^(QLIST|QSLIST|QSIMPLEQ|QTAILQ)_(HEAD|ENTRY)\s*\(")
+_QUEUE_LAYOUTS = {
+    ("QLIST", "HEAD"): (8, 8), ("QLIST", "ENTRY"): (16, 8),
+    ("QSLIST", "HEAD"): (8, 8), ("QSLIST", "ENTRY"): (8, 8),
+    ("QSIMPLEQ", "HEAD"): (16, 8), ("QSIMPLEQ", "ENTRY"): (8, 8),
+    ("QTAILQ", "HEAD"): (16, 8), ("QTAILQ", "ENTRY"): (16, 8),
+}
+
 _QUALIFIERS = {"const", "volatile", "restrict", "static", "extern", "register", "inline",
                "__restrict", "__restrict__", "signed"}
 
@@ -729,7 +759,7 @@ class _FunctionIndex:
             return False
         return (p[0].type[0] == "void" and p[0].type[1] == 1 and p[1].type[0] in ("hwaddr", "target_ulong", "uint64_t")
                 and p[2].type[0] in ("uint64_t", "uint32_t") and p[2].type[1] == 0
-                and p[3].type[0] in ("unsigned int", "int", "unsigned") and p[3].type[1] == 0)
+                and p[3].type[0] in ("unsigned int", "int", "unsigned", "uint32_t") and p[3].type[1] == 0)
 
 
 def _callee(data: bytes, call: tree_sitter.Node | None) -> str | None:
@@ -751,6 +781,10 @@ class _FileContext:
         self._type_memo: dict[str, tuple[int, int] | None] = {}
         self._const_memo: dict[str, Val | None] = {}
         self._const_active: set[str] = set()
+        self._cond_memo: dict[tuple[int, int], list] = {}
+        self._missing: dict[str, str] = {}  # type -> the innermost type or bound that is not known
+        self.last_missing = ""
+        self._loop_memo: dict[tuple[int, int], list[tuple[int, int]]] = {}
 
     def function(self, fn: tree_sitter.Node) -> _FunctionIndex:
         key = (fn.start_byte, fn.end_byte)
@@ -758,6 +792,34 @@ class _FileContext:
         if idx is None:
             idx = self.functions[key] = _FunctionIndex(self, fn)
         return idx
+
+    def unknown_size(self, shown: str, ref: TypeRef | None) -> str:
+        if ref is None:
+            return f"{shown}: type of the operand not known"
+        leaf = self._missing.get(ref[0], self.last_missing or ref[0])
+        if leaf and leaf != ref[0]:
+            return f"{shown}: size of type not known ({leaf} not defined in the file or its headers)"
+        return f"{shown}: size of type not known ({ref[0]} not defined in the file or its headers)"
+
+    def conditions(self, fn: _FunctionIndex, at: int):
+        key = (fn.fn.start_byte, at)
+        hit = self._cond_memo.get(key)
+        if hit is None:
+            hit = self._cond_memo[key] = _dominating_conditions(self, fn, at)
+        return hit
+
+    def loops_around(self, fn: _FunctionIndex, at: int) -> list[tuple[int, int]]:
+        key = (fn.fn.start_byte, at)
+        hit = self._loop_memo.get(key)
+        if hit is None:
+            hit = []
+            node = fn.fn.named_descendant_for_byte_range(at, at) if at >= 0 else None
+            while node is not None and node != fn.fn:
+                if node.type in ("for_statement", "while_statement", "do_statement"):
+                    hit.append((node.start_byte, node.end_byte))
+                node = node.parent
+            self._loop_memo[key] = hit
+        return hit
 
     def global_type(self, name: str) -> TypeRef | None:
         if self.globals is None:
@@ -822,6 +884,7 @@ class _FileContext:
         else:
             elem = self.size_align(base, depth)
             if elem is None:
+                self.last_missing = self._missing.get(base, base)
                 return None
         size = elem[0]
         for d in dims:
@@ -830,6 +893,7 @@ class _FileContext:
                 continue
             v = self.eval_text(d)
             if v is None or v.hi is None or v.hi < 0:
+                self.last_missing = f"array bound {d}"
                 return None
             size *= v.hi  # variants of a #define: the largest layout counts
         return size, elem[1]
@@ -838,6 +902,11 @@ class _FileContext:
         if key in _SCALARS:
             s = _SCALARS[key]
             return s, min(s, 16)
+        if key in _SYSTEM_LAYOUTS:
+            return _SYSTEM_LAYOUTS[key]
+        m = _QUEUE_RE.match(key)
+        if m:
+            return _QUEUE_LAYOUTS[(m.group(1), m.group(2))]
         if depth > 24:
             return None
         if key in self._type_memo:
@@ -850,25 +919,45 @@ class _FileContext:
             result = self._layout(key, depth)
         elif key in ("void",):
             result = (1, 1)  # GNU: sizeof(void) == 1
+        if result is None:
+            self._missing[key] = self.last_missing if key in self.facts.typedefs or key in self.facts.records else key
         self._type_memo[key] = result
         return result
 
-    def _layout(self, key: str, depth: int) -> tuple[int, int] | None:
+    def _layout(self, key: str, depth: int, offsets: dict[str, int] | None = None) -> tuple[int, int] | None:
+        """(size, align) of a record; fills `offsets` (field -> byte offset) when given."""
         packed, fields = self.facts.records[key]
         union = key.startswith("union ")
         offset = 0  # in bits, to place bit-fields
         size = 0
         align = 1
         for _name, ref, bits in fields:
+            if offsets is not None and not bits:
+                sa0 = self.size_align_ref(ref, depth + 1)
+                if sa0 is not None and not union:
+                    a0 = 1 if packed else sa0[1]
+                    here = -(-offset // (a0 * 8)) * a0
+                else:
+                    here = 0 if union else None
+                if here is not None:
+                    if _name:
+                        offsets.setdefault(_name, here)
+                    else:  # members of an anonymous struct/union are members of this one
+                        rec = self.record_of(ref)
+                        inner: dict[str, int] = {}
+                        if rec is not None and self._layout(rec, depth + 1, inner) is not None:
+                            for k, v in inner.items():
+                                offsets.setdefault(k, here + v)
             sa = self.size_align_ref(ref, depth + 1)
             if sa is None:
-                return None
+                return None  # last_missing says which
             fsize, falign = sa
             if packed:
                 falign = 1
             if bits:
                 v = self.eval_text(bits)
                 if v is None or v.exact is None:
+                    self.last_missing = f"bit-field width {bits}"
                     return None
                 width = v.exact
                 unit = fsize * 8
@@ -891,6 +980,29 @@ class _FileContext:
             size = -(-offset // 8)
         size = -(-size // align) * align
         return size, align
+
+    def offset_of(self, type_text: str, member: str) -> int | None:
+        """offsetof(type, a.b.c) for records known from the facts."""
+        ref = _typeref_from_text(type_text)
+        off = 0
+        for part in member.split("."):
+            if ref is None:
+                return None
+            base = self.resolve_typedef(ref)[0]
+            if base in _SYSTEM_OFFSETS:
+                hit = _SYSTEM_OFFSETS[base].get(part)
+                if hit is None:
+                    return None
+                off += hit
+                ref = None
+                continue
+            rec = self.record_of(ref)
+            offsets: dict[str, int] = {}
+            if rec is None or self._layout(rec, 0, offsets) is None or part not in offsets:
+                return None
+            off += offsets[part]
+            ref = self.field_type(ref, part)
+        return off
 
     def record_of(self, ref: TypeRef) -> str | None:
         """Record key a (non-pointer) type refers to, through typedefs."""
@@ -1022,6 +1134,11 @@ class _Evaluator:
             return v
         if t == "sizeof_expression":
             return self._sizeof(node)
+        if t == "offsetof_expression":
+            # the grammar knows offsetof; split its text (a.b member paths parse oddly)
+            inner = self.text(node)
+            inner = inner[inner.index("(") + 1 : inner.rindex(")")] if "(" in inner and ")" in inner else ""
+            return self._offsetof([a.strip() for a in _split_text_args(inner)])
         if t == "alignof_expression":
             ref = self._typeref(node.child_by_field_name("type"))
             sa = self.ctx.size_align_ref(ref) if ref else None
@@ -1104,7 +1221,7 @@ class _Evaluator:
             ref = self._typeref(tnode)
             size = self.ctx.sizeof_ref(ref) if ref else None
             if size is None:
-                return _unknown(f"{self._short(node)}: size of type not known")
+                return _unknown(self.ctx.unknown_size(self._short(node), ref))
             return _const(size)
         expr = node.child_by_field_name("value")
         while expr is not None and expr.type == "parenthesized_expression" and expr.named_children:
@@ -1119,7 +1236,7 @@ class _Evaluator:
             return _const(len(_c_string_bytes(self.text(expr))) + 1)
         size = self.ctx.sizeof_ref(ref) if ref else None
         if size is None:
-            return _unknown(f"{self._short(node)}: size of type not known")
+            return _unknown(self.ctx.unknown_size(self._short(node), ref))
         return _const(size)
 
     def _typeref(self, tnode: tree_sitter.Node | None) -> TypeRef | None:
@@ -1234,7 +1351,8 @@ class _Evaluator:
                 else:
                     vals.append(_unknown(f"{path}: parameter of {fn.name}, not bounded"))
             # Writes that can reach `at`: those before it, and any inside a loop around it.
-            loop = _outermost_loop(fn.fn, self.at)
+            loops = self.ctx.loops_around(fn, self.at)
+            loop = loops[-1] if loops else None
             writes = [w for w in fn.writes if w.path == path and (
                 w.offset < self.at or (loop is not None and loop[0] <= w.offset < loop[1]))]
             for w in writes:
@@ -1308,6 +1426,12 @@ class _Evaluator:
         kind = "field" if node.type == "field_expression" else "array element" if node.type == "subscript_expression" else "memory"
         return self._type_bound(_unknown(f"{path}: {kind}, not bounded"), ref)
 
+    def _offsetof(self, texts: list[str]) -> Val:
+        off = self.ctx.offset_of(texts[0], _norm(texts[1])) if len(texts) == 2 else None
+        if off is not None:
+            return _const(off)
+        return _unknown(f"offsetof({', '.join(texts)}): layout not known")
+
     # -- calls -----------------------------------------------------------------
     def _call(self, node: tree_sitter.Node) -> Val:
         fname = _callee(self.data, node) or ""
@@ -1338,6 +1462,8 @@ class _Evaluator:
             return v_shl(_const(1), self.eval(args[0]))
         if fname in ("INT64_C", "UINT64_C", "INT32_C", "UINT32_C", "INT8_C", "UINT8_C", "INT16_C", "UINT16_C") and len(args) == 1:
             return self.eval(args[0])
+        if fname in ("offsetof", "__builtin_offsetof") and args_node is not None:
+            return self._offsetof(_split_args(self.data, args_node))
         if fname == "ARRAY_SIZE" and len(args) == 1:
             ref = self.type_of(args[0])
             if ref is not None:
@@ -1369,8 +1495,12 @@ class _Evaluator:
         path = _norm(self.text(node))
         if not path:
             return v
-        for cond, holds, off, cdata in _dominating_conditions(self.ctx, self.fn, self.at):
+        for cond, holds, off, cdata in self.ctx.conditions(self.fn, self.at):
             if any(w.offset > off and w.offset < self.at and _path_overlaps(w.path, path) for w in self.fn.writes):
+                continue
+            # a loop entered after the check may change the value on a later trip
+            if any(lo > off and lo <= w.offset < hi and _path_overlaps(w.path, path)
+                   for lo, hi in self.ctx.loops_around(self.fn, self.at) for w in self.fn.writes):
                 continue
             v = self._apply_condition(cond, holds, path, v, off, cdata)
         return v
@@ -1420,18 +1550,6 @@ class _Evaluator:
             if lo is None or bound > lo:
                 return Val(bound, hi, v.reach, v.notes + (f"{path} >= {bound} (check at line {line})",), v.taint, v.why)
         return v
-
-
-def _outermost_loop(fn: tree_sitter.Node, at: int) -> tuple[int, int] | None:
-    if at < 0:
-        return None
-    node = fn.named_descendant_for_byte_range(at, at)
-    found = None
-    while node is not None and node != fn:
-        if node.type in ("for_statement", "while_statement", "do_statement"):
-            found = (node.start_byte, node.end_byte)
-        node = node.parent
-    return found
 
 
 def _base_of(path: str) -> str:
@@ -1602,7 +1720,10 @@ def _context(parsed: ParsedFile, facts: SizeFacts | None) -> _FileContext:
 
 def _split_args(data: bytes, args: tree_sitter.Node) -> list[str]:
     """Argument texts split at top-level commas (robust to types as arguments)."""
-    text = data[args.start_byte + 1 : args.end_byte - 1].decode("utf-8", "replace")
+    return _split_text_args(data[args.start_byte + 1 : args.end_byte - 1].decode("utf-8", "replace"))
+
+
+def _split_text_args(text: str) -> list[str]:
     out, depth, cur, i = [], 0, [], 0
     while i < len(text):
         ch = text[i]
@@ -1629,7 +1750,8 @@ def _split_args(data: bytes, args: tree_sitter.Node) -> list[str]:
 
 def _arg_nodes(data: bytes, args: tree_sitter.Node) -> list[tree_sitter.Node] | None:
     nodes = [a for a in args.named_children if a.type != "comment"]
-    if args.has_error or any(n.type == "ERROR" for n in nodes):
+    # errors inside one argument (offsetof(T, a.b)) are that argument's business
+    if any(n.type == "ERROR" or n.is_missing for n in nodes):
         return None
     return nodes
 
@@ -1669,7 +1791,7 @@ def _classify(site, parsed: ParsedFile, limit: int, facts: SizeFacts | None) -> 
         ref = _typeref_from_text(texts[i]) if i < len(texts) else None
         size = ctx.sizeof_ref(ref) if ref is not None else None
         if size is None:
-            return _unknown(f"sizeof({texts[i] if i < len(texts) else '?'}): size of type not known")
+            return _unknown(ctx.unknown_size(f"sizeof({texts[i] if i < len(texts) else '?'})", ref))
         return _const(size)
 
     kind = site.allocator.size

@@ -125,6 +125,13 @@ def test_allocator_size_forms(call, value):
     assert (info.cls, info.max_bytes) == ("small", value), info
 
 
+def test_type_arguments_tree_sitter_misreads():
+    body = ("    Ctx *c = NULL;\n    p = g_new(const char *, n + 1);\n    p = g_new0(typeof(*c), 2);"
+            "\n    p = g_renew(uint16_t, p, ++n);")
+    out = sizes(in_fn(body, "uint8_t n", "typedef struct Ctx { uint32_t a[6]; } Ctx;\n"), strict=False)
+    assert [(i.cls, i.max_bytes) for i in out] == [("small", 8 * 256), ("small", 48), ("small", 2 * 256)]
+
+
 def test_g_new_of_struct_keyword_type():
     src = "struct Pair { int a; int b; };\n" + in_fn("    p = g_new(struct Pair, 3);")
     parsed = parse(src)  # tree-sitter sees `struct Pair` as an odd argument: handled from text

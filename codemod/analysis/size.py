@@ -1175,6 +1175,11 @@ class _Evaluator:
             return self._lvalue(node)
         if t == "assignment_expression":
             return self.eval(node.child_by_field_name("right"))
+        if t == "update_expression":
+            # ++n / n++ as an argument: the value is n or n + 1 (n - 1 for --)
+            arg = self.eval(node.child_by_field_name("argument"))
+            inc = "++" in self.text(node)
+            return v_union(arg, v_add(arg, _const(1)) if inc else v_sub(arg, _const(1)))
         if t == "string_literal" or t == "concatenated_string":
             return _unknown("a string is not a size")
         return _unknown(f"{self._short(node)}: not understood")
@@ -1718,6 +1723,9 @@ def _context(parsed: ParsedFile, facts: SizeFacts | None) -> _FileContext:
     return ctx
 
 
+_TYPEOF_RE = re.compile(r"^(?:typeof|__typeof__|__typeof)\s*\((.*)\)$", re.DOTALL)
+
+
 def _split_args(data: bytes, args: tree_sitter.Node) -> list[str]:
     """Argument texts split at top-level commas (robust to types as arguments)."""
     return _split_text_args(data[args.start_byte + 1 : args.end_byte - 1].decode("utf-8", "replace"))
@@ -1777,7 +1785,10 @@ def _classify(site, parsed: ParsedFile, limit: int, facts: SizeFacts | None) -> 
     ev = _Evaluator(ctx, data, fn, at)
 
     def arg(i: int) -> Val:
-        if nodes is not None and len(nodes) == len(texts) and i < len(nodes):
+        # nodes are trusted only where they line up with the text split:
+        # `g_new(const char *, n + 1)` confuses tree-sitter's argument list
+        if (nodes is not None and len(nodes) == len(texts) and i < len(nodes)
+                and _norm(_text(data, nodes[i])) == _norm(texts[i])):
             return ev.eval(nodes[i])
         if i >= len(texts):
             return _unknown(f"argument {i + 1} missing")
@@ -1789,6 +1800,10 @@ def _classify(site, parsed: ParsedFile, limit: int, facts: SizeFacts | None) -> 
 
     def type_arg(i: int) -> Val:
         ref = _typeref_from_text(texts[i]) if i < len(texts) else None
+        m = _TYPEOF_RE.match(texts[i]) if i < len(texts) else None
+        if m:
+            snippet = _parse_snippet(m.group(1))
+            ref = _Evaluator(ctx, snippet[0], fn, at).type_of(snippet[1]) if snippet else None
         size = ctx.sizeof_ref(ref) if ref is not None else None
         if size is None:
             return _unknown(ctx.unknown_size(f"sizeof({texts[i] if i < len(texts) else '?'})", ref))

@@ -497,7 +497,7 @@ def test_every_site_in_a_qemu_sample_is_classified(qemu_tree):
         for site in find_sites(parsed):
             info = classify_size(site, parsed)
             counts[info.cls] += 1
-            assert info.evidence
+            assert info.evidence and not info.evidence.startswith("internal error"), info.evidence
             if info.cls == "small":
                 assert info.max_bytes is not None and 0 <= info.max_bytes <= 4096
     assert counts["small"] > 0 and counts["large"] > 0 and counts["unknown"] > 0

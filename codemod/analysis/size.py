@@ -30,7 +30,7 @@ understood is "unknown" with a reason.
 from __future__ import annotations
 
 import re
-import weakref
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -867,7 +867,7 @@ class _FileContext:
         snippet = _parse_snippet(text)
         if snippet is None:
             return None
-        data, node = snippet
+        data, node, _tree = snippet
         ev = _Evaluator(self, data, None, -1, depth=6)
         v = ev.eval(node)
         return v if v.hi is not None and not v.taint else None
@@ -1041,7 +1041,8 @@ class _FileContext:
 
 
 @lru_cache(maxsize=4096)
-def _parse_snippet(text: str) -> tuple[bytes, tree_sitter.Node] | None:
+def _parse_snippet(text: str) -> tuple[bytes, tree_sitter.Node, tree_sitter.Tree] | None:
+    """Parse a C expression given as text (#define bodies, array bounds, arguments)."""
     if len(text) > 2000:
         return None
     data = b"long __allocfix_v = (" + text.encode() + b"\n);"
@@ -1057,11 +1058,9 @@ def _parse_snippet(text: str) -> tuple[bytes, tree_sitter.Node] | None:
         return None
     if value is None:
         return None
-    _SNIPPET_TREES.append(tree)  # keep the tree alive as long as the cached node
-    return data, value
+    return data, value, tree  # the tree rides along so the cached node stays valid
 
 
-_SNIPPET_TREES: list = []
 _SNIPPET_PARSER: tree_sitter.Parser | None = None
 
 
@@ -1694,32 +1693,39 @@ def _clamp(data: bytes, cond: tree_sitter.Node, cons: tree_sitter.Node | None):
 # ---------------------------------------------------------------------------
 # Public API
 
-_CONTEXTS: dict[tuple[int, int], tuple[weakref.ref, _FileContext]] = {}
-_FILE_FACTS: dict[int, tuple[weakref.ref, SizeFacts]] = {}
+# Small LRU caches: the engine classifies all sites of one file before the
+# next, so a few entries suffice; entries hold their keys' objects, so an id
+# cannot be reused while cached.
+_CACHE_SIZE = 4
+_CONTEXTS: OrderedDict[tuple[int, int], tuple[ParsedFile, SizeFacts | None, _FileContext]] = OrderedDict()
+_FILE_FACTS: OrderedDict[int, tuple[ParsedFile, SizeFacts]] = OrderedDict()
 
 
 def file_facts(parsed: ParsedFile) -> SizeFacts:
-    """SizeFacts of one parsed file (cached while the file object lives)."""
+    """SizeFacts of one parsed file (cached for the last few files)."""
     hit = _FILE_FACTS.get(id(parsed))
-    if hit is not None and hit[0]() is parsed:
+    if hit is not None and hit[0] is parsed:
+        _FILE_FACTS.move_to_end(id(parsed))
         return hit[1]
     facts = SizeFacts.from_parsed([parsed])
-    _FILE_FACTS[id(parsed)] = (weakref.ref(parsed, lambda _r, k=id(parsed): _FILE_FACTS.pop(k, None)), facts)
+    _FILE_FACTS[id(parsed)] = (parsed, facts)
+    while len(_FILE_FACTS) > _CACHE_SIZE:
+        _FILE_FACTS.popitem(last=False)
     return facts
 
 
 def _context(parsed: ParsedFile, facts: SizeFacts | None) -> _FileContext:
     key = (id(parsed), id(facts))
     hit = _CONTEXTS.get(key)
-    if hit is not None and hit[0]() is parsed:
-        return hit[1]
+    if hit is not None and hit[0] is parsed and hit[1] is facts:
+        _CONTEXTS.move_to_end(key)
+        return hit[2]
     own = file_facts(parsed)
     merged = own.merge(facts) if facts is not None else own
     ctx = _FileContext(parsed, merged)
-    # one live context per file: drop contexts of other facts for this file
-    for k in [k for k in _CONTEXTS if k[0] == id(parsed)]:
-        del _CONTEXTS[k]
-    _CONTEXTS[key] = (weakref.ref(parsed, lambda _r, k=key: _CONTEXTS.pop(k, None)), ctx)
+    _CONTEXTS[key] = (parsed, facts, ctx)
+    while len(_CONTEXTS) > _CACHE_SIZE:
+        _CONTEXTS.popitem(last=False)
     return ctx
 
 
@@ -1770,6 +1776,8 @@ def classify_size(site, parsed: ParsedFile, *, limit: int = DEFAULT_LIMIT, facts
         return _classify(site, parsed, limit, facts)
     except RecursionError:
         return SizeInfo("unknown", None, "size expression too deeply nested to analyse")
+    except Exception as exc:  # a bug here must not stop the file: say so in the finding
+        return SizeInfo("unknown", None, f"internal error in size analysis: {type(exc).__name__}: {exc}")
 
 
 def _classify(site, parsed: ParsedFile, limit: int, facts: SizeFacts | None) -> SizeInfo:

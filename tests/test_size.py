@@ -130,6 +130,10 @@ def test_type_arguments_tree_sitter_misreads():
             "\n    p = g_renew(uint16_t, p, ++n);")
     out = sizes(in_fn(body, "uint8_t n", "typedef struct Ctx { uint32_t a[6]; } Ctx;\n"), strict=False)
     assert [(i.cls, i.max_bytes) for i in out] == [("small", 8 * 256), ("small", 48), ("small", 2 * 256)]
+    # arguments re-read from text still see the function's assignments and checks
+    body = "    size_t k = 12;\n\n    if (m > 10) {\n        return NULL;\n    }\n    p = g_new(Ctx *, k);\n    p = g_new(Ctx *, m);"
+    out = sizes(in_fn(body, "size_t m", "typedef struct Ctx Ctx;\n"), strict=False)
+    assert [(i.cls, i.max_bytes) for i in out] == [("small", 96), ("small", 80)]
 
 
 def test_g_new_of_struct_keyword_type():
@@ -331,6 +335,18 @@ def test_variable_assigned_a_constant_once():
     info = one(in_fn("    size_t sz = 48;\n\n    p = g_malloc(sz);"))
     assert (info.cls, info.max_bytes) == ("small", 48)
     assert "sz = 48 at line 5" in info.evidence
+
+
+def test_unconditional_assignment_hides_the_parameter_value():
+    body = "    n = 32;\n    p = g_malloc(n);\n    if (flag) {\n        n = 64;\n    }\n    p = g_malloc(n);"
+    first, second = sizes(in_fn(body, "size_t n, bool flag"))
+    assert (first.cls, first.max_bytes) == ("small", 32)
+    assert (second.cls, second.max_bytes) == ("small", 64)
+    # an assignment under a condition hides nothing
+    body = "    if (flag) {\n        n = 32;\n    }\n    p = g_malloc(n);"
+    assert one(in_fn(body, "size_t n, bool flag")).cls == "unknown"
+    body = "    flag && (n = 32);\n    p = g_malloc(n);"
+    assert one(in_fn(body, "size_t n, bool flag")).cls == "unknown"
 
 
 def test_variable_with_several_assignments_takes_the_largest():

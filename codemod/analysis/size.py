@@ -59,6 +59,10 @@ _SCALARS: dict[str, int] = {
     "gint32": 4, "guint32": 4, "gint64": 8, "guint64": 8, "gsize": 8, "gssize": 8,
     "gfloat": 4, "gdouble": 8, "gpointer": 8, "gconstpointer": 8, "goffset": 8,
     "gunichar": 4, "gunichar2": 2,
+    # function-pointer and handle typedefs (pointer-sized)
+    "GDestroyNotify": 8, "GFunc": 8, "GCompareFunc": 8, "GCompareDataFunc": 8, "GHashFunc": 8,
+    "GEqualFunc": 8, "GSourceFunc": 8, "GThreadFunc": 8, "GHFunc": 8, "GHRFunc": 8, "GIOFunc": 8,
+    "GCopyFunc": 8, "GChildWatchFunc": 8, "HANDLE": 8, "SRWLOCK": 8, "CONDITION_VARIABLE": 8,
 }
 
 # Value ranges of narrow types: a value of this type can be no larger.
@@ -1348,17 +1352,27 @@ class _Evaluator:
         self.active.add(path)
         try:
             vals: list[Val] = []
-            if decl is not None and decl.is_param:
-                if fn.is_mmio_write_handler() and fn.params[2] is decl:
-                    src = f"{path}: value written by the guest, parameter of MMIO/PIO write handler {fn.name}"
-                    vals.append(_unknown(src, taint=src))
-                else:
-                    vals.append(_unknown(f"{path}: parameter of {fn.name}, not bounded"))
             # Writes that can reach `at`: those before it, and any inside a loop around it.
             loops = self.ctx.loops_around(fn, self.at)
             loop = loops[-1] if loops else None
             writes = [w for w in fn.writes if w.path == path and (
                 w.offset < self.at or (loop is not None and loop[0] <= w.offset < loop[1]))]
+            # The last plain assignment on every path to `at` hides the entry
+            # value and all earlier writes (but not writes later in a loop it precedes).
+            killer = None
+            for w in writes:
+                if w.offset < self.at and w.kind in ("=", "decl", "fill") and _dominates(fn.fn, w, self.at):
+                    if killer is None or w.offset > killer.offset:
+                        killer = w
+            if killer is not None:
+                writes = [w for w in writes if w.offset >= killer.offset and (
+                    w.offset < self.at or any(lo > killer.offset and lo <= w.offset < hi for lo, hi in loops))]
+            elif decl is not None and decl.is_param:
+                if fn.is_mmio_write_handler() and fn.params[2] is decl:
+                    src = f"{path}: value written by the guest, parameter of MMIO/PIO write handler {fn.name}"
+                    vals.append(_unknown(src, taint=src))
+                else:
+                    vals.append(_unknown(f"{path}: parameter of {fn.name}, not bounded"))
             for w in writes:
                 vals.append(self._write_value(w, path))
             if decl is not None and not decl.is_param and not writes:
@@ -1374,17 +1388,26 @@ class _Evaluator:
         finally:
             self.active.discard(path)
 
+    def _eval_at(self, node: tree_sitter.Node, at: int) -> Val:
+        """Evaluate a node of the file itself at program point `at` (this
+        evaluator may be reading a snippet, whose bytes are not the file's)."""
+        ev = self
+        if self.data is not self.ctx.data:
+            ev = _Evaluator(self.ctx, self.ctx.data, self.fn, at, self.depth)
+            ev.active = self.active
+        saved = ev.at
+        ev.at = at
+        try:
+            return ev.eval(node)
+        finally:
+            ev.at = saved
+
     def _write_value(self, w: _Write, path: str) -> Val:
         line = self.line(w.offset)
         if w.kind == "fill":
             return _unknown(f"{path}: {w.source}", taint=f"{path}: {w.source}")
         if w.kind in ("=", "decl") and w.value is not None:
-            saved = self.at
-            self.at = w.offset
-            try:
-                v = self.eval(w.value)
-            finally:
-                self.at = saved
+            v = self._eval_at(w.value, w.offset)
             if v.exact is not None and not v.notes:
                 v = v_with_note(v, f"{path} = {v.exact} at line {line}")
             elif v.hi is not None and not v.notes:
@@ -1394,12 +1417,7 @@ class _Evaluator:
             return v
         if w.kind == "op=" and w.value is not None and w.op in ("&=", "%=", ">>=", "/="):
             # narrowing compound assignments keep the old value's bound at worst
-            saved = self.at
-            self.at = w.offset
-            try:
-                rhs = self.eval(w.value)
-            finally:
-                self.at = saved
+            rhs = self._eval_at(w.value, w.offset)
             if w.op == "&=" and rhs.hi is not None:
                 return Val(0, rhs.hi, False, (f"{path} masked at line {line}",))
             return _unknown(f"{path}: updated at line {line}")
@@ -1554,6 +1572,30 @@ class _Evaluator:
             if lo is None or bound > lo:
                 return Val(bound, hi, v.reach, v.notes + (f"{path} >= {bound} (check at line {line})",), v.taint, v.why)
         return v
+
+
+_CONDITIONAL = {"conditional_expression", "if_statement", "while_statement", "for_statement",
+                "do_statement", "switch_statement", "case_statement"}
+
+
+def _dominates(fn: tree_sitter.Node, w: "_Write", at: int) -> bool:
+    """Is write `w` executed on every path to `at` (an unconditional statement
+    earlier in a block that encloses `at`)?"""
+    node = fn.named_descendant_for_byte_range(w.offset, w.end)
+    while node is not None and node != fn:
+        parent = node.parent
+        if parent is None:
+            return False
+        if parent.type == "compound_statement":
+            return node.end_byte <= at and parent.start_byte <= at < parent.end_byte
+        if parent.type in _CONDITIONAL or parent.type == "labeled_statement":
+            return False
+        if parent.type == "binary_expression":
+            op = parent.child_by_field_name("operator")
+            if op is not None and op.type in ("&&", "||") and node != parent.child_by_field_name("left"):
+                return False
+        node = parent
+    return False
 
 
 def _base_of(path: str) -> str:

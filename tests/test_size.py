@@ -418,10 +418,17 @@ def test_mmio_write_handler_value_is_guest_data():
     assert "val" in info.evidence and "guest" in info.evidence and "dev_write" in info.evidence
 
 
-def test_same_signature_other_parameter_is_not_guest_data():
+def test_mmio_access_size_is_small_not_guest_data():
     src = ("static void dev_write(void *opaque, hwaddr addr, uint64_t val, unsigned size)\n{\n"
-           "    void *buf = g_malloc(size);\n    g_free(buf);\n}\n")
-    assert one(src).cls == "unknown"
+           "    void *buf = g_malloc(size);\n    g_free(buf);\n}\n"
+           "static uint64_t dev_read(void *opaque, hwaddr addr, unsigned size)\n{\n"
+           "    void *buf = g_malloc(size * 4);\n    g_free(buf);\n    return 0;\n}\n")
+    w, r = sizes(src)
+    assert (w.cls, w.max_bytes, r.cls, r.max_bytes) == ("small", 8, "small", 32)
+    assert "access size" in w.evidence
+    # the same names outside a handler signature are just parameters
+    info = one("static void other(void *opaque, uint64_t val, unsigned size)\n{\n    g_free(g_malloc(size));\n}\n")
+    assert info.cls == "unknown"
 
 
 def test_value_loaded_from_guest_buffer():

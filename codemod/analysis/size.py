@@ -756,6 +756,16 @@ class _FunctionIndex:
         before = [d for d in ds if d.offset <= at]
         return (before or ds)[-1]
 
+    def mmio_size_param(self) -> "_Decl | None":
+        """`size` of (void *opaque, hwaddr addr[, uint64_t val], unsigned size)."""
+        p = self.params
+        if len(p) == 4 and self.is_mmio_write_handler():
+            return p[3]
+        if (len(p) == 3 and p[0].type[:2] == ("void", 1) and p[1].type[0] == "hwaddr"
+                and p[2].type[0] in ("unsigned int", "unsigned") and p[2].type[1] == 0):
+            return p[2]
+        return None
+
     def is_mmio_write_handler(self) -> bool:
         """(void *opaque, hwaddr addr, uint64_t val, unsigned size)."""
         p = self.params
@@ -1368,7 +1378,9 @@ class _Evaluator:
                 writes = [w for w in writes if w.offset >= killer.offset and (
                     w.offset < self.at or any(lo > killer.offset and lo <= w.offset < hi for lo, hi in loops))]
             elif decl is not None and decl.is_param:
-                if fn.is_mmio_write_handler() and fn.params[2] is decl:
+                if fn.mmio_size_param() is decl:
+                    vals.append(Val(1, 8, False, (f"{path}: access size of MMIO handler {fn.name}, at most 8",)))
+                elif fn.is_mmio_write_handler() and fn.params[2] is decl:
                     src = f"{path}: value written by the guest, parameter of MMIO/PIO write handler {fn.name}"
                     vals.append(_unknown(src, taint=src))
                 else:

@@ -349,6 +349,19 @@ def test_unconditional_assignment_hides_the_parameter_value():
     assert one(in_fn(body, "size_t n, bool flag")).cls == "unknown"
 
 
+def test_self_referencing_updates_use_the_earlier_value():
+    body = "    size_t sz = 100;\n\n    sz = (sz + 15) & ~15;\n    sz = sz * 2;\n    p = g_malloc(sz);"
+    info = one(in_fn(body))
+    assert (info.cls, info.max_bytes) == ("small", 224)
+
+
+def test_anonymous_struct_types_of_globals_and_locals():
+    pre = "static struct {\n    uint64_t a[8];\n    int n;\n} *state;\n"
+    body = "    struct { uint16_t x, y; } *pt = NULL;\n\n    p = g_malloc0(sizeof(*state));\n    p = g_malloc(sizeof(*pt));"
+    out = sizes(in_fn(body, pre=pre))
+    assert [(i.cls, i.max_bytes) for i in out] == [("small", 72), ("small", 4)]
+
+
 def test_variable_with_several_assignments_takes_the_largest():
     body = "    size_t sz;\n    if (wide) {\n        sz = 8192;\n    } else {\n        sz = 16;\n    }\n    p = g_malloc(sz);"
     info = one(in_fn(body, "bool wide"))

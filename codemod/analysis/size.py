@@ -33,11 +33,15 @@ import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import tree_sitter
 
 from codemod.cparse import C_LANGUAGE, ParsedFile, function_name
 from codemod.findings import SizeInfo
+
+if TYPE_CHECKING:
+    from codemod.analysis.sites import Site
 
 DEFAULT_LIMIT = 4096
 
@@ -675,7 +679,7 @@ class _FunctionIndex:
                 if not name:
                     continue
                 # array parameters decay to pointers
-                ref = (_type_key(None, tnode, None, data), ptr + (1 if dims else 0), ())
+                ref = (_type_key(ctx.parsed, tnode, None), ptr + (1 if dims else 0), ())
                 dd = _Decl(name, ref, p.start_byte, True)
                 self.params.append(dd)
                 self.decls.setdefault(name, []).append(dd)
@@ -691,7 +695,7 @@ class _FunctionIndex:
             t = n.type
             if t == "declaration":
                 tnode = n.child_by_field_name("type")
-                base = _type_key(None, tnode, None, data) if tnode is not None else ""
+                base = _type_key(ctx.parsed, tnode, None) if tnode is not None else ""
                 for d in n.children_by_field_name("declarator"):
                     name, ptr, dims = _unwrap_declarator(data, d)
                     if not name:
@@ -810,6 +814,8 @@ class _FileContext:
     def unknown_size(self, shown: str, ref: TypeRef | None) -> str:
         if ref is None:
             return f"{shown}: type of the operand not known"
+        if not ref[0]:
+            return f"{shown}: size of an unnamed type not known"
         leaf = self._missing.get(ref[0], self.last_missing or ref[0])
         if leaf and leaf != ref[0]:
             return f"{shown}: size of type not known ({leaf} not defined in the file or its headers)"
@@ -844,7 +850,7 @@ class _FileContext:
                 tnode = n.child_by_field_name("type")
                 if tnode is None:
                     continue
-                base = _type_key(None, tnode, None, self.data)
+                base = _type_key(self.parsed, tnode, None)
                 for d in n.children_by_field_name("declarator"):
                     nm, ptr, dims = _unwrap_declarator(self.data, d)
                     if nm and d.type != "function_declarator":
@@ -1098,7 +1104,7 @@ class _Evaluator:
         self.fn = fn
         self.at = at
         self.depth = depth
-        self.active: set[str] = set()
+        self.active: set[tuple[str, int]] = set()
 
     def text(self, node: tree_sitter.Node) -> str:
         return _text(self.data, node)
@@ -1357,9 +1363,11 @@ class _Evaluator:
         """Value of a local/parameter (path is a plain name) from its writes."""
         fn = self.fn
         assert fn is not None
-        if path in self.active or len(self.active) > 12:
+        # `size = (size + 15) & ~15` reads the value before this write: keyed by point
+        key = (path, self.at)
+        if key in self.active or len(self.active) > 12:
             return _unknown(f"{path}: depends on itself")
-        self.active.add(path)
+        self.active.add(key)
         try:
             vals: list[Val] = []
             # Writes that can reach `at`: those before it, and any inside a loop around it.
@@ -1398,7 +1406,7 @@ class _Evaluator:
                 v = self._type_bound(v, decl.type)
             return v
         finally:
-            self.active.discard(path)
+            self.active.discard(key)
 
     def _eval_at(self, node: tree_sitter.Node, at: int) -> Val:
         """Evaluate a node of the file itself at program point `at` (this
@@ -1824,8 +1832,14 @@ def _arg_nodes(data: bytes, args: tree_sitter.Node) -> list[tree_sitter.Node] | 
     return nodes
 
 
-def classify_size(site, parsed: ParsedFile, *, limit: int = DEFAULT_LIMIT, facts: SizeFacts | None = None) -> SizeInfo:
-    """Classify the byte count of one allocation site (see module doc)."""
+def classify_size(site: "Site", parsed: ParsedFile, *, limit: int = DEFAULT_LIMIT,
+                  facts: SizeFacts | None = None) -> SizeInfo:
+    """Classify the byte count of one allocation site (see module doc).
+
+    `facts` adds types and constants from other files (the file's headers);
+    the file's own are always used. Never raises: what cannot be analysed is
+    "unknown" with the reason as evidence.
+    """
     try:
         return _classify(site, parsed, limit, facts)
     except RecursionError:

@@ -108,7 +108,7 @@ _QUEUE_LAYOUTS = {
 }
 
 _QUALIFIERS = {"const", "volatile", "restrict", "static", "extern", "register", "inline",
-               "__restrict", "__restrict__", "signed"}
+               "__restrict", "__restrict__"}
 
 # Well-known constants of the platform and of QEMU's own headers that every
 # file may use without the header being scanned.
@@ -391,10 +391,6 @@ def _join(*vals: Val) -> tuple[tuple[str, ...], str | None, str | None]:
 def _combine(lo: int | None, hi: int | None, reach: bool, *vals: Val) -> Val:
     notes, taint, why = _join(*vals)
     return Val(lo, hi, reach, notes, taint, why if hi is None else None)
-
-
-def _nn(x: int | None) -> int | None:
-    return None if x is None else max(x, 0)
 
 
 def v_add(a: Val, b: Val) -> Val:

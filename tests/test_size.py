@@ -224,6 +224,15 @@ typedef struct Owner { QLIST_HEAD(, Node) nodes; QSIMPLEQ_HEAD(, Pkt) q; pthread
     assert [(i.cls, i.max_bytes) for i in out] == [("small", 56 + 255), ("small", 26), ("small", 64), ("small", 40)]
 
 
+def test_open_arrays_take_their_bound_from_the_initializer():
+    pre = ("static const uint32_t regs[] = { 1, 2, 3, 4, 5 };\nstatic const char banner[] = \"hello\";\n"
+           "static const int sparse[] = { [40] = 1 };\nstatic const int count = 24;\n")
+    body = ("    p = g_new(uint64_t, ARRAY_SIZE(regs));\n    p = g_malloc(sizeof(banner));\n"
+            "    p = g_malloc(sizeof(sparse));\n    p = g_new(uint32_t, count);")
+    out = sizes(in_fn(body, pre=pre))
+    assert [(i.cls, i.max_bytes) for i in out] == [("small", 40), ("small", 6), ("unknown", None), ("small", 96)]
+
+
 def test_unknown_type_is_unknown_and_says_so():
     info = one(in_fn("    p = g_new0(ForeignState, 1);"))
     assert info.cls == "unknown" and info.max_bytes is None

@@ -337,6 +337,26 @@ def _unwrap_declarator(data: bytes, decl: tree_sitter.Node) -> tuple[str | None,
     return None, ptr, tuple(dims)
 
 
+def _open_array_dims(data: bytes, decl: tree_sitter.Node, dims: tuple[str, ...]) -> tuple[str, ...]:
+    """`T a[] = {...}` / `char s[] = "..."`: the initializer gives the bound.
+
+    An open bound left as "" would read as a flexible array member (0 bytes);
+    here it becomes the element count, or "?" (not known) when it cannot be
+    counted (designated initializers)."""
+    if not dims or dims[0] != "":
+        return dims
+    value = decl.child_by_field_name("value") if decl.type == "init_declarator" else None
+    count: int | None = None
+    if value is not None and value.type == "initializer_list":
+        items = [c for c in value.named_children if c.type != "comment"]
+        if not any(c.type == "initializer_pair" for c in items):
+            count = len(items)
+    elif value is not None and value.type in ("string_literal", "concatenated_string"):
+        parts = [value] if value.type == "string_literal" else [c for c in value.named_children if c.type == "string_literal"]
+        count = sum(len(_c_string_bytes(_text(data, p))) for p in parts) + 1
+    return (str(count) if count is not None else "?",) + dims[1:]
+
+
 def _typeref_from_text(text: str) -> TypeRef | None:
     """A type written as text (g_new's first argument): 'struct Foo', 'char *', 'Foo'."""
     text = _COMMENT_RE.sub(" ", text).strip()
@@ -696,6 +716,7 @@ class _FunctionIndex:
                     name, ptr, dims = _unwrap_declarator(data, d)
                     if not name:
                         continue
+                    dims = _open_array_dims(data, d, dims)
                     self.decls.setdefault(name, []).append(_Decl(name, (base, ptr, dims), d.start_byte))
                     if d.type == "init_declarator":
                         v = d.child_by_field_name("value")
@@ -792,6 +813,7 @@ class _FileContext:
         self.facts = facts
         self.functions: dict[tuple[int, int], _FunctionIndex] = {}
         self.globals: dict[str, TypeRef] | None = None
+        self.global_consts: dict[str, tree_sitter.Node] = {}  # `static const int n = 16;`
         self._type_memo: dict[str, tuple[int, int] | None] = {}
         self._const_memo: dict[str, Val | None] = {}
         self._const_active: set[str] = set()
@@ -847,10 +869,14 @@ class _FileContext:
                 if tnode is None:
                     continue
                 base = _type_key(self.parsed, tnode, None)
+                const = any(c.type == "type_qualifier" and _text(self.data, c) == "const" for c in n.children)
                 for d in n.children_by_field_name("declarator"):
                     nm, ptr, dims = _unwrap_declarator(self.data, d)
                     if nm and d.type != "function_declarator":
-                        self.globals.setdefault(nm, (base, ptr, dims))
+                        self.globals.setdefault(nm, (base, ptr, _open_array_dims(self.data, d, dims)))
+                        value = d.child_by_field_name("value") if d.type == "init_declarator" else None
+                        if const and not ptr and not dims and value is not None:
+                            self.global_consts.setdefault(nm, value)
         return self.globals.get(name)
 
     # -- constants -------------------------------------------------------
@@ -1343,6 +1369,15 @@ class _Evaluator:
             if self.fn is None:
                 return _unknown(f"{name}: not a known constant")
             gtype = self.ctx.global_type(name)
+            init = self.ctx.global_consts.get(name)
+            if init is not None and name not in {p for p, _ in self.active}:
+                self.active.add((name, -1))
+                try:
+                    v = self._eval_at(init, -1)
+                finally:
+                    self.active.discard((name, -1))
+                if v.hi is not None:
+                    return v_with_note(v, f"{name}: const global")
             v = _unknown(f"{name}: global variable, not bounded" if gtype else f"{name}: not a known constant")
             return self._type_bound(v, gtype)
         return self._variable(name, local)

@@ -159,6 +159,13 @@ enum { MODE_A, MODE_B, MODE_C = 20, MODE_D };
     assert [(i.cls, i.max_bytes) for i in out] == [("small", 2048), ("small", 84), ("small", 4)]
 
 
+def test_long_enums_count_on():
+    names = ",\n".join(f"    REG_{i}" for i in range(600))
+    pre = f"enum {{\n{names},\n    REG_COUNT\n}};\nenum {{ BASE = 1 << 4, NEXT, AFTER }};\n"
+    out = sizes(in_fn("    p = g_malloc(REG_COUNT);\n    p = g_malloc(AFTER);", pre=pre))
+    assert [i.max_bytes for i in out] == [600, 18]
+
+
 def test_conditional_defines_are_unioned():
     pre = "#ifdef CONFIG_BIG\n#define POOL 65536\n#else\n#define POOL 16\n#endif\n"
     info = one(in_fn("    p = g_malloc(POOL);", pre=pre))

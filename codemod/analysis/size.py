@@ -198,7 +198,8 @@ def _collect_facts(parsed: ParsedFile, facts: SizeFacts) -> None:
         if t == "preproc_function_def":
             continue
         if t == "enumerator_list":
-            prev: str | None = None
+            # Implicit values count up from the last explicit one: "(ANCHOR) + k".
+            anchor, k = "0", -1
             for e in node.named_children:
                 if e.type != "enumerator":
                     continue
@@ -206,15 +207,15 @@ def _collect_facts(parsed: ParsedFile, facts: SizeFacts) -> None:
                 value = e.child_by_field_name("value")
                 if name is None:
                     continue
-                expr = _text(data, value) if value is not None else (f"({prev}) + 1" if prev else "0")
-                # Keep chained implicit values short: fold `((0) + 1) + 1` style growth.
-                if len(expr) > 400:
-                    prev = None
-                    continue
+                if value is not None:
+                    anchor, k = _COMMENT_RE.sub(" ", _text(data, value)).strip(), 0
+                    expr = anchor
+                else:
+                    k += 1
+                    expr = f"({anchor}) + {k}" if anchor != "0" else str(k)
                 lst = facts.constants.setdefault(_text(data, name), [])
                 if expr not in lst:
                     lst.append(expr)
-                prev = expr
         elif t in ("struct_specifier", "union_specifier"):
             if node.child_by_field_name("body") is not None:
                 _record_key(parsed, node, facts)  # registers the record

@@ -1,100 +1,1965 @@
-"""Size class of an allocation: small (provably <= limit), large, unknown.
+"""Size classification of allocation sites (GUIDE §1, R3/R5).
 
-First version: folds integer literals, sizeof of scalar types and simple
-arithmetic. The analysis issue deepens it (struct sizes, bounds, provenance).
+An allocation is "small" when its byte count is provably <= the limit
+(4096 by default), "large" when it can exceed the limit (a constant above
+it, a bound admitted by a check, or a count derived from guest/untrusted
+data), and "unknown" otherwise. The engine treats unknown like large.
+
+How: the byte count is formed from the call's arguments as the allocator
+table says (rules/allocators.toml `size`), then evaluated to an interval
+[lo, hi] of possible values:
+
+* constants fold (literals, sizeof of scalars, pointers, records and
+  typedefs, enum constants, object-like #defines, MIN/MAX, casts, ...);
+* a local variable takes the union of every value assigned to it in the
+  function (flow-insensitive; a parameter also keeps its entry value);
+* checks that dominate the call narrow the interval: an `if (COND)` whose
+  body always leaves (return/goto/break/continue/exit), an `assert`, the
+  condition of an enclosing if/while/for/ternary, or `if (x > K) x = K;`;
+* guest data marks the value: MemoryRegionOps-style write handlers' value
+  parameter, ld*_p/virtio_ld*/qemu_get_be*/pci_get_* results, variables and
+  structs filled by dma_memory_read, pci_dma_read, address_space_read,
+  bdrv_pread, ..., and byte-swapped fields (be32_to_cpu(h.x)).
+
+Unknown variables are assumed non-negative (sizes are size_t). Everything
+here works on the tree of one file plus SizeFacts (types and constants of
+that file and its headers); nothing raises for odd input: what cannot be
+understood is "unknown" with a reason.
 """
 
 from __future__ import annotations
 
-from codemod.analysis.sites import Site
-from codemod.cparse import ParsedFile
+import re
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+import tree_sitter
+
+from codemod.cparse import C_LANGUAGE, ParsedFile, function_name
 from codemod.findings import SizeInfo
 
-SCALAR_SIZES = {
-    "char": 1, "signed char": 1, "unsigned char": 1, "bool": 1, "_Bool": 1,
-    "short": 2, "unsigned short": 2, "int": 4, "unsigned": 4, "unsigned int": 4, "long": 8,
-    "unsigned long": 8, "long long": 8, "unsigned long long": 8, "float": 4, "double": 8,
+if TYPE_CHECKING:
+    from codemod.analysis.sites import Site
+
+DEFAULT_LIMIT = 4096
+
+# ---------------------------------------------------------------------------
+# Scalar types (x86_64, LP64): name -> (size, alignment)
+
+_SCALARS: dict[str, int] = {
+    "char": 1, "signed char": 1, "unsigned char": 1, "_Bool": 1, "bool": 1,
+    "short": 2, "unsigned short": 2, "int": 4, "unsigned int": 4, "unsigned": 4, "signed": 4,
+    "long": 8, "unsigned long": 8, "long long": 8, "unsigned long long": 8,
+    "float": 4, "double": 8, "long double": 16, "__int128": 16, "unsigned __int128": 16,
+    "Int128": 16,
     "int8_t": 1, "uint8_t": 1, "int16_t": 2, "uint16_t": 2, "int32_t": 4, "uint32_t": 4,
-    "int64_t": 8, "uint64_t": 8, "size_t": 8, "ssize_t": 8, "hwaddr": 8, "ram_addr_t": 8,
-    "gsize": 8, "gssize": 8, "guint8": 1, "guint16": 2, "guint32": 4, "guint64": 8, "gchar": 1,
-    "guchar": 1, "gint": 4, "guint": 4, "gboolean": 4, "uintptr_t": 8, "intptr_t": 8,
+    "int64_t": 8, "uint64_t": 8, "intptr_t": 8, "uintptr_t": 8, "ptrdiff_t": 8,
+    "size_t": 8, "ssize_t": 8, "off_t": 8, "time_t": 8,
+    "hwaddr": 8, "ram_addr_t": 8, "vaddr": 8, "dma_addr_t": 8, "target_ulong": 8,
+    "gchar": 1, "guchar": 1, "gboolean": 4, "gint": 4, "guint": 4, "gshort": 2, "gushort": 2,
+    "glong": 8, "gulong": 8, "gint8": 1, "guint8": 1, "gint16": 2, "guint16": 2,
+    "gint32": 4, "guint32": 4, "gint64": 8, "guint64": 8, "gsize": 8, "gssize": 8,
+    "gfloat": 4, "gdouble": 8, "gpointer": 8, "gconstpointer": 8, "goffset": 8,
+    "gunichar": 4, "gunichar2": 2,
+    # function-pointer and handle typedefs (pointer-sized)
+    "GDestroyNotify": 8, "GFunc": 8, "GCompareFunc": 8, "GCompareDataFunc": 8, "GHashFunc": 8,
+    "GEqualFunc": 8, "GSourceFunc": 8, "GThreadFunc": 8, "GHFunc": 8, "GHRFunc": 8, "GIOFunc": 8,
+    "GCopyFunc": 8, "GChildWatchFunc": 8, "HANDLE": 8, "SRWLOCK": 8, "CONDITION_VARIABLE": 8,
+}
+
+# Value ranges of narrow types: a value of this type can be no larger.
+_TYPE_MAX: dict[str, int] = {
+    "bool": 1, "_Bool": 1, "uint8_t": 0xFF, "unsigned char": 0xFF, "guint8": 0xFF, "guchar": 0xFF,
+    "int8_t": 0x7F, "signed char": 0x7F, "char": 0xFF, "gchar": 0xFF, "gint8": 0x7F,
+    "uint16_t": 0xFFFF, "unsigned short": 0xFFFF, "guint16": 0xFFFF, "gushort": 0xFFFF,
+    "int16_t": 0x7FFF, "short": 0x7FFF, "gint16": 0x7FFF, "gshort": 0x7FFF,
+}
+
+# Layouts of common system and glib types (x86_64 glibc, glib 2.x):
+# name -> (size, alignment). Their definitions live in system headers,
+# which are never scanned.
+_SYSTEM_LAYOUTS: dict[str, tuple[int, int]] = {
+    "pthread_mutex_t": (40, 8), "pthread_cond_t": (48, 8), "pthread_rwlock_t": (56, 8),
+    "pthread_t": (8, 8), "pthread_key_t": (4, 4), "pthread_once_t": (4, 4), "pthread_attr_t": (56, 8),
+    "pthread_spinlock_t": (4, 4), "sem_t": (32, 8), "sigset_t": (128, 8), "jmp_buf": (200, 8),
+    "sigjmp_buf": (200, 8), "va_list": (24, 8), "pid_t": (4, 4), "uid_t": (4, 4), "gid_t": (4, 4),
+    "mode_t": (4, 4), "socklen_t": (4, 4), "clockid_t": (4, 4), "dev_t": (8, 8), "ino_t": (8, 8),
+    "struct iovec": (16, 8), "struct timespec": (16, 8), "struct timeval": (16, 8),
+    "struct sockaddr": (16, 2), "struct sockaddr_in": (16, 4), "struct sockaddr_in6": (28, 4),
+    "struct sockaddr_un": (110, 2), "struct sockaddr_storage": (128, 8), "struct in_addr": (4, 4),
+    "struct stat": (144, 8), "struct pollfd": (8, 4), "struct epoll_event": (12, 1),
+    "GMutex": (8, 8), "GCond": (16, 8), "GRecMutex": (16, 8), "GRWLock": (16, 8), "GPrivate": (32, 8),
+    "GOnce": (16, 8), "GList": (24, 8), "GSList": (16, 8), "GQueue": (24, 8), "GString": (24, 8),
+    "GArray": (16, 8), "GByteArray": (16, 8), "GPtrArray": (16, 8), "GHashTableIter": (48, 8),
+    "GError": (16, 8), "GPollFD": (8, 4), "GTimeVal": (16, 8),
+}
+
+_SYSTEM_OFFSETS: dict[str, dict[str, int]] = {"struct iovec": {"iov_base": 0, "iov_len": 8}}
+
+# qemu/queue.h heads and links used as field types: QTAILQ_HEAD(, T) ...
+_QUEUE_RE = re.compile(r"^(QLIST|QSLIST|QSIMPLEQ|QTAILQ)_(HEAD|ENTRY)\s*\(")
+_QUEUE_LAYOUTS = {
+    ("QLIST", "HEAD"): (8, 8), ("QLIST", "ENTRY"): (16, 8),
+    ("QSLIST", "HEAD"): (8, 8), ("QSLIST", "ENTRY"): (8, 8),
+    ("QSIMPLEQ", "HEAD"): (16, 8), ("QSIMPLEQ", "ENTRY"): (8, 8),
+    ("QTAILQ", "HEAD"): (16, 8), ("QTAILQ", "ENTRY"): (16, 8),
+}
+
+_QUALIFIERS = {"const", "volatile", "restrict", "static", "extern", "register", "inline",
+               "__restrict", "__restrict__"}
+
+# Well-known constants of the platform and of QEMU's own headers that every
+# file may use without the header being scanned.
+_BUILTIN_CONSTANTS: dict[str, int] = {
+    "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40, "PiB": 1 << 50, "EiB": 1 << 60,
+    "CHAR_BIT": 8, "BITS_PER_BYTE": 8, "BITS_PER_LONG": 64,
+    "UINT8_MAX": 0xFF, "UINT16_MAX": 0xFFFF, "UINT32_MAX": 0xFFFFFFFF,
+    "UINT64_MAX": (1 << 64) - 1, "INT8_MAX": 0x7F, "INT16_MAX": 0x7FFF, "INT32_MAX": 0x7FFFFFFF,
+    "INT64_MAX": (1 << 63) - 1, "INT_MAX": 0x7FFFFFFF, "UINT_MAX": 0xFFFFFFFF,
+    "LONG_MAX": (1 << 63) - 1, "SIZE_MAX": (1 << 64) - 1, "G_MAXUINT": 0xFFFFFFFF,
+    "G_MAXINT": 0x7FFFFFFF, "G_MAXSIZE": (1 << 64) - 1, "PATH_MAX": 4096,
+    "BDRV_SECTOR_BITS": 9, "BDRV_SECTOR_SIZE": 512,
 }
 
 
-def _fold(node, data: bytes) -> int | None:
+# ---------------------------------------------------------------------------
+# Facts: picklable (plain dicts of strings and tuples) so worker processes
+# can build them per file and the runner can merge them.
+
+# A declared type: (base key, pointer depth, array dimension expressions).
+# Base keys: scalar names ("unsigned int"), typedef names ("Foo"),
+# "struct Foo" / "union Foo", or "struct <anon@file:offset>".
+TypeRef = tuple[str, int, tuple[str, ...]]
+# A record field: (name or "" for an anonymous member, type, bit width text or "").
+FieldDef = tuple[str, TypeRef, str]
+
+
+@dataclass
+class SizeFacts:
+    """File-independent knowledge: constants and type layouts.
+
+    constants: name -> list of C expression texts (one per #define/enum
+        occurrence; conditional variants are all kept and unioned).
+    typedefs:  name -> TypeRef.
+    records:   "struct X"/"union X" -> (packed, [FieldDef...]).
+    """
+
+    constants: dict[str, list[str]] = field(default_factory=dict)
+    typedefs: dict[str, TypeRef] = field(default_factory=dict)
+    records: dict[str, tuple[bool, list[FieldDef]]] = field(default_factory=dict)
+
+    @classmethod
+    def from_parsed(cls, files: list[ParsedFile]) -> "SizeFacts":
+        facts = cls()
+        for parsed in files:
+            _collect_facts(parsed, facts)
+        return facts
+
+    def merge(self, other: "SizeFacts") -> "SizeFacts":
+        """A new SizeFacts with both; for types `self` wins, constants are unioned."""
+        out = SizeFacts(
+            {k: list(v) for k, v in self.constants.items()}, dict(self.typedefs), dict(self.records)
+        )
+        for name, texts in other.constants.items():
+            cur = out.constants.setdefault(name, [])
+            cur.extend(t for t in texts if t not in cur)
+        for name, ref in other.typedefs.items():
+            out.typedefs.setdefault(name, ref)
+        for name, rec in other.records.items():
+            out.records.setdefault(name, rec)
+        return out
+
+
+def _text(data: bytes, node: tree_sitter.Node) -> str:
+    return data[node.start_byte : node.end_byte].decode("utf-8", "replace")
+
+
+_COMMENT_RE = re.compile(r"/\*.*?\*/|//[^\n]*", re.DOTALL)
+
+
+def _collect_facts(parsed: ParsedFile, facts: SizeFacts) -> None:
+    data = parsed.source.data
+    stack = [parsed.root]
+    while stack:
+        node = stack.pop()
+        t = node.type
+        if t == "preproc_def":
+            name = node.child_by_field_name("name")
+            value = node.child_by_field_name("value")
+            if name is not None and value is not None:
+                body = _COMMENT_RE.sub(" ", _text(data, value)).replace("\\\n", " ").strip()
+                if body:
+                    lst = facts.constants.setdefault(_text(data, name), [])
+                    if body not in lst:
+                        lst.append(body)
+            continue
+        if t == "preproc_function_def":
+            continue
+        if t == "enumerator_list":
+            # Implicit values count up from the last explicit one: "(ANCHOR) + k".
+            anchor, k = "0", -1
+            for e in node.named_children:
+                if e.type != "enumerator":
+                    continue
+                name = e.child_by_field_name("name")
+                value = e.child_by_field_name("value")
+                if name is None:
+                    continue
+                if value is not None:
+                    anchor, k = _COMMENT_RE.sub(" ", _text(data, value)).strip(), 0
+                    expr = anchor
+                else:
+                    k += 1
+                    expr = f"({anchor}) + {k}" if anchor != "0" else str(k)
+                lst = facts.constants.setdefault(_text(data, name), [])
+                if expr not in lst:
+                    lst.append(expr)
+        elif t in ("struct_specifier", "union_specifier"):
+            if node.child_by_field_name("body") is not None:
+                _record_key(parsed, node, facts)  # registers the record
+        elif t == "type_definition":
+            type_node = node.child_by_field_name("type")
+            if type_node is not None:
+                base = _type_key(parsed, type_node, facts)
+                for decl in node.children_by_field_name("declarator"):
+                    name, ptr, dims = _unwrap_declarator(data, decl)
+                    if name and base:
+                        facts.typedefs.setdefault(name, (base, ptr, dims))
+        stack.extend(reversed(node.children))
+
+
+def _record_key(parsed: ParsedFile, node: tree_sitter.Node, facts: SizeFacts | None) -> str:
+    """Key of a struct/union specifier; registers its layout when it has a body."""
+    data = parsed.source.data
+    kind = "union" if node.type == "union_specifier" else "struct"
+    name = node.child_by_field_name("name")
+    body = node.child_by_field_name("body")
+    if name is not None:
+        key = f"{kind} {_text(data, name)}"
+    else:
+        key = f"{kind} <anon@{parsed.source.display}:{node.start_byte}>"
+    if body is not None and facts is not None and key not in facts.records:
+        # QEMU_PACKED is masked away before parsing: look in the original text.
+        tail_end = data.find(b";", body.end_byte)
+        tail = data[node.start_byte : body.start_byte] + data[body.end_byte : tail_end if tail_end >= 0 else body.end_byte]
+        packed = b"PACKED" in tail or b"packed" in tail
+        fields: list[FieldDef] = []
+        facts.records[key] = (packed, fields)  # placed first: recursion through pointers is fine
+        for fd in body.named_children:
+            if fd.type != "field_declaration":
+                continue
+            type_node = fd.child_by_field_name("type")
+            if type_node is None:
+                continue
+            base = _type_key(parsed, type_node, facts)
+            bits_node = next((c for c in fd.named_children if c.type == "bitfield_clause"), None)
+            bits = _text(data, bits_node).lstrip(":").strip() if bits_node is not None else ""
+            decls = fd.children_by_field_name("declarator")
+            if not decls:
+                fields.append(("", (base, 0, ()), bits))
+            for decl in decls:
+                fname, ptr, dims = _unwrap_declarator(data, decl)
+                fields.append((fname or "", (base, ptr, dims), bits))
+    return key
+
+
+def _type_key(parsed: ParsedFile | None, node: tree_sitter.Node, facts: SizeFacts | None, data: bytes | None = None) -> str:
+    data = parsed.source.data if parsed is not None else data
     t = node.type
-    text = data[node.start_byte : node.end_byte].decode("utf-8", "replace")
-    if t == "number_literal":
-        digits = text.rstrip("uUlL")
-        try:
-            return int(digits, 0)
-        except ValueError:
-            return None
-    if t == "parenthesized_expression":
-        return _fold(node.named_children[0], data) if node.named_child_count == 1 else None
-    if t == "sizeof_expression":
-        inner = node.child_by_field_name("type") or node.child_by_field_name("value")
-        if inner is None:
-            return None
-        itext = data[inner.start_byte : inner.end_byte].decode("utf-8", "replace").strip("() ")
-        if itext.endswith("*"):
-            return 8
-        return SCALAR_SIZES.get(" ".join(itext.split()))
-    if t == "binary_expression":
-        left = _fold(node.child_by_field_name("left"), data)
-        right = _fold(node.child_by_field_name("right"), data)
-        op = node.child_by_field_name("operator").type
-        if left is None or right is None:
-            return None
-        if op == "*":
-            return left * right
-        if op == "+":
-            return left + right
-        if op == "-":
-            return left - right
-        if op == "/" and right:
-            return left // right
-        if op == "<<":
-            return left << right
+    if t in ("struct_specifier", "union_specifier"):
+        if parsed is None:
+            kind = "union" if t == "union_specifier" else "struct"
+            name = node.child_by_field_name("name")
+            return f"{kind} {_text(data, name)}" if name is not None else ""
+        return _record_key(parsed, node, facts)
+    if t == "enum_specifier":
+        return "int"
+    if t == "sized_type_specifier":
+        return _normalize_scalar(_text(data, node))
+    return _normalize_scalar(_text(data, node))
+
+
+def _normalize_scalar(text: str) -> str:
+    words = [w for w in text.replace("*", " ").split() if w not in ("const", "volatile")]
+    if not words:
+        return ""
+    unsigned = "unsigned" in words
+    rest = [w for w in words if w not in ("unsigned", "signed")]
+    if rest.count("long") >= 2:
+        base = "long long"
+    elif "long" in rest and "double" in rest:
+        base = "long double"
+    elif "long" in rest:
+        base = "long"
+    elif "short" in rest:
+        base = "short"
+    elif "char" in rest:
+        base = "char"
+    elif not rest or rest == ["int"]:
+        base = "int"
+    else:
+        return " ".join(rest)
+    if base == "char" and "signed" in words and not unsigned:
+        return "signed char"
+    if unsigned:
+        return f"unsigned {base}"
+    return base
+
+
+def _unwrap_declarator(data: bytes, decl: tree_sitter.Node) -> tuple[str | None, int, tuple[str, ...]]:
+    """(name, pointer depth, array dims) of a declarator; dims outermost first."""
+    ptr = 0
+    dims: list[str] = []
+    node: tree_sitter.Node | None = decl
+    while node is not None:
+        t = node.type
+        if t in ("identifier", "field_identifier", "type_identifier", "primitive_type"):
+            return _text(data, node), ptr, tuple(dims)
+        if t == "pointer_declarator" or t == "abstract_pointer_declarator":
+            ptr += 1
+        elif t in ("array_declarator", "abstract_array_declarator"):
+            size = node.child_by_field_name("size")
+            if ptr == 0:
+                dims.append(_text(data, size) if size is not None else "")
+            # an array of pointers is a pointer-sized element: dims stay
+        elif t == "function_declarator" or t == "abstract_function_declarator":
+            # a function pointer declarator: (*fp)(...) — pointer to function
+            inner = node.child_by_field_name("declarator")
+            name, p, d = _unwrap_declarator(data, inner) if inner is not None else (None, 0, ())
+            return name, max(p, 1) + ptr, d
+        elif t == "parenthesized_declarator":
+            node = node.named_children[0] if node.named_children else None
+            continue
+        elif t == "init_declarator":
+            pass
+        node = node.child_by_field_name("declarator")
+    return None, ptr, tuple(dims)
+
+
+def _open_array_dims(data: bytes, decl: tree_sitter.Node, dims: tuple[str, ...]) -> tuple[str, ...]:
+    """`T a[] = {...}` / `char s[] = "..."`: the initializer gives the bound.
+
+    An open bound left as "" would read as a flexible array member (0 bytes);
+    here it becomes the element count, or "?" (not known) when it cannot be
+    counted (designated initializers)."""
+    if not dims or dims[0] != "":
+        return dims
+    value = decl.child_by_field_name("value") if decl.type == "init_declarator" else None
+    count: int | None = None
+    if value is not None and value.type == "initializer_list":
+        items = [c for c in value.named_children if c.type != "comment"]
+        if not any(c.type == "initializer_pair" for c in items):
+            count = len(items)
+    elif value is not None and value.type in ("string_literal", "concatenated_string"):
+        parts = [value] if value.type == "string_literal" else [c for c in value.named_children if c.type == "string_literal"]
+        count = sum(len(_c_string_bytes(_text(data, p))) for p in parts) + 1
+    return (str(count) if count is not None else "?",) + dims[1:]
+
+
+def _typeref_from_text(text: str) -> TypeRef | None:
+    """A type written as text (g_new's first argument): 'struct Foo', 'char *', 'Foo'."""
+    text = _COMMENT_RE.sub(" ", text).strip()
+    if not text or not re.fullmatch(r"[A-Za-z_][\w\s\*]*", text):
         return None
-    if t == "identifier":
-        return SCALAR_SIZES.get(text)
+    ptr = text.count("*")
+    words = [w for w in text.replace("*", " ").split() if w not in _QUALIFIERS]
+    if not words:
+        return None
+    if words[0] in ("struct", "union") and len(words) == 2:
+        return (f"{words[0]} {words[1]}", ptr, ())
+    if words[0] == "enum":
+        return ("int", ptr, ())
+    return (_normalize_scalar(" ".join(words)), ptr, ())
+
+
+# ---------------------------------------------------------------------------
+# Values: intervals with reasons
+
+
+@dataclass(frozen=True)
+class Val:
+    lo: int | None  # None: unknown lower bound
+    hi: int | None  # None: unbounded
+    reach: bool = True  # hi is a value the program admits (constant, check, cap)
+    notes: tuple[str, ...] = ()  # how bounds were found
+    taint: str | None = None  # guest/untrusted data source, for evidence
+    why: str | None = None  # why unbounded
+
+    @property
+    def exact(self) -> int | None:
+        return self.lo if self.lo is not None and self.lo == self.hi else None
+
+
+def _const(v: int) -> Val:
+    return Val(v, v)
+
+
+def _unknown(why: str, taint: str | None = None) -> Val:
+    return Val(0, None, True, (), taint, why)
+
+
+def _join(*vals: Val) -> tuple[tuple[str, ...], str | None, str | None]:
+    notes: list[str] = []
+    for v in vals:
+        notes.extend(n for n in v.notes if n not in notes)
+    taint = next((v.taint for v in vals if v.taint), None)
+    why = next((v.why for v in vals if v.why), None)
+    return tuple(notes[:4]), taint, why
+
+
+def _combine(lo: int | None, hi: int | None, reach: bool, *vals: Val) -> Val:
+    notes, taint, why = _join(*vals)
+    return Val(lo, hi, reach, notes, taint, why if hi is None else None)
+
+
+def v_add(a: Val, b: Val) -> Val:
+    lo = a.lo + b.lo if a.lo is not None and b.lo is not None else None
+    hi = a.hi + b.hi if a.hi is not None and b.hi is not None else None
+    return _combine(lo, hi, a.reach and b.reach, a, b)
+
+
+def v_sub(a: Val, b: Val) -> Val:
+    lo = a.lo - b.hi if a.lo is not None and b.hi is not None else None
+    hi = a.hi - b.lo if a.hi is not None and b.lo is not None else None
+    return _combine(lo, hi, a.reach and b.reach, a, b)
+
+
+def v_mul(a: Val, b: Val) -> Val:
+    if a.exact == 0 or b.exact == 0:
+        return _combine(0, 0, True, a, b)
+    if a.lo is not None and a.hi is not None and b.lo is not None and b.hi is not None:
+        ps = [a.lo * b.lo, a.lo * b.hi, a.hi * b.lo, a.hi * b.hi]
+        return _combine(min(ps), max(ps), a.reach and b.reach, a, b)
+    lo = a.lo * b.lo if a.lo is not None and b.lo is not None and a.lo >= 0 and b.lo >= 0 else None
+    return _combine(lo, None, a.reach and b.reach, a, b)
+
+
+def v_div(a: Val, b: Val) -> Val:
+    if b.exact == 0:
+        return _unknown("division by zero")
+    dlo = max(b.lo or 1, 1)
+    hi = a.hi // dlo if a.hi is not None and a.hi >= 0 else None
+    lo = a.lo // b.hi if a.lo is not None and a.lo >= 0 and b.hi and b.hi > 0 else (0 if a.lo is not None and a.lo >= 0 else None)
+    return _combine(lo, hi, a.reach and b.reach, a, b)
+
+
+def v_mod(a: Val, b: Val) -> Val:
+    if b.hi is not None and b.hi > 0:
+        hi = b.hi - 1 if a.hi is None else min(a.hi, b.hi - 1)
+        if a.exact is not None and b.exact:
+            return _combine(a.exact % b.exact, a.exact % b.exact, True, a, b)
+        return _combine(0, hi, False, a, b)
+    return _combine(0, a.hi, False, a, b)
+
+
+def v_shl(a: Val, b: Val) -> Val:
+    if b.lo is not None and b.lo < 0 or (b.hi is not None and b.hi > 127):
+        return _combine(None, None, False, a, b)
+    lo = a.lo << b.lo if a.lo is not None and a.lo >= 0 and b.lo is not None else None
+    hi = a.hi << b.hi if a.hi is not None and a.hi >= 0 and b.hi is not None else None
+    return _combine(lo, hi, a.reach and b.reach, a, b)
+
+
+def v_shr(a: Val, b: Val) -> Val:
+    lo = a.lo >> b.hi if a.lo is not None and a.lo >= 0 and b.hi is not None and 0 <= b.hi < 128 else 0
+    hi = a.hi >> max(b.lo or 0, 0) if a.hi is not None and a.hi >= 0 else None
+    return _combine(lo, hi, a.reach and b.reach, a, b)
+
+
+def v_and(a: Val, b: Val) -> Val:
+    if a.exact is not None and b.exact is not None:
+        return _combine(a.exact & b.exact, a.exact & b.exact, True, a, b)
+    his = [h for h, v in ((a.hi, a), (b.hi, b)) if h is not None and h >= 0 and (v.lo or 0) >= 0]
+    return _combine(0, min(his) if his else None, False, a, b)
+
+
+def v_or(a: Val, b: Val, op: str) -> Val:
+    if a.exact is not None and b.exact is not None:
+        r = a.exact | b.exact if op == "|" else a.exact ^ b.exact
+        return _combine(r, r, True, a, b)
+    if a.hi is not None and b.hi is not None and a.hi >= 0 and b.hi >= 0:
+        return _combine(0, (1 << max(a.hi, b.hi).bit_length()) - 1, False, a, b)
+    return _combine(0, None, False, a, b)
+
+
+def v_union(a: Val, b: Val) -> Val:
+    lo = min(a.lo, b.lo) if a.lo is not None and b.lo is not None else None
+    hi = max(a.hi, b.hi) if a.hi is not None and b.hi is not None else None
+    reach = (a.reach if a.hi is not None and (b.hi is None or a.hi >= b.hi) else b.reach)
+    return _combine(lo, hi, reach, a, b)
+
+
+def v_min(a: Val, b: Val) -> Val:
+    lo = min(a.lo, b.lo) if a.lo is not None and b.lo is not None else None
+    his = [h for h in (a.hi, b.hi) if h is not None]
+    hi = min(his) if his else None
+    reach = a.reach if a.hi == hi else b.reach
+    notes, taint, why = _join(a, b)
+    if hi is not None:
+        taint = None  # capped: the guest can no longer exceed the cap
+    return Val(lo, hi, reach, notes, taint, None if hi is not None else why)
+
+
+def v_max(a: Val, b: Val) -> Val:
+    los = [x for x in (a.lo, b.lo) if x is not None]
+    hi = max(a.hi, b.hi) if a.hi is not None and b.hi is not None else None
+    return _combine(max(los) if los else None, hi, a.reach and b.reach, a, b)
+
+
+def v_bool(*vals: Val) -> Val:
+    return _combine(0, 1, True, *vals)
+
+
+def v_with_note(v: Val, note: str) -> Val:
+    return Val(v.lo, v.hi, v.reach, (v.notes + (note,))[:4], v.taint, v.why)
+
+
+# ---------------------------------------------------------------------------
+# Literals
+
+_INT_RE = re.compile(r"(0[xX][0-9a-fA-F']+|0[bB][01']+|0[0-7']*|[1-9][0-9']*)([uUlLzZ]*)$")
+
+
+def parse_int_literal(text: str) -> int | None:
+    text = text.strip()
+    sign = 1
+    if text[:1] in "+-" and text[1:]:
+        sign, text = (-1 if text[0] == "-" else 1), text[1:].strip()
+    m = _INT_RE.match(text)
+    if not m:
+        return None
+    try:
+        return sign * _int_digits(m)
+    except ValueError:  # a lone separator such as 0x'
+        return None
+
+
+def _int_digits(m: re.Match[str]) -> int:
+    digits = m.group(1).replace("'", "")
+    if digits[:2] in ("0x", "0X"):
+        return int(digits[2:], 16)
+    if digits[:2] in ("0b", "0B"):
+        return int(digits[2:], 2)
+    if len(digits) > 1 and digits[0] == "0":
+        return int(digits[1:], 8)
+    return int(digits)
+
+
+_ESCAPES = {"n": 10, "t": 9, "r": 13, "0": 0, "\\": 92, "'": 39, '"': 34, "a": 7, "b": 8,
+            "f": 12, "v": 11, "?": 63, "e": 27}
+
+
+def parse_char_literal(text: str) -> int | None:
+    m = re.fullmatch(r"[LuU]?'(.*)'", text.strip(), re.DOTALL)
+    if not m:
+        return None
+    body = m.group(1)
+    if len(body) == 1:
+        return ord(body)
+    if body.startswith("\\"):
+        rest = body[1:]
+        if rest[:1] == "x":
+            return int(rest[1:], 16) if rest[1:] else None
+        if rest and rest[0] in "01234567" and len(rest) > 1:
+            return int(rest, 8)
+        return _ESCAPES.get(rest)
     return None
 
 
-def _args(site: Site):
-    args = site.call.child_by_field_name("arguments")
-    return [c for c in args.named_children if c.type != "comment"] if args else []
+# ---------------------------------------------------------------------------
+# Provenance tables: functions whose result, or whose buffer argument, holds
+# guest-controlled or untrusted data.
+
+_RESULT_SOURCES: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"^ld(u?b|u?w|l|q|sw|sb|uw|ub)_(le_|be_|he_)?p$"), "guest data decoded by {f}"),
+    (re.compile(r"^(address_space_|virtio_)?ld\w*_phys$"), "read from guest memory by {f}"),
+    (re.compile(r"^virtio_(ld\w+|tswap\d+)$"), "guest value from {f}"),
+    (re.compile(r"^qemu_get_(s?be\d+|byte|sbyte|be16|counted_string)$"), "read from the migration stream by {f}"),
+    (re.compile(r"^pci_get_(byte|word|long|quad)$"), "read from guest-written PCI config space by {f}"),
+    (re.compile(r"^(be|le)(16|32|64)_to_cpu(p|_p)?$"), "external (on-disk/wire) field decoded by {f}"),
+    (re.compile(r"^(lduw|ldl|ldq|ldub)_(le_|be_)?(pci_)?dma$"), "read from guest memory by {f}"),
+]
+
+# function -> (buffer argument index, description)
+_FILL_SOURCES: dict[str, tuple[int, str]] = {
+    "dma_memory_read": (2, "read from guest memory by {f}"),
+    "pci_dma_read": (2, "read from guest memory by {f}"),
+    "address_space_read": (3, "read from guest memory by {f}"),
+    "address_space_read_full": (3, "read from guest memory by {f}"),
+    "cpu_physical_memory_read": (1, "read from guest memory by {f}"),
+    "iov_to_buf": (3, "copied from guest buffers by {f}"),
+    "iov_to_buf_full": (3, "copied from guest buffers by {f}"),
+    "qemu_get_buffer": (1, "read from the migration stream by {f}"),
+    "qemu_get_be16s": (1, "read from the migration stream by {f}"),
+    "qemu_get_be32s": (1, "read from the migration stream by {f}"),
+    "qemu_get_be64s": (1, "read from the migration stream by {f}"),
+    "qemu_get_8s": (1, "read from the migration stream by {f}"),
+    "bdrv_pread": (3, "read from the disk image by {f}"),
+    "bdrv_co_pread": (3, "read from the disk image by {f}"),
+    "blk_pread": (3, "read from the disk image by {f}"),
+    "blk_co_pread": (3, "read from the disk image by {f}"),
+    "be16_to_cpus": (0, "external field decoded in place by {f}"),
+    "be32_to_cpus": (0, "external field decoded in place by {f}"),
+    "be64_to_cpus": (0, "external field decoded in place by {f}"),
+    "le16_to_cpus": (0, "external field decoded in place by {f}"),
+    "le32_to_cpus": (0, "external field decoded in place by {f}"),
+    "le64_to_cpus": (0, "external field decoded in place by {f}"),
+}
+_FILL_DMA_RE = re.compile(r"^ld(u?b|u?w|l|q)_(le_|be_)?(pci_)?dma$")
+
+# Calls that never return: an if-body ending in one leaves the path.
+_NORETURN = {"exit", "abort", "_exit", "g_assert_not_reached", "hw_error", "qemu_abort",
+             "error_exit", "g_error", "__builtin_unreachable", "cpu_abort", "qemu_build_not_reached"}
+_ASSERTS = {"assert", "g_assert", "qemu_assert"}
 
 
-def classify_size(site: Site, parsed: ParsedFile, *, limit: int = 4096, facts=None) -> SizeInfo:
-    data = parsed.source.data
-    args = _args(site)
-    how = site.allocator.size
-    terms: list = []
-    if how in ("arg0",) and args:
-        terms = [args[0]]
-    elif how in ("n*size", "type*n") and len(args) >= 2:
-        terms = [args[0], args[1]]
-    elif how in ("realloc", "align,size", "bs,size", "memdup") and len(args) >= 2:
-        terms = [args[1]]
-    elif how == "renew" and len(args) >= 3:
-        terms = [args[0], args[2]]
-    elif how == "realloc_n" and len(args) >= 3:
-        terms = [args[1], args[2]]
-    elif how == "bits" and args:
-        terms = [args[0]]
-    if not terms:
-        return SizeInfo("unknown", None, "size arguments not recognised")
-    values = [_fold(t, data) for t in terms]
-    expr = " * ".join(data[t.start_byte : t.end_byte].decode("utf-8", "replace") for t in terms)
-    if any(v is None for v in values):
-        return SizeInfo("unknown", None, f"{expr}: not a constant")
-    total = 1
-    for v in values:
-        total *= v
-    if how == "bits":
-        total = (total + 7) // 8
-    if total <= limit:
-        return SizeInfo("small", total, f"constant: {expr} = {total} bytes")
-    return SizeInfo("large", total, f"constant: {expr} = {total} bytes")
+def _result_source(fname: str) -> str | None:
+    for rx, desc in _RESULT_SOURCES:
+        if rx.match(fname):
+            return desc.format(f=fname)
+    return None
+
+
+def _fill_source(fname: str) -> tuple[int, str] | None:
+    if fname in _FILL_SOURCES:
+        idx, desc = _FILL_SOURCES[fname]
+        return idx, desc.format(f=fname)
+    if _FILL_DMA_RE.match(fname):
+        return 2, f"read from guest memory by {fname}"
+    return None
+
+
+# ---------------------------------------------------------------------------
+# Per-file and per-function context
+
+
+_WS_RE = re.compile(r"\s+")
+
+
+def _norm(text: str) -> str:
+    return _WS_RE.sub("", text)
+
+
+def _path_overlaps(written: str, read: str) -> bool:
+    """Does writing lvalue path `written` change the value at path `read`?"""
+    if written == read:
+        return True
+    short, long_ = (written, read) if len(written) < len(read) else (read, written)
+    return long_.startswith(short) and long_[len(short)] in ".-["
+
+
+@dataclass
+class _Write:
+    offset: int  # start of the writing expression
+    end: int
+    path: str  # normalized lvalue text
+    kind: str  # "=", "op=", "++", "&", "fill", "decl", "param"
+    value: tree_sitter.Node | None = None
+    op: str = ""
+    source: str | None = None  # taint description for fills
+    line: int = 0
+
+
+@dataclass
+class _Decl:
+    name: str
+    type: TypeRef
+    offset: int
+    is_param: bool = False
+
+
+class _FunctionIndex:
+    """Declarations and writes of one function, found in one walk."""
+
+    def __init__(self, ctx: "_FileContext", fn: tree_sitter.Node):
+        self.fn = fn
+        self.name = function_name(fn, ctx.data) or "?"
+        self.decls: dict[str, list[_Decl]] = {}
+        self.writes: list[_Write] = []
+        self.params: list[_Decl] = []
+        data = ctx.data
+        decl = fn.child_by_field_name("declarator")
+        while decl is not None and decl.type != "function_declarator":
+            decl = decl.child_by_field_name("declarator")
+        if decl is not None:
+            plist = decl.child_by_field_name("parameters")
+            for p in plist.named_children if plist is not None else []:
+                if p.type != "parameter_declaration":
+                    continue
+                tnode = p.child_by_field_name("type")
+                d = p.child_by_field_name("declarator")
+                if tnode is None or d is None:
+                    continue
+                name, ptr, dims = _unwrap_declarator(data, d)
+                if not name:
+                    continue
+                # array parameters decay to pointers
+                ref = (_type_key(ctx.parsed, tnode, None), ptr + (1 if dims else 0), ())
+                dd = _Decl(name, ref, p.start_byte, True)
+                self.params.append(dd)
+                self.decls.setdefault(name, []).append(dd)
+        body = fn.child_by_field_name("body")
+        if body is not None:
+            self._walk(ctx, body)
+
+    def _walk(self, ctx: "_FileContext", body: tree_sitter.Node) -> None:
+        data = ctx.data
+        stack = [body]
+        while stack:
+            n = stack.pop()
+            t = n.type
+            if t == "declaration":
+                tnode = n.child_by_field_name("type")
+                base = _type_key(ctx.parsed, tnode, None) if tnode is not None else ""
+                for d in n.children_by_field_name("declarator"):
+                    name, ptr, dims = _unwrap_declarator(data, d)
+                    if not name:
+                        continue
+                    dims = _open_array_dims(data, d, dims)
+                    self.decls.setdefault(name, []).append(_Decl(name, (base, ptr, dims), d.start_byte))
+                    if d.type == "init_declarator":
+                        v = d.child_by_field_name("value")
+                        if v is not None and v.type != "initializer_list":
+                            self.writes.append(_Write(d.start_byte, d.end_byte, name, "decl", v))
+            elif t == "assignment_expression":
+                left = n.child_by_field_name("left")
+                op = n.child_by_field_name("operator")
+                optext = _text(data, op) if op is not None else "="
+                if left is not None:
+                    self.writes.append(_Write(n.start_byte, n.end_byte, _norm(_text(data, left)),
+                                              "=" if optext == "=" else "op=",
+                                              n.child_by_field_name("right"), optext))
+            elif t == "update_expression":
+                arg = n.child_by_field_name("argument")
+                if arg is not None:
+                    self.writes.append(_Write(n.start_byte, n.end_byte, _norm(_text(data, arg)), "++"))
+            elif t == "call_expression":
+                self._call_writes(ctx, n)
+            elif t == "pointer_expression" and n.child_count and _text(data, n.children[0]) == "&":
+                arg = n.child_by_field_name("argument")
+                parent = n.parent
+                # &x passed to a fill function is recorded by _call_writes
+                if arg is not None and not (parent is not None and parent.type == "argument_list"
+                                            and _fill_source(_callee(data, parent.parent) or "")):
+                    self.writes.append(_Write(n.start_byte, n.end_byte, _norm(_text(data, arg)), "&"))
+            stack.extend(n.children)
+        self.writes.sort(key=lambda w: w.offset)
+
+    def _call_writes(self, ctx: "_FileContext", call: tree_sitter.Node) -> None:
+        data = ctx.data
+        fname = _callee(data, call)
+        if not fname:
+            return
+        fill = _fill_source(fname)
+        if fill is None:
+            return
+        idx, desc = fill
+        args = call.child_by_field_name("arguments")
+        named = [a for a in args.named_children if a.type != "comment"] if args is not None else []
+        if idx >= len(named):
+            return
+        a = named[idx]
+        while a.type in ("parenthesized_expression", "cast_expression"):
+            a = a.child_by_field_name("value") or a.named_children[-1]
+        if a.type == "pointer_expression" and _text(data, a.children[0]) == "&":
+            a = a.child_by_field_name("argument")
+        path = _norm(_text(data, a))
+        # A buffer pointer `buf` (not &x) receives data at *buf / buf[i] / buf->f.
+        line = ctx.parsed.source.line_col(call.start_byte)[0]
+        self.writes.append(_Write(call.start_byte, call.end_byte, path, "fill", None, "",
+                                  f"{desc} at line {line}", line))
+
+    def decl_of(self, name: str, at: int) -> _Decl | None:
+        ds = self.decls.get(name)
+        if not ds:
+            return None
+        before = [d for d in ds if d.offset <= at]
+        return (before or ds)[-1]
+
+    def mmio_size_param(self) -> "_Decl | None":
+        """`size` of (void *opaque, hwaddr addr[, uint64_t val], unsigned size)."""
+        p = self.params
+        if len(p) == 4 and self.is_mmio_write_handler():
+            return p[3]
+        if (len(p) == 3 and p[0].type[:2] == ("void", 1) and p[1].type[0] == "hwaddr"
+                and p[2].type[0] in ("unsigned int", "unsigned") and p[2].type[1] == 0):
+            return p[2]
+        return None
+
+    def is_mmio_write_handler(self) -> bool:
+        """(void *opaque, hwaddr addr, uint64_t val, unsigned size)."""
+        p = self.params
+        if len(p) != 4:
+            return False
+        return (p[0].type[0] == "void" and p[0].type[1] == 1 and p[1].type[0] in ("hwaddr", "target_ulong", "uint64_t")
+                and p[2].type[0] in ("uint64_t", "uint32_t") and p[2].type[1] == 0
+                and p[3].type[0] in ("unsigned int", "int", "unsigned", "uint32_t") and p[3].type[1] == 0)
+
+
+def _callee(data: bytes, call: tree_sitter.Node | None) -> str | None:
+    if call is None or call.type != "call_expression":
+        return None
+    f = call.child_by_field_name("function")
+    if f is None or f.type != "identifier":
+        return None
+    return _text(data, f)
+
+
+class _FileContext:
+    def __init__(self, parsed: ParsedFile, facts: SizeFacts):
+        self.parsed = parsed
+        self.data = parsed.source.data
+        self.facts = facts
+        self.functions: dict[tuple[int, int], _FunctionIndex] = {}
+        self.globals: dict[str, TypeRef] | None = None
+        self.global_consts: dict[str, tree_sitter.Node] = {}  # `static const int n = 16;`
+        self._type_memo: dict[str, tuple[int, int] | None] = {}
+        self._const_memo: dict[str, Val | None] = {}
+        self._const_active: set[str] = set()
+        self._cond_memo: dict[tuple[int, int], list] = {}
+        self._missing: dict[str, str] = {}  # type -> the innermost type or bound that is not known
+        self.last_missing = ""
+        self._loop_memo: dict[tuple[int, int], list[tuple[int, int]]] = {}
+
+    def function(self, fn: tree_sitter.Node) -> _FunctionIndex:
+        key = (fn.start_byte, fn.end_byte)
+        idx = self.functions.get(key)
+        if idx is None:
+            idx = self.functions[key] = _FunctionIndex(self, fn)
+        return idx
+
+    def unknown_size(self, shown: str, ref: TypeRef | None) -> str:
+        if ref is None:
+            return f"{shown}: type of the operand not known"
+        if not ref[0]:
+            return f"{shown}: size of an unnamed type not known"
+        leaf = self._missing.get(ref[0], self.last_missing or ref[0])
+        if leaf and leaf != ref[0]:
+            return f"{shown}: size of type not known ({leaf} not defined in the file or its headers)"
+        return f"{shown}: size of type not known ({ref[0]} not defined in the file or its headers)"
+
+    def conditions(self, fn: _FunctionIndex, at: int):
+        key = (fn.fn.start_byte, at)
+        hit = self._cond_memo.get(key)
+        if hit is None:
+            hit = self._cond_memo[key] = _dominating_conditions(self, fn, at)
+        return hit
+
+    def loops_around(self, fn: _FunctionIndex, at: int) -> list[tuple[int, int]]:
+        key = (fn.fn.start_byte, at)
+        hit = self._loop_memo.get(key)
+        if hit is None:
+            hit = []
+            node = fn.fn.named_descendant_for_byte_range(at, at) if at >= 0 else None
+            while node is not None and node != fn.fn:
+                if node.type in ("for_statement", "while_statement", "do_statement"):
+                    hit.append((node.start_byte, node.end_byte))
+                node = node.parent
+            self._loop_memo[key] = hit
+        return hit
+
+    def global_type(self, name: str) -> TypeRef | None:
+        if self.globals is None:
+            self.globals = {}
+            for n in self.parsed.root.named_children:
+                if n.type != "declaration":
+                    continue
+                tnode = n.child_by_field_name("type")
+                if tnode is None:
+                    continue
+                base = _type_key(self.parsed, tnode, None)
+                const = any(c.type == "type_qualifier" and _text(self.data, c) == "const" for c in n.children)
+                for d in n.children_by_field_name("declarator"):
+                    nm, ptr, dims = _unwrap_declarator(self.data, d)
+                    if nm and d.type != "function_declarator":
+                        self.globals.setdefault(nm, (base, ptr, _open_array_dims(self.data, d, dims)))
+                        value = d.child_by_field_name("value") if d.type == "init_declarator" else None
+                        if const and not ptr and not dims and value is not None:
+                            self.global_consts.setdefault(nm, value)
+        return self.globals.get(name)
+
+    # -- constants -------------------------------------------------------
+    def constant(self, name: str) -> Val | None:
+        if name in self._const_memo:
+            return self._const_memo[name]
+        texts = self.facts.constants.get(name)
+        if texts is None:
+            v = _BUILTIN_CONSTANTS.get(name)
+            return _const(v) if v is not None else None
+        if name in self._const_active:
+            return None
+        self._const_active.add(name)
+        try:
+            result: Val | None = None
+            for text in texts[:8]:
+                v = self.eval_text(text)
+                if v is None or v.hi is None:
+                    result = None
+                    break
+                result = v if result is None else v_union(result, v)
+        finally:
+            self._const_active.discard(name)
+        if result is not None:
+            result = Val(result.lo, result.hi, True, (), None, None)
+        self._const_memo[name] = result
+        return result
+
+    def eval_text(self, text: str) -> Val | None:
+        snippet = _parse_snippet(text)
+        if snippet is None:
+            return None
+        data, node, _tree = snippet
+        ev = _Evaluator(self, data, None, -1, depth=6)
+        v = ev.eval(node)
+        return v if v.hi is not None and not v.taint else None
+
+    # -- types ---------------------------------------------------------------
+    def sizeof_ref(self, ref: TypeRef, depth: int = 0) -> int | None:
+        sa = self.size_align_ref(ref, depth)
+        return sa[0] if sa else None
+
+    def size_align_ref(self, ref: TypeRef, depth: int = 0) -> tuple[int, int] | None:
+        base, ptr, dims = ref
+        if ptr:
+            elem = (8, 8)
+        else:
+            elem = self.size_align(base, depth)
+            if elem is None:
+                self.last_missing = self._missing.get(base, base)
+                return None
+        size = elem[0]
+        for d in dims:
+            if d == "":
+                size *= 0  # flexible array member
+                continue
+            v = self.eval_text(d)
+            if v is None or v.hi is None or v.hi < 0:
+                self.last_missing = f"array bound {d}"
+                return None
+            size *= v.hi  # variants of a #define: the largest layout counts
+        return size, elem[1]
+
+    def size_align(self, key: str, depth: int = 0) -> tuple[int, int] | None:
+        if key in _SCALARS:
+            s = _SCALARS[key]
+            return s, min(s, 16)
+        if key in _SYSTEM_LAYOUTS:
+            return _SYSTEM_LAYOUTS[key]
+        m = _QUEUE_RE.match(key)
+        if m:
+            return _QUEUE_LAYOUTS[(m.group(1), m.group(2))]
+        if depth > 24:
+            return None
+        if key in self._type_memo:
+            return self._type_memo[key]
+        self._type_memo[key] = None  # recursion guard
+        result: tuple[int, int] | None = None
+        if key in self.facts.typedefs:
+            result = self.size_align_ref(self.facts.typedefs[key], depth + 1)
+        elif key in self.facts.records:
+            result = self._layout(key, depth)
+        elif key in ("void",):
+            result = (1, 1)  # GNU: sizeof(void) == 1
+        if result is None:
+            self._missing[key] = self.last_missing if key in self.facts.typedefs or key in self.facts.records else key
+        self._type_memo[key] = result
+        return result
+
+    def _layout(self, key: str, depth: int, offsets: dict[str, int] | None = None) -> tuple[int, int] | None:
+        """(size, align) of a record; fills `offsets` (field -> byte offset) when given."""
+        packed, fields = self.facts.records[key]
+        union = key.startswith("union ")
+        offset = 0  # in bits, to place bit-fields
+        size = 0
+        align = 1
+        for _name, ref, bits in fields:
+            if offsets is not None and not bits:
+                sa0 = self.size_align_ref(ref, depth + 1)
+                if sa0 is not None and not union:
+                    a0 = 1 if packed else sa0[1]
+                    here = -(-offset // (a0 * 8)) * a0
+                else:
+                    here = 0 if union else None
+                if here is not None:
+                    if _name:
+                        offsets.setdefault(_name, here)
+                    else:  # members of an anonymous struct/union are members of this one
+                        rec = self.record_of(ref)
+                        inner: dict[str, int] = {}
+                        if rec is not None and self._layout(rec, depth + 1, inner) is not None:
+                            for k, v in inner.items():
+                                offsets.setdefault(k, here + v)
+            sa = self.size_align_ref(ref, depth + 1)
+            if sa is None:
+                return None  # last_missing says which
+            fsize, falign = sa
+            if packed:
+                falign = 1
+            if bits:
+                v = self.eval_text(bits)
+                if v is None or v.exact is None:
+                    self.last_missing = f"bit-field width {bits}"
+                    return None
+                width = v.exact
+                unit = fsize * 8
+                if union:
+                    size = max(size, fsize)
+                else:
+                    # a bit-field starts a new unit when it would straddle one
+                    if width == 0 or (unit and offset // unit != (offset + width - 1) // unit):
+                        offset = -(-offset // (falign * 8)) * (falign * 8)
+                    offset += width
+                align = max(align, falign)
+                continue
+            align = max(align, falign)
+            if union:
+                size = max(size, fsize)
+            else:
+                offset = -(-offset // (falign * 8)) * (falign * 8)
+                offset += fsize * 8
+        if not union:
+            size = -(-offset // 8)
+        size = -(-size // align) * align
+        return size, align
+
+    def offset_of(self, type_text: str, member: str) -> int | None:
+        """offsetof(type, a.b.c) for records known from the facts."""
+        ref = _typeref_from_text(type_text)
+        off = 0
+        for part in member.split("."):
+            if ref is None:
+                return None
+            base = self.resolve_typedef(ref)[0]
+            if base in _SYSTEM_OFFSETS:
+                hit = _SYSTEM_OFFSETS[base].get(part)
+                if hit is None:
+                    return None
+                off += hit
+                ref = None
+                continue
+            rec = self.record_of(ref)
+            offsets: dict[str, int] = {}
+            if rec is None or self._layout(rec, 0, offsets) is None or part not in offsets:
+                return None
+            off += offsets[part]
+            ref = self.field_type(ref, part)
+        return off
+
+    def record_of(self, ref: TypeRef) -> str | None:
+        """Record key a (non-pointer) type refers to, through typedefs."""
+        base, ptr, dims = ref
+        seen = 0
+        while base in self.facts.typedefs and seen < 16 and not ptr and not dims:
+            base, ptr, dims = self.facts.typedefs[base]
+            seen += 1
+        if ptr or dims:
+            return None
+        return base if base in self.facts.records else None
+
+    def field_type(self, ref: TypeRef, name: str, depth: int = 0) -> TypeRef | None:
+        rec = self.record_of(ref)
+        if rec is None or depth > 8:
+            return None
+        for fname, fref, _bits in self.facts.records[rec][1]:
+            if fname == name:
+                return fref
+            if fname == "":
+                inner = self.field_type(fref, name, depth + 1)
+                if inner is not None:
+                    return inner
+        return None
+
+    def resolve_typedef(self, ref: TypeRef) -> TypeRef:
+        base, ptr, dims = ref
+        seen = 0
+        while base in self.facts.typedefs and seen < 16:
+            b2, p2, d2 = self.facts.typedefs[base]
+            if dims and p2:
+                break
+            base, ptr, dims = b2, ptr + p2, d2 + dims if not ptr else dims
+            seen += 1
+        return base, ptr, dims
+
+
+@lru_cache(maxsize=4096)
+def _parse_snippet(text: str) -> tuple[bytes, tree_sitter.Node, tree_sitter.Tree] | None:
+    """Parse a C expression given as text (#define bodies, array bounds, arguments)."""
+    if len(text) > 2000:
+        return None
+    data = b"long __allocfix_v = (" + text.encode() + b"\n);"
+    tree = _snippet_parser().parse(data)
+    root = tree.root_node
+    if root.has_error:
+        return None
+    try:
+        decl = root.named_children[0]
+        init = decl.child_by_field_name("declarator")
+        value = init.child_by_field_name("value")
+    except (IndexError, AttributeError):
+        return None
+    if value is None:
+        return None
+    return data, value, tree  # the tree rides along so the cached node stays valid
+
+
+_SNIPPET_PARSER: tree_sitter.Parser | None = None
+
+
+def _snippet_parser() -> tree_sitter.Parser:
+    global _SNIPPET_PARSER
+    if _SNIPPET_PARSER is None:
+        _SNIPPET_PARSER = tree_sitter.Parser(C_LANGUAGE)
+    return _SNIPPET_PARSER
+
+
+# ---------------------------------------------------------------------------
+# The evaluator
+
+
+class _Evaluator:
+    """Evaluates an expression node to a Val at program point `at`."""
+
+    def __init__(self, ctx: _FileContext, data: bytes, fn: _FunctionIndex | None, at: int, depth: int = 0):
+        self.ctx = ctx
+        self.data = data
+        self.fn = fn
+        self.at = at
+        self.depth = depth
+        self.active: set[tuple[str, int]] = set()
+
+    def text(self, node: tree_sitter.Node) -> str:
+        return _text(self.data, node)
+
+    def line(self, offset: int) -> int:
+        return self.ctx.parsed.source.line_col(offset)[0]
+
+    def eval(self, node: tree_sitter.Node | None) -> Val:
+        if node is None:
+            return _unknown("missing operand")
+        if self.depth > 40:
+            return _unknown("expression too deep")
+        self.depth += 1
+        try:
+            v = self._eval(node)
+        finally:
+            self.depth -= 1
+        # dominating checks on this very expression (`s->len`, `n * 2`)
+        if self.fn is not None and node.type not in ("number_literal", "char_literal", "sizeof_expression",
+                                                     "parenthesized_expression") and v.exact is None:
+            v = self._refine(node, v)
+        return v
+
+    def _eval(self, node: tree_sitter.Node) -> Val:
+        t = node.type
+        if t == "number_literal":
+            n = parse_int_literal(self.text(node))
+            return _const(n) if n is not None else _unknown(f"{self.text(node)}: not an integer")
+        if t == "char_literal":
+            n = parse_char_literal(self.text(node))
+            return _const(n) if n is not None else _unknown("character literal")
+        if t in ("true", "false"):
+            return _const(1 if t == "true" else 0)
+        if t == "parenthesized_expression":
+            inner = [c for c in node.named_children if c.type != "comment"]
+            return self.eval(inner[-1]) if inner else _unknown("empty parentheses")
+        if t == "comma_expression":
+            return self.eval(node.child_by_field_name("right"))
+        if t == "cast_expression":
+            v = self.eval(node.child_by_field_name("value"))
+            ref = self._typeref(node.child_by_field_name("type"))
+            if ref is not None and not ref[1]:
+                tmax = _TYPE_MAX.get(self.ctx.resolve_typedef(ref)[0])
+                if tmax is not None and (v.hi is None or v.hi > tmax):
+                    return Val(0, tmax, False, v.notes, v.taint, None)
+            return v
+        if t == "sizeof_expression":
+            return self._sizeof(node)
+        if t == "offsetof_expression":
+            # the grammar knows offsetof; split its text (a.b member paths parse oddly)
+            inner = self.text(node)
+            inner = inner[inner.index("(") + 1 : inner.rindex(")")] if "(" in inner and ")" in inner else ""
+            return self._offsetof([a.strip() for a in _split_text_args(inner)])
+        if t == "alignof_expression":
+            ref = self._typeref(node.child_by_field_name("type"))
+            sa = self.ctx.size_align_ref(ref) if ref else None
+            return _const(sa[1]) if sa else _unknown("alignof: unknown type")
+        if t == "binary_expression":
+            return self._binary(node)
+        if t == "unary_expression":
+            op = self.text(node.children[0])
+            v = self.eval(node.child_by_field_name("argument"))
+            if op == "+":
+                return v
+            if op == "-":
+                return _combine(-v.hi if v.hi is not None else None, -v.lo if v.lo is not None else None,
+                                v.reach, v)
+            if op == "!":
+                if v.exact is not None:
+                    return _const(0 if v.exact else 1)
+                return v_bool(v)
+            if op == "~" and v.exact is not None:
+                return _const(~v.exact)
+            return _combine(None, None, False, v)
+        if t == "conditional_expression":
+            cond = self.eval(node.child_by_field_name("condition"))
+            a = self.eval(node.child_by_field_name("consequence"))
+            b = self.eval(node.child_by_field_name("alternative"))
+            if cond.exact is not None:
+                return a if cond.exact else b
+            return v_union(a, b)
+        if t == "identifier":
+            return self._identifier(node)
+        if t == "call_expression":
+            return self._call(node)
+        if t in ("field_expression", "subscript_expression", "pointer_expression"):
+            return self._lvalue(node)
+        if t == "assignment_expression":
+            return self.eval(node.child_by_field_name("right"))
+        if t == "update_expression":
+            # ++n / n++ as an argument: the value is n or n + 1 (n - 1 for --)
+            arg = self.eval(node.child_by_field_name("argument"))
+            inc = "++" in self.text(node)
+            return v_union(arg, v_add(arg, _const(1)) if inc else v_sub(arg, _const(1)))
+        if t == "string_literal" or t == "concatenated_string":
+            return _unknown("a string is not a size")
+        return _unknown(f"{self._short(node)}: not understood")
+
+    def _short(self, node: tree_sitter.Node) -> str:
+        s = _WS_RE.sub(" ", self.text(node)).strip()
+        return s if len(s) <= 48 else s[:45] + "..."
+
+    def _binary(self, node: tree_sitter.Node) -> Val:
+        op = self.text(node.child_by_field_name("operator"))
+        a = self.eval(node.child_by_field_name("left"))
+        b = self.eval(node.child_by_field_name("right"))
+        if op == "+":
+            return v_add(a, b)
+        if op == "-":
+            return v_sub(a, b)
+        if op == "*":
+            return v_mul(a, b)
+        if op == "/":
+            return v_div(a, b)
+        if op == "%":
+            return v_mod(a, b)
+        if op == "<<":
+            return v_shl(a, b)
+        if op == ">>":
+            return v_shr(a, b)
+        if op == "&":
+            return v_and(a, b)
+        if op in ("|", "^"):
+            return v_or(a, b, op)
+        if op in ("<", ">", "<=", ">=", "==", "!=", "&&", "||"):
+            if a.exact is not None and b.exact is not None:
+                x, y = a.exact, b.exact
+                r = {"<": x < y, ">": x > y, "<=": x <= y, ">=": x >= y, "==": x == y,
+                     "!=": x != y, "&&": bool(x and y), "||": bool(x or y)}[op]
+                return _const(int(r))
+            return v_bool(a, b)
+        return _unknown(f"operator {op}")
+
+    # -- sizeof ----------------------------------------------------------------
+    def _sizeof(self, node: tree_sitter.Node) -> Val:
+        tnode = node.child_by_field_name("type")
+        if tnode is not None:
+            ref = self._typeref(tnode)
+            size = self.ctx.sizeof_ref(ref) if ref else None
+            if size is None:
+                return _unknown(self.ctx.unknown_size(self._short(node), ref))
+            return _const(size)
+        expr = node.child_by_field_name("value")
+        while expr is not None and expr.type == "parenthesized_expression" and expr.named_children:
+            expr = expr.named_children[0]
+        if expr is None:
+            return _unknown("sizeof: no operand")
+        ref = self.type_of(expr)
+        if ref is None and expr.type == "identifier":
+            # sizeof(Foo) parses as an expression when Foo is a typedef name
+            ref = (self.text(expr), 0, ())
+        if ref is None and expr.type == "string_literal":
+            return _const(len(_c_string_bytes(self.text(expr))) + 1)
+        size = self.ctx.sizeof_ref(ref) if ref else None
+        if size is None:
+            return _unknown(self.ctx.unknown_size(self._short(node), ref))
+        return _const(size)
+
+    def _typeref(self, tnode: tree_sitter.Node | None) -> TypeRef | None:
+        if tnode is None:
+            return None
+        if tnode.type == "type_descriptor":
+            base_node = tnode.child_by_field_name("type")
+            if base_node is None:
+                return None
+            base = _type_key(None, base_node, None, self.data)
+            d = tnode.child_by_field_name("declarator")
+            if d is None:
+                return (base, 0, ())
+            ptr = 0
+            dims: list[str] = []
+            node = d
+            while node is not None:
+                if node.type == "abstract_pointer_declarator":
+                    ptr += 1
+                elif node.type == "abstract_array_declarator":
+                    size = node.child_by_field_name("size")
+                    if ptr == 0:
+                        dims.append(self.text(size) if size is not None else "")
+                elif node.type == "abstract_function_declarator":
+                    ptr = max(ptr, 1)
+                node = node.child_by_field_name("declarator") or (
+                    node.named_children[0] if node.type == "abstract_parenthesized_declarator" and node.named_children else None)
+            return (base, ptr, tuple(dims))
+        return _typeref_from_text(self.text(tnode))
+
+    def type_of(self, expr: tree_sitter.Node) -> TypeRef | None:
+        t = expr.type
+        if t == "parenthesized_expression":
+            return self.type_of(expr.named_children[-1]) if expr.named_children else None
+        if t == "identifier":
+            name = self.text(expr)
+            if self.fn is not None:
+                d = self.fn.decl_of(name, self.at)
+                if d is not None:
+                    return d.type
+            return self.ctx.global_type(name)
+        if t == "pointer_expression":
+            op = self.text(expr.children[0])
+            inner = self.type_of(expr.child_by_field_name("argument"))
+            if inner is None:
+                return None
+            if op == "&":
+                return (inner[0], inner[1] + 1, ()) if not inner[2] else None
+            return self._deref(inner)
+        if t == "subscript_expression":
+            inner = self.type_of(expr.child_by_field_name("argument"))
+            return self._deref(inner) if inner is not None else None
+        if t == "field_expression":
+            arrow = self.text(expr.child_by_field_name("operator")) == "->"
+            inner = self.type_of(expr.child_by_field_name("argument"))
+            fname = expr.child_by_field_name("field")
+            if inner is None or fname is None:
+                return None
+            if arrow:
+                inner = self._deref(inner)
+                if inner is None:
+                    return None
+            return self.ctx.field_type(inner, self.text(fname))
+        if t == "cast_expression":
+            return self._typeref(expr.child_by_field_name("type"))
+        return None
+
+    def _deref(self, ref: TypeRef) -> TypeRef | None:
+        base, ptr, dims = self.ctx.resolve_typedef(ref)
+        if dims:
+            return (base, ptr, dims[1:])
+        if ptr:
+            return (base, ptr - 1, ())
+        return None
+
+    # -- names -----------------------------------------------------------------
+    def _identifier(self, node: tree_sitter.Node) -> Val:
+        name = self.text(node)
+        local = self.fn.decl_of(name, self.at) if self.fn is not None else None
+        if local is None:
+            c = self.ctx.constant(name)
+            if c is not None:
+                return c
+            if self.fn is None:
+                return _unknown(f"{name}: not a known constant")
+            gtype = self.ctx.global_type(name)
+            init = self.ctx.global_consts.get(name)
+            if init is not None and name not in {p for p, _ in self.active}:
+                self.active.add((name, -1))
+                try:
+                    v = self._eval_at(init, -1)
+                finally:
+                    self.active.discard((name, -1))
+                if v.hi is not None:
+                    return v_with_note(v, f"{name}: const global")
+            v = _unknown(f"{name}: global variable, not bounded" if gtype else f"{name}: not a known constant")
+            return self._type_bound(v, gtype)
+        return self._variable(name, local)
+
+    def _type_bound(self, v: Val, ref: TypeRef | None) -> Val:
+        if ref is None or ref[1] or ref[2]:
+            return v
+        tmax = _TYPE_MAX.get(self.ctx.resolve_typedef(ref)[0])
+        if tmax is not None and (v.hi is None or v.hi > tmax):
+            return Val(0, tmax, False, v.notes + (f"its type holds at most {tmax}",), v.taint, None)
+        return v
+
+    def _variable(self, path: str, decl: _Decl | None) -> Val:
+        """Value of a local/parameter (path is a plain name) from its writes."""
+        fn = self.fn
+        assert fn is not None
+        # `size = (size + 15) & ~15` reads the value before this write: keyed by point
+        key = (path, self.at)
+        if key in self.active or len(self.active) > 12:
+            return _unknown(f"{path}: depends on itself")
+        self.active.add(key)
+        try:
+            vals: list[Val] = []
+            # Writes that can reach `at`: those before it, and any inside a loop around it.
+            loops = self.ctx.loops_around(fn, self.at)
+            loop = loops[-1] if loops else None
+            writes = [w for w in fn.writes if w.path == path and (
+                w.offset < self.at or (loop is not None and loop[0] <= w.offset < loop[1]))]
+            # The last plain assignment on every path to `at` hides the entry
+            # value and all earlier writes (but not writes later in a loop it precedes).
+            killer = None
+            for w in writes:
+                if w.offset < self.at and w.kind in ("=", "decl", "fill") and _dominates(fn.fn, w, self.at):
+                    if killer is None or w.offset > killer.offset:
+                        killer = w
+            if killer is not None:
+                writes = [w for w in writes if w.offset >= killer.offset and (
+                    w.offset < self.at or any(lo > killer.offset and lo <= w.offset < hi for lo, hi in loops))]
+            elif decl is not None and decl.is_param:
+                if fn.mmio_size_param() is decl:
+                    vals.append(Val(1, 8, False, (f"{path}: access size of MMIO handler {fn.name}, at most 8",)))
+                elif fn.is_mmio_write_handler() and fn.params[2] is decl:
+                    src = f"{path}: value written by the guest, parameter of MMIO/PIO write handler {fn.name}"
+                    vals.append(_unknown(src, taint=src))
+                else:
+                    vals.append(_unknown(f"{path}: parameter of {fn.name}, not bounded"))
+            for w in writes:
+                vals.append(self._write_value(w, path))
+            if decl is not None and not decl.is_param and not writes:
+                vals.append(_unknown(f"{path}: never assigned"))
+            if not vals:
+                return _unknown(f"{path}: not bounded")
+            v = vals[0]
+            for x in vals[1:]:
+                v = v_union(v, x)
+            if decl is not None:
+                v = self._type_bound(v, decl.type)
+            return v
+        finally:
+            self.active.discard(key)
+
+    def _eval_at(self, node: tree_sitter.Node, at: int) -> Val:
+        """Evaluate a node of the file itself at program point `at` (this
+        evaluator may be reading a snippet, whose bytes are not the file's)."""
+        ev = self
+        if self.data is not self.ctx.data:
+            ev = _Evaluator(self.ctx, self.ctx.data, self.fn, at, self.depth)
+            ev.active = self.active
+        saved = ev.at
+        ev.at = at
+        try:
+            return ev.eval(node)
+        finally:
+            ev.at = saved
+
+    def _write_value(self, w: _Write, path: str) -> Val:
+        line = self.line(w.offset)
+        if w.kind == "fill":
+            return _unknown(f"{path}: {w.source}", taint=f"{path}: {w.source}")
+        if w.kind in ("=", "decl") and w.value is not None:
+            v = self._eval_at(w.value, w.offset)
+            if v.exact is not None and not v.notes:
+                v = v_with_note(v, f"{path} = {v.exact} at line {line}")
+            elif v.hi is not None and not v.notes:
+                v = v_with_note(v, f"{path} <= {v.hi} by its assignment at line {line}")
+            if v.taint and not v.taint.startswith(f"{path}:"):
+                v = Val(v.lo, v.hi, v.reach, v.notes, f"{path}: {v.taint}", v.why)
+            return v
+        if w.kind == "op=" and w.value is not None and w.op in ("&=", "%=", ">>=", "/="):
+            # narrowing compound assignments keep the old value's bound at worst
+            rhs = self._eval_at(w.value, w.offset)
+            if w.op == "&=" and rhs.hi is not None:
+                return Val(0, rhs.hi, False, (f"{path} masked at line {line}",))
+            return _unknown(f"{path}: updated at line {line}")
+        if w.kind == "&":
+            return _unknown(f"{path}: address taken at line {line}, written elsewhere")
+        return _unknown(f"{path}: updated at line {line} ({w.op or w.kind})")
+
+    def _lvalue(self, node: tree_sitter.Node) -> Val:
+        """s->len, hdr.size, buf[i], *p: taint from fills of the base; writes of the path."""
+        path = _norm(self.text(node))
+        ref = self.type_of(node)
+        if self.fn is None:
+            return _unknown(f"{path}: not a constant")
+        taint = None
+        vals: list[Val] = []
+        for w in self.fn.writes:
+            if not _path_overlaps(w.path, path) and not (w.kind == "fill" and _base_of(path) == w.path):
+                continue
+            if w.kind == "fill":
+                taint = f"{path}: {w.source}"
+            elif w.path == path and w.kind in ("=", "decl"):
+                vals.append(self._write_value(w, path))
+        if taint is not None:
+            return self._type_bound(_unknown(taint, taint=taint), ref)
+        if len(vals) == 1 and vals[0].hi is not None:
+            # assigned here (once); other functions may write it too: bound is a hint, not proof
+            return self._type_bound(_unknown(f"{path}: field, written elsewhere too"), ref)
+        kind = "field" if node.type == "field_expression" else "array element" if node.type == "subscript_expression" else "memory"
+        return self._type_bound(_unknown(f"{path}: {kind}, not bounded"), ref)
+
+    def _offsetof(self, texts: list[str]) -> Val:
+        off = self.ctx.offset_of(texts[0], _norm(texts[1])) if len(texts) == 2 else None
+        if off is not None:
+            return _const(off)
+        return _unknown(f"offsetof({', '.join(texts)}): layout not known")
+
+    # -- calls -----------------------------------------------------------------
+    def _call(self, node: tree_sitter.Node) -> Val:
+        fname = _callee(self.data, node) or ""
+        args_node = node.child_by_field_name("arguments")
+        args = [a for a in args_node.named_children if a.type != "comment"] if args_node is not None else []
+        line = self.line(node.start_byte) if self.fn is not None else 0
+        if fname in ("MIN", "MIN_CONST", "MIN_NON_ZERO", "g_min", "QEMU_MIN") and len(args) == 2:
+            a, b = self.eval(args[0]), self.eval(args[1])
+            v = v_min(a, b)
+            if v.hi is not None and not (a.exact is not None and b.exact is not None):
+                v = v_with_note(v, f"capped by {fname}(..., {v.hi})")
+            return v
+        if fname in ("MAX", "MAX_CONST", "QEMU_MAX") and len(args) == 2:
+            return v_max(self.eval(args[0]), self.eval(args[1]))
+        if fname in ("DIV_ROUND_UP", "QEMU_DIV_ROUND_UP") and len(args) == 2:
+            a, b = self.eval(args[0]), self.eval(args[1])
+            return v_div(v_add(a, v_sub(b, _const(1))), b)
+        if fname in ("QEMU_ALIGN_UP", "ROUND_UP", "ALIGN_UP") and len(args) == 2:
+            a, b = self.eval(args[0]), self.eval(args[1])
+            return v_mul(v_div(v_add(a, v_sub(b, _const(1))), b), b)
+        if fname in ("QEMU_ALIGN_DOWN", "ROUND_DOWN") and len(args) == 2:
+            a, b = self.eval(args[0]), self.eval(args[1])
+            return v_mul(v_div(a, b), b)
+        if fname == "BITS_TO_LONGS" and len(args) == 1:
+            a = self.eval(args[0])
+            return v_div(v_add(a, _const(63)), _const(64))
+        if fname in ("BIT", "BIT_ULL") and len(args) == 1:
+            return v_shl(_const(1), self.eval(args[0]))
+        if fname in ("INT64_C", "UINT64_C", "INT32_C", "UINT32_C", "INT8_C", "UINT8_C", "INT16_C", "UINT16_C") and len(args) == 1:
+            return self.eval(args[0])
+        if fname in ("offsetof", "__builtin_offsetof") and args_node is not None:
+            return self._offsetof(_split_args(self.data, args_node))
+        if fname == "ARRAY_SIZE" and len(args) == 1:
+            ref = self.type_of(args[0])
+            if ref is not None:
+                ref = self.ctx.resolve_typedef(ref)
+                if ref[2]:
+                    elem = self.ctx.sizeof_ref((ref[0], ref[1], ref[2][1:]))
+                    whole = self.ctx.sizeof_ref(ref)
+                    if elem and whole is not None:
+                        return _const(whole // elem)
+            return _unknown(f"ARRAY_SIZE({self._short(args[0])}): array size not known")
+        if fname in ("pow2ceil", "pow2floor") and len(args) == 1:
+            a = self.eval(args[0])
+            if a.hi is None:
+                return _combine(0, None, a.reach, a)
+            hi = 1 << max(a.hi - 1, 0).bit_length() if fname == "pow2ceil" else a.hi
+            return _combine(0, hi, a.reach, a)
+        src = _result_source(fname)
+        if src is not None:
+            ev = f"{src} at line {line}" if line else src
+            return _unknown(ev, taint=ev)
+        if fname in ("strlen", "strnlen") and len(args) == 2 and fname == "strnlen":
+            b = self.eval(args[1])
+            return _combine(0, b.hi, b.reach, b)
+        return _unknown(f"{fname or self._short(node)}(): result not bounded")
+
+    # -- dominating checks ---------------------------------------------------------
+    def _refine(self, node: tree_sitter.Node, v: Val) -> Val:
+        """Narrow v by checks on the same expression that hold at self.at."""
+        path = _norm(self.text(node))
+        if not path:
+            return v
+        for cond, holds, off, cdata in self.ctx.conditions(self.fn, self.at):
+            if any(w.offset > off and w.offset < self.at and _path_overlaps(w.path, path) for w in self.fn.writes):
+                continue
+            # a loop entered after the check may change the value on a later trip
+            if any(lo > off and lo <= w.offset < hi and _path_overlaps(w.path, path)
+                   for lo, hi in self.ctx.loops_around(self.fn, self.at) for w in self.fn.writes):
+                continue
+            v = self._apply_condition(cond, holds, path, v, off, cdata)
+        return v
+
+    def _apply_condition(self, cond: tree_sitter.Node, holds: bool, path: str, v: Val, off: int, cdata: bytes) -> Val:
+        def text(n: tree_sitter.Node) -> str:
+            return _text(cdata, n)
+
+        while cond.type == "parenthesized_expression" and cond.named_children:
+            cond = cond.named_children[-1]
+        t = cond.type
+        if t == "unary_expression" and text(cond.children[0]) == "!":
+            return self._apply_condition(cond.child_by_field_name("argument"), not holds, path, v, off, cdata)
+        if t != "binary_expression":
+            return v
+        op = text(cond.child_by_field_name("operator"))
+        left, right = cond.child_by_field_name("left"), cond.child_by_field_name("right")
+        if op in ("&&", "||"):
+            # (A && B) holds -> both hold; (A || B) fails -> both fail
+            if (op == "&&") == holds:
+                v = self._apply_condition(left, holds, path, v, off, cdata)
+                return self._apply_condition(right, holds, path, v, off, cdata)
+            return v
+        if op not in ("<", ">", "<=", ">=", "==", "!="):
+            return v
+        if not holds:
+            op = {"<": ">=", ">": "<=", "<=": ">", ">=": "<", "==": "!=", "!=": "=="}[op]
+        if _norm(text(right)) == path and _norm(text(left)) != path:
+            left, right = right, left
+            op = {"<": ">", ">": "<", "<=": ">=", ">=": "<=", "==": "==", "!=": "!="}[op]
+        if _norm(text(left)) != path:
+            return v
+        # the bound is evaluated where the check is, without further refinement
+        k = _Evaluator(self.ctx, cdata, None if cdata is not self.data else self.fn, off, self.depth + 4).eval(right)
+        line = self.line(cond.start_byte if cdata is self.data else off)
+        lo, hi = v.lo, v.hi
+        if op in ("<=", "<") and k.hi is not None:
+            bound = k.hi - (1 if op == "<" else 0)
+            if hi is None or bound < hi:
+                note = f"{path} <= {bound} (check at line {line})"
+                return Val(lo, bound, True, (v.notes + (note,))[-4:], None, None)
+        elif op == "==" and k.hi is not None:
+            if hi is None or k.hi < hi:
+                return Val(lo, k.hi, True, (v.notes + (f"{path} == {k.hi} (check at line {line})",))[-4:], None, None)
+        elif op in (">=", ">") and k.lo is not None:
+            bound = k.lo + (1 if op == ">" else 0)
+            if lo is None or bound > lo:
+                return Val(bound, hi, v.reach, v.notes + (f"{path} >= {bound} (check at line {line})",), v.taint, v.why)
+        return v
+
+
+_CONDITIONAL = {"conditional_expression", "if_statement", "while_statement", "for_statement",
+                "do_statement", "switch_statement", "case_statement"}
+
+
+def _dominates(fn: tree_sitter.Node, w: "_Write", at: int) -> bool:
+    """Is write `w` executed on every path to `at` (an unconditional statement
+    earlier in a block that encloses `at`)?"""
+    node = fn.named_descendant_for_byte_range(w.offset, w.end)
+    while node is not None and node != fn:
+        parent = node.parent
+        if parent is None:
+            return False
+        if parent.type == "compound_statement":
+            return node.end_byte <= at and parent.start_byte <= at < parent.end_byte
+        if parent.type in _CONDITIONAL or parent.type == "labeled_statement":
+            return False
+        if parent.type == "binary_expression":
+            op = parent.child_by_field_name("operator")
+            if op is not None and op.type in ("&&", "||") and node != parent.child_by_field_name("left"):
+                return False
+        node = parent
+    return False
+
+
+def _base_of(path: str) -> str:
+    """`hdr.len` -> `hdr`, `s->x[3]` -> `s`, `*p` -> `p`."""
+    m = re.match(r"[\*\(]*([A-Za-z_]\w*)", path)
+    return m.group(1) if m else path
+
+
+def _c_string_bytes(text: str) -> bytes:
+    m = re.fullmatch(r'[LuU8]*"(.*)"', text, re.DOTALL)
+    body = m.group(1) if m else ""
+    return re.sub(r"\\(x[0-9a-fA-F]+|[0-7]{1,3}|.)", "_", body).encode()
+
+
+_LEAVES = {"return_statement", "goto_statement", "break_statement", "continue_statement"}
+
+
+def _always_leaves(data: bytes, stmt: tree_sitter.Node | None) -> bool:
+    if stmt is None:
+        return False
+    t = stmt.type
+    if t in _LEAVES:
+        return True
+    if t == "compound_statement":
+        body = [c for c in stmt.named_children if c.type != "comment"]
+        return bool(body) and any(_always_leaves(data, c) for c in body)
+    if t == "expression_statement" and stmt.named_children:
+        e = stmt.named_children[0]
+        return e.type == "call_expression" and (_callee(data, e) or "") in _NORETURN
+    if t == "if_statement":
+        alt = stmt.child_by_field_name("alternative")
+        if alt is None:
+            return False
+        alt_stmt = alt.named_children[0] if alt.type == "else_clause" and alt.named_children else alt
+        return _always_leaves(data, stmt.child_by_field_name("consequence")) and _always_leaves(data, alt_stmt)
+    return False
+
+
+def _dominating_conditions(ctx: _FileContext, fn: _FunctionIndex, at: int):
+    """(condition node, holds?, offset) for checks on every path to `at`.
+
+    Walks from the innermost node at `at` up to the function body. At each
+    enclosing block, preceding `if (C) <leave>;` gives !C, and
+    `assert(C)` gives C; an enclosing if/while/for/?: gives its condition
+    (negated in an else branch). A label between a check and `at` (a goto
+    may enter there) stops checks before it from counting.
+    """
+    data = ctx.data
+    node = fn.fn.named_descendant_for_byte_range(at, at) if at >= 0 else None
+    out: list[tuple[tree_sitter.Node, bool, int, bytes]] = []
+    body = fn.fn.child_by_field_name("body")
+    blocked = False
+    while node is not None and body is not None and node.start_byte >= body.start_byte:
+        parent = node.parent
+        if parent is None:
+            break
+        if node.type == "labeled_statement":
+            blocked = True
+        if not blocked:
+            pt = parent.type
+            if pt == "if_statement":
+                cond = parent.child_by_field_name("condition")
+                if node == parent.child_by_field_name("consequence"):
+                    out.append((cond, True, cond.start_byte, data))
+                elif node.type == "else_clause" and node == parent.child_by_field_name("alternative"):
+                    out.append((cond, False, cond.start_byte, data))
+            elif pt in ("while_statement", "for_statement") and node == parent.child_by_field_name("body"):
+                cond = parent.child_by_field_name("condition")
+                if cond is not None:
+                    out.append((cond, True, cond.start_byte, data))
+            elif pt == "conditional_expression":
+                cond = parent.child_by_field_name("condition")
+                if node == parent.child_by_field_name("consequence"):
+                    out.append((cond, True, cond.start_byte, data))
+                elif node == parent.child_by_field_name("alternative"):
+                    out.append((cond, False, cond.start_byte, data))
+            elif pt in ("compound_statement", "case_statement"):
+                sib = node.prev_named_sibling
+                while sib is not None:
+                    if sib.type == "labeled_statement" or (sib.type == "case_statement"):
+                        blocked = True
+                        break
+                    if sib.type == "if_statement" and sib.child_by_field_name("alternative") is None:
+                        cond = sib.child_by_field_name("condition")
+                        cons = sib.child_by_field_name("consequence")
+                        if cond is not None and _always_leaves(data, cons):
+                            out.append((cond, False, sib.end_byte, data))
+                        elif cond is not None:
+                            clamp = _clamp(data, cond, cons)
+                            if clamp is not None:
+                                out.append((clamp[1], True, sib.end_byte, clamp[0]))
+                    elif sib.type == "expression_statement" and sib.named_children:
+                        e = sib.named_children[0]
+                        if e.type == "call_expression" and (_callee(data, e) or "") in _ASSERTS:
+                            args = e.child_by_field_name("arguments")
+                            if args is not None and args.named_children:
+                                out.append((args.named_children[0], True, sib.end_byte, data))
+                    sib = sib.prev_named_sibling
+        if node == body:
+            break
+        node = parent
+    return out
+
+
+def _clamp(data: bytes, cond: tree_sitter.Node, cons: tree_sitter.Node | None):
+    """`if (x > K) x = K;` -> the condition `x > K` reread as a bound `x <= K`.
+
+    Returns a binary_expression node whose meaning after the if is the bound,
+    or None. Only the exact shape `x > K` / `x >= K` with body `x = K` counts.
+    """
+    if cons is None:
+        return None
+    stmt = cons
+    if stmt.type == "compound_statement":
+        inner = [c for c in stmt.named_children if c.type != "comment"]
+        if len(inner) != 1:
+            return None
+        stmt = inner[0]
+    if stmt.type != "expression_statement" or not stmt.named_children:
+        return None
+    e = stmt.named_children[0]
+    if e.type != "assignment_expression" or _text(data, e.child_by_field_name("operator")) != "=":
+        return None
+    c = cond
+    while c.type == "parenthesized_expression" and c.named_children:
+        c = c.named_children[-1]
+    if c.type != "binary_expression" or _text(data, c.child_by_field_name("operator")) not in (">", ">="):
+        return None
+    if (_norm(_text(data, c.child_by_field_name("left"))) == _norm(_text(data, e.child_by_field_name("left")))
+            and _norm(_text(data, c.child_by_field_name("right"))) == _norm(_text(data, e.child_by_field_name("right")))):
+        # after the if, x <= K holds either way; reuse the snippet parser for the node
+        snippet = _parse_snippet(f"{_text(data, c.child_by_field_name('left'))} <= {_text(data, c.child_by_field_name('right'))}")
+        return snippet  # (bytes, node) pair: handled by the caller
+    return None
+
+
+# ---------------------------------------------------------------------------
+# Public API
+
+# Small LRU caches: the engine classifies all sites of one file before the
+# next, so a few entries suffice; entries hold their keys' objects, so an id
+# cannot be reused while cached.
+_CACHE_SIZE = 4
+_CONTEXTS: OrderedDict[tuple[int, int], tuple[ParsedFile, SizeFacts | None, _FileContext]] = OrderedDict()
+_FILE_FACTS: OrderedDict[int, tuple[ParsedFile, SizeFacts]] = OrderedDict()
+
+
+def file_facts(parsed: ParsedFile) -> SizeFacts:
+    """SizeFacts of one parsed file (cached for the last few files)."""
+    hit = _FILE_FACTS.get(id(parsed))
+    if hit is not None and hit[0] is parsed:
+        _FILE_FACTS.move_to_end(id(parsed))
+        return hit[1]
+    facts = SizeFacts.from_parsed([parsed])
+    _FILE_FACTS[id(parsed)] = (parsed, facts)
+    while len(_FILE_FACTS) > _CACHE_SIZE:
+        _FILE_FACTS.popitem(last=False)
+    return facts
+
+
+def _context(parsed: ParsedFile, facts: SizeFacts | None) -> _FileContext:
+    key = (id(parsed), id(facts))
+    hit = _CONTEXTS.get(key)
+    if hit is not None and hit[0] is parsed and hit[1] is facts:
+        _CONTEXTS.move_to_end(key)
+        return hit[2]
+    own = file_facts(parsed)
+    merged = own.merge(facts) if facts is not None else own
+    ctx = _FileContext(parsed, merged)
+    _CONTEXTS[key] = (parsed, facts, ctx)
+    while len(_CONTEXTS) > _CACHE_SIZE:
+        _CONTEXTS.popitem(last=False)
+    return ctx
+
+
+_TYPEOF_RE = re.compile(r"^(?:typeof|__typeof__|__typeof)\s*\((.*)\)$", re.DOTALL)
+
+
+def _split_args(data: bytes, args: tree_sitter.Node) -> list[str]:
+    """Argument texts split at top-level commas (robust to types as arguments)."""
+    return _split_text_args(data[args.start_byte + 1 : args.end_byte - 1].decode("utf-8", "replace"))
+
+
+def _split_text_args(text: str) -> list[str]:
+    out, depth, cur, i = [], 0, [], 0
+    while i < len(text):
+        ch = text[i]
+        if ch in "\"'":
+            j = i + 1
+            while j < len(text) and text[j] != ch:
+                j += 2 if text[j] == "\\" else 1
+            cur.append(text[i : j + 1])
+            i = j + 1
+            continue
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        if ch == "," and depth == 0:
+            out.append("".join(cur))
+            cur = []
+        else:
+            cur.append(ch)
+        i += 1
+    out.append("".join(cur))
+    return [a.strip() for a in out] if text.strip() else []
+
+
+def _arg_nodes(data: bytes, args: tree_sitter.Node) -> list[tree_sitter.Node] | None:
+    nodes = [a for a in args.named_children if a.type != "comment"]
+    # errors inside one argument (offsetof(T, a.b)) are that argument's business
+    if any(n.type == "ERROR" or n.is_missing for n in nodes):
+        return None
+    return nodes
+
+
+def classify_size(site: "Site", parsed: ParsedFile, *, limit: int = DEFAULT_LIMIT,
+                  facts: SizeFacts | None = None) -> SizeInfo:
+    """Classify the byte count of one allocation site (see module doc).
+
+    `facts` adds types and constants from other files (the file's headers);
+    the file's own are always used. Never raises: what cannot be analysed is
+    "unknown" with the reason as evidence.
+    """
+    try:
+        return _classify(site, parsed, limit, facts)
+    except RecursionError:
+        return SizeInfo("unknown", None, "size expression too deeply nested to analyse")
+    except Exception as exc:  # a bug here must not stop the file: say so in the finding
+        return SizeInfo("unknown", None, f"internal error in size analysis: {type(exc).__name__}: {exc}")
+
+
+def _classify(site, parsed: ParsedFile, limit: int, facts: SizeFacts | None) -> SizeInfo:
+    ctx = _context(parsed, facts)
+    data = ctx.data
+    fn = ctx.function(site.function) if site.function is not None else None
+    at = site.call.start_byte
+    args_node = site.call.child_by_field_name("arguments")
+    if args_node is None:
+        return SizeInfo("unknown", None, "call has no argument list")
+    texts = _split_args(data, args_node)
+    nodes = _arg_nodes(data, args_node)
+    ev = _Evaluator(ctx, data, fn, at)
+
+    def arg(i: int) -> Val:
+        # nodes are trusted only where they line up with the text split:
+        # `g_new(const char *, n + 1)` confuses tree-sitter's argument list
+        if (nodes is not None and len(nodes) == len(texts) and i < len(nodes)
+                and _norm(_text(data, nodes[i])) == _norm(texts[i])):
+            return ev.eval(nodes[i])
+        if i >= len(texts):
+            return _unknown(f"argument {i + 1} missing")
+        snippet = _parse_snippet(texts[i])
+        if snippet is None:
+            return _unknown(f"{texts[i]}: not understood")
+        sub = _Evaluator(ctx, snippet[0], fn, at)
+        return sub.eval(snippet[1])
+
+    def type_arg(i: int) -> Val:
+        ref = _typeref_from_text(texts[i]) if i < len(texts) else None
+        m = _TYPEOF_RE.match(texts[i]) if i < len(texts) else None
+        if m:
+            snippet = _parse_snippet(m.group(1))
+            ref = _Evaluator(ctx, snippet[0], fn, at).type_of(snippet[1]) if snippet else None
+        size = ctx.sizeof_ref(ref) if ref is not None else None
+        if size is None:
+            return _unknown(ctx.unknown_size(f"sizeof({texts[i] if i < len(texts) else '?'})", ref))
+        return _const(size)
+
+    kind = site.allocator.size
+    if kind == "arg0":
+        v, shown = arg(0), texts[:1]
+    elif kind == "n*size":
+        v, shown = v_mul(arg(0), arg(1)), texts[:2]
+    elif kind == "type*n":
+        v, shown = v_mul(type_arg(0), arg(1)), [f"sizeof({texts[0]})" if texts else "?"] + texts[1:2]
+    elif kind == "renew":
+        v, shown = v_mul(type_arg(0), arg(2)), [f"sizeof({texts[0]})" if texts else "?"] + texts[2:3]
+    elif kind == "realloc_n":
+        v, shown = v_mul(arg(1), arg(2)), texts[1:3]
+    elif kind in ("realloc", "align,size", "bs,size", "memdup"):
+        v, shown = arg(1), texts[1:2]
+    elif kind == "bits":
+        v = v_mul(v_div(v_add(arg(0), _const(63)), _const(64)), _const(8))
+        shown = [f"BITS_TO_LONGS({texts[0] if texts else '?'}) * 8"]
+    else:
+        return SizeInfo("unknown", None, f"allocator {site.allocator.name}: unknown size form '{kind}'")
+    expr = " * ".join(f"({s})" if len(shown) > 1 and re.search(r"[+\-?<>|&]", s) else s for s in shown)
+    expr = _WS_RE.sub(" ", expr)
+    if len(expr) > 80:
+        expr = expr[:77] + "..."
+    return _decide(v, expr, limit)
+
+
+def _decide(v: Val, expr: str, limit: int) -> SizeInfo:
+    hi = v.hi
+    why = "; ".join(v.notes)
+    if v.exact is not None:
+        cls = "small" if v.exact <= limit else "large"
+        return SizeInfo(cls, v.exact, f"constant: {expr} = {v.exact} bytes" + (f" ({why})" if why else ""))
+    if hi is not None and hi <= limit:
+        return SizeInfo("small", max(hi, 0), f"{expr} <= {hi} bytes" + (f" ({why})" if why else ""))
+    if v.lo is not None and v.lo > limit:
+        return SizeInfo("large", hi, f"{expr} >= {v.lo} bytes, above the {limit}-byte limit" + (f" ({why})" if why else ""))
+    if v.taint:
+        extra = f"; at most {hi} bytes" if hi is not None else ""
+        return SizeInfo("large", hi, f"{v.taint}{extra}")
+    if hi is not None and v.reach:
+        return SizeInfo("large", hi, f"{expr} can reach {hi} bytes, above the {limit}-byte limit" + (f" ({why})" if why else ""))
+    if hi is not None:
+        return SizeInfo("unknown", hi, f"{expr} <= {hi} bytes" + (f" ({why})" if why else "") + f", not shown to stay within {limit}")
+    return SizeInfo("unknown", None, v.why or f"{expr}: not bounded")
+
+
+__all__ = ["SizeFacts", "classify_size", "file_facts", "parse_int_literal", "parse_char_literal", "DEFAULT_LIMIT"]

@@ -44,7 +44,8 @@ class FileContext:
         self.sites: list[Site] = find_sites(parsed)
         self._by_offset = {s.offset: s for s in self.sites}
         self._plans: dict[int, SitePlan] = {}
-        self.inspected_by: dict[int, str] = {}  # site offset -> rule file whose script asked about it
+        self.inspected_by: dict[int, str] = {}
+        self._size_facts = None  # site offset -> rule file whose script asked about it
 
     def site_at(self, offset: int) -> Site | None:
         site = self._by_offset.get(offset)
@@ -64,9 +65,23 @@ class FileContext:
                 key = tree_key(self.parsed.source.path, Path(self.config.tree_root))
                 phase = self.config.phase_index.phase_at(key, site.offset)
             plan = plan_site(site, self.parsed, phase, limit=self.config.small_limit,
-                             size_facts=self.config.size_facts)
+                             size_facts=self.size_facts())
             self._plans[site.offset] = plan
         return plan
+
+    def size_facts(self):
+        """Size facts of the headers this file includes (computed once)."""
+        if self._size_facts is None:
+            from codemod.analysis.headers import header_facts
+
+            root = self.config.tree_root
+            if root is None:
+                from codemod.series import find_tree_root
+
+                root = str(find_tree_root([Path(self.parsed.source.path)]))
+            self._size_facts = header_facts(self.parsed.source.path, self.parsed.source.data, Path(root),
+                                            self.config.profile) or False
+        return self._size_facts or None
 
     def plan_at(self, offset: int) -> SitePlan | None:
         site = self.site_at(offset)

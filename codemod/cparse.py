@@ -573,6 +573,8 @@ _TYPE_ARG_RE = re.compile(
     """,
     re.VERBOSE,
 )
+_INT_MODIFIERS = frozenset((b"unsigned", b"signed", b"short", b"long"))
+_INT_WORDS = frozenset((b"int", b"char", b"short", b"long", b"double", b"signed", b"unsigned"))
 _TYPE_KEYWORDS = frozenset(
     b"const volatile struct union enum unsigned signed short long".split()
 )
@@ -590,6 +592,8 @@ def _mask_type_shaped_args(data: bytes, buf: bytearray, spans) -> None:
         words = text.replace(b"*", b" ").split()
         if words[-1] in _TYPE_KEYWORDS and words[-1] not in (b"short", b"long", b"signed", b"unsigned"):
             continue  # `struct` alone, `const` alone: not a type
+        if (words[0] in _INT_MODIFIERS and words[-1] not in _INT_WORDS and b"*" not in text):
+            continue  # `unsigned size`: a parameter (type and name), as in a declarator
         j = m.start()
         if data[j] == 0x28:  # '(': must open a call, not a cast or a group
             k = j

@@ -602,3 +602,12 @@ def test_qemu_sample_sites_are_in_error_free_functions(qemu_tree):
     assert bad / sites <= 0.02, f"{bad} of {sites} allocation sites are in functions with parse errors"
     # The profile must pay for itself on whole files too.
     assert files_with_errors < 0.7 * unmasked_errors
+
+
+def test_parameter_with_int_modifier_keeps_its_name():
+    # `unsigned size` in a declarator is a type and a name, not a type argument.
+    src = b"static void dev_write(void *opaque, hwaddr addr, uint64_t val, unsigned size)\n{\n}\n"
+    masked = mask_macros(src, PROFILE)
+    assert b"unsigned size" in masked
+    call = b"x = va_arg(ap, unsigned long);\n"
+    assert b"unsigned_long" in mask_macros(call, PROFILE)

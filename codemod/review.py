@@ -581,10 +581,18 @@ def run_interactive(console, results: list[FileResult], paths: list[str], review
         work.append((r, rel, hunks))
     for key in outcome.stale:
         review.hunks.pop(key, None)
+    touched = bool(outcome.stale)
+    # Re-running the review confirms earlier decisions for a file's current
+    # bytes: record them for files with nothing left to ask.
+    for r, rel, hunks in work:
+        asked = [h for h in hunks if not h.supporting]
+        if asked and all(review.decision(h) is not None for h in asked) and review.files.get(rel) != sha256(r.original):
+            review.files[rel] = sha256(r.original)
+            touched = True
     pending = [(r, rel, h) for r, rel, hunks in work for h in hunks
                if not h.supporting and review.decision(h) is None]
     outcome.known = sum(1 for _, _, hunks in work for h in hunks if not h.supporting) - len(pending)
-    if outcome.stale:
+    if touched:
         review.save()
     total = len(pending)
     for n, (r, rel, h) in enumerate(pending, 1):

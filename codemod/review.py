@@ -663,9 +663,13 @@ def cli_interactive(console, results: list[FileResult], paths: list[str], review
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m codemod.review [allocfix scan options] PATH...`: the
-    interactive review, scanning the way the CLI does. The CLI delegates
-    --interactive here; this entry point lets it run before that wiring."""
+    """`python -m codemod.review [allocfix options] PATH...`: the three
+    modes this module and codemod.apply serve, scanning as the CLI does:
+    --interactive (review), --series OUTDIR (accepted hunks as a series)
+    and, with neither, apply (accepted hunks when a review file exists).
+    It exists so these run before the CLI delegates to them; the CLI's
+    own wiring is the same calls (see the report / README)."""
+    from codemod.apply import cli_apply
     from codemod.cli import _console, _err, _main_parser, _profile_path, _rule_paths
     from codemod.cparse import MacroProfile
     from codemod.discover import discover
@@ -677,7 +681,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(sys.argv[1:] if argv is None else argv)
     try:
         if not args.paths:
-            raise UsageError("no path to review")
+            raise UsageError("no path to scan")
         spec = RunSpec(tuple(_rule_paths(args)), _profile_path(args), args.small_limit, tuple(args.virtuals))
         config = spec.build()
         report = run(discover(args.paths, tuple(args.exclude)), spec, args.jobs, None, config=config)
@@ -686,13 +690,37 @@ def main(argv: list[str] | None = None) -> int:
                 _err(r.message)
         console = _console(args)
         profile = MacroProfile.load(_profile_path(args))
-        return cli_interactive(console, report.results, args.paths, args.review_file, profile=profile)
+        if args.interactive:
+            return cli_interactive(console, report.results, args.paths, args.review_file, profile=profile)
+        if args.series:
+            return cli_series(report.results, args, profile=profile, err=_err)
+        return cli_apply(console, report.results, args.paths, force=args.force, review_file=args.review_file,
+                         profile=profile, err=_err)
     except AllocfixError as exc:
         _err(str(exc))
         return exc.exit_code
     except KeyboardInterrupt:
-        _err("interrupted; decisions made so far are kept")
+        _err("interrupted")
         return 130
+
+
+def cli_series(results: list[FileResult], args, profile=None, err=None) -> int:
+    """--series as the CLI runs it, on the accepted hunks when a review
+    file exists. `args` needs: paths, series, signoff, reroll,
+    subject_prefix, base, review_file."""
+    from codemod.series import find_tree_root, write_series
+
+    chosen, notes = accepted_results(results, args.paths, getattr(args, "review_file", None), profile)
+    for note in notes:
+        (err or print)(note)
+    written = write_series(Path(args.series), chosen, tree_root=find_tree_root([Path(p) for p in args.paths]),
+                           signoff=args.signoff, version=args.reroll, subject_prefix=args.subject_prefix,
+                           base=args.base)
+    if not written:
+        print("allocfix: nothing to send (no changes)")
+    for path in written:
+        print(path)
+    return 0
 
 
 def add_review_options(p) -> None:

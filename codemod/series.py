@@ -26,7 +26,7 @@ from pathlib import Path, PurePosixPath
 
 from codemod import __version__
 from codemod.errors import UsageError
-from codemod.findings import Action, FileResult, Finding, Status
+from codemod.findings import Action, FileResult, Finding, PhaseInfo, Status
 from codemod.maintainers import Maintainers, Section, directory_of, email_address
 from codemod.render.diff import diffstat_counts, unified_diff
 
@@ -34,34 +34,6 @@ MAILING_LIST = "qemu-devel@nongnu.org"
 WRAP = 72  # commit message and diffstat width, as git format-patch uses
 SUBJECT_MAX = 72  # "prefix: summary" without the [PATCH n/N] tag
 _SLUG_MAX = 52
-
-# What each rule of QEMU's allocation failure policy asks, in our words.
-POLICY_TEXT = {
-    "R1": "An allocation failure must never leave a bad pointer behind: an "
-    "allocation is checked, and the code either recovers or exits "
-    "(rule 1 of QEMU's allocation failure policy).",
-    "R2": "When QEMU exits because an allocation failed, it should be a clean "
-    "error exit rather than an abort(), since running out of memory is not an "
-    "internal error (rule 2 of QEMU's allocation failure policy).",
-    "R5": "QEMU's allocation failure policy asks that large allocations which "
-    "can happen once the VM is running are checked, and that their failure "
-    "does not bring the VM down (rule 5). Allocations of more than a page "
-    "count as large.",
-    "R6": "When an allocation fails while serving a monitor command, the "
-    "failure should be reported as an error on the monitor instead of "
-    "ending QEMU (rule 6 of QEMU's allocation failure policy).",
-    "R7": "When a large allocation fails, whatever was set up before it has "
-    "to be released so the VM is not left with a half-initialised device "
-    "(rule 7 of QEMU's allocation failure policy).",
-}
-
-_PHASE_TEXT = {
-    "runtime": "while the VM is running",
-    "both": "both at startup and while the VM is running (e.g. on hotplug)",
-    "startup": "during startup",
-    "unknown": "from callers that may run after startup",
-}
-
 
 @dataclass
 class SeriesFile:
@@ -276,7 +248,14 @@ def summary_for(plan: PatchPlan) -> str:
 # ---------------------------------------------------------------- text
 
 
+_NBSP = "\u00a0"  # a space textwrap does not break at (inside a call)
+
+
 def _wrap(text: str, first: str = "", rest: str = "") -> list[str]:
+    return [line.replace(_NBSP, " ") for line in _wrap_raw(text, first, rest)]
+
+
+def _wrap_raw(text: str, first: str = "", rest: str = "") -> list[str]:
     return textwrap.wrap(
         text,
         width=WRAP,
@@ -287,63 +266,242 @@ def _wrap(text: str, first: str = "", rest: str = "") -> list[str]:
     ) or [first.rstrip()]
 
 
-def _site_lines(sf: SeriesFile, f: Finding) -> list[str]:
-    func = f"{f.function}()" if f.function else "file scope"
-    reason = f.reason.strip().rstrip(".")
-    head = f"{func} in {sf.path}:{f.line} calls {f.allocator}()"
-    lines = _wrap(f"{head}: {reason}." if reason else f"{head}.", "- ", "  ")
-    size = f.size
-    size_text = f"Size: {size.cls}"
-    if size.max_bytes is not None:
-        size_text += f", up to {size.max_bytes} bytes"
-    if size.evidence:
-        size_text += f"; {size.evidence.strip().rstrip('.')}"
-    lines += _wrap(size_text + ".", "  ", "    ")
-    phase = f.phase
-    phase_text = "Reached " + _PHASE_TEXT.get(phase.cls, _PHASE_TEXT["unknown"])
-    if phase.via:
-        phase_text += f", via {', '.join(phase.via)}"
-    if phase.chain:
-        phase_text += ": " + " -> ".join(phase.chain)
-    lines += _wrap(phase_text + ".", "  ", "    ")
+# What the policy asks, beyond rule 5, when a patch's sites involve it.
+POLICY_EXTRA = {
+    "R1": "A failed allocation must never leave a bad pointer behind (rule 1).",
+    "R2": "When QEMU has to exit because memory ran out, it should exit with "
+    "an error rather than abort (rule 2).",
+    "R6": "When the allocation serves a monitor command, the failure is "
+    "reported as an error on the monitor instead of ending QEMU (rule 6).",
+    "R7": "Whatever was set up before a failed allocation is released, so no "
+    "half-initialised device is left behind (rule 7).",
+}
+
+_G_NEW = {"g_new", "g_new0", "g_renew", "g_try_new", "g_try_new0"}
+_CHECKED = {
+    "g_malloc": "g_try_malloc", "g_malloc0": "g_try_malloc0", "g_malloc_n": "g_try_malloc_n",
+    "g_malloc0_n": "g_try_malloc0_n", "g_realloc": "g_try_realloc", "g_realloc_n": "g_try_realloc_n",
+    "g_new": "g_try_new", "g_new0": "g_try_new0", "g_renew": "g_try_renew",
+    "qemu_memalign": "qemu_try_memalign", "qemu_blockalign": "qemu_try_blockalign",
+    "qemu_blockalign0": "qemu_try_blockalign0", "blk_blockalign": "blk_try_blockalign",
+    "bitmap_new": "bitmap_try_new",
+}
+
+
+def checked_counterpart(allocator: str) -> str:
+    try:
+        from codemod.rulesdata import load_allocators
+
+        spec = load_allocators().get(allocator)
+        if spec is not None and spec.checked:
+            return spec.checked
+    except (OSError, KeyError, ValueError):
+        pass
+    return _CHECKED.get(allocator, "g_try_malloc")
+
+
+def _size_expr(f: Finding) -> str | None:
+    """The size expression the evidence names ("len: not a constant")."""
+    head, sep, _ = f.size.evidence.partition(":")
+    head = head.strip()
+    if not sep or not head or head == "constant" or len(head) > 48:
+        return None
+    return head
+
+
+def _human_bytes(n: int) -> str:
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= scale:
+            value = n / scale
+            text = f"{value:.1f}".rstrip("0").rstrip(".")
+            return f"{text} {unit}"
+    return f"{n} bytes"
+
+
+def _call(f: Finding) -> str:
+    expr = _size_expr(f)
+    if expr is None:
+        return f"{f.allocator}()"
+    if f.allocator in _G_NEW:
+        m = re.fullmatch(r"(.+?) \* (.+)", expr)
+        if m:
+            return f"{f.allocator}({m.group(1)},{_NBSP}{m.group(2)})"
+    return f"{f.allocator}({expr.replace(' ', _NBSP)})"
+
+
+def _size_known(f: Finding) -> bool:
+    return f.size.max_bytes is not None
+
+
+def _size_sentence(f: Finding, func: str) -> str:
+    """Why the allocation counts as large, as a sentence about `func`."""
+    if _size_known(f):
+        return f"{func} allocates {_human_bytes(f.size.max_bytes)} with {f.allocator}(), more than a page."
+    expr = _size_expr(f)
+    if expr is not None and "not a constant" in f.size.evidence:
+        return (f"{func} calls {_call(f)}, and the size is not a constant, so nothing "
+                "keeps the allocation below a page.")
+    why = f.size.evidence.strip().rstrip(".")
+    if expr is not None:
+        tail = why.partition(":")[2].strip()
+        return f"{func} calls {_call(f)}, and the size can exceed a page ({expr}: {tail})."
+    return f"{func} calls {f.allocator}() with a size that can exceed a page" + (f" ({why})." if why else ".")
+
+
+def _phase_sentence(phase: PhaseInfo, many: bool = False) -> str:
+    it = "these functions run" if many else "this code runs"
+    chain = " -> ".join(f"{c}()" for c in phase.chain)
+    via = ", ".join(phase.via)
+    if phase.cls == "runtime":
+        s = "They run" if many else "It runs"
+        s += " while the VM is running"
+        if via or chain:
+            s += " (" + ": ".join(x for x in (via, chain) if x) + ")"
+        return s + "."
+    if phase.cls == "both":
+        s = ("They run" if many else "It runs") + " at startup and again while the VM is running, e.g. on hot plug"
+        if chain:
+            s += f" ({chain})"
+        return s + "."
+    if phase.cls == "startup":
+        return f"Only {it} at startup."
+    return (f"Nothing shows that {it} only at startup, so the "
+            f"allocation{'s' if many else ''} can happen while the VM is running.")
+
+
+def _failure(f: Finding) -> tuple[str, str]:
+    """(imperative, third person) phrases for what the new code does on
+    failure, e.g. ("return -ENOMEM", "returns -ENOMEM")."""
+    path = (f.error_path or "").replace("(stub)", "")
+    steps = [s.strip() for s in path.split(";") if s.strip()]
+    imp: list[str] = []
+    third: list[str] = []
+    pending_set = ""
+    for s in steps:
+        if s.startswith("error_setg"):
+            imp.append("set an error through errp")
+            third.append("sets an error through errp")
+        elif s.startswith("goto "):
+            label = s[5:].strip()
+            tail = f"jump to the existing '{label}' label"
+            if pending_set:
+                tail = f"{pending_set} and {tail}"
+                pending_set = ""
+            imp.append(tail)
+            third.append(tail.replace("set ", "sets ", 1).replace("jump ", "jumps ", 1))
+        elif s == "return":
+            imp.append("return")
+            third.append("returns")
+        elif s.startswith("return "):
+            imp.append(f"return {s[7:].strip()}")
+            third.append(f"returns {s[7:].strip()}")
+        elif "=" in s:
+            var, _, value = s.partition("=")
+            pending_set = f"set {var.strip()} to {value.strip()}"
+        else:
+            imp.append(s)
+            third.append(s)
+    if pending_set:
+        imp.append(pending_set)
+        third.append(pending_set.replace("set ", "sets ", 1))
+    if not imp:
+        return "take the function's error path", "takes the function's error path"
+    return _join(imp), _join(third)
+
+
+def _join(parts: list[str]) -> str:
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def _policy_paragraph(findings: list[Finding]) -> list[str]:
+    allocs = sorted({f.allocator for f in findings})
+    names = _join([f"{a}()" for a in allocs]) if len(allocs) <= 3 else f"{allocs[0]}() and the like"
+    verb = "aborts" if len(allocs) == 1 else "abort"
+    text = (f"{names} {verb} QEMU when the allocation fails, taking the guest down with it. "
+            "QEMU's allocation failure policy asks that large allocations made after startup "
+            "are checked, and that their failure does not bring the VM down (rule 5).")
+    for pol in sorted({f.policy for f in findings} - {"R5", "R3", "R4"}):
+        if pol in POLICY_EXTRA:
+            text += " " + POLICY_EXTRA[pol]
+    return _wrap(text)
+
+
+def _stub_sentence(f: Finding, func: str) -> str:
+    proposed = (f.error_path or "").replace("(stub)", "").strip().rstrip(";").strip()
+    how = f" ({proposed})" if proposed else ""
+    return (f"{func} has no way to report the failure to its caller, so the patch "
+            f"leaves early{how} and marks the spot with an 'allocfix:' comment: "
+            "how to recover there needs a maintainer's decision.")
+
+
+def _single_site(sf: SeriesFile, f: Finding) -> list[str]:
+    func = f"{f.function}()" if f.function else f"The file scope of {sf.path}"
+    out = _wrap(_size_sentence(f, func) + " " + _phase_sentence(f.phase)) + [""]
+    out += _policy_paragraph([f]) + [""]
+    try_name = checked_counterpart(f.allocator)
     if f.action is Action.STUB:
-        fail = "On failure: the error path is left for review, marked in the code"
-        if f.error_path:
-            fail += f" (proposed: {f.error_path.strip().rstrip(';')})"
-    elif f.error_path:
-        fail = f"On failure: {f.error_path.strip().rstrip(';')}"
+        out += _wrap(f"Use {try_name}() instead. " + _stub_sentence(f, func)) + [""]
     else:
-        fail = "On failure: the caller's error path is taken"
-    lines += _wrap(fail.rstrip(".") + ".", "  ", "    ")
-    return lines
+        imp, _ = _failure(f)
+        out += _wrap(f"Use {try_name}() instead and, when it fails, {imp}.") + [""]
+    return out
+
+
+def _bullet(sf: SeriesFile, f: Finding, with_phase: bool) -> list[str]:
+    func = f"{f.function}()" if f.function else "file scope"
+    text = f"{func} in {sf.path}: {_call(f)}"
+    if _size_known(f):
+        text += f", {_human_bytes(f.size.max_bytes)}"
+    if f.action is Action.STUB:
+        text += "; cannot report the failure, marked 'allocfix:' for a decision"
+    else:
+        text += f"; on failure it now {_failure(f)[1]}"
+    text += "."
+    if with_phase:
+        text += " " + _phase_sentence(f.phase)
+    return _wrap(text, "- ", "  ")
 
 
 def commit_message_body(plan: PatchPlan) -> list[str]:
-    """The commit message lines after the subject (without sign-off)."""
-    out: list[str] = []
-    findings = plan.findings
-    policies = sorted({f.policy for f in findings})
-    for pol in policies:
-        text = POLICY_TEXT.get(pol, f"This follows rule {pol.lstrip('R')} of QEMU's allocation failure policy.")
-        out += _wrap(text) + [""]
-    if not findings:
-        out += _wrap("Handle allocation failures as QEMU's allocation failure policy asks.") + [""]
-        return out
-    stubs = sum(1 for f in findings if f.action is Action.STUB)
-    lead = (
-        "Use the g_try_* variant of the allocator at the site below and handle its failure."
-        if len(findings) == 1
-        else f"Use the g_try_* variants of the allocators at the {len(findings)} sites below and handle their failure."
-    )
+    """The commit message lines after the subject (without sign-off):
+    what is allocated and why it counts as large, when it runs, what the
+    policy asks, and what the new code does on failure."""
+    pairs = [(sf, f) for sf in plan.files for f in sorted(sf.acting, key=lambda x: (x.line, x.column))]
+    if not pairs:
+        return _wrap("Handle allocation failures as QEMU's allocation failure policy asks.") + [""]
+    if len(pairs) == 1:
+        return [_safe_body_line(x) for x in _single_site(*pairs[0])]
+    findings = [f for _, f in pairs]
+    out = _policy_paragraph(findings) + [""]
+    phases = {(f.phase.cls, f.phase.via, f.phase.chain) for f in findings}
+    same_phase = len(phases) == 1 and not findings[0].phase.chain
+    unknown_sizes = all(not _size_known(f) and "not a constant" in f.size.evidence for f in findings)
+    known_sizes = all(_size_known(f) for f in findings)
+    lead = f"The {len(findings)} allocations below can be larger than a page: "
+    if unknown_sizes:
+        lead += "their sizes are not constants."
+    elif known_sizes:
+        lead += "each asks for more than a page."
+    else:
+        lead += "some have sizes that are not constants, the others ask for more than a page."
+    if same_phase:
+        lead += " " + _phase_sentence(findings[0].phase, many=True)
+    lead += " Use the g_try_* counterparts and handle the failure where it happens:"
     out += _wrap(lead) + [""]
-    for sf in plan.files:
-        for f in sorted(sf.acting, key=lambda x: (x.line, x.column)):
-            out += _site_lines(sf, f)
+    for sf, f in pairs:
+        out += _bullet(sf, f, with_phase=not same_phase)
     out.append("")
+    stubs = sum(1 for f in findings if f.action is Action.STUB)
     if stubs:
+        if stubs == len(findings):
+            which = "None of these functions can report the failure to its caller"
+        elif stubs == 1:
+            which = "At one of these sites the function cannot report the failure to its caller"
+        else:
+            which = f"At {stubs} of these sites the function cannot report the failure to its caller"
         out += _wrap(
-            f"{stubs} of these failure paths could not be completed automatically; "
-            "they are marked in the code and need a reviewer's decision."
+            f"{which}; there the patch leaves early and marks the spot with an 'allocfix:' "
+            "comment, because how to recover needs a maintainer's decision."
         ) + [""]
     return [_safe_body_line(line) for line in out]
 

@@ -402,10 +402,42 @@ def rebuild(original: bytes, rewritten: bytes, hunks: list[ReviewHunk], chosen: 
     return b"".join(out)
 
 
+def derive(result: FileResult, hunks: list[ReviewHunk], accepted: list[ReviewHunk],
+           replacements: dict[int, bytes] | None = None) -> FileResult:
+    """`result` with only the `accepted` hunks applied (the edited text
+    for those in `replacements`), plus the #include lines they need, and
+    only their sites among the findings that act."""
+    replacements = replacements or {}
+    b = _lines(result.rewritten or b"")
+    chosen = {h.index: ("edit" if h.index in replacements else "full") for h in accepted}
+
+    def lines_of(h: ReviewHunk) -> list[bytes]:
+        if h.index in replacements:
+            return _lines(replacements[h.index])
+        return b[h.j1:h.j2]
+
+    need = needed_headers(accepted, lines_of)
+    for h in hunks:
+        if h.index in chosen or not h.includes or not accepted:
+            continue
+        if any(inc in need or inc != "qapi/error.h" for inc in h.includes):
+            chosen[h.index] = "includes"
+    new = rebuild(result.original, result.rewritten or result.original, hunks, chosen, replacements)
+    kept_lines = {ln for h in accepted for ln in range(h.i1 + 1, h.i2 + 1)}
+    findings = [f for f in result.findings
+                if f.action not in (Action.REWRITE, Action.STUB) or f.line in kept_lines]
+    return dataclasses.replace(result, rewritten=new if new != result.original else None, findings=findings)
+
+
+def without_hunks(result: FileResult, rel: str, dropped: set[int]) -> FileResult:
+    """`result` minus the hunks whose index is in `dropped` (keeping the
+    #include lines the remaining ones need)."""
+    hunks = file_hunks(result, rel)
+    return derive(result, hunks, [h for h in hunks if h.index not in dropped and not h.supporting])
+
+
 def _select_file(result: FileResult, rel: str, review: ReviewFile) -> tuple[FileSelection, list[str]]:
     hunks = file_hunks(result, rel)
-    a, b = _lines(result.original), _lines(result.rewritten or b"")
-    chosen: dict[int, str] = {}
     replacements: dict[int, bytes] = {}
     accepted_h: list[ReviewHunk] = []
     skipped = unreviewed = 0
@@ -413,38 +445,16 @@ def _select_file(result: FileResult, rel: str, review: ReviewFile) -> tuple[File
         if h.supporting:
             continue
         d = review.decision(h)
-        if d == "accept":
-            chosen[h.index] = "full"
-            accepted_h.append(h)
-        elif d == "edit":
-            rep = review.replacement(h)
-            if rep is None:
-                chosen[h.index] = "full"
-            else:
-                chosen[h.index] = "edit"
+        if d in ("accept", "edit"):
+            rep = review.replacement(h) if d == "edit" else None
+            if rep is not None:
                 replacements[h.index] = rep
             accepted_h.append(h)
         elif d == "skip":
             skipped += 1
         else:
             unreviewed += 1
-
-    def lines_of(h: ReviewHunk) -> list[bytes]:
-        if h.index in replacements:
-            return _lines(replacements[h.index])
-        return b[h.j1:h.j2]
-
-    need = needed_headers(accepted_h, lines_of)
-    for h in hunks:
-        if h.index in chosen or not h.includes or not accepted_h:
-            continue
-        if any(inc in need or inc != "qapi/error.h" for inc in h.includes):
-            chosen[h.index] = "includes"
-    new = rebuild(result.original, result.rewritten or result.original, hunks, chosen, replacements)
-    kept_lines = {ln for h in accepted_h for ln in range(h.i1 + 1, h.i2 + 1)}
-    findings = [f for f in result.findings
-                if f.action not in (Action.REWRITE, Action.STUB) or f.line in kept_lines]
-    sub = dataclasses.replace(result, rewritten=new if new != result.original else None, findings=findings)
+    sub = derive(result, hunks, accepted_h, replacements)
     live = {h.key for h in hunks}
     stale = [k for k, e in review.hunks.items() if e.get("file") == rel and k not in live]
     return FileSelection(rel, sub, len(accepted_h), skipped, unreviewed), stale

@@ -665,51 +665,68 @@ def write_series(
     subject_prefix: str = "PATCH",
     base: str | None = None,
     date: datetime | None = None,
+    style_check: bool = True,
+    left_out: list[str] | None = None,
 ) -> list[Path]:
     """Write the cover letter and one patch per group to `outdir`; return
     the written paths in order (cover letter first). Returns [] and writes
     nothing when no result has a change. Raises UsageError when nobody can
-    sign off or `outdir` holds patches of another series."""
+    sign off or `outdir` holds patches of another series.
+
+    With `style_check` and a tree that has scripts/checkpatch.pl (and perl
+    on PATH), each patch is run through it first; a hunk it objects to is
+    left out of the series (the rest of the file's hunks stay, with the
+    #include lines they need) and named in the cover letter and in
+    `left_out`, so every patch sent passes the tree's own checker."""
     tree_root = Path(tree_root)
     outdir = Path(outdir)
-    plans = plan_series(results, tree_root)
-    if not plans:
-        return []
     if version is not None and version < 1:
         raise UsageError(f"-v {version}: the series version must be 1 or more")
+    results = [r for r in results if r.status is Status.OK and r.changed]
+    if not results:
+        return []
     author = resolve_signoff(tree_root, signoff)
     when = date or datetime.now(timezone.utc)
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
     date_text = format_datetime(when)
     vtag = f"v{version}-" if version is not None and version > 1 else ""
-    total = len(plans)
 
+    checker = _checkpatch_command(tree_root) if style_check else None
+    maintainers = Maintainers.load(tree_root)
+    dropped: list[str] = []
+    checked: dict[bytes, list[tuple[str, int, str]]] = {}
+    for _ in range(_MAX_STYLE_PASSES):
+        plans = plan_series(results, tree_root, maintainers)
+        texts = _render_patches(plans, author, date_text, subject_prefix, version, tree_root, maintainers)
+        if checker is None or not plans:
+            break
+        by_path = {sf.path: sf for plan in plans for sf in plan.files}
+        objections: dict[str, dict[int, str]] = {}
+        for text in texts:
+            key = _body_key(text)
+            if key not in checked:
+                checked[key] = _run_checkpatch(checker, tree_root, text)
+            for path, line, message in checked[key]:
+                sf = by_path.get(path)
+                if sf is None:
+                    continue
+                for h in _hunks_for(sf):
+                    if h.j1 < line <= h.j2 and not h.supporting:
+                        objections.setdefault(path, {}).setdefault(h.index, message)
+        if not objections:
+            break
+        results = _drop_hunks(results, by_path, objections, dropped)
+    if left_out is not None:
+        left_out.extend(dropped)
+    if not plans:
+        return []
+    total = len(plans)
     names = [f"{vtag}0000-cover-letter.patch"]
     names += [f"{vtag}{n:04d}-{slug(plan.title)}.patch" for n, plan in enumerate(plans, 1)]
     _refuse_stale(outdir, vtag, set(names))
-
-    texts: list[bytes] = []
-    all_files: list[SeriesFile] = []
-    for n, plan in enumerate(plans, 1):
-        message = "\n".join(commit_message_body(plan)).rstrip("\n")
-        body = f"{message}\n\nSigned-off-by: {author}\n---\n"
-        body += "\n".join(diffstat(plan.files)) + "\n\n"
-        raw = body.encode("utf-8")
-        raw += b"".join(file_diff(sf, tree_root) for sf in plan.files)
-        raw += _signature()
-        mail = _Mail(
-            subject=f"{_tag(subject_prefix, version, n, total)} {plan.title}",
-            author=author,
-            date=date_text,
-            to=[MAILING_LIST],
-            cc=_without_list(plan.cc),
-            body=raw,
-        )
-        texts.append(mail.render())
-        all_files += plan.files
-
-    cover = _cover_letter(plans, all_files, author, date_text, subject_prefix, version, base)
+    all_files = [sf for plan in plans for sf in plan.files]
+    cover = _cover_letter(plans, all_files, author, date_text, subject_prefix, version, base, dropped)
     texts.insert(0, cover.render())
 
     outdir.mkdir(parents=True, exist_ok=True)
@@ -719,6 +736,103 @@ def write_series(
         path.write_bytes(text)
         written.append(path)
     return written
+
+
+_MAX_STYLE_PASSES = 4
+
+
+def _render_patches(plans: list[PatchPlan], author: str, date_text: str, subject_prefix: str,
+                    version: int | None, tree_root: Path, maintainers: Maintainers | None = None) -> list[bytes]:
+    """Each plan's mail. MAINTAINERS K: keywords match the mail's text
+    (e.g. its subject), so the Cc is settled on the rendered mail."""
+    texts: list[bytes] = []
+    for n, plan in enumerate(plans, 1):
+        text = _render_patch(plan, n, len(plans), author, date_text, subject_prefix, version, tree_root)
+        for _ in range(3):
+            if maintainers is None:
+                break
+            cc = maintainers.cc(plan.paths, text.decode("utf-8", "replace"))
+            if cc == plan.cc:
+                break
+            plan.cc = cc
+            text = _render_patch(plan, n, len(plans), author, date_text, subject_prefix, version, tree_root)
+        texts.append(text)
+    return texts
+
+
+def _render_patch(plan: PatchPlan, n: int, total: int, author: str, date_text: str, subject_prefix: str,
+                  version: int | None, tree_root: Path) -> bytes:
+    message = "\n".join(commit_message_body(plan)).rstrip("\n")
+    body = f"{message}\n\nSigned-off-by: {author}\n---\n"
+    body += "\n".join(diffstat(plan.files)) + "\n\n"
+    raw = body.encode("utf-8")
+    raw += b"".join(file_diff(sf, tree_root) for sf in plan.files)
+    raw += _signature()
+    mail = _Mail(
+        subject=f"{_tag(subject_prefix, version, n, total)} {plan.title}",
+        author=author,
+        date=date_text,
+        to=[MAILING_LIST],
+        cc=_without_list(plan.cc),
+        body=raw,
+    )
+    return mail.render()
+
+
+# ---------------------------------------------------------------- style gate
+
+# "#84: FILE: block/vvfat.c:911:" after an "ERROR: ..." or "WARNING: ..." line
+_CHECKPATCH_ITEM = re.compile(r"^(ERROR|WARNING): (.*)\n#\d+: FILE: (\S+?):(\d+):", re.M)
+
+
+def _checkpatch_command(tree_root: Path) -> list[str] | None:
+    import shutil
+
+    script = tree_root / "scripts" / "checkpatch.pl"
+    if not script.is_file() or shutil.which("perl") is None:
+        return None
+    return ["perl", str(script), "--color=never", "-q", "-"]
+
+
+def _run_checkpatch(cmd: list[str], tree_root: Path, text: bytes) -> list[tuple[str, int, str]]:
+    """(path, new-file line, "ERROR: message") for each objection."""
+    try:
+        proc = subprocess.run(cmd, input=text, cwd=tree_root, capture_output=True, check=False)
+    except OSError:
+        return []
+    out = proc.stdout.decode("utf-8", "replace")
+    return [(m.group(3), int(m.group(4)), f"{m.group(1)}: {m.group(2).strip()}") for m in _CHECKPATCH_ITEM.finditer(out)]
+
+
+def _body_key(text: bytes) -> bytes:
+    # The "From <sha>" line and [PATCH n/N] change with the numbering; the rest decides.
+    return hashlib.sha1(text.split(b"\n\n", 1)[-1]).digest()
+
+
+def _hunks_for(sf: SeriesFile):
+    from codemod.review import file_hunks
+
+    return file_hunks(sf.result, sf.path)
+
+
+def _drop_hunks(results: list[FileResult], by_path: dict[str, SeriesFile],
+                objections: dict[str, dict[int, str]], dropped: list[str]) -> list[FileResult]:
+    from codemod.review import without_hunks
+
+    replace: dict[int, FileResult] = {}
+    for path, bad in objections.items():
+        sf = by_path[path]
+        for h in _hunks_for(sf):
+            if h.index in bad:
+                where = ", ".join(f"{f.function}()" for f in h.findings if f.function) or "file scope"
+                dropped.append(f"{path}:{h.old_line} {where}: {bad[h.index]}")
+        replace[id(sf.result)] = without_hunks(sf.result, path, set(bad))
+    out = []
+    for r in results:
+        new = replace.get(id(r), r)
+        if new.changed:
+            out.append(new)
+    return out
 
 
 def _without_list(cc: list[str]) -> list[str]:
@@ -748,6 +862,7 @@ def _cover_letter(
     subject_prefix: str,
     version: int | None,
     base: str | None,
+    dropped: list[str] | None = None,
 ) -> _Mail:
     findings = [f for p in plans for f in p.findings]
     policies = {f.policy for f in findings}
@@ -783,6 +898,15 @@ def _cover_letter(
             f"{stubs} failure path{'s are' if stubs != 1 else ' is'} marked for "
             "review in the code: the right recovery needs a maintainer's decision."
         )
+    if dropped:
+        lines.append("")
+        lines += _wrap(
+            f"Left out: {len(dropped)} change{'s' if len(dropped) != 1 else ''} that "
+            "scripts/checkpatch.pl objects to (usually the existing style of the line "
+            "being changed, or a line that grows past 80 columns); they need a hand edit:"
+        )
+        for item in dropped:
+            lines += _wrap(item, "  ", "    ")
     lines.append("")
     lines += _wrap(f"The changes were prepared with allocfix {__version__}.")
     lines.append("")

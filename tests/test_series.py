@@ -581,9 +581,9 @@ def test_check_series_script(qemu_tree, tmp_path, git_env):
     proc = subprocess.run([*script, str(out)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     rows = {line.split()[0]: line.split()[1:] for line in proc.stdout.splitlines()[1:4]}
-    assert rows[written[0].name] == ["0", "0", "-"]
-    assert rows[written[1].name] == ["0", "0", "yes"]
-    assert rows[written[2].name] == ["0", "0", "yes"]
+    assert rows[written[0].name] == ["0", "0", "-", "-"]
+    assert rows[written[1].name] == ["0", "0", "yes", "-"]
+    assert rows[written[2].name] == ["0", "0", "yes", "-"]
 
     # A patch whose context no longer matches the tree is reported.
     broken = tmp_path / "broken"

@@ -447,13 +447,15 @@ def _single_site(sf: SeriesFile, f: Finding) -> list[str]:
     return out
 
 
-def _bullet(sf: SeriesFile, f: Finding, with_phase: bool) -> list[str]:
+def _bullet(sf: SeriesFile, f: Finding, with_phase: bool, times: int = 1) -> list[str]:
     func = f"{f.function}()" if f.function else "file scope"
     text = f"{func} in {sf.path}: {_call(f)}"
     if _size_known(f):
         text += f", {_human_bytes(f.size.max_bytes)}"
+    if times > 1:
+        text += f", {times} times"
     if f.action is Action.STUB:
-        text += "; cannot report the failure, marked 'allocfix:' for a decision"
+        text += "; left for a decision, no error path to report on"
     else:
         text += f"; on failure it now {_failure(f)[1]}"
     text += "."
@@ -488,8 +490,15 @@ def commit_message_body(plan: PatchPlan) -> list[str]:
         lead += " " + _phase_sentence(findings[0].phase, many=True)
     lead += " Use the g_try_* counterparts and handle the failure where it happens:"
     out += _wrap(lead) + [""]
+    # Identical sites (same function, call and failure handling) share a bullet.
+    groups: dict[tuple, list[tuple[SeriesFile, Finding]]] = {}
     for sf, f in pairs:
-        out += _bullet(sf, f, with_phase=not same_phase)
+        key = (sf.path, f.function, _call(f), f.action, f.error_path, f.size.max_bytes,
+               None if same_phase else (f.phase.cls, f.phase.via, f.phase.chain))
+        groups.setdefault(key, []).append((sf, f))
+    for group in groups.values():
+        sf, f = group[0]
+        out += _bullet(sf, f, with_phase=not same_phase, times=len(group))
     out.append("")
     stubs = sum(1 for f in findings if f.action is Action.STUB)
     if stubs:
@@ -885,10 +894,10 @@ def _cover_letter(
     summary = (
         f"This series changes {sites} allocation site{'s' if sites != 1 else ''} "
         f"in {len(files)} file{'s' if len(files) != 1 else ''} to use the g_try_* "
-        "allocators and handle a failure. Each patch cites the policy rule and, "
-        "per site, the evidence: the function, the allocator, why the size can "
-        "be large, how the site is reached after startup, and what happens on "
-        "failure. The patches touch disjoint files and are grouped by "
+        "allocators and handle a failure. Each patch says why its allocations "
+        "count as large, how they are reached after startup, which rule of the "
+        "policy applies and what the code now does on failure. The patches "
+        "touch disjoint files and are grouped by "
         + ("MAINTAINERS section." if any(p.section for p in plans) else "directory.")
     )
     lines += _wrap(summary)

@@ -206,3 +206,26 @@ def test_malformed_review_file_names_the_position(tmp_path):
     p.write_text('{"format": "allocfix-review",\n "version": 1,,}')
     with pytest.raises(InputError, match=r"review.json:2:\d+"):
         ReviewFile.load(p)
+
+
+def test_series_uses_only_accepted_hunks(tmp_path):
+    import subprocess
+    import sys
+
+    from helpers import REPO
+
+    make_tree(tmp_path)
+    decide(tmp_path, {"demo_realize": "n", "demo_dma": "y", "demo_ring": "n"})
+    out = tmp_path / "out"
+    env = {"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    proc = subprocess.run([sys.executable, "-m", "codemod.review", "--series", str(out), "--signoff",
+                           "A Developer <dev@example.org>", "-j", "1", "."], cwd=tmp_path, env=env,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "1 accepted, 2 skipped" in proc.stderr
+    patches = sorted(out.glob("0001-*.patch"))
+    assert len(patches) == 1
+    text = patches[0].read_text()
+    assert "g_try_malloc(s->len)" in text and "demo_ring" not in text and "g_try_malloc0" not in text
+    assert "qapi/error.h" not in text
+    assert "hw/demo/demo: Check large allocation in demo_dma()" in text

@@ -600,3 +600,51 @@ def test_check_series_script(qemu_tree, tmp_path, git_env):
     assert re.search(re.escape(written[1].name) + r"\s+0\s+0\s+NO", proc.stdout)
     assert re.search(re.escape(written[2].name) + r"\s+1\s+0\s+yes", proc.stdout)
     assert "Missing Signed-off-by" in proc.stdout
+
+
+FAKE_CHECKPATCH = r"""#!/usr/bin/perl
+# Test double for QEMU's checkpatch.pl: objects to added lines with BADSTYLE,
+# reporting them the way the real script does.
+my ($file, $new, $n, $errors) = ("", 0, 0, 0);
+while (my $line = <STDIN>) {
+    $n++;
+    if ($line =~ m{^\+\+\+ b/(\S+)}) { $file = $1; next; }
+    if ($line =~ /^@@ -\d+(?:,\d+)? \+(\d+)/) { $new = $1; next; }
+    next if $file eq "";
+    if ($line =~ /^\+/) {
+        if ($line =~ /BADSTYLE/) { print "ERROR: bad style\n#$n: FILE: $file:$new:\n$line\n"; $errors++; }
+        $new++;
+    } elsif ($line =~ /^ /) { $new++; }
+}
+print "total: $errors errors, 0 warnings, $n lines checked\n";
+"""
+
+
+def test_hunks_checkpatch_rejects_are_left_out_and_listed(tmp_path, git_env):
+    if shutil.which("perl") is None:
+        pytest.skip("perl not available")
+    from review_helpers import make_tree as make_demo, scan as scan_demo
+
+    tree = tmp_path / "tree"
+    make_demo(tree)
+    (tree / "scripts").mkdir()
+    (tree / "scripts" / "checkpatch.pl").write_text(FAKE_CHECKPATCH)
+    [res] = scan_demo(tree)
+    # Make the proposed check in demo_dma() one checkpatch objects to.
+    res.rewritten = res.rewritten.replace(b"return -ENOMEM;\n    }\n    return 0;\n}\n\n/* More",
+                                          b"return -ENOMEM; /* BADSTYLE */\n    }\n    return 0;\n}\n\n/* More", 1)
+    assert b"BADSTYLE" in res.rewritten
+    left_out: list[str] = []
+    written = write_series(tmp_path / "out", [res], tree_root=tree, signoff=SIGNER, date=DATE, left_out=left_out)
+    assert len(left_out) == 1 and left_out[0].startswith("hw/demo/demo.c:") and "demo_dma()" in left_out[0]
+    assert "ERROR: bad style" in left_out[0]
+    patch = written[1].read_text()
+    assert "BADSTYLE" not in patch and "g_try_malloc(s->len)" not in patch
+    assert "g_try_malloc0(s->table_size)" in patch and "g_try_malloc(s->ring_size)" in patch
+    assert '+#include "qapi/error.h"' in patch  # still needed by demo_realize()
+    assert "demo_dma" not in patch.split("\n---\n")[0]  # the message names only what is sent
+    cover = " ".join(written[0].read_text().split())
+    assert "Left out: 1 change that scripts/checkpatch.pl objects to" in cover and "demo_dma()" in cover
+    # Without the gate the hunk is sent as it is.
+    plain = write_series(tmp_path / "plain", [res], tree_root=tree, signoff=SIGNER, date=DATE, style_check=False)
+    assert "BADSTYLE" in plain[1].read_text()

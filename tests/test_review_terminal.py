@@ -37,18 +37,20 @@ def program() -> list[str]:
 class Term:
     def __init__(self, cwd: Path, editor: Path):
         self.name = f"allocfix-{uuid.uuid4().hex[:8]}"
+        # A server of its own: no race with another test's server shutting down.
+        self.tmux = ["tmux", "-L", self.name, "-f", "/dev/null"]
         self.cwd = cwd
         env = {"PYTHONPATH": str(REPO), "EDITOR": str(editor), "TERM": "xterm-256color", "COLUMNS": "120"}
         exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
-        subprocess.run(["tmux", "new-session", "-d", "-s", self.name, "-x", "120", "-y", "50",
+        subprocess.run([*self.tmux, "new-session", "-d", "-s", self.name, "-x", "120", "-y", "50",
                         "-c", str(cwd), f"env {exports} PS1='$ ' bash --norc --noprofile"], check=True)
-        subprocess.run(["tmux", "set-option", "-t", self.name, "history-limit", "20000"], check=True)
+        subprocess.run([*self.tmux, "set-option", "-t", self.name, "history-limit", "20000"], check=True)
 
     def run(self, args: list[str]) -> None:
         """Start the program on a fresh screen; "__EXIT_<code>__" follows its output."""
         self.keys("clear")
         self.wait_for("$ ")
-        subprocess.run(["tmux", "clear-history", "-t", self.name], check=True)
+        subprocess.run([*self.tmux, "clear-history", "-t", self.name], check=True)
         cmd = " ".join(shlex.quote(a) for a in [*program(), *args])
         self.keys(f"{cmd}; echo __EXIT_$?__")
 
@@ -62,11 +64,11 @@ class Term:
         raise AssertionError(f"program did not finish; screen:\n{self.screen()[-3000:]}")
 
     def keys(self, text: str) -> None:
-        subprocess.run(["tmux", "send-keys", "-t", self.name, "-l", text], check=True)
-        subprocess.run(["tmux", "send-keys", "-t", self.name, "Enter"], check=True)
+        subprocess.run([*self.tmux, "send-keys", "-t", self.name, "-l", text], check=True)
+        subprocess.run([*self.tmux, "send-keys", "-t", self.name, "Enter"], check=True)
 
     def screen(self) -> str:
-        return subprocess.run(["tmux", "capture-pane", "-p", "-J", "-S", "-5000", "-t", self.name],
+        return subprocess.run([*self.tmux, "capture-pane", "-p", "-J", "-S", "-5000", "-t", self.name],
                               capture_output=True, text=True, check=True).stdout
 
     def wait_for(self, text: str) -> str:
@@ -79,7 +81,7 @@ class Term:
         raise AssertionError(f"never saw {text!r}; screen:\n{self.screen()[-3000:]}")
 
     def close(self) -> None:
-        subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
+        subprocess.run([*self.tmux, "kill-server"], capture_output=True)
 
 
 @pytest.fixture

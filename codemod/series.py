@@ -184,9 +184,12 @@ def plan_series(
 
 
 def subsystem_prefix(paths: list[str], section: Section | None = None) -> str:
-    """QEMU's subject prefix for a set of tree-relative paths:
-    "hw/scsi/scsi-bus" for one file, "hw/scsi" for several in one
-    directory, the common directory otherwise."""
+    """QEMU's subject prefix for a set of tree-relative paths, as people
+    write them: "hw/scsi/scsi-bus" for one file; for several, their
+    common directory, narrowed by a shared file-name stem ("block/qcow2"
+    for qcow2-cache.c + qcow2-cluster.c); when they only share "hw/" (or
+    nothing), the subsystem's name from the MAINTAINERS section title
+    ("virtio", "xen", "pxa2xx"), else the top directories."""
     if len(paths) == 1:
         return str(PurePosixPath(paths[0]).with_suffix(""))
     # include/hw/scsi/x.h belongs with hw/scsi/x.c
@@ -195,12 +198,42 @@ def subsystem_prefix(paths: list[str], section: Section | None = None) -> str:
         return stems.pop()
     dirs = sorted({_strip_include(directory_of(p)) for p in paths})
     common = _common_dir(dirs)
+    stem = _common_stem([PurePosixPath(p).stem for p in paths])
+    if common and "/" in common:
+        last = common.rsplit("/", 1)[1]
+        return f"{common}/{stem}" if stem and stem != last and len(dirs) == 1 else common
+    if common and stem and len(dirs) == 1:
+        return f"{common}/{stem}"
+    if common and common != "hw":
+        return common
+    word = _section_word(section)
+    if word:
+        return word
     if common:
         return common
-    if section is not None and section.title and len(section.title) <= 24:
-        return section.title.lower()
     tops = sorted({d.split("/")[0] for d in dirs})
     return ", ".join(tops) if len(tops) <= 3 else "treewide"
+
+
+def _common_stem(names: list[str]) -> str:
+    """The leading "-"/"_"-separated words all names share ("qcow2" for
+    qcow2-cache and qcow2-cluster), or ""."""
+    split = [re.split(r"(?<=[-_])", n) for n in names]
+    common: list[str] = []
+    for column in zip(*split):
+        if len(set(column)) != 1:
+            break
+        common.append(column[0])
+    stem = "".join(common).rstrip("-_")
+    return stem if len(stem) >= 3 else ""
+
+
+def _section_word(section: Section | None) -> str:
+    """A MAINTAINERS section title's first word, as a subject prefix."""
+    if section is None or not section.title:
+        return ""
+    word = section.title.split()[0].strip("(),:").lower()
+    return word if re.fullmatch(r"[a-z0-9][a-z0-9/_.+-]*", word) and len(word) <= 24 else ""
 
 
 def _strip_include(d: str) -> str:

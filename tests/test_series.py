@@ -17,6 +17,7 @@ import pytest
 
 from codemod.errors import UsageError
 from codemod.findings import Action, FileResult, Finding, PhaseInfo, SizeInfo, Status
+from codemod.maintainers import Section
 from codemod.series import diffstat, find_tree_root, plan_series, slug, subsystem_prefix, write_series
 
 DATE = datetime(2026, 11, 26, 8, 0, 0, tzinfo=timezone.utc)
@@ -408,6 +409,16 @@ def test_subsystem_prefix():
     assert subsystem_prefix(["hw/scsi/a.c", "hw/net/b.c"]) == "hw"
     assert subsystem_prefix(["block/a.c", "util/b.c"]) == "block, util"
     assert subsystem_prefix(["vl.c"]) == "vl"
+    # A shared file-name stem narrows the directory; a section names what only shares hw/.
+    assert subsystem_prefix(["block/qcow2-cache.c", "block/qcow2-cluster.c"]) == "block/qcow2"
+    assert subsystem_prefix(["block/dirty-bitmap.c", "block/qcow2-bitmap.c"]) == "block"
+    assert subsystem_prefix(["hw/virtio/virtio.c", "hw/virtio/virtio-mem.c"]) == "hw/virtio"
+    pxa = Section(title="PXA2XX", index=0, line=1)
+    assert subsystem_prefix(["hw/arm/pxa2xx.c", "hw/dma/pxa2xx_dma.c"], pxa) == "pxa2xx"
+    acpi = Section(title="ACPI/SMBIOS", index=0, line=1)
+    assert subsystem_prefix(["hw/acpi/core.c", "hw/smbios/smbios.c"], acpi) == "acpi/smbios"
+    core = Section(title="Block layer core", index=0, line=1)
+    assert subsystem_prefix(["block/io.c", "blockdev.c"], core) == "block"
 
 
 def test_slug_and_diffstat_scaling(tmp_path):

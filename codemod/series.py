@@ -180,7 +180,31 @@ def plan_series(
         plan.summary = summary_for(plan)
         ordered.append(plan)
     ordered.sort(key=lambda p: (p.paths[0], p.key))
+    _distinct_titles(ordered)
     return ordered
+
+
+def _distinct_titles(plans: list[PatchPlan]) -> None:
+    """Patches of one series should not share a subject: name the
+    section (or the files) where two would."""
+    by_title: dict[str, list[PatchPlan]] = {}
+    for plan in plans:
+        by_title.setdefault(plan.title, []).append(plan)
+    for same in by_title.values():
+        if len(same) < 2:
+            continue
+        for plan in same:
+            stems = sorted({PurePosixPath(p).stem for p in plan.paths})
+            options = []
+            if len(stems) <= 2:
+                options.append(" and ".join(stems))
+            if plan.section is not None and plan.section.title:
+                options.append(plan.section.title.lower())
+            for what in options:
+                text = f"{plan.summary} in {what}"
+                if " in " not in plan.summary and len(plan.prefix) + 2 + len(text) <= SUBJECT_MAX:
+                    plan.summary = text
+                    break
 
 
 def subsystem_prefix(paths: list[str], section: Section | None = None) -> str:
@@ -204,15 +228,30 @@ def subsystem_prefix(paths: list[str], section: Section | None = None) -> str:
         return f"{common}/{stem}" if stem and stem != last and len(dirs) == 1 else common
     if common and stem and len(dirs) == 1:
         return f"{common}/{stem}"
+    token = _majority_token([PurePosixPath(p).stem for p in paths])
+    if token:
+        return token
     if common and common != "hw":
         return common
     word = _section_word(section)
-    if word:
+    if word and all(any(part in p.lower() for p in paths) for part in word.split("/")):
         return word
     if common:
         return common
     tops = sorted({d.split("/")[0] for d in dirs})
     return ", ".join(tops) if len(tops) <= 3 else "treewide"
+
+
+def _majority_token(names: list[str]) -> str:
+    """The first word of the file names ("xen" of xen-bus, xen_nic) when at
+    least half of them, and two or more, start with it."""
+    counts: dict[str, int] = {}
+    for n in names:
+        first = re.split(r"[-_]", n, maxsplit=1)[0].lower()
+        counts[first] = counts.get(first, 0) + 1
+    best = max(counts.items(), key=lambda kv: (kv[1], -len(kv[0])), default=("", 0))
+    token, n = best
+    return token if n >= 2 and 2 * n >= len(names) and len(token) >= 3 and re.fullmatch(r"[a-z0-9]+", token) else ""
 
 
 def _common_stem(names: list[str]) -> str:

@@ -417,6 +417,10 @@ def test_subsystem_prefix():
     assert subsystem_prefix(["hw/arm/pxa2xx.c", "hw/dma/pxa2xx_dma.c"], pxa) == "pxa2xx"
     acpi = Section(title="ACPI/SMBIOS", index=0, line=1)
     assert subsystem_prefix(["hw/acpi/core.c", "hw/smbios/smbios.c"], acpi) == "acpi/smbios"
+    xen = Section(title="X86 Xen CPUs", index=0, line=1)
+    assert subsystem_prefix(["hw/xen/xen-bus.c", "hw/net/xen_nic.c", "hw/i386/pc.c"], xen) == "xen"
+    mac = Section(title="New World (mac99)", index=0, line=1)
+    assert subsystem_prefix(["hw/misc/macio/macio.c", "hw/ppc/mac_newworld.c", "hw/nvram/nv.c"], mac) == "hw"
     core = Section(title="Block layer core", index=0, line=1)
     assert subsystem_prefix(["block/io.c", "blockdev.c"], core) == "block"
 

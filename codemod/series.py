@@ -234,7 +234,8 @@ def subsystem_prefix(paths: list[str], section: Section | None = None) -> str:
     if common and common != "hw":
         return common
     word = _section_word(section)
-    if word and all(any(part in p.lower() for p in paths) for part in word.split("/")):
+    tokens = {t for p in paths for t in re.split(r"[-_/.]", p.lower()) if t}
+    if word and all(part in tokens for part in word.split("/")):
         return word
     if common:
         return common
@@ -257,13 +258,16 @@ def _majority_token(names: list[str]) -> str:
 def _common_stem(names: list[str]) -> str:
     """The leading "-"/"_"-separated words all names share ("qcow2" for
     qcow2-cache and qcow2-cluster), or ""."""
-    split = [re.split(r"(?<=[-_])", n) for n in names]
+    split = [[t.rstrip("-_") for t in re.split(r"(?<=[-_])", n)] for n in names]
     common: list[str] = []
     for column in zip(*split):
         if len(set(column)) != 1:
             break
         common.append(column[0])
-    stem = "".join(common).rstrip("-_")
+    stem = common[0] if len(common) == 1 else ""
+    if len(common) > 1:
+        # Re-join with the separators of the first name.
+        stem = re.match(r"^" + r"[-_]".join(re.escape(t) for t in common), names[0]).group(0)
     return stem if len(stem) >= 3 else ""
 
 

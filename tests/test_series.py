@@ -403,7 +403,7 @@ def test_subsystem_prefix():
     assert subsystem_prefix(["hw/scsi/scsi-bus.c"]) == "hw/scsi/scsi-bus"
     assert subsystem_prefix(["block/qcow2.c", "block/qcow2.h"]) == "block/qcow2"
     assert subsystem_prefix(["hw/scsi/scsi-bus.c", "hw/scsi/scsi-disk.c"]) == "hw/scsi"
-    assert subsystem_prefix(["hw/scsi/esp.c", "include/hw/scsi/esp-pci.h"]) == "hw/scsi"
+    assert subsystem_prefix(["hw/scsi/esp.c", "include/hw/scsi/esp-pci.h"]) == "hw/scsi/esp"  # shared stem
     assert subsystem_prefix(["hw/scsi/esp.c", "include/hw/scsi/esp.h"]) == "hw/scsi/esp"
     assert subsystem_prefix(["include/qemu/bitmap.h"]) == "include/qemu/bitmap"
     assert subsystem_prefix(["hw/scsi/a.c", "hw/net/b.c"]) == "hw"

@@ -723,9 +723,15 @@ def cli_series(results: list[FileResult], args, profile=None, err=None) -> int:
     chosen, notes = accepted_results(results, args.paths, getattr(args, "review_file", None), profile)
     for note in notes:
         (err or print)(note)
+    left_out: list[str] = []
     written = write_series(Path(args.series), chosen, tree_root=find_tree_root([Path(p) for p in args.paths]),
                            signoff=args.signoff, version=args.reroll, subject_prefix=args.subject_prefix,
-                           base=args.base)
+                           base=args.base, left_out=left_out)
+    if left_out:
+        (err or print)(f"{len(left_out)} change(s) left out of the series: the tree's checkpatch.pl objects "
+                       "(listed in the cover letter):")
+        for item in left_out:
+            (err or print)(f"  {item}")
     if not written:
         print("allocfix: nothing to send (no changes)")
     for path in written:

@@ -781,10 +781,12 @@ def write_series(
     maintainers = Maintainers.load(tree_root)
     dropped: list[str] = []
     checked: dict[bytes, list[tuple[str, int, str]]] = {}
-    for _ in range(_MAX_STYLE_PASSES):
+    for attempt in range(_MAX_STYLE_PASSES + 1):
         plans = plan_series(results, tree_root, maintainers)
         texts = _render_patches(plans, author, date_text, subject_prefix, version, tree_root, maintainers)
-        if checker is None or not plans:
+        # Dropping a hunk only removes lines, so objections rarely survive a
+        # pass; the last render after the final drop is not checked again.
+        if checker is None or not plans or attempt == _MAX_STYLE_PASSES:
             break
         by_path = {sf.path: sf for plan in plans for sf in plan.files}
         objections: dict[str, dict[int, str]] = {}
@@ -806,7 +808,6 @@ def write_series(
         left_out.extend(dropped)
     if not plans:
         return []
-    total = len(plans)
     names = [f"{vtag}0000-cover-letter.patch"]
     names += [f"{vtag}{n:04d}-{slug(plan.title)}.patch" for n, plan in enumerate(plans, 1)]
     _refuse_stale(outdir, vtag, set(names))

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from helpers import REPO
-from review_helpers import DEMO_C, make_tree
+from review_helpers import make_tree
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
 WAIT = 120  # seconds before a missing screen counts as a hang (a failure, not a timing check)

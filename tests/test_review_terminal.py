@@ -14,6 +14,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -37,8 +38,10 @@ def program() -> list[str]:
 class Term:
     def __init__(self, cwd: Path, editor: Path):
         self.name = f"allocfix-{uuid.uuid4().hex[:8]}"
-        # A server of its own: no race with another test's server shutting down.
-        self.tmux = ["tmux", "-L", self.name, "-f", "/dev/null"]
+        # A server of its own (no race with another test's server shutting
+        # down), its socket in a directory removed afterwards.
+        self.sockdir = tempfile.mkdtemp(prefix="allocfix-tmux-")
+        self.tmux = ["tmux", "-S", os.path.join(self.sockdir, "s"), "-f", "/dev/null"]
         self.cwd = cwd
         env = {"PYTHONPATH": str(REPO), "EDITOR": str(editor), "TERM": "xterm-256color", "COLUMNS": "120"}
         exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
@@ -82,6 +85,7 @@ class Term:
 
     def close(self) -> None:
         subprocess.run([*self.tmux, "kill-server"], capture_output=True)
+        shutil.rmtree(self.sockdir, ignore_errors=True)
 
 
 @pytest.fixture

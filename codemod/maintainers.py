@@ -21,8 +21,16 @@ what a QEMU developer would get from that script:
   with a wildcard (catch-alls such as "F: *"). When several F: of one
   section match, the last one sets the depth, as in the script. Sections
   are ordered by depth, deepest first; ties keep file order.
-- Sections without F: lines match nothing. K: (content keywords) are read
-  but not used for path matching.
+- Sections without F: lines match nothing for a path. K: values are
+  regular expressions matched, as the script does for a patch file, against
+  each line of the mail before the first "+++" line and against each "+"
+  or "-" line after it (`keyword_sections`); QEMU uses them on the subject
+  (`K: ^Subject:.*(?i)mips`).
+- The Cc list (`cc`) is built as the script builds it: sections in match
+  order, then keyword sections; per section M:/R: in file order, an entry
+  dropped when its name or its address was seen already; L: lists after
+  the people, each once; then every entry is passed through the tree's
+  .mailmap and duplicates by name or address folded into the first.
 
 Deliberate differences: values are stripped of trailing blanks (the
 script would keep them and the pattern would never match), ties between
@@ -92,6 +100,7 @@ class Section:
     files: list[FilePattern] = field(default_factory=list)  # F:
     excludes: list[FilePattern] = field(default_factory=list)  # X:
     keywords: list[str] = field(default_factory=list)  # K:
+    people: list[str] = field(default_factory=list)  # M: and R: in file order
 
     def match_depth(self, path: str) -> int | None:
         """The depth of this section's match for `path`, or None."""
@@ -175,22 +184,145 @@ class Maintainers:
             break
         return None
 
-    def cc(self, paths: list[str] | str) -> list[str]:
-        """M:, R:, L: addresses of every section matching any of `paths`,
-        most specific section first, without duplicates (case-insensitive
-        on the address part)."""
+    def keyword_sections(self, patch_text: str) -> list[Section]:
+        """Sections whose K: regex matches the patch (see the module doc),
+        in the script's order (section indices sorted as strings)."""
+        head = [(sec, rx) for sec in self.sections for k in sec.keywords if (rx := _keyword_regex(k))]
+        if not head:
+            return []
+        diff = [(sec, rx) for sec in self.sections for k in sec.keywords if (rx := _keyword_regex(k, "^[+-].*"))]
+        hit: set[int] = set()
+        in_diff = False
+        for line in patch_text.split("\n"):
+            if re.match(r"^\+\+\+\s+\S", line):
+                in_diff = True
+                continue
+            if re.match(r"^@@ -\d+,\d+", line):
+                continue
+            for sec, rx in diff if in_diff else head:
+                if sec.index not in hit and rx.search(line):
+                    hit.add(sec.index)
+        return [self.sections[i] for i in sorted(hit, key=str)]
+
+    def cc(self, paths: list[str] | str, patch_text: str | None = None) -> list[str]:
+        """What `get_maintainer.pl --norolestats --nogit-fallback` prints
+        for a patch touching `paths` (whose text, for K: keywords, is
+        `patch_text`): people ("Name <addr>") first, then lists."""
         if isinstance(paths, str):
             paths = [paths]
+        order: list[Section] = []
+        for p in sorted(set(paths)):
+            order += [m.section for m in self.matches(p)]
+        if patch_text:
+            order += self.keyword_sections(patch_text)
+        people: list[tuple[str, str]] = []
+        lists: list[str] = []
+        names: set[str] = set()
+        addrs: set[str] = set()
+        list_seen: set[str] = set()
+        for sec in order:
+            for entry in sec.people:
+                name, addr = parse_email(entry)
+                if not addr or (name and name.lower() in names) or addr.lower() in addrs:
+                    continue
+                people.append((name, addr))
+                if name:
+                    names.add(name.lower())
+                addrs.add(addr.lower())
+            for lst in sec.lists:
+                if lst.lower() not in list_seen:
+                    list_seen.add(lst.lower())
+                    lists.append(lst)
         out: list[str] = []
-        seen: set[str] = set()
-        for p in paths:
-            for m in self.matches(p):
-                for addr in m.section.addresses():
-                    key = email_address(addr).lower()
-                    if key not in seen:
-                        seen.add(key)
-                        out.append(addr)
+        by_name: dict[str, tuple[str, str]] = {}
+        by_addr: dict[str, tuple[str, str]] = {}
+        for name, addr in [*people, *(("", a) for a in lists)]:
+            name, addr = self.mailmap.map(name, addr)
+            if name and name.lower() in by_name:
+                name, addr = by_name[name.lower()]
+            elif addr.lower() in by_addr:
+                name, addr = by_addr[addr.lower()]
+            else:
+                by_name[name.lower()] = (name, addr)
+                by_addr[addr.lower()] = (name, addr)
+            name, addr = self.mailmap.map(name, addr)
+            text = f"{name} <{addr}>" if name else addr
+            if text not in out:
+                out.append(text)
         return out
+
+    @cached_property
+    def mailmap(self) -> Mailmap:
+        if self.source is None:
+            return Mailmap()
+        return Mailmap.load(self.source.parent / ".mailmap")
+
+
+def _keyword_regex(value: str, prefix: str = "") -> re.Pattern[str] | None:
+    """A K: value (a Perl regex used with /x) as a Python pattern, after
+    `prefix`. A mid-pattern "(?i)" applies to the rest, as in Perl."""
+    rx = prefix + value
+    pos = rx.find("(?i)")
+    if pos > 0:
+        rx = rx[:pos] + "(?i:" + rx[pos + 4:] + ")"
+    try:
+        return re.compile(rx, re.X)
+    except re.error:
+        return None
+
+
+def parse_email(entry: str) -> tuple[str, str]:
+    """get_maintainer.pl's parse_email: (name without quotes, address)."""
+    m = re.match(r"^([^<]+)<(.+@.*)>.*$", entry)
+    if m:
+        name, addr = m.group(1), m.group(2)
+    else:
+        m = re.match(r"^\s*<(.+@\S*)>.*$", entry) or re.match(r"^(.+@\S*).*$", entry)
+        name, addr = "", (m.group(1) if m else "")
+    return name.strip().strip('"'), addr.strip()
+
+
+@dataclass
+class Mailmap:
+    """A .mailmap, read as get_maintainer.pl reads it (the four forms of
+    git-shortlog(1)); keys are "Name <addr>" or a bare address."""
+
+    names: dict[str, str] = field(default_factory=dict)
+    addresses: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: Path) -> Mailmap:
+        try:
+            text = path.read_bytes().decode("utf-8", errors="replace")
+        except OSError:
+            return cls()
+        mm = cls()
+        for raw in text.splitlines():
+            line = raw.split("#", 1)[0].strip()
+            if not line:
+                continue
+            if m := re.match(r"^([^<]+)<([^>]+)>$", line):
+                name, addr = parse_email(f"{m.group(1).rstrip()} <{m.group(2)}>")
+                mm.names[addr] = name
+            elif m := re.match(r"^<([^>]+)>\s*<([^>]+)>$", line):
+                mm.addresses[m.group(2)] = m.group(1)
+            elif m := re.match(r"^(.+)<([^>]+)>\s*<([^>]+)>$", line):
+                name, addr = parse_email(f"{m.group(1).rstrip()} <{m.group(2)}>")
+                mm.names[m.group(3)] = name
+                mm.addresses[m.group(3)] = addr
+            elif m := re.match(r"^(.+)<([^>]+)>\s*(.+)\s*<([^>]+)>$", line):
+                name, addr = parse_email(f"{m.group(1).rstrip()} <{m.group(2)}>")
+                wrong_name, _ = parse_email(f"{m.group(3).rstrip()} <{m.group(4)}>")
+                key = f"{wrong_name} <{m.group(4).strip()}>" if wrong_name else m.group(4).strip()
+                mm.names[key] = name
+                mm.addresses[key] = addr
+        return mm
+
+    def map(self, name: str, addr: str) -> tuple[str, str]:
+        key = f"{name} <{addr}>" if name else addr
+        if key in self.names or key in self.addresses:
+            return self.names.get(key, name), self.addresses.get(key, addr)
+        return self.names.get(addr, name), self.addresses.get(addr, addr)
 
 
 def _title_before(entries: list[tuple[int, str | None, str]], start: int) -> tuple[str, int]:
@@ -208,8 +340,10 @@ def _add_entry(sec: Section, kind: str, value: str, tree_root: Path | None) -> N
     value = value.strip()
     if kind == "M":
         sec.maintainers.append(value)
+        sec.people.append(value)
     elif kind == "R":
         sec.reviewers.append(value)
+        sec.people.append(value)
     elif kind == "L":
         # "list@host (moderated for non-subscribers)": keep the address;
         # like the script's defaults, skip subscribers-only lists.

@@ -161,10 +161,12 @@ def test_blank_line_does_not_end_a_section(maint):
 
 def test_cc_order_and_dedup(maint):
     cc = maint.cc(["hw/widget/widget-bus.c", "hw/widget/core.c"])
+    # As get_maintainer.pl: files in sorted order, each file's sections most
+    # specific first, people before lists, each once.
     assert cc == [
-        "Bea Bus <bea@example.org>",
         "Wanda Widget <wanda@example.org>",
         "Rory Reviewer <rory@example.org>",
+        "Bea Bus <bea@example.org>",
         "widgets@example.org",
         "devel@example.org",
     ]
@@ -226,3 +228,49 @@ def test_agrees_with_get_maintainer_pl(qemu_tree: Path):
         theirs = {email_address(line) for line in proc.stdout.splitlines() if line.strip()}
         ours = {email_address(a) for a in m.cc(path)}
         assert ours == theirs, path
+
+
+def test_name_dedup_mailmap_and_keywords(tmp_path):
+    (tmp_path / ".mailmap").write_text(
+        "# comment\n"
+        "Old Name <real@example.org> <old@example.org>\n"
+        "<canonical@example.org> <alias@example.org>\n"
+    )
+    (tmp_path / "MAINTAINERS").write_text(
+        "Widgets\n"
+        "M: Alice A <alice@example.org>\n"
+        "R: Carl <old@example.org>\n"
+        "L: w@example.org\n"
+        "F: hw/widget/\n"
+        "\n"
+        "Widget core\n"
+        "M: Alice A <alice@other.example.org>\n"
+        "M: Dora <alias@example.org>\n"
+        "F: hw/widget/core.c\n"
+        "\n"
+        "MIPS general\n"
+        "M: Mo Mips <mo@example.org>\n"
+        "K: ^Subject:.*(?i)mips\n"
+        "\n"
+        "Diff keyword\n"
+        "M: Kay Word <kay@example.org>\n"
+        "K: magic_token\n"
+    )
+    maint = Maintainers.load(tmp_path)
+    # The same name with another address is dropped (the script keeps the
+    # first one it meets: the most specific section's); .mailmap rewrites.
+    assert maint.cc("hw/widget/core.c") == [
+        "Alice A <alice@other.example.org>",
+        "Dora <canonical@example.org>",
+        "Old Name <real@example.org>",
+        "w@example.org",
+    ]
+    patch = "Subject: [PATCH] hw/MIPS/board: Fix\n\nmagic_token in the message counts too\n" \
+            "--- a/x.c\n+++ b/x.c\n@@ -1,2 +1,2 @@\n magic_token only in context\n"
+    assert [s.title for s in maint.keyword_sections(patch)] == ["MIPS general", "Diff keyword"]
+    in_context_only = patch.replace("magic_token in the message counts too", "")
+    assert [s.title for s in maint.keyword_sections(in_context_only)] == ["MIPS general"]
+    added = in_context_only + "+magic_token added\n"
+    assert [s.title for s in maint.keyword_sections(added)] == ["MIPS general", "Diff keyword"]
+    assert maint.cc("hw/widget/x.c", patch)[-1] == "w@example.org"
+    assert "Mo Mips <mo@example.org>" in maint.cc("hw/widget/x.c", patch)

@@ -17,6 +17,7 @@ import pytest
 
 from codemod.errors import UsageError
 from codemod.findings import Action, FileResult, Finding, PhaseInfo, SizeInfo, Status
+from codemod.maintainers import Section
 from codemod.series import diffstat, find_tree_root, plan_series, slug, subsystem_prefix, write_series
 
 DATE = datetime(2026, 11, 26, 8, 0, 0, tzinfo=timezone.utc)
@@ -220,10 +221,16 @@ def test_series_files_subjects_and_cc(tmp_path, git_env):
     assert first.startswith("From ") and " Mon Sep 17 00:00:00 2001\n" in first.splitlines(True)[0]
     message, _, rest = first.partition("\n---\n")
     assert message.rstrip().endswith(f"Signed-off-by: {SIGNER}")
-    assert "rule 5" in message and "blob_read_table() in block/blobfmt.c:14 calls g_malloc()" in message
-    assert "Reached while the VM is running, via guest-io: widget_mmio_write -> blob_read_table." in " ".join(message.split())
-    assert "On failure: return -ENOMEM." in message
-    assert "Size: large; len: parameter, from the guest's descriptor." in message
+    flat = " ".join(message.split())
+    # Evidence (why large, which entry point), the policy, and what happens on failure, in prose.
+    assert ("blob_read_table() calls g_malloc(len), and the size can exceed a page "
+            "(len: parameter, from the guest's descriptor).") in flat
+    assert "It runs while the VM is running (guest-io: widget_mmio_write() -> blob_read_table())." in flat
+    assert "rule 5" in message and "g_malloc() aborts QEMU" in flat
+    assert "Use g_try_malloc() instead and, when it fails, return -ENOMEM." in flat
+    # Nothing is said twice.
+    sentences = [s for s in re.split(r"(?<=\.) ", flat.split("Signed-off-by")[0]) if s.strip()]
+    assert len(sentences) == len(set(sentences))
     body_lines = message.split("\n\n", 1)[1].splitlines()
     assert body_lines and all(len(line) <= 72 for line in body_lines)
     assert " block/blobfmt.c | 5 ++++-\n 1 file changed, 4 insertions(+), 1 deletion(-)\n" in rest
@@ -387,19 +394,35 @@ def test_r6_and_stub_wording(tmp_path, git_env):
     assert subject == "[PATCH 1/1] block/blobfmt: Report allocation failures to the monitor"
     text = written[1].read_text()
     assert "error on the monitor" in text
-    assert "left for review" in text and "need a reviewer's decision" in text
+    flat = " ".join(text.split())
+    assert "blob_read_table() has no way to report the failure to its caller" in flat
+    assert "marks the spot with an 'allocfix:' comment" in flat and "maintainer's decision" in flat
 
 
 def test_subsystem_prefix():
     assert subsystem_prefix(["hw/scsi/scsi-bus.c"]) == "hw/scsi/scsi-bus"
     assert subsystem_prefix(["block/qcow2.c", "block/qcow2.h"]) == "block/qcow2"
     assert subsystem_prefix(["hw/scsi/scsi-bus.c", "hw/scsi/scsi-disk.c"]) == "hw/scsi"
-    assert subsystem_prefix(["hw/scsi/esp.c", "include/hw/scsi/esp-pci.h"]) == "hw/scsi"
+    assert subsystem_prefix(["hw/scsi/esp.c", "include/hw/scsi/esp-pci.h"]) == "hw/scsi/esp"  # shared stem
     assert subsystem_prefix(["hw/scsi/esp.c", "include/hw/scsi/esp.h"]) == "hw/scsi/esp"
     assert subsystem_prefix(["include/qemu/bitmap.h"]) == "include/qemu/bitmap"
     assert subsystem_prefix(["hw/scsi/a.c", "hw/net/b.c"]) == "hw"
     assert subsystem_prefix(["block/a.c", "util/b.c"]) == "block, util"
     assert subsystem_prefix(["vl.c"]) == "vl"
+    # A shared file-name stem narrows the directory; a section names what only shares hw/.
+    assert subsystem_prefix(["block/qcow2-cache.c", "block/qcow2-cluster.c"]) == "block/qcow2"
+    assert subsystem_prefix(["block/dirty-bitmap.c", "block/qcow2-bitmap.c"]) == "block"
+    assert subsystem_prefix(["hw/virtio/virtio.c", "hw/virtio/virtio-mem.c"]) == "hw/virtio"
+    pxa = Section(title="PXA2XX", index=0, line=1)
+    assert subsystem_prefix(["hw/arm/pxa2xx.c", "hw/dma/pxa2xx_dma.c"], pxa) == "pxa2xx"
+    acpi = Section(title="ACPI/SMBIOS", index=0, line=1)
+    assert subsystem_prefix(["hw/acpi/core.c", "hw/smbios/smbios.c"], acpi) == "acpi/smbios"
+    xen = Section(title="X86 Xen CPUs", index=0, line=1)
+    assert subsystem_prefix(["hw/xen/xen-bus.c", "hw/net/xen_nic.c", "hw/i386/pc.c"], xen) == "xen"
+    mac = Section(title="New World (mac99)", index=0, line=1)
+    assert subsystem_prefix(["hw/misc/macio/macio.c", "hw/ppc/mac_newworld.c", "hw/nvram/nv.c"], mac) == "hw"
+    core = Section(title="Block layer core", index=0, line=1)
+    assert subsystem_prefix(["block/io.c", "blockdev.c"], core) == "block"
 
 
 def test_slug_and_diffstat_scaling(tmp_path):
@@ -573,9 +596,9 @@ def test_check_series_script(qemu_tree, tmp_path, git_env):
     proc = subprocess.run([*script, str(out)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     rows = {line.split()[0]: line.split()[1:] for line in proc.stdout.splitlines()[1:4]}
-    assert rows[written[0].name] == ["0", "0", "-"]
-    assert rows[written[1].name] == ["0", "0", "yes"]
-    assert rows[written[2].name] == ["0", "0", "yes"]
+    assert rows[written[0].name] == ["0", "0", "-", "-"]
+    assert rows[written[1].name] == ["0", "0", "yes", "-"]
+    assert rows[written[2].name] == ["0", "0", "yes", "-"]
 
     # A patch whose context no longer matches the tree is reported.
     broken = tmp_path / "broken"
@@ -592,3 +615,51 @@ def test_check_series_script(qemu_tree, tmp_path, git_env):
     assert re.search(re.escape(written[1].name) + r"\s+0\s+0\s+NO", proc.stdout)
     assert re.search(re.escape(written[2].name) + r"\s+1\s+0\s+yes", proc.stdout)
     assert "Missing Signed-off-by" in proc.stdout
+
+
+FAKE_CHECKPATCH = r"""#!/usr/bin/perl
+# Test double for QEMU's checkpatch.pl: objects to added lines with BADSTYLE,
+# reporting them the way the real script does.
+my ($file, $new, $n, $errors) = ("", 0, 0, 0);
+while (my $line = <STDIN>) {
+    $n++;
+    if ($line =~ m{^\+\+\+ b/(\S+)}) { $file = $1; next; }
+    if ($line =~ /^@@ -\d+(?:,\d+)? \+(\d+)/) { $new = $1; next; }
+    next if $file eq "";
+    if ($line =~ /^\+/) {
+        if ($line =~ /BADSTYLE/) { print "ERROR: bad style\n#$n: FILE: $file:$new:\n$line\n"; $errors++; }
+        $new++;
+    } elsif ($line =~ /^ /) { $new++; }
+}
+print "total: $errors errors, 0 warnings, $n lines checked\n";
+"""
+
+
+def test_hunks_checkpatch_rejects_are_left_out_and_listed(tmp_path, git_env):
+    if shutil.which("perl") is None:
+        pytest.skip("perl not available")
+    from review_helpers import make_tree as make_demo, scan as scan_demo
+
+    tree = tmp_path / "tree"
+    make_demo(tree)
+    (tree / "scripts").mkdir()
+    (tree / "scripts" / "checkpatch.pl").write_text(FAKE_CHECKPATCH)
+    [res] = scan_demo(tree)
+    # Make the proposed check in demo_dma() one checkpatch objects to.
+    res.rewritten = res.rewritten.replace(b"return -ENOMEM;\n    }\n    return 0;\n}\n\n/* More",
+                                          b"return -ENOMEM; /* BADSTYLE */\n    }\n    return 0;\n}\n\n/* More", 1)
+    assert b"BADSTYLE" in res.rewritten
+    left_out: list[str] = []
+    written = write_series(tmp_path / "out", [res], tree_root=tree, signoff=SIGNER, date=DATE, left_out=left_out)
+    assert len(left_out) == 1 and left_out[0].startswith("hw/demo/demo.c:") and "demo_dma()" in left_out[0]
+    assert "ERROR: bad style" in left_out[0]
+    patch = written[1].read_text()
+    assert "BADSTYLE" not in patch and "g_try_malloc(s->len)" not in patch
+    assert "g_try_malloc0(s->table_size)" in patch and "g_try_malloc(s->ring_size)" in patch
+    assert '+#include "qapi/error.h"' in patch  # still needed by demo_realize()
+    assert "demo_dma" not in patch.split("\n---\n")[0]  # the message names only what is sent
+    cover = " ".join(written[0].read_text().split())
+    assert "Left out: 1 change that scripts/checkpatch.pl objects to" in cover and "demo_dma()" in cover
+    # Without the gate the hunk is sent as it is.
+    plain = write_series(tmp_path / "plain", [res], tree_root=tree, signoff=SIGNER, date=DATE, style_check=False)
+    assert "BADSTYLE" in plain[1].read_text()

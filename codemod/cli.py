@@ -36,6 +36,14 @@ def _main_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--reroll-count", dest="reroll", type=int, metavar="N", help="--series: mark as version N ([PATCH vN n/M])")
     p.add_argument("--subject-prefix", default="PATCH", metavar="PREFIX", help="--series: subject prefix (e.g. RFC)")
     p.add_argument("--base", metavar="COMMIT", help="--series: record the base commit in the cover letter")
+    p.add_argument("--interactive", action="store_true",
+                   help="review each proposed hunk (accept, skip, skip always, edit, quit); "
+                   "decisions are kept in the review file")
+    p.add_argument("--review-file", metavar="FILE",
+                   help="review decisions (default: TREE/.allocfix/review.json); while it exists, "
+                   "apply and --series use only its accepted hunks")
+    p.add_argument("--force", action="store_true",
+                   help="apply even when files allocfix would write have uncommitted git changes")
     p.add_argument("--rules", action="append", metavar="PATH", help="rule file or directory instead of the built-in rules")
     p.add_argument("--extra-rules", action="append", metavar="PATH", help="rule file or directory beside the built-in rules")
     p.add_argument("--macros", metavar="FILE", help="macro profile (default: the built-in QEMU profile)")
@@ -280,7 +288,7 @@ def _cmd_scan(args) -> int:
         raise UsageError("no path to scan", hint="e.g. `allocfix --dry-run hw/`; see --help")
     if args.jobs is not None and args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
-    modes = [m for m in ("series", "check", "stats") if getattr(args, m)]
+    modes = [m for m in ("series", "check", "stats", "interactive") if getattr(args, m)]
     if len(modes) > 1:
         raise UsageError(f"--{modes[0]} and --{modes[1]} cannot be combined")
     discovery = discover(args.paths, tuple(args.exclude))
@@ -318,17 +326,15 @@ def _cmd_scan(args) -> int:
             print(f"sites in functions with parse errors: {stats['sites_in_functions_with_parse_errors']} "
                   f"({100 * stats['sites_in_functions_with_parse_errors'] / sites:.2f}%)")
         return input_exit
-    if args.series:
-        from codemod.series import find_tree_root, write_series
+    if args.interactive:
+        from codemod.review import cli_interactive
 
-        written = write_series(Path(args.series), [r for r in report.results if r.changed],
-                               tree_root=find_tree_root([Path(p) for p in args.paths]), signoff=args.signoff,
-                               version=args.reroll, subject_prefix=args.subject_prefix, base=args.base)
-        if not written:
-            print("allocfix: nothing to send (no changes)")
-        for path in written:
-            print(path)
-        return input_exit
+        return max(input_exit, cli_interactive(console, report.results, args.paths, args.review_file,
+                                               profile=config.profile))
+    if args.series:
+        from codemod.review import cli_series
+
+        return max(input_exit, cli_series(report.results, args, profile=config.profile, err=_err))
     needs_action = any(f.needs_action for r in report.results for f in r.findings)
     if args.format in ("json", "sarif"):
         from codemod.render.json_out import dumps, findings_document
@@ -343,7 +349,10 @@ def _cmd_scan(args) -> int:
             EXIT_FINDINGS if needs_action else EXIT_OK)
     if args.dry_run or args.format != "diff":
         return input_exit
-    return _apply(console, report.results, input_exit)
+    from codemod.apply import cli_apply
+
+    return cli_apply(console, report.results, args.paths, force=args.force, review_file=args.review_file,
+                     profile=config.profile, input_exit=input_exit, err=_err)
 
 
 def _with_phase(args, spec, config):
@@ -384,17 +393,3 @@ def _print_diffs(console, results) -> None:
         if r.changed:
             out.write(unified_diff(r.display, r.original, r.rewritten))
     out.flush()
-
-
-def _apply(console, results, input_exit: int) -> int:
-    from codemod.apply import apply_result
-    from codemod.render.terminal import print_summary
-
-    refused = 0
-    for r in results:
-        outcome = apply_result(r)
-        if outcome.message:
-            _err(outcome.message)
-            refused += 1
-    print_summary(console, results, applied=True)
-    return EXIT_INPUT if refused else input_exit

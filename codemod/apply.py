@@ -67,15 +67,21 @@ def _fsync_dir(directory: str) -> None:
 
 
 def write_atomically(path: str, data: bytes) -> None:
+    """Replace (or create) `path` with `data` in one rename; an existing file keeps its mode."""
     directory = os.path.dirname(os.path.abspath(path))
-    st = os.stat(path)
+    try:
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
     fd, tmp = tempfile.mkstemp(prefix=".allocfix-", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, stat.S_IMODE(st.st_mode))
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         try:

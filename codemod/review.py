@@ -237,19 +237,9 @@ class ReviewFile:
     def save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         data = (json.dumps(self.to_json(), indent=2) + "\n").encode("utf-8")
-        fd, tmp = tempfile.mkstemp(prefix=".review-", suffix=".tmp", dir=self.path.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except FileNotFoundError:
-                pass
-            raise
+        from codemod.apply import write_atomically
+
+        write_atomically(str(self.path), data)
         self.exists = True
 
     def always_skipped(self, hunk: ReviewHunk) -> bool:

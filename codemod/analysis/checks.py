@@ -122,18 +122,23 @@ def _use_in(stmt, target: str, data: bytes) -> str | None:
     return None
 
 
-def r1_use_before_check(parsed: ParsedFile) -> list[PolicyFinding]:
+def _checked_allocations(parsed: ParsedFile):
+    """(call, allocator name node, allocator, enclosing function name) of each checked allocation."""
     data = parsed.source.data
-    out: list[PolicyFinding] = []
     for call in _calls(parsed.root):
         fn = call.child_by_field_name("function")
         if fn is None or fn.type != "identifier":
             continue
         name = _text(fn, data)
-        if name not in CHECKED_ALLOCATORS:
-            continue
-        func = enclosing_function(call)
-        fname = function_name(func, data) if func is not None else None
+        if name in CHECKED_ALLOCATORS:
+            func = enclosing_function(call)
+            yield call, fn, name, function_name(func, data) if func is not None else None
+
+
+def r1_use_before_check(parsed: ParsedFile) -> list[PolicyFinding]:
+    data = parsed.source.data
+    out: list[PolicyFinding] = []
+    for call, fn, name, fname in _checked_allocations(parsed):
         parent = call.parent
         if parent is not None and parent.type == "argument_list":
             callee = _text(parent.parent.child_by_field_name("function"), data)
@@ -172,16 +177,11 @@ def r2_abort_on_failure(parsed: ParsedFile) -> list[PolicyFinding]:
     """abort()/g_error()/assert() right where an allocation's failure is handled."""
     data = parsed.source.data
     out: list[PolicyFinding] = []
-    for call in _calls(parsed.root):
-        fn = call.child_by_field_name("function")
-        if fn is None or _text(fn, data) not in CHECKED_ALLOCATORS:
-            continue
+    for call, fn, _, fname in _checked_allocations(parsed):
         target = _stored_in(call, data)
         if not target:
             continue
         target = _norm(target)
-        func = enclosing_function(call)
-        fname = function_name(func, data) if func is not None else None
         sib = _statement_of(call).next_named_sibling
         while sib is not None and sib.type == "comment":
             sib = sib.next_named_sibling

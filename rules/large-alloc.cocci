@@ -14,6 +14,38 @@
 // Sites that are small (R3) or startup-only (R4) are left alone: the
 // scripts drop them with cocci.include_match(False).
 
+// --- only the allocator changes: `return alloc(...);` where NULL already
+// is a failure value, or a NULL check the code already has -------------
+
+@rn@
+identifier alloc = {g_malloc, g_malloc0, g_malloc_n, g_malloc0_n, g_new, g_new0,
+                    qemu_memalign, qemu_blockalign, qemu_blockalign0, blk_blockalign,
+                    bitmap_new};
+expression list ARGS;
+position p;
+@@
+alloc@p(ARGS)
+
+@script:python rn_plan@
+p << rn.p;
+checked;
+@@
+s = allocfix.site(p)
+if s.fix != "rename":
+    cocci.include_match(False)
+else:
+    coccinelle.checked = cocci.make_ident(s.checked)
+
+@@
+identifier rn.alloc;
+expression list rn.ARGS;
+position rn.p;
+identifier rn_plan.checked;
+@@
+- alloc@p
++ checked
+  (ARGS)
+
 // --- `p = alloc(...);` and `T *p = alloc(...);` ---------------------------
 
 @site@
@@ -39,7 +71,7 @@ cond;
 fail;
 @@
 s = allocfix.site(p)
-if not s.needs_fix or s.form not in ("assign", "decl"):
+if s.fix != "check":
     cocci.include_match(False)
 else:
     coccinelle.checked = cocci.make_ident(s.checked)
@@ -91,7 +123,7 @@ cond;
 fail;
 @@
 s = allocfix.site(p)
-if not s.needs_fix or s.form not in ("assign", "decl"):
+if s.fix != "memdup":
     cocci.include_match(False)
 else:
     coccinelle.cond = cocci.make_expr(s.cond)
@@ -140,7 +172,7 @@ fn;
 tdecl;
 @@
 s = allocfix.site(p)
-if not s.needs_fix or s.form != "realloc":
+if s.fix != "realloc":
     cocci.include_match(False)
 else:
     coccinelle.checked = cocci.make_ident(s.checked)
@@ -186,6 +218,18 @@ static T *fn(...)
   ...
 }
 |
+static inline T fn(...)
+{
++ tdecl
+  ...
+}
+|
+static inline T *fn(...)
+{
++ tdecl
+  ...
+}
+|
 T fn(...)
 {
 + tdecl
@@ -210,29 +254,7 @@ position p;
 @@
 return alloc@p(ARGS);
 
-// NULL is already a failure value of the function: return it as it is.
-@script:python ret_direct@
-p << ret.p;
-checked;
-@@
-s = allocfix.site(p)
-if not s.needs_fix or s.form != "return" or s.temp is not None:
-    cocci.include_match(False)
-else:
-    coccinelle.checked = cocci.make_ident(s.checked)
-
-@@
-identifier ret.alloc;
-expression list ret.ARGS;
-position ret.p;
-identifier ret_direct.checked;
-@@
-  return
-- alloc@p
-+ checked
-  (ARGS);
-
-// Otherwise report (errp), clean up, then return through a temporary.
+// Report (errp), clean up, then return through a temporary.
 @script:python ret_plan@
 p << ret.p;
 checked;
@@ -243,7 +265,7 @@ fn;
 tdecl;
 @@
 s = allocfix.site(p)
-if not s.needs_fix or s.form != "return" or s.temp is None:
+if s.fix != "return":
     cocci.include_match(False)
 else:
     coccinelle.checked = cocci.make_ident(s.checked)
@@ -285,6 +307,18 @@ static T *fn(...)
   ...
 }
 |
+static inline T fn(...)
+{
++ tdecl
+  ...
+}
+|
+static inline T *fn(...)
+{
++ tdecl
+  ...
+}
+|
 T fn(...)
 {
 + tdecl
@@ -320,7 +354,7 @@ fn;
 tdecl;
 @@
 s = allocfix.site(p)
-if not s.needs_fix or s.form != "arg":
+if s.fix != "arg":
     cocci.include_match(False)
 else:
     coccinelle.checked = cocci.make_ident(s.checked)
@@ -358,6 +392,18 @@ static T fn(...)
 }
 |
 static T *fn(...)
+{
++ tdecl
+  ...
+}
+|
+static inline T fn(...)
+{
++ tdecl
+  ...
+}
+|
+static inline T *fn(...)
 {
 + tdecl
   ...

@@ -116,15 +116,30 @@ def errp_param(fn: tree_sitter.Node, data: bytes) -> str | None:
     return None
 
 
+_NEG_TEST_RE = re.compile(rb"\bif\s*\(\s*(\w+)\s*<\s*0\s*\)")
+
+
 def failure_returns(body_bytes: bytes) -> list[str]:
     """Failure-looking values the function already returns (in order of appearance)."""
     values = [m.group(1).decode() for m in _RETURN_VALUE_RE.finditer(body_bytes)]
     values += [m.group(1).decode() for m in _STATUS_VALUE_RE.finditer(body_bytes)]
+    values += [m.group(1).decode() for m in _NAMED_ERROR_RE.finditer(body_bytes)]
+    # `if (ret < 0) { return ret; }`: passes on a negative errno.
+    for m in _NEG_TEST_RE.finditer(body_bytes):
+        if re.search(rb"\breturn\s+" + re.escape(m.group(1)) + rb"\s*;", body_bytes):
+            values.append("-E(propagated)")
+            break
     return [v for v in values if v not in _SUCCESS_H]
+
+
+_NAMED_ERROR_RE = re.compile(rb"\breturn\s+([A-Z][A-Z0-9_]*(?:ERR|ERROR|FAIL|FAILED|FAILURE)[A-Z0-9_]*)\s*;")
 
 
 def _integer_value(values: list[str]) -> tuple[str, str] | None:
     """The ENOMEM-like value of a family the function uses, with evidence."""
+    named = [v for v in values if re.fullmatch(r"[A-Z][A-Z0-9_]*", v) and not v.startswith("H_")]
+    if named:
+        return max(set(named), key=named.count), f"returns {named[0]} on failure"
     if any(v.startswith("-TARGET_E") for v in values):
         return "-TARGET_ENOMEM", "returns -TARGET_E* codes"
     if any(v.startswith("H_") for v in values):
@@ -304,7 +319,7 @@ def cleanup_label(fn: tree_sitter.Node, data: bytes, after: int) -> tuple[str, s
     ret, value = _first_return_after(body, node.start_byte, data)
     status = None
     assigned = None
-    if value is not None and value.type == "identifier":
+    if value is not None and value.type == "identifier" and _text(value, data) in local_declarations(fn, data):
         status = _text(value, data)
         pattern = (rb"\b" + re.escape(status.encode()) + rb"\s*=\s*(" + _FAILURE_VALUE.encode() + rb")\s*;\s*goto\s+"
                    + re.escape(label.encode()) + rb"\s*;")
@@ -347,7 +362,8 @@ def convention(fn: tree_sitter.Node | None, data: bytes, name: str | None, site_
     if status is None:
         if value == "":
             pass  # void: the label's code ends the function
-        elif assigned is not None and re.fullmatch(_FAILURE_VALUE, assigned) and assigned not in _SUCCESS_H:
+        elif assigned is not None and assigned not in _SUCCESS_H and (
+                re.fullmatch(_FAILURE_VALUE, assigned) or _NAMED_ERROR_RE.fullmatch(f"return {assigned};".encode())):
             value = assigned  # the label itself returns a failure constant
         else:
             return base

@@ -81,6 +81,19 @@ class SitePlan:
     def needs_fix(self) -> bool:
         return self.action in (Action.REWRITE, Action.STUB)
 
+    @property
+    def fix(self) -> str | None:
+        """Which rewrite applies (the rule sections of large-alloc.cocci):
+        rename (only the allocator changes), check (assign/decl + NULL
+        check), memdup, realloc, return, arg; None when nothing is written."""
+        if not self.needs_fix:
+            return None
+        if self.failure_block is None:
+            return "rename"
+        if self.allocator == "g_memdup2":
+            return "memdup"
+        return "check" if self.form in ("assign", "decl") else self.form
+
 
 def _text(node, data: bytes) -> str:
     return data[node.start_byte : node.end_byte].decode("utf-8", "replace")
@@ -103,6 +116,23 @@ def _has_side_effects(node, pure_calls: frozenset[str] = frozenset()) -> bool:
                 return True
         stack.extend(n.children)
     return False
+
+
+def _existing_check(site: Site, target: str, form: str, data: bytes) -> str | None:
+    """The condition of an `if (!p)` / `if (p == NULL)` right after the
+    statement (and the declarations after it), if the code has one."""
+    stmt = site.call.parent.parent
+    nxt = stmt.next_named_sibling
+    while nxt is not None and (nxt.type == "comment" or (form == "decl" and nxt.type == "declaration")):
+        nxt = nxt.next_named_sibling
+    if nxt is None or nxt.type != "if_statement":
+        return None
+    cond = nxt.child_by_field_name("condition")
+    text = " ".join(_text(cond, data).strip("() \n").split()) if cond is not None else ""
+    t = re.escape(target)
+    if re.fullmatch(rf"!\s*{t}|{t}\s*==\s*NULL|NULL\s*==\s*{t}|{t}\s*==\s*0", text):
+        return text
+    return None
 
 
 def _has_call(node) -> bool:
@@ -208,12 +238,18 @@ def _positive(node, data: bytes) -> bool:
 
 
 def _factors(node):
-    """The factors of a top-level product (`n * sizeof(T)` -> n, sizeof(T))."""
-    if node.type == "binary_expression" and node.child_by_field_name("operator").type == "*":
-        return _factors(node.child_by_field_name("left")) + _factors(node.child_by_field_name("right"))
+    """The factors whose product is zero exactly when the size is:
+    `n * sizeof(T)` -> n, sizeof(T); `n << SHIFT` -> n (a shift in a
+    condition is also what -Wint-in-bool-context rejects)."""
+    if node.type == "binary_expression":
+        op = node.child_by_field_name("operator").type
+        if op == "*":
+            return _factors(node.child_by_field_name("left")) + _factors(node.child_by_field_name("right"))
+        if op == "<<":
+            return _factors(node.child_by_field_name("left"))
     if node.type == "parenthesized_expression" and node.named_child_count == 1:
         inner = node.named_children[0]
-        if inner.type == "binary_expression" and inner.child_by_field_name("operator").type == "*":
+        if inner.type == "binary_expression" and inner.child_by_field_name("operator").type in ("*", "<<"):
             return _factors(inner)
     return [node]
 
@@ -262,6 +298,24 @@ def _dominates(stmt, site_node) -> bool:
     return False
 
 
+def _in_exiting_branch(node, site_node) -> bool:
+    """node is in a block that does not enclose the site and ends by leaving
+    (return/goto): nothing in it happens on the path to the site."""
+    n = node
+    while n is not None:
+        if n.type == "compound_statement":
+            m = site_node
+            while m is not None and m != n:
+                m = m.parent
+            if m == n:
+                return False
+            last = [c for c in n.named_children if c.type != "comment"]
+            if last and last[-1].type in ("return_statement", "goto_statement"):
+                return True
+        n = n.parent
+    return False
+
+
 def _statement_of(node):
     while node is not None and node.type not in ("expression_statement", "declaration", "return_statement"):
         node = node.parent
@@ -289,6 +343,9 @@ def owned_allocations(site: Site, data: bytes, skip: set[str]) -> tuple[list[tup
         events.append(n)
     events.sort(key=lambda n: n.start_byte)
     for n in events:
+        if n.type in ("call_expression", "assignment_expression", "init_declarator") \
+                and _in_exiting_branch(n, site.call):
+            continue
         if n.type == "call_expression":
             fnode = n.child_by_field_name("function")
             name = _text(fnode, data) if fnode is not None else ""
@@ -570,6 +627,13 @@ def plan_site(site: Site, parsed: ParsedFile, phase: PhaseInfo | None = None, *,
             stub_notes.append(f"{fn_name} cannot report this failure: decide how to recover (R5, R7)")
         elif not conv.confident and conv.failure_value is not None:
             stub_notes.append(f"check that callers of {fn_name} handle {conv.failure_value}")
+    existing = _existing_check(site, target, form, data) if form in ("assign", "decl") and not realloc \
+        and alloc.name != "g_memdup2" else None
+    if existing is not None:
+        common["target"] = target
+        reason = why + f"; already followed by `if ({existing})`, which becomes live with {alloc.checked}"
+        return SitePlan(**common, action=Action.REWRITE, policy=policy, reason=reason, failure_block=None,
+                        error_path="existing check", form=form, cond=None)
     if direct_return:
         common["target"] = None
         reason = why + f"; {conv.evidence}: returns the NULL from {alloc.checked} to its callers"

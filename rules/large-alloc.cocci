@@ -51,7 +51,7 @@ identifier rn_plan.checked;
 @site@
 identifier alloc = {g_malloc, g_malloc0, g_malloc_n, g_malloc0_n, g_new, g_new0,
                     qemu_memalign, qemu_blockalign, qemu_blockalign0, blk_blockalign,
-                    bitmap_new};
+                    bitmap_new, g_realloc, g_realloc_n, g_renew};
 expression E;
 expression list ARGS;
 position p;

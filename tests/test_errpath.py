@@ -106,3 +106,25 @@ def test_label_propagating_a_local_error_gets_it_set_instead():
             "    if (local_err) {\n        goto out;\n    }\n    ALLOC;\nout:\n    error_propagate(errp, local_err);\n}\n")
     conv, _, _ = _conv(code)
     assert conv.label == "out" and conv.error_dest == "&local_err"
+
+
+def test_first_jump_after_the_site_picks_the_label_in_a_cascade():
+    code = ("int f(Foo *s)\n{\n    int ret;\n\n    s->a = g(s);\n    ALLOC;\n    ret = h(s);\n    if (ret < 0) {\n"
+            "        goto free_a;\n    }\n    ret = k(s);\n    if (ret < 0) {\n        goto free_b;\n    }\n"
+            "    return 0;\nfree_b:\n    unlock(s);\nfree_a:\n    release(s->a);\n    return ret;\n}\n")
+    conv, _, _ = _conv(code)
+    assert conv.label == "free_a"
+
+
+def test_label_with_only_frees_of_unset_pointers_is_not_needed_yet():
+    code = ("int f(Foo *s)\n{\n    char *a = NULL;\n    int ret;\n\n    ALLOC;\n    a = g(s);\n    if (!a) {\n"
+            "        ret = -EIO;\n        goto fail;\n    }\n    return 0;\nfail:\n    g_free(a);\n    return ret;\n}\n")
+    conv, _, _ = _conv(code)
+    assert conv.label is None and "nothing to clean up yet" in conv.evidence
+
+
+def test_named_error_constant_is_the_failure_value():
+    code = ("int f(Foo *s)\n{\n    if (!s) {\n        return VIRTIO_NET_ERR;\n    }\n    ALLOC;\n"
+            "    return VIRTIO_NET_OK;\n}\n")
+    conv, _, _ = _conv(code)
+    assert conv.failure_value == "VIRTIO_NET_ERR" and conv.confident

@@ -141,3 +141,15 @@ def test_long_error_message_wraps_with_aligned_continuation():
     lines = p.failure_block.splitlines()
     assert lines[1] == "    error_setg(errp,"
     assert lines[2].startswith("    " + " " * len("error_setg(") + '"Could not allocate')
+
+
+def test_existing_null_check_is_kept_and_only_the_allocator_changes():
+    p = _one(ERRNO_FN.format(body="    s->b = g_malloc(n);\n    if (!s->b) {\n        return -EIO;\n    }\n"))
+    assert (p.action, p.fix, p.failure_block) == (Action.REWRITE, "rename", None)
+
+
+def test_realloc_into_a_local_temporary_is_an_ordinary_check():
+    body = "    Foo *t;\n\n    t = g_realloc(s->t, n);\n    s->t = t;\n"
+    code = "int f(Foo *s, size_t n)\n{\n" + body + "    if (!s) {\n        return -EINVAL;\n    }\n    return 0;\n}\n"
+    p = _one(code)
+    assert (p.fix, p.cond) == ("check", "n && !t")

@@ -260,6 +260,12 @@ def assigned_before(fn, data: bytes, name: str, site: int) -> bool:
                         left = e.child_by_field_name("left")
                         if left is not None and _text(left, data) == name:
                             return True
+                    if e.type == "call_expression":
+                        # init(&x, ...): x is initialised by the call.
+                        args = e.child_by_field_name("arguments")
+                        for a in (args.named_children if args is not None else []):
+                            if a.type == "pointer_expression" and _text(a, data).replace(" ", "") == "&" + name:
+                                return True
         node = node.parent
     return False
 
@@ -299,6 +305,35 @@ def _label_is_safe(fn, data: bytes, label: tree_sitter.Node, site: int, assigned
     return None
 
 
+_FREE_LIKE_RE = re.compile(r"g_free|qemu_vfree|g_clear_pointer|\w+_free|\w+_unref|\w+_destroy")
+
+
+def _label_only_frees_unset(fn, data: bytes, label, site: int, assigned_at_site) -> bool:
+    """Does the code after the label only free things not yet set at site?"""
+    body = fn.child_by_field_name("body")
+    ret, _ = _first_return_after(body, label.start_byte, data)
+    end = ret.start_byte if ret is not None else body.end_byte
+    before = data[body.start_byte : site]
+    for n in _walk(body):
+        if not (label.start_byte <= n.start_byte < end) or n.type != "expression_statement":
+            continue
+        e = n.named_children[0] if n.named_child_count else None
+        if e is None or e.type != "call_expression":
+            return False
+        callee = e.child_by_field_name("function")
+        if callee is None or not _FREE_LIKE_RE.fullmatch(_text(callee, data)):
+            return False
+        args = e.child_by_field_name("arguments")
+        for a in (args.named_children if args is not None else []):
+            name = _text(a, data).lstrip("&").strip()
+            if name in assigned_at_site:
+                continue
+            if re.search(rb"(?<![\w>.])" + re.escape(name.encode()) + rb"\s*=(?!=)\s*(?!NULL\b)", before) or \
+                    re.search(rb"&\s*" + re.escape(name.encode()) + rb"\b", before):
+                return False
+    return True
+
+
 def cleanup_label(fn: tree_sitter.Node, data: bytes, after: int) -> tuple[str, str | None, str | None] | None:
     """The cleanup label failures after `after` should jump to, if the function has one.
 
@@ -310,11 +345,19 @@ def cleanup_label(fn: tree_sitter.Node, data: bytes, after: int) -> tuple[str, s
     if body is None:
         return None
     labels, gotos = _labels_and_gotos(body, data)
-    candidates = [(len(gotos[l]), -labels[l].start_byte, l) for l in gotos
-                  if l in labels and labels[l].start_byte > after]
-    if not candidates:
+    after_site = {l for l, n in labels.items() if n.start_byte > after}
+    if not after_site:
         return None
-    _, _, label = max(candidates)
+    # The first jump after the site shows the cleanup state at this point
+    # (cascades of labels free in reverse order); else the busiest label;
+    # else a label only reached by falling through.
+    following = sorted((g, l) for l in after_site for g in gotos.get(l, []) if g > after)
+    if following:
+        label = following[0][1]
+    elif any(gotos.get(l) for l in after_site):
+        label = max(after_site, key=lambda l: (len(gotos.get(l, [])), -labels[l].start_byte))
+    else:
+        label = min(after_site, key=lambda l: labels[l].start_byte)
     node = labels[label]
     ret, value = _first_return_after(body, node.start_byte, data)
     status = None
@@ -374,6 +417,10 @@ def convention(fn: tree_sitter.Node | None, data: bytes, name: str | None, site_
     why = _label_is_safe(fn, data, label_node, site_offset, set(assigned_at_site) | ({status} if status else set()))
     if why is not None:
         return _replace(base, evidence=base.evidence + f"; not jumping to '{label}:': {why}")
+    if not any(g < site_offset for g in _labels_and_gotos(body, data)[1].get(label, [])) and \
+            _label_only_frees_unset(fn, data, label_node, site_offset, assigned_at_site):
+        # Nothing to clean up yet: return directly, as QEMU code does early on.
+        return _replace(base, evidence=base.evidence + f"; '{label}:' has nothing to clean up yet")
     dest = base.error_dest
     if base.errp:
         use, local = _label_errp_use(label_node, body.end_byte, data, base.errp)

@@ -573,7 +573,14 @@ def plan_site(site: Site, parsed: ParsedFile, phase: PhaseInfo | None = None, *,
     args = _args(site.call)
     if form == "realloc":
         old = args[1] if alloc.name == "g_renew" and len(args) > 1 else (args[0] if args else None)
-        if old is None or _text(old, data) != target:
+        if old is not None and _text(old, data) != target and target_node is not None \
+                and target_node.type == "identifier" and target in local_declarations(fn, data) \
+                and not re.match(rf"\(*{re.escape(target)}\s*(->|\.|\[)", _text(old, data)):
+            # `new = g_realloc(old, n)` into a local: already a temporary,
+            # the old block stays with its owner on failure.
+            form = "assign"
+            assigned = {target}
+        elif old is None or _text(old, data) != target:
             return report(why + f"; the old block is not '{target}', so who owns it on failure is unclear", policy)
     if target_node is not None and _has_side_effects(target_node):
         return report(why + f"; the target '{target}' has side effects and cannot be re-evaluated", policy)

@@ -34,3 +34,17 @@ static int foo_table_copy(FooTable *t, FooTable *from, size_t n)
     t->ents = g_realloc(from->ents, n);
     return 0;
 }
+
+/* Already through a local temporary: only the check is added. */
+static int foo_table_resize(FooTable *t, size_t n)
+{
+    FooEnt *ents;
+
+    if (n < t->n) {
+        return -EINVAL;
+    }
+    ents = g_renew(FooEnt, t->ents, n);
+    t->ents = ents;
+    t->n = n;
+    return 0;
+}

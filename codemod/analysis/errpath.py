@@ -328,7 +328,7 @@ def _label_only_frees_unset(fn, data: bytes, label, site: int, assigned_at_site)
             name = _text(a, data).lstrip("&").strip()
             if name in assigned_at_site:
                 continue
-            if re.search(rb"(?<![\w>.])" + re.escape(name.encode()) + rb"\s*=(?!=)\s*(?!NULL\b)", before) or \
+            if re.search(rb"(?<![\w>.])" + re.escape(name.encode()) + rb"\s*=(?!=)(?!\s*NULL\b)", before) or \
                     re.search(rb"&\s*" + re.escape(name.encode()) + rb"\b", before):
                 return False
     return True

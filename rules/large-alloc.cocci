@@ -103,6 +103,61 @@ statement plan.fail;
 + if (cond) fail
 )
 
+// --- the same, restated whole: the statement spans lines, or the longer
+// name needs it wrapped (the check then follows its first line's indent) --
+
+@ml@
+identifier alloc = {g_malloc, g_malloc0, g_malloc_n, g_malloc0_n, g_new, g_new0,
+                    qemu_memalign, qemu_blockalign, qemu_blockalign0, blk_blockalign,
+                    bitmap_new, g_realloc, g_realloc_n, g_renew};
+expression E;
+expression list ARGS;
+position p;
+type T;
+identifier x;
+@@
+(
+E = alloc@p(ARGS);
+|
+T x = alloc@p(ARGS);
+)
+
+@script:python ml_plan@
+p << ml.p;
+stmt;
+cond;
+fail;
+@@
+s = allocfix.site(p)
+if s.fix != "restate":
+    cocci.include_match(False)
+else:
+    coccinelle.stmt = cocci.make_stmt(s.statement)
+    coccinelle.cond = cocci.make_expr(s.cond)
+    coccinelle.fail = cocci.make_stmt(s.failure_block)
+
+@ml_fix@
+identifier ml.alloc;
+expression ml.E;
+expression list ml.ARGS;
+position ml.p;
+type ml.T;
+identifier ml.x;
+statement ml_plan.stmt;
+expression ml_plan.cond;
+statement ml_plan.fail;
+@@
+(
+- E = alloc@p(ARGS);
++ stmt
++ if (cond) fail
+|
+- T x = alloc@p(ARGS);
++stmt
++
++if (cond) fail
+)
+
 // --- g_memdup2 has no checked form: g_try_malloc + memcpy -------------------
 
 @dup@
@@ -425,7 +480,7 @@ T *fn(...)
 // --- headers the failure paths need -----------------------------------------
 
 // error_setg needs qapi/error.h: add it after qemu/osdep.h where missing.
-@uses_error_setg depends on fix || dup_fix || re_fix || ret_fix || arg_fix@
+@uses_error_setg depends on fix || ml_fix || dup_fix || re_fix || ret_fix || arg_fix@
 expression list EA;
 @@
 error_setg(EA);
@@ -440,7 +495,7 @@ error_setg(EA);
 +#include "qapi/error.h"
 
 // error_report (--startup-exit) needs qemu/error-report.h.
-@uses_error_report depends on fix || dup_fix || re_fix || ret_fix || arg_fix@
+@uses_error_report depends on fix || ml_fix || dup_fix || re_fix || ret_fix || arg_fix@
 expression list EA;
 @@
 error_report(EA);

@@ -76,6 +76,10 @@ class SitePlan:
     frees: tuple[str, ...] = ()  # statements freeing earlier allocations, in order
     exits: bool = False  # R2 --startup-exit: error_report + exit
     headers: tuple[str, ...] = field(default=())  # headers the failure block needs
+    # The whole statement rewritten (lines after the first relative to its
+    # indentation) when renaming in place would break QEMU style: it spans
+    # lines, or the longer name pushes it past 80 columns.
+    statement: str | None = None
 
     @property
     def needs_fix(self) -> bool:
@@ -90,6 +94,8 @@ class SitePlan:
             return None
         if self.failure_block is None:
             return "rename"
+        if self.statement is not None:
+            return "restate"
         if self.allocator == "g_memdup2":
             return "memdup"
         return "check" if self.form in ("assign", "decl") else self.form
@@ -133,6 +139,58 @@ def _existing_check(site: Site, target: str, form: str, data: bytes) -> str | No
     if re.fullmatch(rf"!\s*{t}|{t}\s*==\s*NULL|NULL\s*==\s*{t}|{t}\s*==\s*0", text):
         return text
     return None
+
+
+def _col(data: bytes, offset: int) -> int:
+    return len(data[data.rfind(b"\n", 0, offset) + 1 : offset].expandtabs(8))
+
+
+def _restate(site: Site, stmt, data: bytes, checked: str | None, form: str | None) -> tuple[str | None, str]:
+    """The statement with the allocator renamed, continuation lines kept
+    aligned with the call's '(' and wrapped after '=' when the first line
+    gets too long; None (and why) when it is not needed or not possible."""
+    if stmt is None or checked is None or form not in ("assign", "decl"):
+        return None, "allocfix cannot restate it"
+    multiline = b"\n" in data[stmt.start_byte : stmt.end_byte]
+    line_end = data.find(b"\n", stmt.end_byte)
+    line_end = len(data) if line_end < 0 else line_end
+    first_end = data.find(b"\n", stmt.start_byte)
+    first_line = data[data.rfind(b"\n", 0, stmt.start_byte) + 1 : first_end if first_end >= 0 else len(data)]
+    delta = len(checked) - (site.name_node.end_byte - site.name_node.start_byte)
+    too_long = len(first_line.expandtabs(8)) + delta > MAX_COLUMNS and site.call.start_byte < first_end
+    if not multiline and not too_long:
+        return None, ""
+    if data[stmt.end_byte : line_end].strip():
+        return None, "a comment follows it on its last line"
+    if form == "decl" and stmt.next_named_sibling is not None and stmt.next_named_sibling.type == "declaration":
+        return None, "declarations follow it"
+    base = _col(data, data.rfind(b"\n", 0, stmt.start_byte) + 1 + len(line_indent(data, stmt.start_byte)))
+    paren_old = _col(data, site.name_node.end_byte)
+    text = (data[stmt.start_byte : site.name_node.start_byte] + checked.encode()
+            + data[site.name_node.end_byte : stmt.end_byte]).decode("utf-8", "replace")
+    lines = text.split("\n")
+    lines = [lines[0]] + [l.expandtabs(8) for l in lines[1:]]
+    # Where the call's '(' ends up: after the rename, or on a new line after '='.
+    head = lines[0]
+    call_col = _col(data, site.call.start_byte) if site.call.start_byte < first_end else None
+    paren_new = paren_old + delta
+    if too_long and "=" in head and call_col is not None:
+        eq = head.index("=", 0 if form == "assign" else head.index("=") )
+        after = head[eq + 1 :].lstrip()
+        lines[0:1] = [head[: eq + 1].rstrip(), " " * (base + 4) + after]
+        paren_new = base + 4 + len(checked)
+    shift = paren_new - paren_old
+    out = [lines[0]]
+    for l in lines[1:]:
+        ind = len(l) - len(l.lstrip(" "))
+        if ind > paren_old - 1 and shift and l.strip():
+            ind += shift
+        elif l.strip() and ind >= base:
+            pass
+        out.append(" " * max(ind - base, 0) + l.lstrip(" ") if l.strip() else "")
+    if any(base + len(l) > MAX_COLUMNS for l in out) and not multiline:
+        return None, "it would still exceed 80 columns"
+    return "\n".join(out), ""
 
 
 def _has_call(node) -> bool:
@@ -218,6 +276,8 @@ def _positive(node, data: bytes) -> bool:
         return _positive(node.named_children[0], data)
     if t == "identifier":
         return bool(re.fullmatch(r"[A-Z][A-Z0-9_]*", text))  # a constant macro
+    if _constant_only(node, data):
+        return True  # a constant size: nobody allocates a constant 0 bytes
     if t == "binary_expression":
         op = node.child_by_field_name("operator").type
         left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
@@ -234,6 +294,20 @@ def _positive(node, data: bytes) -> bool:
             return any(_positive(a, data) for a in args)
         if name in ("MIN", "ROUND_UP", "QEMU_ALIGN_UP", "DIV_ROUND_UP", "BITS_TO_LONGS"):
             return bool(args) and _positive(args[0], data) and all(_positive(a, data) for a in args)
+    return False
+
+
+def _constant_only(node, data: bytes) -> bool:
+    """Built from numbers, constant macros and sizeof only."""
+    if node.type == "sizeof_expression":
+        return True
+    if node.type == "number_literal":
+        return True
+    if node.type == "identifier":
+        return bool(re.fullmatch(r"[A-Z][A-Z0-9_]*", _text(node, data)))
+    if node.type in ("binary_expression", "parenthesized_expression"):
+        kids = [c for c in node.named_children if c.type != "comment"]
+        return bool(kids) and all(_constant_only(c, data) for c in kids)
     return False
 
 
@@ -456,6 +530,7 @@ def _call(name: str, args: list[str], indent: int) -> list[str]:
 
 
 def _comment(text: str, indent: int) -> list[str]:
+    """A comment at column `indent`, QEMU block style when it needs lines."""
     one = f"/* allocfix: {text} */"
     if indent + len(one) <= MAX_COLUMNS:
         return [one]
@@ -588,6 +663,12 @@ def plan_site(site: Site, parsed: ParsedFile, phase: PhaseInfo | None = None, *,
                                       or any(_has_side_effects(a, PURE_CALLS) for a in args)):
         return report(why + "; g_memdup2 is rewritten only when stored, with arguments free of side effects",
                       policy)
+    stmt = _statement_of(site.call)
+    restated, why_not = _restate(site, stmt, data, alloc.checked, form)
+    # The engine indents lines added after a statement like its last line,
+    # too deep after a continuation line: such statements are restated
+    # whole, or reported.
+    multiline = stmt is not None and b"\n" in data[stmt.start_byte : stmt.end_byte] and restated is None
     guard, why_guard = zero_guard(site, data, alloc.checked)
     if guard is None:
         return report(why + f"; {why_guard}", policy)
@@ -641,6 +722,8 @@ def plan_site(site: Site, parsed: ParsedFile, phase: PhaseInfo | None = None, *,
         reason = why + f"; already followed by `if ({existing})`, which becomes live with {alloc.checked}"
         return SitePlan(**common, action=Action.REWRITE, policy=policy, reason=reason, failure_block=None,
                         error_path="existing check", form=form, cond=None)
+    if multiline and not direct_return:
+        return report(why + f"; the statement spans several lines and {why_not}", policy)
     if direct_return:
         common["target"] = None
         reason = why + f"; {conv.evidence}: returns the NULL from {alloc.checked} to its callers"
@@ -673,4 +756,5 @@ def plan_site(site: Site, parsed: ParsedFile, phase: PhaseInfo | None = None, *,
             reason += f" (NULL means failure only when {' and '.join(guard)} is non-zero)"
     return SitePlan(**common, action=action, policy=policy, reason=reason, failure_block=text,
                     error_path=summary, form=form, cond=cond, temp=temp, temp_decl=temp_decl, frees=frees,
-                    exits=exits, headers=headers)
+                    exits=exits, headers=headers,
+                    statement=restated if form in ("assign", "decl") and alloc.name != "g_memdup2" else None)

@@ -153,3 +153,26 @@ def test_realloc_into_a_local_temporary_is_an_ordinary_check():
     code = "int f(Foo *s, size_t n)\n{\n" + body + "    if (!s) {\n        return -EINVAL;\n    }\n    return 0;\n}\n"
     p = _one(code)
     assert (p.fix, p.cond) == ("check", "n && !t")
+
+
+def test_startup_exit_through_the_rule_adds_error_report_and_its_header(monkeypatch):
+    # The CLI wiring (EngineConfig.startup_exit) is the engine's; here the
+    # engine's plan_site is given startup_exit=True directly.
+    import functools
+
+    import codemod.engine as engine
+    from codemod.smpl.loader import load_rules
+
+    monkeypatch.setattr(engine, "plan_site", functools.partial(plan_site, startup_exit=True))
+    rules = load_rules([Path(__file__).resolve().parent.parent / "rules" / "large-alloc.cocci"], PROFILE)
+    startup = PhaseInfo("startup", ("machine-init",), ("main", "foo_machine_init"))
+    config = engine.EngineConfig(rules, PROFILE, phase_of=lambda display, fn: startup)
+    code = (b'#include "qemu/osdep.h"\n\nstatic void foo_machine_init(MachineState *ms)\n{\n'
+            b'    FooMachineState *s = FOO_MACHINE(ms);\n\n    s->ram_copy = g_malloc(ms->ram_size);\n}\n')
+    result = engine.process_file("m.c", "m.c", config, data=code)
+    out = result.rewritten.decode()
+    assert '#include "qemu/osdep.h"\n#include "qemu/error-report.h"\n' in out
+    assert ("    s->ram_copy = g_try_malloc(ms->ram_size);\n    if (ms->ram_size && !s->ram_copy) {\n"
+            '        error_report("Could not allocate ram_copy");\n        exit(EXIT_FAILURE);\n    }\n') in out
+    [finding] = result.findings
+    assert (finding.action.value, finding.policy) == ("rewrite", "R2")

@@ -66,6 +66,7 @@ class Summary:
     rewrites: int = 0
     stubs: int = 0
     reports: int = 0
+    dropped: list[str] = field(default_factory=list)  # rewrites the engine refused (verify)
     headers_changed: list[str] = field(default_factory=list)
     compiled: int = 0
     failures: list[Failure] = field(default_factory=list)
@@ -76,6 +77,7 @@ class Summary:
             "units_scanned": self.units_scanned, "files_changed": self.files_changed,
             "rewrites": self.rewrites, "stubs": self.stubs, "reports": self.reports,
             "rewrite_share": round(self.rewrites / total, 3) if total else None,
+            "dropped_by_verification": self.dropped,
             "headers_changed_not_compiled": self.headers_changed, "units_compiled": self.compiled,
             "compile_failures": len({f.unit for f in self.failures}),
             "failures": [f.__dict__ for f in self.failures],
@@ -184,6 +186,7 @@ def run(build: Path, src: Path, dirs: list[str], keep: bool, jobs: int, log=prin
                 summary.stubs += 1
             elif f.action is Action.REPORT:
                 summary.reports += 1
+        summary.dropped += [f"{display}: {d}" for d in result.dropped]
         if result.rewritten is not None:
             changed[path] = result
             if path.suffix == ".h":
@@ -242,7 +245,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"units scanned {doc['units_scanned']}, files changed {doc['files_changed']}, "
           f"rewrites {doc['rewrites']}, stubs {doc['stubs']}, reports {doc['reports']}, "
           f"compiled {doc['units_compiled']}, compile failures {doc['compile_failures']}"
-          + (f", headers changed (not compiled) {len(summary.headers_changed)}" if summary.headers_changed else ""))
+          + (f", headers changed (not compiled) {len(summary.headers_changed)}" if summary.headers_changed else "")
+          + (f", rewrites dropped by verification {len(summary.dropped)}" if summary.dropped else ""))
     return 1 if summary.failures else 0
 
 

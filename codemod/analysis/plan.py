@@ -206,7 +206,8 @@ def _has_call(node) -> bool:
 def _in_block(stmt) -> bool:
     """A statement we can put another one after (not the body of a brace-less if)."""
     p = stmt.parent
-    return p is not None and p.type in ("compound_statement", "case_statement", "labeled_statement")
+    return p is not None and p.type in ("compound_statement", "case_statement", "labeled_statement",
+                                        "preproc_if", "preproc_ifdef", "preproc_else", "preproc_elif")
 
 
 def _form(site: Site, data: bytes) -> tuple[str | None, str | None, object, str]:

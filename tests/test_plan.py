@@ -176,3 +176,12 @@ def test_startup_exit_through_the_rule_adds_error_report_and_its_header(monkeypa
             '        error_report("Could not allocate ram_copy");\n        exit(EXIT_FAILURE);\n    }\n') in out
     [finding] = result.findings
     assert (finding.action.value, finding.policy) == ("rewrite", "R2")
+
+
+def test_size_checked_non_zero_earlier_needs_no_guard():
+    body = "    if (!n) {\n        return -EINVAL;\n    }\n    s->a = g_malloc(n);\n"
+    assert _one(ERRNO_FN.format(body=body)).cond == "!s->a"
+    changed = "    if (!n) {\n        return -EINVAL;\n    }\n    n = s->len;\n    s->a = g_malloc(n);\n"
+    assert _one(ERRNO_FN.format(body=changed)).cond == "n && !s->a"
+    asserted = "    assert(s->len > 0);\n    s->a = g_malloc(s->len);\n"
+    assert _one(ERRNO_FN.format(body=asserted)).cond == "!s->a"

@@ -337,6 +337,21 @@ def _size_terms(site: Site) -> list:
     return [args[i] for i in pick if i < len(args)]
 
 
+def _proven_nonzero(site: Site, data: bytes, term: str) -> bool:
+    """An earlier `if (!x) { return/goto }`, `if (x == 0) ...` or
+    `assert(x)` / `assert(x > 0)` in the function, with no assignment to x
+    between it and the site."""
+    body = site.function.child_by_field_name("body")
+    before = data[body.start_byte : site.call.start_byte]
+    t = re.escape(term.encode())
+    checks = [rb"\bif\s*\(\s*(?:!\s*" + t + rb"|" + t + rb"\s*==\s*0)\s*\)\s*\{?\s*(?:return\b|goto\b)",
+              rb"\b(?:g_)?assert\s*\(\s*" + t + rb"\s*(?:>\s*0|!=\s*0)?\s*\)"]
+    last = max((m.end() for c in checks for m in re.finditer(c, before)), default=-1)
+    if last < 0:
+        return False
+    return not re.search(rb"(?<![\w>.])" + t + rb"\s*(?:[-+*/|&]?=(?!=)|\+\+|--)", before[last:])
+
+
 def zero_guard(site: Site, data: bytes, checked: str) -> tuple[list[str] | None, str]:
     """Terms that must be non-zero for NULL to mean failure; None when a
     term cannot be repeated safely (side effects)."""
@@ -350,6 +365,8 @@ def zero_guard(site: Site, data: bytes, checked: str) -> tuple[list[str] | None,
             if _has_side_effects(f, PURE_CALLS):
                 return None, f"the size '{_text(f, data)}' has side effects and cannot be tested for zero"
             text = _text(f, data)
+            if site.function is not None and _proven_nonzero(site, data, text):
+                continue
             if f.type in ("conditional_expression", "comma_expression", "assignment_expression") or (
                     f.type == "binary_expression" and f.child_by_field_name("operator").type in ("||", "&&", "?")):
                 text = f"({text})"

@@ -564,12 +564,17 @@ def _comment(text: str, indent: int) -> list[str]:
 
 
 def failure_block(conv: ErrorConvention, target: str, indent_width: int, *, frees: tuple[str, ...] = (),
-                  exits: bool = False, stub_note: str | None = None) -> tuple[str, str] | None:
-    """The `{ ... }` after `if (...)` and a short summary, or None when unknown."""
+                  exits: bool = False, stub_note: str | None = None,
+                  monitor_report: bool = False) -> tuple[str, str] | None:
+    """The `{ ... }` after `if (...)` and a short summary, or None when unknown.
+    monitor_report: an HMP handler, where error_report prints on the monitor (R6)."""
     inner = indent_width + 4
     lines: list[str] = []
     summary: list[str] = []
     what = _what(target)
+    if monitor_report:
+        lines += _call("error_report", [f'"Could not allocate {what}"'], inner)
+        summary.append("error_report")
     if exits:
         lines += _call("error_report", [f'"Could not allocate {what}"'], inner)
         lines.append("exit(EXIT_FAILURE);")
@@ -724,12 +729,16 @@ def plan_site(site: Site, parsed: ParsedFile, phase: PhaseInfo | None = None, *,
         temp = _fresh_name(fn, data, "buf")
         temp_decl = f"void *{temp};"
     checked_ptr = temp or target
+    # HMP handlers report on the monitor: error_report prints there (R6).
+    hmp = (fn_name or "").startswith("hmp_") and conv.failure_value == "" and not conv.errp and \
+        re.search(rb"\bMonitor\s*\*\s*\w+", data[fn.start_byte : fn.child_by_field_name("body").start_byte]) \
+        is not None
     stub_notes = []
     if not exits:
         if unsure:
             stub_notes.append(f"free {', '.join(unsure)} here if {fn_name} still owns "
                               f"{'it' if len(unsure) == 1 else 'them'}")
-        if conv.failure_value == "" and not conv.errp:
+        if conv.failure_value == "" and not conv.errp and not hmp:
             stub_notes.append(f"{fn_name} cannot report this failure: decide how to recover (R5, R7)")
         elif not conv.confident and conv.failure_value is not None:
             stub_notes.append(f"check that callers of {fn_name} handle {conv.failure_value}")
@@ -757,12 +766,12 @@ def plan_site(site: Site, parsed: ParsedFile, phase: PhaseInfo | None = None, *,
     else:
         what = checked_ptr
     block = failure_block(conv, what, indent, frees=frees, exits=exits,
-                          stub_note="; ".join(stub_notes) if stub_notes else None)
+                          stub_note="; ".join(stub_notes) if stub_notes else None, monitor_report=hmp and not exits)
     if block is None:
         return report(why + f"; {conv.evidence}", policy)
     text, summary = block
     cond = _condition(guard, checked_ptr, indent)
-    headers = ("qemu/error-report.h",) if exits else (("qapi/error.h",) if conv.errp else ())
+    headers = ("qemu/error-report.h",) if exits or hmp else (("qapi/error.h",) if conv.errp else ())
     common["target"] = target if form in ("assign", "decl", "realloc") else checked_ptr
     if stub_notes:
         action = Action.STUB

@@ -156,9 +156,14 @@ def _restate(site: Site, stmt, data: bytes, checked: str | None, form: str | Non
     line_end = len(data) if line_end < 0 else line_end
     first_end = data.find(b"\n", stmt.start_byte)
     first_line = data[data.rfind(b"\n", 0, stmt.start_byte) + 1 : first_end if first_end >= 0 else len(data)]
-    delta = len(checked) - (site.name_node.end_byte - site.name_node.start_byte)
+    args_node = site.call.child_by_field_name("arguments")
+    gap = data[site.name_node.end_byte : args_node.start_byte] if args_node is not None else b""
+    # `g_malloc (n)`: checkpatch rejects the space on the line we touch.
+    delta = len(checked) - (site.name_node.end_byte - site.name_node.start_byte) - len(gap)
     too_long = len(first_line.expandtabs(8)) + delta > MAX_COLUMNS and site.call.start_byte < first_end
-    if not multiline and not too_long:
+    if gap.strip():
+        return None, "a comment sits between the allocator and its arguments"
+    if not multiline and not too_long and not gap:
         return None, ""
     if data[stmt.end_byte : line_end].strip():
         return None, "a comment follows it on its last line"
@@ -167,7 +172,7 @@ def _restate(site: Site, stmt, data: bytes, checked: str | None, form: str | Non
     base = _col(data, data.rfind(b"\n", 0, stmt.start_byte) + 1 + len(line_indent(data, stmt.start_byte)))
     paren_old = _col(data, site.name_node.end_byte)
     text = (data[stmt.start_byte : site.name_node.start_byte] + checked.encode()
-            + data[site.name_node.end_byte : stmt.end_byte]).decode("utf-8", "replace")
+            + data[site.name_node.end_byte + len(gap) : stmt.end_byte]).decode("utf-8", "replace")
     lines = text.split("\n")
     lines = [lines[0]] + [l.expandtabs(8) for l in lines[1:]]
     # Where the call's '(' ends up: after the rename, or on a new line after '='.
@@ -687,6 +692,9 @@ def plan_site(site: Site, parsed: ParsedFile, phase: PhaseInfo | None = None, *,
         return report(why + "; g_memdup2 is rewritten only when stored, with arguments free of side effects",
                       policy)
     stmt = _statement_of(site.call)
+    if stmt is not None and b"\t" in line_indent(data, stmt.start_byte):
+        return report(why + "; the code is indented with tabs, which checkpatch rejects on every line a fix "
+                      "touches: convert the function to spaces first", policy)
     restated, why_not = _restate(site, stmt, data, alloc.checked, form)
     # The engine indents lines added after a statement like its last line,
     # too deep after a continuation line: such statements are restated

@@ -13,3 +13,15 @@ static int foo_configure_rings(FooControllerState *s, Error **errp)
     }
     return 0;
 }
+
+/* A space before '(' goes (checkpatch rejects it on a touched line);
+ * tab-indented legacy code is reported, not touched. */
+static int foo_legacy_mixer(FooMixer *m)
+{
+    if (!m->samples) {
+        return -EINVAL;
+    }
+    m->mixbuf = g_malloc0 (m->samples << FOO_SHIFT);
+	m->scratch = g_malloc(m->samples);
+    return 0;
+}

@@ -185,3 +185,12 @@ def test_size_checked_non_zero_earlier_needs_no_guard():
     assert _one(ERRNO_FN.format(body=changed)).cond == "n && !s->a"
     asserted = "    assert(s->len > 0);\n    s->a = g_malloc(s->len);\n"
     assert _one(ERRNO_FN.format(body=asserted)).cond == "!s->a"
+
+
+def test_errp_possibly_set_by_an_unchecked_call_makes_a_stub():
+    code = ("void f(Foo *s, size_t n, Error **errp)\n{\n    foo_probe(s, errp);\n    s->b = g_malloc(n);\n}\n")
+    p = _one(code)
+    assert p.action is Action.STUB and "foo_probe may already have set errp" in p.reason
+    guarded = ("void f(Foo *s, size_t n, Error **errp)\n{\n    ERRP_GUARD();\n\n    foo_probe(s, errp);\n"
+               "    if (*errp) {\n        return;\n    }\n    s->b = g_malloc(n);\n}\n")
+    assert _one(guarded).action is Action.REWRITE

@@ -413,6 +413,35 @@ def _in_exiting_branch(node, site_node) -> bool:
     return False
 
 
+def _errp_maybe_set(site: Site, data: bytes, errp: str) -> str | None:
+    """A call before the site that is handed errp and whose failure is not
+    checked (a bare `f(..., errp);` in a block enclosing the site): errp
+    may already be set when the allocation fails. Returns the callee."""
+    node = site.call
+    while node is not None and node != site.function:
+        if node.type == "compound_statement":
+            for child in node.named_children:
+                if child.start_byte >= site.call.start_byte:
+                    break
+                if child.type != "expression_statement" or not child.named_child_count:
+                    continue
+                e = child.named_children[0]
+                if e.type != "call_expression":
+                    continue
+                args = [_text(a, data).strip() for a in _args(e)]
+                if errp in args:
+                    callee = _text(e.child_by_field_name("function"), data)
+                    if callee.startswith(("error_", "warn_", "trace_")):
+                        continue
+                    rest = data[child.end_byte : site.call.start_byte]
+                    # ERRP_GUARD style: `if (*errp) { return; }` afterwards.
+                    if re.search(rb"if\s*\(\s*\*\s*" + re.escape(errp.encode()) + rb"\s*\)", rest):
+                        continue
+                    return callee
+        node = node.parent
+    return None
+
+
 def _statement_of(node):
     while node is not None and node.type not in ("expression_statement", "declaration", "return_statement"):
         node = node.parent
@@ -737,12 +766,15 @@ def plan_site(site: Site, parsed: ParsedFile, phase: PhaseInfo | None = None, *,
         temp = _fresh_name(fn, data, "buf")
         temp_decl = f"void *{temp};"
     checked_ptr = temp or target
+    errp_risk = conv.errp is not None and not exits and _errp_maybe_set(site, data, conv.errp)
     # HMP handlers report on the monitor: error_report prints there (R6).
     hmp = (fn_name or "").startswith("hmp_") and conv.failure_value == "" and not conv.errp and \
         re.search(rb"\bMonitor\s*\*\s*\w+", data[fn.start_byte : fn.child_by_field_name("body").start_byte]) \
         is not None
     stub_notes = []
     if not exits:
+        if errp_risk:
+            stub_notes.append(f"{errp_risk} may already have set {conv.errp}: error_setg must not set it twice")
         if unsure:
             stub_notes.append(f"free {', '.join(unsure)} here if {fn_name} still owns "
                               f"{'it' if len(unsure) == 1 else 'them'}")

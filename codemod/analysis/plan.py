@@ -180,7 +180,7 @@ def _restate(site: Site, stmt, data: bytes, checked: str | None, form: str | Non
     call_col = _col(data, site.call.start_byte) if site.call.start_byte < first_end else None
     paren_new = paren_old + delta
     if too_long and "=" in head and call_col is not None:
-        eq = head.index("=", 0 if form == "assign" else head.index("=") )
+        eq = head.index("=")
         after = head[eq + 1 :].lstrip()
         lines[0:1] = [head[: eq + 1].rstrip(), " " * (base + 4) + after]
         paren_new = base + 4 + len(checked)

@@ -1,0 +1,196 @@
+"""Site plans: forms, zero-size guard, frees, stubs, --startup-exit (plan)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from codemod.analysis.plan import plan_site
+from codemod.analysis.sites import find_sites
+from codemod.cparse import MacroProfile, parse_source
+from codemod.findings import Action, PhaseInfo
+from codemod.source import SourceFile
+
+PROFILE = MacroProfile.load(Path(__file__).resolve().parent.parent / "rules" / "qemu-macros.toml")
+
+
+def _plans(code: str, **kw):
+    parsed = parse_source(SourceFile("t.c", "t.c", code.encode()), PROFILE)
+    return [plan_site(s, parsed, **kw) for s in find_sites(parsed)]
+
+
+def _one(code: str, **kw):
+    [plan] = _plans(code, **kw)
+    return plan
+
+
+ERRNO_FN = "int f(Foo *s, size_t n)\n{{\n    if (!s) {{\n        return -EINVAL;\n    }}\n{body}    return 0;\n}}\n"
+
+
+def test_assignment_with_zero_guard_on_the_count():
+    p = _one(ERRNO_FN.format(body="    s->t = g_new0(FooEnt, s->nr);\n"))
+    assert (p.action, p.form, p.checked, p.cond) == (Action.REWRITE, "assign", "g_try_new0", "s->nr && !s->t")
+    assert p.failure_block == "{\n    return -ENOMEM;\n}"
+
+
+def test_positive_sizes_and_aligned_allocators_need_no_guard():
+    body = ("    s->a = g_malloc(FOO_SIZE * 2);\n    s->b = g_malloc0(sizeof(Foo) + n);\n"
+            "    s->c = qemu_memalign(4096, n);\n    s->d = g_malloc(n << 9);\n")
+    conds = [p.cond for p in _plans(ERRNO_FN.format(body=body))]
+    assert conds == ["!s->a", "!s->b", "!s->c", "n && !s->d"]
+
+
+def test_size_with_side_effects_is_reported():
+    p = _one(ERRNO_FN.format(body="    s->a = g_malloc(next_len(s));\n"))
+    assert p.action is Action.REPORT and "side effects" in p.reason
+
+
+def test_realloc_goes_through_a_temporary():
+    p = _one(ERRNO_FN.format(body="    s->buf = g_realloc(s->buf, n);\n"))
+    assert (p.form, p.temp, p.temp_decl, p.cond) == ("realloc", "new_buf", "void *new_buf;", "n && !new_buf")
+    renew = _one(ERRNO_FN.format(body="    s->ents = g_renew(FooEnt, s->ents, n);\n"))
+    assert renew.temp_decl == "FooEnt *new_ents;"
+
+
+def test_realloc_of_another_block_is_reported():
+    p = _one(ERRNO_FN.format(body="    s->buf = g_realloc(t->buf, n);\n"))
+    assert p.action is Action.REPORT
+
+
+def test_temporary_name_does_not_clash():
+    p = _one(ERRNO_FN.format(body="    int new_buf = 1;\n    s->buf = g_realloc(s->buf, n + new_buf);\n"))
+    assert p.temp == "new_buf1"
+
+
+def test_return_direct_when_null_is_already_a_failure_value():
+    code = "Foo *f(size_t n)\n{\n    if (!n) {\n        return NULL;\n    }\n    return g_malloc(n);\n}\n"
+    p = _one(code)
+    assert (p.action, p.form, p.temp, p.failure_block) == (Action.REWRITE, "return", None, None)
+
+
+def test_return_with_errp_uses_a_typed_temporary():
+    p = _one("Foo *f(size_t n, Error **errp)\n{\n    return g_new0(Foo, n);\n}\n")
+    assert (p.form, p.temp, p.temp_decl) == ("return", "p", "Foo *p;")
+    assert 'error_setg(errp, "Could not allocate Foo");' in p.failure_block
+
+
+def test_argument_is_hoisted_unless_other_arguments_have_side_effects():
+    ok = _one(ERRNO_FN.format(body="    push(s->q, g_malloc(n), n);\n"))
+    assert (ok.form, ok.temp, ok.temp_decl) == ("arg", "buf", "void *buf;")
+    bad = _one(ERRNO_FN.format(body="    push(s->q, g_malloc(n), next_id(s));\n"))
+    assert bad.action is Action.REPORT and "side effects" in bad.reason
+
+
+def test_earlier_allocations_are_freed_in_reverse_order():
+    body = ("    char *a = g_strdup(s->name);\n    g_autofree char *b = g_malloc(n);\n"
+            "    void *c = qemu_memalign(4096, n);\n    char *d = g_malloc(n);\n\n    g_free(d);\n"
+            "    s->x = g_malloc(n);\n")
+    plans = _plans(ERRNO_FN.format(body=body))
+    last = plans[-1]
+    assert last.frees == ("qemu_vfree(c);", "g_free(a);")
+    assert last.failure_block.index("qemu_vfree(c)") < last.failure_block.index("g_free(a)")
+
+
+def test_handed_off_allocation_is_not_freed_and_doubtful_one_is_a_stub():
+    body = "    char *a = g_malloc(n);\n    char *b = g_malloc(n);\n\n    s->a = a;\n    list_add(s, b);\n" \
+           "    s->x = g_malloc(n);\n"
+    last = _plans(ERRNO_FN.format(body=body))[-1]
+    assert last.frees == () and last.action is Action.STUB and "free b here" in last.failure_block
+
+
+def test_free_in_a_branch_that_returns_does_not_count():
+    body = "    char *a = g_malloc(n);\n\n    if (n > 8) {\n        g_free(a);\n        return -EIO;\n    }\n" \
+           "    s->x = g_malloc(n);\n"
+    last = _plans(ERRNO_FN.format(body=body))[-1]
+    assert last.frees == ("g_free(a);",) and last.action is Action.REWRITE
+
+
+def test_void_function_without_errp_is_a_stub():
+    p = _one("static void f(Foo *s, size_t n)\n{\n    s->b = g_malloc(n);\n}\n")
+    assert p.action is Action.STUB and "cannot report this failure" in p.failure_block
+
+
+def test_startup_exit_is_opt_in_and_never_for_monitor_handlers():
+    code = "static void f_init(Foo *s, size_t n)\n{\n    s->b = g_malloc(n);\n}\n"
+    startup = PhaseInfo("startup", ("machine-init",), ("main", "f_init"))
+    assert _one(code, phase=startup).action is Action.NONE
+    p = _one(code, phase=startup, startup_exit=True)
+    assert (p.action, p.policy, p.exits, p.headers) == (Action.REWRITE, "R2", True, ("qemu/error-report.h",))
+    assert p.failure_block == ('{\n    error_report("Could not allocate b");\n    exit(EXIT_FAILURE);\n}')
+    qmp = "void qmp_foo(size_t n, Error **errp)\n{\n    g_buf = g_malloc(n);\n}\n"
+    q = _one(qmp, phase=startup, startup_exit=True)
+    assert not q.exits and q.action is Action.NONE
+
+
+def test_runtime_monitor_path_is_r6_and_reports_through_errp():
+    p = _one("void qmp_foo(Foo *s, size_t n, Error **errp)\n{\n    s->b = g_malloc(n);\n}\n",
+             phase=PhaseInfo("runtime", ("monitor",)))
+    assert p.policy == "R6" and "error_setg(errp" in p.failure_block and "exit" not in p.failure_block
+
+
+def test_declaration_followed_by_calls_is_reported():
+    body = "    g_autofree char *a = g_malloc(n);\n    int r = g(s, a);\n\n"
+    p = _one(ERRNO_FN.format(body=body))
+    assert p.action is Action.REPORT and "among declarations" in p.reason
+
+
+def test_long_error_message_wraps_with_aligned_continuation():
+    body = "            s->a_very_long_field_name_for_the_descriptor_cache = g_malloc(n);\n"
+    code = "int f(Foo *s, size_t n, Error **errp)\n{\n    if (s) {\n        if (n) {\n" + body + \
+           "        }\n    }\n    return 0;\n}\n"
+    p = _one(code)
+    lines = p.failure_block.splitlines()
+    assert lines[1] == "    error_setg(errp,"
+    assert lines[2].startswith("    " + " " * len("error_setg(") + '"Could not allocate')
+
+
+def test_existing_null_check_is_kept_and_only_the_allocator_changes():
+    p = _one(ERRNO_FN.format(body="    s->b = g_malloc(n);\n    if (!s->b) {\n        return -EIO;\n    }\n"))
+    assert (p.action, p.fix, p.failure_block) == (Action.REWRITE, "rename", None)
+
+
+def test_realloc_into_a_local_temporary_is_an_ordinary_check():
+    body = "    Foo *t;\n\n    t = g_realloc(s->t, n);\n    s->t = t;\n"
+    code = "int f(Foo *s, size_t n)\n{\n" + body + "    if (!s) {\n        return -EINVAL;\n    }\n    return 0;\n}\n"
+    p = _one(code)
+    assert (p.fix, p.cond) == ("check", "n && !t")
+
+
+def test_startup_exit_through_the_rule_adds_error_report_and_its_header(monkeypatch):
+    # The CLI wiring (EngineConfig.startup_exit) is the engine's; here the
+    # engine's plan_site is given startup_exit=True directly.
+    import functools
+
+    import codemod.engine as engine
+    from codemod.smpl.loader import load_rules
+
+    monkeypatch.setattr(engine, "plan_site", functools.partial(plan_site, startup_exit=True))
+    rules = load_rules([Path(__file__).resolve().parent.parent / "rules" / "large-alloc.cocci"], PROFILE)
+    startup = PhaseInfo("startup", ("machine-init",), ("main", "foo_machine_init"))
+    config = engine.EngineConfig(rules, PROFILE, phase_of=lambda display, fn: startup)
+    code = (b'#include "qemu/osdep.h"\n\nstatic void foo_machine_init(MachineState *ms)\n{\n'
+            b'    FooMachineState *s = FOO_MACHINE(ms);\n\n    s->ram_copy = g_malloc(ms->ram_size);\n}\n')
+    result = engine.process_file("m.c", "m.c", config, data=code)
+    out = result.rewritten.decode()
+    assert '#include "qemu/osdep.h"\n#include "qemu/error-report.h"\n' in out
+    assert ("    s->ram_copy = g_try_malloc(ms->ram_size);\n    if (ms->ram_size && !s->ram_copy) {\n"
+            '        error_report("Could not allocate ram_copy");\n        exit(EXIT_FAILURE);\n    }\n') in out
+    [finding] = result.findings
+    assert (finding.action.value, finding.policy) == ("rewrite", "R2")
+
+
+def test_size_checked_non_zero_earlier_needs_no_guard():
+    body = "    if (!n) {\n        return -EINVAL;\n    }\n    s->a = g_malloc(n);\n"
+    assert _one(ERRNO_FN.format(body=body)).cond == "!s->a"
+    changed = "    if (!n) {\n        return -EINVAL;\n    }\n    n = s->len;\n    s->a = g_malloc(n);\n"
+    assert _one(ERRNO_FN.format(body=changed)).cond == "n && !s->a"
+    asserted = "    assert(s->len > 0);\n    s->a = g_malloc(s->len);\n"
+    assert _one(ERRNO_FN.format(body=asserted)).cond == "!s->a"
+
+
+def test_errp_possibly_set_by_an_unchecked_call_makes_a_stub():
+    code = ("void f(Foo *s, size_t n, Error **errp)\n{\n    foo_probe(s, errp);\n    s->b = g_malloc(n);\n}\n")
+    p = _one(code)
+    assert p.action is Action.STUB and "foo_probe may already have set errp" in p.reason
+    guarded = ("void f(Foo *s, size_t n, Error **errp)\n{\n    ERRP_GUARD();\n\n    foo_probe(s, errp);\n"
+               "    if (*errp) {\n        return;\n    }\n    s->b = g_malloc(n);\n}\n")
+    assert _one(guarded).action is Action.REWRITE

@@ -49,6 +49,8 @@ def _main_parser() -> argparse.ArgumentParser:
     p.add_argument("--macros", metavar="FILE", help="macro profile (default: the built-in QEMU profile)")
     p.add_argument("-D", dest="virtuals", action="append", default=[], metavar="NAME", help="define a virtual rule name")
     p.add_argument("--small-limit", type=int, default=4096, metavar="BYTES", help="largest 'small' allocation (R3)")
+    p.add_argument("--startup-exit", action="store_true", help="R2: large allocations that run only at startup "
+                   "exit with a message (error_report + exit) instead of aborting")
     p.add_argument("--tree", metavar="DIR", help="project root whose call graph decides each site's phase "
                    "(default: the nearest directory above the paths with MAINTAINERS or .git)")
     p.add_argument("--no-phase", action="store_true", help="skip the whole-tree phase analysis (every site's phase "
@@ -292,7 +294,8 @@ def _cmd_scan(args) -> int:
     if len(modes) > 1:
         raise UsageError(f"--{modes[0]} and --{modes[1]} cannot be combined")
     discovery = discover(args.paths, tuple(args.exclude))
-    spec = RunSpec(tuple(_rule_paths(args)), _profile_path(args), args.small_limit, tuple(args.virtuals))
+    spec = RunSpec(tuple(_rule_paths(args)), _profile_path(args), args.small_limit, tuple(args.virtuals),
+                   startup_exit=args.startup_exit)
     config = spec.build()  # fail fast on rule errors, before any worker starts
     if not args.no_phase and not args.stats:
         spec, config = _with_phase(args, spec, config)

@@ -33,6 +33,7 @@ class EngineConfig:
     phase_index: object = None  # analysis.phase.PhaseIndex of the whole project, or None
     tree_root: str | None = None  # the project root the phase index names files from
     size_facts: object = None
+    startup_exit: bool = False  # R2 opt-in: large startup allocations exit with a message
 
 
 class FileContext:
@@ -65,7 +66,7 @@ class FileContext:
                 key = tree_key(self.parsed.source.path, Path(self.config.tree_root))
                 phase = self.config.phase_index.phase_at(key, site.offset)
             plan = plan_site(site, self.parsed, phase, limit=self.config.small_limit,
-                             size_facts=self.size_facts())
+                             size_facts=self.size_facts(), startup_exit=self.config.startup_exit)
             self._plans[site.offset] = plan
         return plan
 

@@ -30,11 +30,13 @@ class RunSpec:
     virtuals: tuple[str, ...] = ()
     phase_index: object = None  # sent to each worker once
     tree_root: str | None = None
+    startup_exit: bool = False
 
     def build(self) -> EngineConfig:
         profile = MacroProfile.load(self.profile_path)
         rules = load_rules([Path(p) for p in self.rule_paths], profile, set(self.virtuals))
-        return EngineConfig(rules, profile, self.small_limit, self.phase_index, self.tree_root)
+        return EngineConfig(rules, profile, self.small_limit, self.phase_index, self.tree_root,
+                            startup_exit=self.startup_exit)
 
 
 @dataclass

@@ -197,3 +197,11 @@ def test_dump_commands(tree):
     assert "function_definition" in out and " ERROR" not in out
     out = run_cli("dump", "callgraph", "hw/misc/mini-dma.c:mini_dma_write", cwd=tree).stdout.decode()
     assert "guest-io" in out
+
+
+def test_startup_exit_opt_in(tree):
+    plain = run_cli("--dry-run", "softmmu", cwd=tree)
+    assert plain.returncode == 0 and plain.stdout == b""  # startup sites may exit (R4)
+    opted = run_cli("--dry-run", "--startup-exit", "softmmu", cwd=tree).stdout.decode()
+    assert "+    ram_shadow = qemu_try_memalign(" in opted
+    assert "exit(EXIT_FAILURE);" in opted and "error_report(" in opted

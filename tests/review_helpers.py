@@ -25,6 +25,7 @@ typedef struct DemoState {
     size_t table_size;
     size_t len;
     size_t ring_size;
+    bool enabled;
 } DemoState;
 
 static void demo_realize(DemoState *s, Error **errp)
@@ -40,6 +41,9 @@ static int demo_unused_c;
 
 static int demo_dma(DemoState *s)
 {
+    if (!s->enabled) {
+        return -EINVAL;
+    }
     /* The guest chooses s->len. */
     s->bounce = g_malloc(s->len);
     return 0;
@@ -52,6 +56,9 @@ static int demo_unused_f;
 
 static int demo_ring(DemoState *s)
 {
+    if (!s->enabled) {
+        return -EINVAL;
+    }
     /* The guest chooses the ring size too. */
     s->ring = g_malloc(s->ring_size);
     return 0;

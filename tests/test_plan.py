@@ -98,7 +98,7 @@ def test_handed_off_allocation_is_not_freed_and_doubtful_one_is_a_stub():
 
 
 def test_free_in_a_branch_that_returns_does_not_count():
-    body = "    char *a = g_malloc(n);\n\n    if (n > 8) {\n        g_free(a);\n        return -EIO;\n    }\n" \
+    body = "    char *a = g_malloc(n);\n\n    if (s->broken) {\n        g_free(a);\n        return -EIO;\n    }\n" \
            "    s->x = g_malloc(n);\n"
     last = _plans(ERRNO_FN.format(body=body))[-1]
     assert last.frees == ("g_free(a);",) and last.action is Action.REWRITE
@@ -155,18 +155,18 @@ def test_realloc_into_a_local_temporary_is_an_ordinary_check():
     assert (p.fix, p.cond) == ("check", "n && !t")
 
 
-def test_startup_exit_through_the_rule_adds_error_report_and_its_header(monkeypatch):
-    # The CLI wiring (EngineConfig.startup_exit) is the engine's; here the
-    # engine's plan_site is given startup_exit=True directly.
-    import functools
-
+def test_startup_exit_through_the_rule_adds_error_report_and_its_header():
     import codemod.engine as engine
     from codemod.smpl.loader import load_rules
 
-    monkeypatch.setattr(engine, "plan_site", functools.partial(plan_site, startup_exit=True))
     rules = load_rules([Path(__file__).resolve().parent.parent / "rules" / "large-alloc.cocci"], PROFILE)
     startup = PhaseInfo("startup", ("machine-init",), ("main", "foo_machine_init"))
-    config = engine.EngineConfig(rules, PROFILE, phase_of=lambda display, fn: startup)
+
+    class StartupIndex:  # every function runs only at startup
+        def phase_at(self, key, offset):
+            return startup
+
+    config = engine.EngineConfig(rules, PROFILE, phase_index=StartupIndex(), tree_root=".", startup_exit=True)
     code = (b'#include "qemu/osdep.h"\n\nstatic void foo_machine_init(MachineState *ms)\n{\n'
             b'    FooMachineState *s = FOO_MACHINE(ms);\n\n    s->ram_copy = g_malloc(ms->ram_size);\n}\n')
     result = engine.process_file("m.c", "m.c", config, data=code)

@@ -79,6 +79,7 @@ def main(argv=None) -> int:
     ap.add_argument("--findings", help="use this allocfix JSON document instead of running")
     ap.add_argument("--no-timing", action="store_true", help="skip the --no-phase run")
     ap.add_argument("--jobs", type=int)
+    ap.add_argument("--save-findings", help="write the phase run's allocfix JSON document here")
     args = ap.parse_args(argv)
     tree = Path(args.tree).resolve()
     paths = args.paths or ["."]
@@ -89,6 +90,8 @@ def main(argv=None) -> int:
         doc, wall = run(tree, paths, phase=True, jobs=args.jobs)
         result["seconds_with_phase"] = round(wall, 1)
         result["stats_with_phase"] = doc.get("stats")
+        if args.save_findings:
+            Path(args.save_findings).write_text(json.dumps(doc) + "\n")
         if not args.no_timing:
             doc2, wall2 = run(tree, paths, phase=False, jobs=args.jobs)
             result["seconds_without_phase"] = round(wall2, 1)

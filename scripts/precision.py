@@ -124,8 +124,8 @@ def render(res: dict, out=sys.stdout) -> None:
               f" via {r.get('phase_via')} chain {' <- '.join(reversed(r.get('phase_chain') or []))}")
 
 
-def run_allocfix(tree: Path, files: list[str]) -> tuple[dict, float]:
-    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent))
+def run_allocfix(tree: Path, files: list[str], code: Path | None = None) -> tuple[dict, float]:
+    env = dict(os.environ, PYTHONPATH=str(code or Path(__file__).resolve().parent.parent))
     cmd = [sys.executable, "-m", "codemod", "--dry-run", "--format", "json", "--all", "--tree", str(tree), *files]
     t0 = time.monotonic()
     proc = subprocess.run(cmd, cwd=tree, env=env, capture_output=True, text=True)
@@ -145,6 +145,8 @@ def main(argv=None) -> int:
     c.add_argument("tree")
     c.add_argument("labels")
     c.add_argument("--json")
+    c.add_argument("--allocfix-code", type=Path,
+                   help="directory holding the codemod package to measure (default: this checkout)")
     c.add_argument("--findings", help="use this allocfix JSON document instead of running allocfix")
     args = ap.parse_args(argv)
     tree = Path(args.tree).resolve()
@@ -155,7 +157,7 @@ def main(argv=None) -> int:
     if args.findings:
         doc = json.loads(Path(args.findings).read_text())
     else:
-        doc, _ = run_allocfix(tree, sorted({lab["file"] for lab in labels}))
+        doc, _ = run_allocfix(tree, sorted({lab["file"] for lab in labels}), args.allocfix_code)
     res = compare(labels, doc["findings"])
     render(res)
     if args.json:

@@ -75,9 +75,20 @@ def compare_paths(orig: dict, mine: dict) -> tuple[bool, list[str]]:
             kinds.append("different goto label")
     elif _norm_value(orig["value"]) != _norm_value(mine["value"]):
         kinds.append("different return value")
-    if bool(orig["errp_used"]) != bool(mine["errp_used"]):
+    if bool(orig["errp_used"] or orig.get("errp_at_label")) != bool(mine["errp_used"]):
         kinds.append("errp used by the original only" if orig["errp_used"] else "errp used by allocfix only")
     return not kinds, kinds
+
+
+def same_value(orig: dict, mine: dict) -> bool:
+    """Lenient: the caller sees the same failure value (`return V` vs `ret = V; goto out`), errp alike."""
+    if orig["kind"] not in ("return", "goto") or mine["kind"] not in ("return", "goto"):
+        return False
+    if orig["kind"] == "goto" and mine["kind"] == "goto" and orig["label"] == mine["label"]:
+        value_ok = True
+    else:
+        value_ok = orig["value"] is not None and _norm_value(orig["value"]) == _norm_value(mine["value"])
+    return value_ok and bool(orig["errp_used"] or orig.get("errp_at_label")) == bool(mine["errp_used"])
 
 
 def _index(findings: list[dict]) -> dict:
@@ -134,6 +145,7 @@ def score(manifest: dict, doc: dict) -> dict:
             if f["action"] == "stub":
                 agree, kinds = False, ["allocfix proposes a stub"] + kinds
             row["path_agree"], row["path_disagreements"] = agree, kinds
+            row["value_agree"] = f["action"] == "rewrite" and same_value(rec["failure"], mine)
         sites.append(row)
     n = len(sites)
     flagged = [s for s in sites if s["flagged"]]
@@ -150,6 +162,7 @@ def score(manifest: dict, doc: dict) -> dict:
         "rewrites": len(rewrites),
         "path_agree": len(agree),
         "path_agreement": len(agree) / len(rewrites) if rewrites else 0.0,
+        "value_agree": sum(1 for s in rewrites if s["value_agree"]),
         "path_disagreements_by_kind": dict(Counter(k for s in rewrites for k in s["path_disagreements"]).most_common()),
         "stubs": sum(1 for s in sites if s["finding"] and s["finding"]["action"] == "stub"),
         "skipped_reverts": len(manifest.get("skipped", [])),
@@ -169,6 +182,9 @@ def render(result: dict, out=sys.stdout) -> None:
         p(f"  {n:4d}  {cause}")
     p(f"rewrites compared:         {result['rewrites']}  agree {result['path_agree']}"
       f"  ({100 * result['path_agreement']:.1f}%, target >= 80%)")
+    if result["rewrites"]:
+        p(f"  lenient (same failure value whether by return or goto, errp alike): {result['value_agree']}"
+          f"  ({100 * result['value_agree'] / result['rewrites']:.1f}%)")
     p("error-path disagreements by kind:")
     for kind, n in result["path_disagreements_by_kind"].items():
         p(f"  {n:4d}  {kind}")
@@ -176,9 +192,9 @@ def render(result: dict, out=sys.stdout) -> None:
         p(f"allocfix wall time: {result['timing']['allocfix_seconds']:.1f} s")
 
 
-def run_allocfix(tree: Path, files: list[str], python: str = sys.executable) -> dict:
-    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent))
-    cmd = [python, "-m", "codemod", "--dry-run", "--format", "json", "--all", "--tree", str(tree), *files]
+def run_allocfix(tree: Path, files: list[str], code: Path | None = None) -> dict:
+    env = dict(os.environ, PYTHONPATH=str(code or Path(__file__).resolve().parent.parent))
+    cmd = [sys.executable, "-m", "codemod", "--dry-run", "--format", "json", "--all", "--tree", str(tree), *files]
     proc = subprocess.run(cmd, cwd=tree, env=env, capture_output=True, text=True)
     if proc.returncode != 0 and not proc.stdout.strip():
         raise SystemExit(f"allocfix failed ({proc.returncode}): {proc.stderr[-2000:]}")
@@ -192,6 +208,8 @@ def main(argv=None) -> int:
     ap.add_argument("--keep", help="revert into this new directory and keep it (default: a temp dir)")
     ap.add_argument("--reuse", help="an already reverted tree with revert-manifest.json")
     ap.add_argument("--findings", help="with --reuse: an allocfix JSON document already made for it")
+    ap.add_argument("--allocfix-code", type=Path,
+                    help="directory holding the codemod package to measure (default: this checkout)")
     args = ap.parse_args(argv)
     timing = {}
     if args.reuse:
@@ -208,7 +226,7 @@ def main(argv=None) -> int:
     else:
         files = sorted({r["file"] for r in manifest["reverted"]})
         t0 = time.monotonic()
-        doc = run_allocfix(tree, files)
+        doc = run_allocfix(tree, files, args.allocfix_code)
         timing["allocfix_seconds"] = time.monotonic() - t0
     result = score(manifest, doc)
     if timing:

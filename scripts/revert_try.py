@@ -70,6 +70,7 @@ class Failure:
     errp_used: bool = False  # an error_set*/error_propagate call in the body
     errp_arg: str | None = None  # its first argument (errp, &local_err, ...)
     error_report: bool = False  # error_report()/fprintf in the body (startup-style exit)
+    errp_at_label: bool = False  # goto: the code after the label sets an Error before returning
 
 
 @dataclass
@@ -236,6 +237,24 @@ def classify_failure(body: str) -> Failure:
     return f
 
 
+def _label_sets_error(fn, label: str | None, data: bytes) -> bool:
+    """Does the code from `label:` to the next return call error_set*/error_propagate?"""
+    if not label:
+        return False
+    stack = [fn]
+    while stack:
+        n = stack.pop()
+        if n.type == "labeled_statement":
+            name = n.child_by_field_name("label")
+            if name is not None and _text(data, name) == label:
+                tail = data[n.start_byte : fn.end_byte].decode("utf-8", "surrogateescape")
+                tail = re.sub(r"/\*.*?\*/|//[^\n]*", " ", tail, flags=re.S)
+                end = re.search(r"\breturn\b", tail)
+                return _ERROR_CALL_RE.search(tail[: end.start()] if end else tail) is not None
+        stack.extend(n.children)
+    return False
+
+
 def _line_span(data: bytes, start: int, end: int) -> tuple[int, int]:
     """Widen [start, end) to whole lines when only blanks share them with the statement."""
     ls = data.rfind(b"\n", 0, start) + 1
@@ -314,10 +333,14 @@ def plan_file(data: bytes, display: str) -> FileRevert:
         if (start, end, b"") not in edits:
             edits.append((start, end, b""))
         groups.setdefault((start, end), [checked_targets, []])[1].append((target, line, fname, checked))
+        failure = classify_failure(body)
+        if failure.kind == "goto" and not failure.errp_used:
+            # The error may be set at the label (`err: error_setg(errp, "%s", msg);`).
+            failure.errp_at_label = _label_sets_error(fn, failure.label, data)
         rec = Reverted(
             file=display, line=0, column=0, src_line=line, function=fname,
             function_errp=errp_param(fn, data), checked=checked, allocator=TRY_TO_ABORT[checked],
-            target=target, condition=_text(data, cond), failure=classify_failure(body),
+            target=target, condition=_text(data, cond), failure=failure,
         )
         rec.check_start = start
         found.append((name.start_byte, rec))

@@ -25,8 +25,9 @@ PHASES = ("startup", "runtime", "both", "unknown")
 ACTIONS = ("none", "report", "stub", "rewrite")
 
 
-def run(tree: Path, paths: list[str], *, phase: bool, jobs: int | None = None) -> tuple[dict, float]:
-    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent))
+def run(tree: Path, paths: list[str], *, phase: bool, jobs: int | None = None,
+        code: Path | None = None) -> tuple[dict, float]:
+    env = dict(os.environ, PYTHONPATH=str(code or Path(__file__).resolve().parent.parent))
     cmd = [sys.executable, "-m", "codemod", "--dry-run", "--format", "json", "--all", "--tree", str(tree)]
     if not phase:
         cmd.append("--no-phase")
@@ -80,6 +81,8 @@ def main(argv=None) -> int:
     ap.add_argument("--no-timing", action="store_true", help="skip the --no-phase run")
     ap.add_argument("--jobs", type=int)
     ap.add_argument("--save-findings", help="write the phase run's allocfix JSON document here")
+    ap.add_argument("--allocfix-code", type=Path,
+                    help="directory holding the codemod package to measure (default: this checkout)")
     args = ap.parse_args(argv)
     tree = Path(args.tree).resolve()
     paths = args.paths or ["."]
@@ -87,13 +90,13 @@ def main(argv=None) -> int:
     if args.findings:
         doc = json.loads(Path(args.findings).read_text())
     else:
-        doc, wall = run(tree, paths, phase=True, jobs=args.jobs)
+        doc, wall = run(tree, paths, phase=True, jobs=args.jobs, code=args.allocfix_code)
         result["seconds_with_phase"] = round(wall, 1)
         result["stats_with_phase"] = doc.get("stats")
         if args.save_findings:
             Path(args.save_findings).write_text(json.dumps(doc) + "\n")
         if not args.no_timing:
-            doc2, wall2 = run(tree, paths, phase=False, jobs=args.jobs)
+            doc2, wall2 = run(tree, paths, phase=False, jobs=args.jobs, code=args.allocfix_code)
             result["seconds_without_phase"] = round(wall2, 1)
             result["stats_without_phase"] = doc2.get("stats")
             result["table_without_phase"] = table(doc2["findings"])

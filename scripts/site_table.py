@@ -41,8 +41,14 @@ def run(tree: Path, paths: list[str], *, phase: bool, jobs: int | None = None,
     return json.loads(proc.stdout), wall
 
 
-def table(findings: list[dict]) -> dict:
-    """Counts keyed "size/phase/action", plus the margins."""
+def is_site(f: dict) -> bool:
+    """An allocation-site finding; R1/R2 policy checks are about other calls (malloc, abort ...)."""
+    return not (f.get("rule") == "policy-checks" and f.get("policy") in ("R1", "R2"))
+
+
+def table(all_findings: list[dict]) -> dict:
+    """Counts keyed "size/phase/action", plus the margins, over allocation sites only."""
+    findings = [f for f in all_findings if is_site(f)]
     cells = Counter((f["size"]["class"], f["phase"]["class"], f["action"]) for f in findings)
     return {
         "cells": {"/".join(k): v for k, v in sorted(cells.items())},
@@ -51,6 +57,8 @@ def table(findings: list[dict]) -> dict:
         "by_action": dict(Counter(f["action"] for f in findings)),
         "by_via": dict(Counter(v for f in findings for v in f["phase"].get("via", []))),
         "sites": len(findings),
+        "by_policy": dict(Counter(f.get("policy") for f in findings)),
+        "policy_checks": dict(Counter(f["policy"] for f in all_findings if not is_site(f))),
     }
 
 
@@ -70,6 +78,8 @@ def render(t: dict, out=sys.stdout) -> None:
     p(f"by size:  {t['by_size']}")
     p(f"by phase: {t['by_phase']}")
     p(f"by via:   {t['by_via']}")
+    p(f"by policy: {t['by_policy']}")
+    p(f"other policy findings (not allocation sites): {t['policy_checks']}")
 
 
 def main(argv=None) -> int:
@@ -101,6 +111,7 @@ def main(argv=None) -> int:
             result["stats_without_phase"] = doc2.get("stats")
             result["table_without_phase"] = table(doc2["findings"])
     result["table"] = table(doc["findings"])
+    result["stats"] = doc.get("stats")
     render(result["table"])
     if "seconds_with_phase" in result:
         print(f"wall time with phase analysis:    {result['seconds_with_phase']:.1f} s")

@@ -218,6 +218,10 @@ def test_precision_compare():
     assert (res["size_agree"], res["phase_agree"]) == (2, 1)
     assert res["size_agreement"] == pytest.approx(2 / 3)
     assert res["phase_confusion_label_to_allocfix"] == {"runtime->both": 1, "startup->startup": 1}
+    # Unknown is not small: the action agrees for a large label; the first-made label is reported too.
+    assert res["small_vs_not_agree"] == 2
+    labels[0]["phase_before_comparison"] = "both"
+    assert precision.compare(labels, findings)["phase_agree_first_labels"] == 2
     missing = [r for r in res["rows"] if not r["found"]]
     assert [r["file"] for r in missing] == ["b.c"]
 

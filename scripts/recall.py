@@ -194,7 +194,11 @@ def render(result: dict, out=sys.stdout) -> None:
 
 def run_allocfix(tree: Path, files: list[str], code: Path | None = None) -> dict:
     env = dict(os.environ, PYTHONPATH=str(code or Path(__file__).resolve().parent.parent))
-    cmd = [sys.executable, "-m", "codemod", "--dry-run", "--format", "json", "--all", "--tree", str(tree), *files]
+    cmd = [sys.executable, "-m", "codemod", "--dry-run", "--format", "json", "--all", *files]
+    root = Path(env["PYTHONPATH"])
+    if "--tree" in (root / "codemod" / "cli.py").read_text():
+        # Older checkouts have no whole-tree phase analysis: they run without it.
+        cmd[6:6] = ["--tree", str(tree)]
     proc = subprocess.run(cmd, cwd=tree, env=env, capture_output=True, text=True)
     if proc.returncode != 0 and not proc.stdout.strip():
         raise SystemExit(f"allocfix failed ({proc.returncode}): {proc.stderr[-2000:]}")

@@ -90,6 +90,8 @@ def main(argv=None) -> int:
     ap.add_argument("--findings", help="use this allocfix JSON document instead of running")
     ap.add_argument("--no-timing", action="store_true", help="skip the --no-phase run")
     ap.add_argument("--jobs", type=int)
+    ap.add_argument("--skip", action="append", default=[], metavar="PREFIX",
+                    help="leave sites in files under PREFIX out of the table (e.g. tests/)")
     ap.add_argument("--save-findings", help="write the phase run's allocfix JSON document here")
     ap.add_argument("--allocfix-code", type=Path,
                     help="directory holding the codemod package to measure (default: this checkout)")
@@ -109,8 +111,11 @@ def main(argv=None) -> int:
             doc2, wall2 = run(tree, paths, phase=False, jobs=args.jobs, code=args.allocfix_code)
             result["seconds_without_phase"] = round(wall2, 1)
             result["stats_without_phase"] = doc2.get("stats")
-            result["table_without_phase"] = table(doc2["findings"])
-    result["table"] = table(doc["findings"])
+            result["table_without_phase"] = table([f for f in doc2["findings"]
+                                                   if not f["file"].startswith(tuple(args.skip))])
+    kept = [f for f in doc["findings"] if not f["file"].startswith(tuple(args.skip))]
+    result["skipped_prefixes"] = args.skip
+    result["table"] = table(kept)
     result["stats"] = doc.get("stats")
     render(result["table"])
     if "seconds_with_phase" in result:

@@ -279,3 +279,13 @@ def test_revert_real_qemu_files(qemu_tree, tmp_path):
         for r in (r for r in manifest["reverted"] if r["file"] == rel):
             assert r["failure"]["kind"] in ("return", "goto")
             assert text.splitlines()[r["line"] - 1][r["column"] - 1:].startswith(r["allocator"])
+
+
+def test_recall_end_to_end_on_fixture(tmp_path, capsys):
+    # Reverts into a temp dir, runs allocfix on it, scores: every reverted site is seen as a site.
+    out = tmp_path / "recall.json"
+    assert recall.main([str(FIXTURES / "tree"), "--json", str(out)]) == 0
+    res = json.loads(out.read_text())
+    assert res["sites"] == 5 and res["skipped_reverts"] == 3
+    assert all(s["finding"] is not None for s in res["details"])
+    assert "recall" in capsys.readouterr().out

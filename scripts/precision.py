@@ -112,8 +112,8 @@ def compare(labels: list[dict], findings: list[dict]) -> dict:
             "rows": rows}
 
 
-def render(res: dict, out=sys.stdout) -> None:
-    p = lambda *a: print(*a, file=out)  # noqa: E731
+def render(res: dict, out=None) -> None:
+    p = lambda *a: print(*a, file=out or sys.stdout)  # noqa: E731
     p(f"labelled sites: {res['sites']}  found by allocfix: {res['found']}")
     p(f"size class agreement:  {res['size_agree']}/{res['sites']} = {100 * res['size_agreement']:.1f}%  (target >= 90%)")
     p(f"phase class agreement: {res['phase_agree']}/{res['sites']} = {100 * res['phase_agreement']:.1f}%  (target >= 90%)")

@@ -170,8 +170,8 @@ def score(manifest: dict, doc: dict) -> dict:
     }
 
 
-def render(result: dict, out=sys.stdout) -> None:
-    p = lambda *a: print(*a, file=out)  # noqa: E731
+def render(result: dict, out=None) -> None:
+    p = lambda *a: print(*a, file=out or sys.stdout)  # noqa: E731
     p(f"reverted sites:            {result['sites']}  (not revertible: {result['skipped_reverts']})")
     p(f"flagged by allocfix:       {result['flagged']}  recall {100 * result['recall']:.1f}%  (target >= 90%)")
     p(f"  by action:               {result['actions']}")

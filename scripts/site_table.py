@@ -62,8 +62,8 @@ def table(all_findings: list[dict]) -> dict:
     }
 
 
-def render(t: dict, out=sys.stdout) -> None:
-    p = lambda *a: print(*a, file=out)  # noqa: E731
+def render(t: dict, out=None) -> None:
+    p = lambda *a: print(*a, file=out or sys.stdout)  # noqa: E731
     cells = Counter({tuple(k.split("/")): v for k, v in t["cells"].items()})
     head = f"{'size':8} {'phase':8} " + " ".join(f"{a:>8}" for a in ACTIONS) + f" {'total':>8}"
     p(head)

@@ -336,3 +336,20 @@ def test_phase_at_offset_and_tcg_helpers(tmp_path):
     assert idx.phase_at("target/op_helper.c", 0).chain == ("helper_load_table", "fill")
     assert idx.phase_at("target/op_helper.c", text.index(b"void HELPER") - 1).cls == "unknown"
     assert idx.phase_at("nowhere.c", 0).cls == "unknown"
+
+
+def test_user_mode_cpu_loop_is_guest_execution(tmp_path):
+    (tmp_path / "linux-user").mkdir()
+    (tmp_path / "linux-user" / "main.c").write_text(
+        "int main(int argc, char **argv)\n{\n    load_program(argv[1]);\n    cpu_loop(env);\n    return 0;\n}\n"
+        "static void load_program(const char *name)\n{\n    image = g_malloc(image_size(name));\n}\n")
+    (tmp_path / "linux-user" / "cpu_loop.c").write_text(
+        "void cpu_loop(CPUArchState *env)\n{\n    for (;;) {\n        do_syscall(env, next_syscall(env));\n"
+        "    }\n}\n"
+        "abi_long do_syscall(CPUArchState *env, int num)\n{\n    void *buf = g_malloc(guest_len(env));\n"
+        "    g_free(buf);\n    return 0;\n}\n")
+    idx = PhaseIndex.build(tree_facts(tmp_path))
+    syscall = idx.phase("linux-user/cpu_loop.c", "do_syscall")
+    assert syscall.cls == "runtime" and syscall.via == ("guest-exec",)
+    assert syscall.chain == ("cpu_loop", "do_syscall")
+    assert idx.phase("linux-user/main.c", "load_program").cls == "startup"

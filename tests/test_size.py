@@ -562,3 +562,13 @@ def test_known_qemu_sites(qemu_tree):
     parsed = parse_source(SourceFile(str(path), "block/vmdk.c", path.read_bytes()), PROFILE)
     infos = [classify_size(s, parsed) for s in find_sites(parsed)]
     assert any(i.cls == "large" and i.max_bytes == 10240 and "DESC_SIZE" in i.evidence for i in infos)
+
+
+def test_negative_constant_cast_to_unsigned_wraps():
+    # SIZE_MAX as glib/QEMU spell it: a check against it bounds nothing.
+    src = ("#define MY_SIZE_MAX ((size_t)-1)\n"
+           "static int grow(State *s, uint64_t new_bytes)\n{\n"
+           "    if (new_bytes > MY_SIZE_MAX) {\n        return -EFBIG;\n    }\n"
+           "    s->table = g_malloc(new_bytes);\n    return 0;\n}\n")
+    info = one(src)
+    assert info.cls != "small" and (info.max_bytes is None or info.max_bytes > 4096)

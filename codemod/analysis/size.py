@@ -77,6 +77,14 @@ _TYPE_MAX: dict[str, int] = {
     "int16_t": 0x7FFF, "short": 0x7FFF, "gint16": 0x7FFF, "gshort": 0x7FFF,
 }
 
+# Unsigned types a negative constant wraps around in when cast: `(size_t)-1`.
+_UNSIGNED_MAX: dict[str, int] = {
+    **{n: (1 << 64) - 1 for n in ("size_t", "uint64_t", "unsigned long", "unsigned long long", "hwaddr",
+                                  "ram_addr_t", "gsize", "guint64", "uintptr_t", "gulong", "vaddr")},
+    **{n: (1 << 32) - 1 for n in ("uint32_t", "unsigned", "unsigned int", "guint", "guint32")},
+    **{n: v for n, v in _TYPE_MAX.items() if n.startswith(("u", "gu")) or n in ("unsigned char", "unsigned short")},
+}
+
 # Layouts of common system and glib types (x86_64 glibc, glib 2.x):
 # name -> (size, alignment). Their definitions live in system headers,
 # which are never scanned.
@@ -1170,6 +1178,12 @@ class _Evaluator:
             v = self.eval(node.child_by_field_name("value"))
             ref = self._typeref(node.child_by_field_name("type"))
             if ref is not None and not ref[1]:
+                umax = _UNSIGNED_MAX.get(self.ctx.resolve_typedef(ref)[0])
+                if umax is not None and v.lo is not None and v.lo < 0:
+                    # Conversion to an unsigned type wraps: (size_t)-1 is SIZE_MAX.
+                    if v.lo == v.hi:
+                        return _const(v.lo % (umax + 1))
+                    return Val(0, umax, False, v.notes, v.taint, None)
                 tmax = _TYPE_MAX.get(self.ctx.resolve_typedef(ref)[0])
                 if tmax is not None and (v.hi is None or v.hi > tmax):
                     return Val(0, tmax, False, v.notes, v.taint, None)

@@ -63,6 +63,9 @@ def discover(paths: list[str], excludes: tuple[str, ...] = (), cwd: str | None =
     for p in paths:
         if not os.path.lexists(p):
             raise InputError(f"{p}: no such file or directory")
+        if os.path.islink(p) and not os.path.exists(p):
+            raise InputError(f"{p}: broken symbolic link or symbolic link loop",
+                             hint="name the file the link should point to")
         if os.path.isfile(p) and not os.access(p, os.R_OK):
             raise InputError(f"{p}: not readable (permission denied)")
     root = scan_root(paths)

@@ -205,3 +205,10 @@ def test_startup_exit_opt_in(tree):
     opted = run_cli("--dry-run", "--startup-exit", "softmmu", cwd=tree).stdout.decode()
     assert "+    ram_shadow = qemu_try_memalign(" in opted
     assert "exit(EXIT_FAILURE);" in opted and "error_report(" in opted
+
+
+def test_explicit_symlink_loop_is_an_input_error(tmp_path):
+    (tmp_path / "a.c").symlink_to("b.c")
+    (tmp_path / "b.c").symlink_to("a.c")
+    proc = run_cli("--dry-run", "a.c", cwd=tmp_path)
+    assert proc.returncode == 3 and b"a.c: broken symbolic link or symbolic link loop" in proc.stderr

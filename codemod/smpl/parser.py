@@ -7,6 +7,7 @@ body. Errors name file:line:col and the offending text.
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass
 
@@ -22,7 +23,7 @@ from codemod.smpl.ast import (
     ScriptOutput,
 )
 
-_HEADER_RE = re.compile(r"^@(?!@)(.*)@\s*$")
+_HEADER_RE = re.compile(r"^@(?!@)(.*)@\s*$|^@@\s*$")
 _TOKEN_RE = re.compile(
     r"""
       (?P<ws>[ \t\r\n]+)
@@ -249,7 +250,13 @@ def _parse_kind(cur: _Cursor) -> tuple[str | None, str | None]:
     return None, None
 
 
-def _typed_expression(cur: _Cursor, path: str) -> tuple[str, list[Tok]]:
+C_TYPE_WORDS = frozenset({
+    "void", "char", "short", "int", "long", "float", "double", "signed", "unsigned", "_Bool", "bool",
+    "const", "volatile", "struct", "union", "enum",
+})
+
+
+def _typed_expression(cur: _Cursor, path: str, typedefs: set[str], declared: set[str]) -> tuple[str, list[Tok]]:
     """`T *E, *F;` -> ("T *", [E, F]): the type is everything before the first name."""
     start = cur.i
     depth_end = start
@@ -271,6 +278,15 @@ def _typed_expression(cur: _Cursor, path: str) -> tuple[str, list[Tok]]:
         raise RuleError(f"unknown metavariable kind '{first[0].text}'", Position(path, first[0].line, first[0].col),
                         hint="expected a kind such as expression, identifier, type, statement, position")
     name_i = ids[-1]
+    type_words = [t.text for t in first[:name_i]]
+    if (len(type_words) == 1 and not any(t.text == "*" for t in first)
+            and type_words[0] not in C_TYPE_WORDS and type_words[0] not in typedefs
+            and type_words[0] not in declared):
+        word = first[0]
+        close = difflib.get_close_matches(word.text, list(SUPPORTED_SIMPLE_KINDS) + ["fresh", "typedef"], n=1)
+        hint = f"did you mean '{close[0]}'?" if close else \
+            "expected a metavariable kind, a C type, or a name declared with `typedef`"
+        raise RuleError(f"unknown metavariable kind '{word.text}'", Position(path, word.line, word.col), hint=hint)
     type_text = " ".join(t.text for t in first[:name_i]).replace(" *", " *").replace("* ", "*")
     names = [first[name_i]] + [g[-1] for g in groups[1:] if g]
     return type_text, names
@@ -280,24 +296,36 @@ def parse_metavars(text: str, path: str, line0: int, rule_names: set[str]) -> li
     toks = tokenize(text, path, line0)
     cur = _Cursor(toks, path, Position(path, line0 + text.count("\n"), 1))
     decls: list[MetavarDecl] = []
+    typedefs: set[str] = set()
     while cur.peek() is not None:
         kind, _ = _parse_kind(cur)
         if kind is None:
             # A typed expression `T *E;` (or a C type such as `int x;`).
-            type_text, names = _typed_expression(cur, path)
+            type_text, names = _typed_expression(cur, path, typedefs, {d.name for d in decls if d.kind == "type"})
             cur.expect(";", "after a metavariable declaration")
             for n in names:
                 decls.append(MetavarDecl("expression", n.text, cur.pos(n), type_text=type_text))
             continue
+        if kind in ("typedef", "symbol"):
+            # Not metavariables: names that stand for themselves in patterns.
+            while True:
+                name = cur.ident(f"a name after '{kind}'")
+                if kind == "typedef":
+                    typedefs.add(name.text)
+                if cur.accept(";"):
+                    break
+                cur.expect(",", f"or ';' after '{name.text}'")
+            continue
         while True:
             name = cur.ident(f"a name for the {kind} metavariable")
+            first = name
             inherited = None
             if cur.accept("."):
                 inherited = name.text
                 name = cur.ident(f"a metavariable name after '{inherited}.'")
             constraint, fresh = _parse_constraint(cur, kind)
             decls.append(
-                MetavarDecl(kind, name.text, cur.pos(name), inherited, constraint, fresh_parts=fresh)
+                MetavarDecl(kind, name.text, cur.pos(first), inherited, constraint, fresh_parts=fresh)
             )
             if cur.accept(";"):
                 break
@@ -395,14 +423,14 @@ def parse_rule_text(source: str, path: str = "<rules>") -> RuleFile:
         hm = _HEADER_RE.match(line)
         if not hm:
             raise RuleError(f"expected a rule header, found '{line.strip()[:40]}'", Position(path, i + 1, 1))
-        rule = _parse_header(hm.group(1), path, i + 1, len(rules))
+        rule = _parse_header(hm.group(1) or "", path, i + 1, len(rules))
         if rule.name in seen_names:
             raise RuleError(f"rule name '{rule.name}' is used twice", rule.pos)
         seen_names.add(rule.name)
         i += 1
         decl_start = i
         while i < n and lines[i].strip() != "@@":
-            if _HEADER_RE.match(lines[i]):
+            if _HEADER_RE.match(lines[i]) and lines[i].strip() != "@@":
                 raise RuleError("metavariable section is not closed by '@@'", Position(path, decl_start, 1))
             i += 1
         if i >= n:
@@ -411,8 +439,6 @@ def parse_rule_text(source: str, path: str = "<rules>") -> RuleFile:
         i += 1  # past @@
         body_start = i
         while i < n and not (lines[i].startswith("@") and _HEADER_RE.match(lines[i])):
-            if lines[i].startswith("@@"):
-                break
             i += 1
         body_lines = lines[body_start:i]
         if rule.kind == "transform":

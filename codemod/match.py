@@ -19,6 +19,7 @@ from typing import Iterator
 import tree_sitter
 
 from codemod.smpl.compile import (
+    ANYTYPE,
     COMMA_LISTS,
     EXPRESSION_TYPES,
     STATEMENT_TYPES,
@@ -77,6 +78,7 @@ class Match:
     atoms: list[Atom]
     start: int  # target range of the whole match
     end: int
+    subs: tuple = ()  # further matches made together with this one (other paths, nests)
 
 
 class _Linked:
@@ -205,15 +207,24 @@ class Matcher:
                 if nodes[0].kind != "dots" and items[i].type != nodes[0].type and nodes[0].kind != "meta":
                     continue
                 for env, align in self._seq(list(nodes), items[i:], dict(prebound), None, allow_rest=True,
-                                            list_end=container.end_byte - 1):
+                                            list_end=container.end_byte - 1, container=container):
                     atoms = align.to_list() if align else []
                     real = [a for a in atoms if a.tend > a.tstart] or atoms
                     start = min(a.tstart for a in real) if real else items[i].start_byte
                     end = max(a.tend for a in real) if real else items[i].start_byte
-                    yield Match(self.rule, self.pattern, env, atoms, start, end)
+                    yield self._make(env, align, start, end)
 
     def _make(self, env, align, start, end) -> Match:
-        return Match(self.rule, self.pattern, env, align.to_list() if align else [], start, end)
+        extra = env.get(SUBS_KEY, ())
+        bindings = {k: v for k, v in env.items() if k != SUBS_KEY}
+        subs = []
+        for item in extra:
+            if isinstance(item, Match):
+                subs.append(item)
+            else:  # another path's alignment under the same bindings
+                subs.append(Match(self.rule, self.pattern, bindings, item.to_list() if item else [], start, end))
+        return Match(self.rule, self.pattern, bindings, align.to_list() if align else [], start, end,
+                     tuple(subs))
 
     def _candidates(self, p: PNode, near: list[int] | None):
         if p.kind == "meta":
@@ -256,6 +267,18 @@ class Matcher:
         if p.type == "declaration" and t.type == "declaration":
             yield from self._declaration(p, t, env, align)
             return
+        if p.type == "function_definition" and t.type == "function_definition":
+            yield from self._function(p, t, env, align)
+            return
+        if p.type == "sizeof_expression" and t.type == "sizeof_expression" and t.child_by_field_name("type"):
+            # `sizeof(T)` with T a type metavariable parses as an expression in the pattern.
+            inner = p.children[-1]
+            if inner.type == "parenthesized_expression" and len(inner.children) == 3 \
+                    and inner.children[1].kind == "meta" and inner.children[1].type == "type":
+                ttype = t.child_by_field_name("type")
+                for env2, align2 in self._type_meta(inner.children[1], ttype, env, align):
+                    yield env2, align2
+                return
         if t.type != p.type:
             return
         env2 = self._bind_positions(p, t, env)
@@ -266,14 +289,37 @@ class Matcher:
         if p.type in COMMA_LISTS:
             tkids = [c for c in tkids if c.type != ","]
             pkids = [c for c in pkids if not (c.kind == "leaf" and c.type == ",")]
-        yield from self._seq(pkids, tkids, env2, align, allow_rest=False, list_end=t.end_byte - 1)
+        container = t if t.type in STATEMENT_LISTS else None
+        yield from self._seq(pkids, tkids, env2, align, allow_rest=False, list_end=t.end_byte - 1,
+                             container=container)
 
-    def _seq(self, ps: list[PNode], ts: list, env: dict, align, allow_rest: bool, list_end: int):
+    def _seq(self, ps: list[PNode], ts: list, env: dict, align, allow_rest: bool, list_end: int,
+             container=None):
         if not ps:
             if not ts or allow_rest:
                 yield env, align
             return
         p = ps[0]
+        if p.kind == "dots" and container is not None:
+            spec = self.dots.get(p.text)
+            if spec is not None and spec.nest is not None:
+                yield from self._nest(spec, p, ps, ts, env, align, allow_rest, list_end, container)
+                return
+            rest = ps[1:]
+            if rest and not _closing(rest[0]) and not p.minus:
+                yield from self._flow(p, rest, ts, env, align, allow_rest, list_end, container)
+                return
+            if allow_rest and all(q.kind == "dots" or _closing(q) for q in rest):
+                # Trailing `...` of a statement sequence: to the end of the function.
+                stmts = [t for t in ts if t.type not in ("{", "}")]
+                if not self._when_ok(p, stmts + self._continuation(stmts[-1] if stmts else None, container),
+                                     env):
+                    return
+                span = (stmts[0].start_byte, stmts[-1].end_byte) if stmts else (list_end, list_end)
+                atom = Atom(p.start, p.end, span[0], span[1], p.minus, True)
+                yield from self._seq(rest, ts[len(stmts):], env, _Linked(atom, align), allow_rest, list_end,
+                                     container)
+                return
         if p.kind == "dots" or (p.kind == "meta" and p.type in ("expression list", "parameter list")):
             # Absorb k items. Shortest first, as spatch prefers.
             for k in range(len(ts) + 1):
@@ -292,12 +338,269 @@ class Matcher:
                     if env2 is None:
                         continue
                 atom = Atom(p.start, p.end, span[0], span[1], p.minus, True)
-                yield from self._seq(ps[1:], ts[k:], env2, _Linked(atom, align), allow_rest, list_end)
+                yield from self._seq(ps[1:], ts[k:], env2, _Linked(atom, align), allow_rest, list_end, container)
             return
         if not ts:
             return
         for env2, align2 in self._node(p, ts[0], env, align):
-            yield from self._seq(ps[1:], ts[1:], env2, align2, allow_rest, list_end)
+            yield from self._seq(ps[1:], ts[1:], env2, align2, allow_rest, list_end, container)
+
+
+    # -- `...` along the control flow -------------------------------------------
+
+    def _exists(self) -> bool:
+        q = self.rule.quantifier
+        if q is not None:
+            return q == "exists"
+        return not self.rule.transforms  # spatch: context rules exist, transformations hold for all
+
+    def _flow(self, p: PNode, rest: list[PNode], ts: list, env: dict, align, allow_rest, list_end, container):
+        """`...` followed by more pattern: the next item is looked for along every path of
+        the function from here (into branches and loops, through gotos), stopping at its
+        first occurrence on each path. A path that leaves through an `if` branch ending
+        in return/goto/break need not reach it unless `when strict`; under `exists` one
+        path is enough."""
+        spec = self.dots.get(p.text)
+        whens = spec.whens if spec is not None else ()
+        any_ = any(w.op == "any" for w in whens)
+        strict = any(w.op == "strict" for w in whens)
+        exists = self._exists() or any(w.op == "exists" for w in whens)
+        if any(w.op == "forall" for w in whens):
+            exists = False
+        target = rest[0]
+        trailing = all(q.kind == "dots" or _closing(q) for q in rest[1:])
+        stmts = [t for t in ts if t.type not in ("{", "}")]
+        items = {(n.start_byte, n.end_byte) for n in stmts}
+        escape = allow_rest
+        fn_body = _function_body(container)
+        hits: list = []  # statement nodes where `target` matched first on some path
+        failed = False
+        seen: set = set()
+        budget = [20000]
+
+        def hit_at(node) -> bool:
+            for _ in self._node(target, node, env, None):
+                return True
+            return False
+
+        def succ(node):
+            n = node
+            while True:
+                sib = n.next_named_sibling
+                while sib is not None and sib.type == "comment":
+                    sib = sib.next_named_sibling
+                parent = n.parent
+                if parent is None:
+                    return None
+                if parent.type in STATEMENT_LISTS and sib is not None and sib.type not in ("}",):
+                    return sib
+                if parent.type in ("case_statement",) and sib is not None:
+                    return sib
+                if parent == container and not escape:
+                    return "end"
+                if parent.type == "function_definition" or parent.type == "translation_unit" or \
+                        (fn_body is not None and parent == fn_body):
+                    return None
+                if parent.type in ("while_statement", "for_statement", "do_statement"):
+                    n = parent
+                    continue
+                n = parent
+
+        def walk(node, exempt: bool) -> None:
+            nonlocal failed
+            budget[0] -= 1
+            if budget[0] < 0:
+                failed = True
+                return
+            if node is None or node == "end":
+                if not exempt:
+                    failed = True
+                return
+            key = (node.start_byte, node.end_byte, node.type, exempt)
+            if key in seen:
+                return
+            seen.add(key)
+            if hit_at(node):
+                hits.append(node)
+                if not any_:
+                    return
+                walk(succ(node), exempt)
+                return
+            if not self._when_ok(p, [_header(node)] if _header(node) is not None else [], env):
+                if not exempt:
+                    failed = True
+                return
+            ty = node.type
+            if ty == "compound_statement":
+                kids = [c for c in node.named_children if c.type != "comment"]
+                walk(kids[0] if kids else succ(node), exempt)
+            elif ty == "if_statement":
+                cons = node.child_by_field_name("consequence")
+                alt = node.child_by_field_name("alternative")
+                walk(cons, exempt or (not strict and not _falls_through(cons)))
+                if alt is not None:
+                    body = alt.named_children[-1] if alt.type == "else_clause" else alt
+                    walk(body, exempt or (not strict and not _falls_through(body)))
+                else:
+                    walk(succ(node), exempt)
+            elif ty in ("while_statement", "for_statement"):
+                body = node.child_by_field_name("body")
+                if body is not None:
+                    walk(body, exempt)
+                walk(succ(node), exempt)
+            elif ty == "do_statement":
+                walk(node.child_by_field_name("body"), exempt)
+            elif ty == "switch_statement":
+                body = node.child_by_field_name("body")
+                cases = [c for c in body.named_children if c.type == "case_statement"] if body else []
+                for c in cases:
+                    walk(c, exempt)
+                if not any(_case_is_default(c) for c in cases):
+                    walk(succ(node), exempt)
+            elif ty == "case_statement":
+                kids = [c for c in node.named_children if c.type in STATEMENT_TYPES and c != node.child_by_field_name("value")]
+                walk(kids[0] if kids else succ(node), exempt)
+            elif ty == "labeled_statement":
+                inner = [c for c in node.named_children if c.type != "statement_identifier"]
+                walk(inner[0] if inner else succ(node), exempt)
+            elif ty == "return_statement":
+                if not exempt:
+                    failed = True
+            elif ty == "goto_statement":
+                if exempt and not strict:
+                    return
+                label = node.child_by_field_name("label")
+                dest = _find_label(fn_body, self.t.text(label)) if label is not None else None
+                walk(dest, exempt)
+            elif ty in ("break_statement", "continue_statement"):
+                if exempt and not strict:
+                    return
+                loop = node.parent
+                while loop is not None and loop.type not in ("while_statement", "for_statement", "do_statement",
+                                                             "switch_statement", "function_definition"):
+                    loop = loop.parent
+                walk(succ(loop) if loop is not None and loop.type != "function_definition" else None, exempt)
+            else:
+                walk(succ(node), exempt)
+
+        if stmts:
+            walk(stmts[0], False)
+        elif escape and container is not None:
+            kids = [c for c in container.named_children if c.type not in ("comment",)]
+            walk(succ(kids[-1]) if kids else None, False)
+        else:
+            walk("end", False)
+        if not hits or (failed and not exists):
+            return
+        hits.sort(key=lambda n: n.start_byte)
+        local = [h for h in hits if (h.start_byte, h.end_byte) in items]
+        remote = [h for h in hits if (h.start_byte, h.end_byte) not in items]
+        if remote and not trailing:
+            # More pattern after an occurrence in another block: only same-block ones can continue.
+            if not local:
+                return
+            remote = []
+        # Each other path's occurrence is matched under the bindings so far.
+        env_now = env
+        extra = list(env.get(SUBS_KEY, ()))
+        remote_aligns = []
+        for h in remote:
+            got = next(iter(self._node(target, h, env_now, align)), None)
+            if got is None:
+                continue
+            env_now, a = got
+            remote_aligns.append(a)
+        if local:
+            h = local[0]
+            j = next(k for k, t in enumerate(ts) if t.start_byte == h.start_byte and t.end_byte == h.end_byte)
+            skipped = [t for t in ts[:j] if t.type not in ("{", "}")]
+            span = (skipped[0].start_byte, skipped[-1].end_byte) if skipped else (h.start_byte, h.start_byte)
+            atom = Atom(p.start, p.end, span[0], span[1], p.minus, True)
+            env2 = dict(env_now)
+            if remote_aligns:
+                env2[SUBS_KEY] = tuple(extra + remote_aligns)
+            yield from self._seq(rest, ts[j:], env2, _Linked(atom, align), allow_rest, list_end, container)
+            return
+        if not remote_aligns:
+            return
+        env2 = dict(env_now)
+        if len(remote_aligns) > 1 or extra:
+            env2[SUBS_KEY] = tuple(extra + remote_aligns[1:])
+        closing = [t for t in ts if t.type == "}"]
+        yield from self._seq([q for q in rest[1:]], closing, env2, remote_aligns[0], allow_rest, list_end,
+                             container)
+
+    def _continuation(self, last, container) -> list:
+        """Statements that can run after `last` up to the end of the function (for when-checks
+        of trailing dots)."""
+        out = []
+        n = last
+        while n is not None and n.parent is not None and n.parent.type != "function_definition":
+            sib = n.next_named_sibling
+            while sib is not None:
+                if sib.type not in ("comment", "}"):
+                    out.append(sib)
+                sib = sib.next_named_sibling
+            n = n.parent
+        return out
+
+    def _nest(self, spec, p: PNode, ps, ts, env, align, allow_rest, list_end, container):
+        """`<... P ...>`: skip statements like `...`, matching P wherever it occurs in them."""
+        stmts_all = [t for t in ts if t.type not in ("{", "}")]
+        rest = ps[1:]
+        counts = [len(stmts_all)] if not rest or all(_closing(q) or q.kind == "dots" for q in rest) \
+            else range(len(stmts_all) + 1)
+        for k in counts:
+            skipped = stmts_all[:k]
+            if not self._when_ok(p, skipped, env):
+                continue
+            found = []
+            if skipped:
+                lo, hi = skipped[0].start_byte, skipped[-1].end_byte
+                sub = Matcher(self.rule, spec.nest, self.t)
+                for m in sub.matches({k: v for k, v in env.items() if k != SUBS_KEY}):
+                    if lo <= m.start and m.end <= hi:
+                        found.append(m)
+            if spec.nest_required and not found:
+                continue
+            span = (skipped[0].start_byte, skipped[-1].end_byte) if skipped else (list_end, list_end)
+            atom = Atom(p.start, p.end, span[0], span[1], p.minus, True)
+            env2 = dict(env)
+            if found:
+                env2[SUBS_KEY] = tuple(list(env.get(SUBS_KEY, ())) + _outermost(found))
+            yield from self._seq(rest, ts[k:], env2, _Linked(atom, align), allow_rest, list_end, container)
+
+    # -- function definitions: `T f(PS) { ... }` --------------------------------------
+
+    def _function(self, p: PNode, t, env: dict, align):
+        pf = {c.field_name: c for c in p.children if c.field_name}
+        ptype, pdecl, pbody = pf.get("type"), pf.get("declarator"), pf.get("body")
+        ttype = t.child_by_field_name("type")
+        tdecl = t.child_by_field_name("declarator")
+        tbody = t.child_by_field_name("body")
+        if pdecl is None or pbody is None or tdecl is None or tbody is None:
+            return
+        pstorage = [c.text for c in p.children if c.type == "storage_class_specifier"]
+        if pstorage:
+            tstorage = [self.t.text(c) for c in _children(t) if c.type == "storage_class_specifier"]
+            if pstorage != tstorage:
+                return
+        results = [(env, align)]
+        if ptype is not None and not (ptype.kind == "leaf" and ptype.text == ANYTYPE):
+            results = [r for r in self._node(ptype, ttype, env, align)] if ttype is not None else []
+        for env2, align2 in results:
+            for env3, align3 in self._node(pdecl, tdecl, env2, align2):
+                yield from self._node(pbody, tbody, env3, align3)
+
+    def _type_meta(self, p: PNode, t, env, align):
+        mv = self.metavars.get(p.text)
+        text = self.t.text(t)
+        if mv is not None and mv.constraint is not None and not _constraint_ok(mv.constraint, text):
+            return
+        env2 = self._bind(p.text, "type", text, self.t.norm(t), t.start_byte, t.end_byte, env)
+        if env2 is None:
+            return
+        yield env2, _Linked(Atom(p.start, p.end, t.start_byte, t.end_byte, p.minus), align)
 
     def _when_ok(self, p: PNode, skipped: list, env: dict) -> bool:
         spec = self.dots.get(p.text)
@@ -439,6 +742,74 @@ class Matcher:
         if tcore.type == "init_declarator":
             return
         yield from self._node(pcore, tcore, env, align)
+
+
+SUBS_KEY = "\0subs"
+STATEMENT_LISTS = frozenset({"compound_statement", "translation_unit"})
+
+
+def _closing(p: PNode) -> bool:
+    return p.kind == "leaf" and p.text == "}"
+
+
+def _header(node):
+    """The part of a statement that runs before its sub-statements (for when-checks along a path)."""
+    ty = node.type
+    if ty in ("if_statement", "while_statement", "switch_statement"):
+        return node.child_by_field_name("condition")
+    if ty == "for_statement":
+        return None
+    if ty in ("compound_statement", "labeled_statement", "case_statement", "do_statement"):
+        return None
+    return node
+
+
+def _falls_through(stmt) -> bool:
+    """False when a branch always leaves (ends in return, goto, break or continue)."""
+    if stmt is None:
+        return True
+    last = stmt
+    while last.type == "compound_statement":
+        kids = [c for c in last.named_children if c.type != "comment"]
+        if not kids:
+            return True
+        last = kids[-1]
+    return last.type not in ("return_statement", "goto_statement", "break_statement", "continue_statement")
+
+
+def _function_body(node):
+    n = node
+    while n is not None and n.type != "function_definition":
+        n = n.parent
+    return n.child_by_field_name("body") if n is not None else None
+
+
+def _find_label(body, name: str):
+    if body is None:
+        return None
+    stack = [body]
+    while stack:
+        n = stack.pop()
+        if n.type == "labeled_statement":
+            lab = n.child_by_field_name("label")
+            if lab is not None and lab.text.decode("utf-8", "surrogateescape") == name:
+                return n
+        stack.extend(n.named_children)
+    return None
+
+
+def _case_is_default(case) -> bool:
+    return case.child_by_field_name("value") is None
+
+
+def _outermost(matches: list) -> list:
+    """Drop matches nested inside another one (spatch would tag their tokens twice)."""
+    out = []
+    for m in sorted(matches, key=lambda m: (m.start, -m.end)):
+        if out and out[-1].start <= m.start and m.end <= out[-1].end:
+            continue
+        out.append(m)
+    return out
 
 
 def _peel(p: PNode) -> tuple[int, PNode]:

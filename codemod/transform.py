@@ -53,9 +53,11 @@ def substitute(line: str, bindings: dict[str, Binding], metavars: dict, indent: 
         text = b.text
         if "\n" in text and b.from_script:
             text = text.replace("\n", "\n" + indent)
+        if mv.kind == "type" and text.endswith("*"):
+            text += "\0"  # `T x` with T = `char *` reads `char *x`
         return text
 
-    return _PLUS_TOKEN_RE.sub(repl, line)
+    return re.sub("\0 *", "", _PLUS_TOKEN_RE.sub(repl, line))
 
 
 def _chunk_lines(chunk: PlusChunk, bindings, metavars, base: str) -> list[str]:

@@ -89,6 +89,29 @@ def _consistent(a: dict, b: dict) -> bool:
     return True
 
 
+def _with_subs(m) -> list:
+    out = [m]
+    for sub in m.subs:
+        out += _with_subs(sub)
+    return out
+
+
+def _starred_offsets(m, data: bytes) -> list[int]:
+    """One offset per target line covered by a `*` piece of the match (as spatch marks them)."""
+    offsets: set[int] = set()
+    for match in _with_subs(m):
+        markers = match.pattern.markers
+        for a in match.atoms:
+            if a.tend <= a.tstart or a.is_list or markers[a.pstart:a.pstart + 1] != "*":
+                continue
+            offsets.add(a.tstart)
+            nl = data.find(b"\n", a.tstart, a.tend)
+            while nl != -1:
+                offsets.add(nl + 1)
+                nl = data.find(b"\n", nl + 1, a.tend)
+    return sorted(offsets)
+
+
 def _prefilter(rule: CompiledRule, data: bytes) -> bool:
     if not rule.required:
         return True
@@ -173,12 +196,16 @@ class RuleRunner:
                         out_envs.append(new_env)
                     if rule.transforms:
                         try:
-                            for e in edits_for_match(m, data, tree, f"{label}:{rule.name}"):
-                                edits.add(e)
+                            for part in _with_subs(m):
+                                for e in edits_for_match(part, data, tree, f"{label}:{rule.name}"):
+                                    edits.add(e)
                         except TransformError as exc:
                             raise ScriptFailure(f"{rule.file}: rule {rule.name}: {exc}") from None
                     elif rule.context_mode:
-                        outcome.reports.append((omap.to_original(m.start) or 0, label, rule.name))
+                        for off in _starred_offsets(m, data):
+                            orig = omap.to_original(off)
+                            if orig is not None:
+                                outcome.reports.append((orig, label, rule.name))
             envs[rule.name] = out_envs
             if out_envs:
                 matched.add(rule.name)

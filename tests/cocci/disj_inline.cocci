@@ -1,0 +1,5 @@
+@@
+expression E;
+@@
+- \( E == NULL \| NULL == E \)
++ !E

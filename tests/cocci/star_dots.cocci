@@ -1,0 +1,6 @@
+@@
+expression E;
+@@
+* E = g_malloc(...);
+  ...
+* g_free(E);

@@ -133,6 +133,83 @@ class Target:
     def text(self, node) -> str:
         return self.data[node.start_byte : node.end_byte].decode("utf-8", "surrogateescape")
 
+    def expr_type(self, node) -> str | None:
+        """The C type of an expression when the file's declarations say it, else None."""
+        ty = node.type
+        if ty == "parenthesized_expression":
+            inner = [c for c in node.named_children if c.type != "comment"]
+            return self.expr_type(inner[0]) if len(inner) == 1 else None
+        if ty == "number_literal":
+            text = self.text(node).lower()
+            if "." in text or ("e" in text and not text.startswith("0x")):
+                return "float" if text.endswith("f") else "double"
+            suffix = text.rstrip("0123456789abcdefx")
+            text = text[: len(text) - len(suffix)] if suffix else text
+            unsigned = "u" in suffix
+            base = "long" if "l" in suffix else "int"
+            return ("unsigned " if unsigned else "") + base
+        if ty in ("string_literal", "concatenated_string"):
+            return "char *"
+        if ty == "char_literal":
+            return "char"
+        if ty == "cast_expression":
+            tnode = node.child_by_field_name("type")
+            return _norm_type(self.text(tnode)) if tnode is not None else None
+        if ty == "pointer_expression":
+            op = node.child_by_field_name("operator")
+            inner = self.expr_type(node.child_by_field_name("argument"))
+            if inner is None or op is None:
+                return None
+            if op.type == "&":
+                return _norm_type(inner + " *")
+            return _norm_type(inner[:-1]) if inner.endswith("*") else None
+        if ty == "identifier":
+            return self._declared_type(node)
+        return None
+
+    def _declared_type(self, ident) -> str | None:
+        name = self.text(ident)
+        scope = ident.parent
+        while scope is not None:
+            if scope.type in ("compound_statement", "translation_unit", "function_definition"):
+                found = self._declared_in(scope, name, ident.start_byte)
+                if found is not None:
+                    return found
+            scope = scope.parent
+        return None
+
+    def _declared_in(self, scope, name: str, before: int) -> str | None:
+        decls = []
+        if scope.type == "function_definition":
+            fdecl = scope.child_by_field_name("declarator")
+            while fdecl is not None and fdecl.type != "function_declarator":
+                fdecl = fdecl.child_by_field_name("declarator")
+            params = fdecl.child_by_field_name("parameters") if fdecl is not None else None
+            decls = [c for c in params.named_children if c.type == "parameter_declaration"] if params else []
+        else:
+            decls = [c for c in scope.named_children if c.type == "declaration" and c.start_byte < before]
+        for d in decls:
+            base = d.child_by_field_name("type")
+            if base is None:
+                continue
+            quals = [self.text(c) for c in d.named_children if c.type == "type_qualifier"]
+            base_text = " ".join(quals + [self.text(base)])
+            for decl in [c for i, c in enumerate(d.children) if d.field_name_for_child(i) == "declarator"]:
+                stars, core = 0, decl
+                while core is not None and core.type in ("pointer_declarator", "init_declarator",
+                                                         "array_declarator"):
+                    if core.type == "pointer_declarator":
+                        stars += 1
+                    elif core.type == "array_declarator":
+                        core = None
+                        break
+                    core = core.child_by_field_name("declarator")
+                if core is not None and core.type == "identifier" and self.text(core) == name:
+                    return _norm_type(base_text + " " + "*" * stars)
+                if core is None and name in self.text(decl):
+                    return None
+        return None
+
     def norm(self, node) -> str:
         key = (node.start_byte, node.end_byte)
         cached = self._norm_cache.get(key)
@@ -422,9 +499,9 @@ class Matcher:
             seen.add(key)
             if hit_at(node):
                 hits.append(node)
-                if not any_:
-                    return
-                walk(succ(node), exempt)
+                if any_:
+                    # `when any`: later occurrences on the path match too; the path is satisfied.
+                    walk(succ(node), True)
                 return
             if not self._when_ok(p, [_header(node)] if _header(node) is not None else [], env):
                 if not exempt:
@@ -495,6 +572,9 @@ class Matcher:
         hits.sort(key=lambda n: n.start_byte)
         local = [h for h in hits if (h.start_byte, h.end_byte) in items]
         remote = [h for h in hits if (h.start_byte, h.end_byte) not in items]
+        if any_ and trailing:
+            remote += local[1:]
+            local = local[:1]
         if remote and not trailing:
             # More pattern after an occurrence in another block: only same-block ones can continue.
             if not local:
@@ -647,6 +727,10 @@ class Matcher:
         text = self.t.text(t)
         if mv is not None and mv.constraint is not None and not _constraint_ok(mv.constraint, text):
             return
+        if mv is not None and mv.type_text:
+            env = self._typed(mv.type_text, t, env)
+            if env is None:
+                return
         env2 = self._bind(p.text, kind, text, self.t.norm(t), t.start_byte, t.end_byte, env)
         if env2 is None:
             return
@@ -654,6 +738,31 @@ class Matcher:
         if env2 is None:
             return
         yield env2, _Linked(Atom(p.start, p.end, t.start_byte, t.end_byte, p.minus), align)
+
+    def _typed(self, type_text: str, t, env: dict):
+        """Typed expression metavariables (`char *E;`, `T *E;`): the expression's type,
+        as far as declarations in the file tell, must be the declared one. An
+        expression of unknown type does not match (as in spatch)."""
+        actual = self.t.expr_type(t)
+        if actual is None:
+            return None
+        want = _norm_type(type_text)
+        metas = [w for w in re.findall(r"[A-Za-z_]\w*", want)
+                 if self.metavars.get(w) is not None and self.metavars[w].kind == "type"]
+        if not metas:
+            return env if want == actual else None
+        rx = re.escape(want)
+        for m in metas:
+            rx = rx.replace(re.escape(m), r"(?P<%s>.+?)" % m, 1)
+        got = re.fullmatch(rx, actual)
+        if got is None:
+            return None
+        for m in metas:
+            value = got.group(m).strip()
+            env = self._bind(m, "type", value, normalize_text(value), None, None, env)
+            if env is None:
+                return None
+        return env
 
     def _bind(self, name, kind, text, norm, start, end, env):
         old = env.get(name)
@@ -702,6 +811,9 @@ class Matcher:
             type_text = " ".join([self.t.text(q) for q in qualifiers] + [self.t.text(ttype)])
             extra = tstars - pstars
             full = type_text + (" " + "*" * extra if extra else "")
+            tmv = self.metavars[ptype.text]
+            if tmv.constraint is not None and not _constraint_ok(tmv.constraint, full):
+                return
             env2 = self._bind(ptype.text, "type", full, normalize_text(full), ttype.start_byte, ttype.end_byte, env)
             if env2 is None:
                 return
@@ -746,6 +858,11 @@ class Matcher:
 
 SUBS_KEY = "\0subs"
 STATEMENT_LISTS = frozenset({"compound_statement", "translation_unit"})
+
+
+def _norm_type(text: str) -> str:
+    text = " ".join(text.replace("*", " * ").split())
+    return text.replace("* *", "**").replace("* *", "**")
 
 
 def _closing(p: PNode) -> bool:

@@ -71,7 +71,7 @@ import shutil as _shutil
 import subprocess as _subprocess
 import tempfile as _tempfile
 
-_DIRECTIVE_RE = _re.compile(r"^//\s*(-D|spatch:|allocfix:)\s*(.*)$")
+_DIRECTIVE_RE = _re.compile(r"^//\s*(-D|spatch:|allocfix:|reports:)\s*(.*)$")
 
 
 @dataclass(frozen=True)
@@ -89,6 +89,8 @@ class PairSpec:
     expected: Path | None
     virtuals: tuple[str, ...] = ()
     spatch_note: str = ""  # "differs because ..." | "fails because ..." | ""
+    allocfix_note: str = ""  # "fails because ...": allocfix must refuse with an error
+    reports: tuple[int, ...] | None = None  # `// reports: 4 6`: lines a `*` rule marks
 
     @property
     def starred(self) -> bool:
@@ -110,7 +112,8 @@ def collect_pairs(directory: Path) -> list[PairSpec]:
         if not source.exists():
             continue
         virtuals: list[str] = []
-        note = ""
+        note = anote = ""
+        reports = None
         for line in rule.read_text().splitlines():
             m = _DIRECTIVE_RE.match(line.strip())
             if not line.startswith("//"):
@@ -119,8 +122,13 @@ def collect_pairs(directory: Path) -> list[PairSpec]:
                 virtuals += m.group(2).split()
             elif m and m.group(1) == "spatch:":
                 note = m.group(2).strip()
+            elif m and m.group(1) == "allocfix:":
+                anote = m.group(2).strip()
+            elif m and m.group(1) == "reports:":
+                reports = tuple(int(x) for x in m.group(2).split())
         res = rule.with_suffix(".res")
-        pairs.append(PairSpec(rule.stem, rule, source, res if res.exists() else None, tuple(virtuals), note))
+        pairs.append(PairSpec(rule.stem, rule, source, res if res.exists() else None, tuple(virtuals), note,
+                              anote, reports))
     return pairs
 
 

@@ -112,6 +112,27 @@ def _has_call(node) -> bool:
     return False
 
 
+def _with_list_comma(data: bytes, start: int, end: int) -> tuple[int, int]:
+    """A removed item of a comma list takes one of its commas with it: the one after it
+    (and the space up to the next item), or for the last item the one before it."""
+    before = start
+    while before > 0 and data[before - 1 : before] in (b" ", b"\t", b"\n", b"\r"):
+        before -= 1
+    after = end
+    while after < len(data) and data[after : after + 1] in (b" ", b"\t", b"\n", b"\r"):
+        after += 1
+    prev = data[before - 1 : before]
+    nxt = data[after : after + 1]
+    if nxt == b"," and prev in (b"(", b",", b"{"):
+        after += 1
+        while after < len(data) and data[after : after + 1] in (b" ", b"\t"):
+            after += 1
+        return start, after
+    if prev == b"," and nxt in (b")", b"}"):
+        return before - 1, end
+    return start, end
+
+
 def edits_for_match(match: Match, data: bytes, tree, rule_label: str, note: str = "") -> list[Edit]:
     pattern = match.pattern
     metavars = match.rule.metavars
@@ -149,6 +170,8 @@ def edits_for_match(match: Match, data: bytes, tree, rule_label: str, note: str 
         start = min(a.tstart for a in (real or run))
         end = max(a.tend for a in (real or run))
         chunks = [c for _, c in sorted(replacements[i], key=lambda x: 0 if x[0] == "before" else 1)]
+        if not replacements[i]:
+            start, end = _with_list_comma(data, start, end)
         line_start, _ = line_bounds(data, start)
         _, line_end = line_bounds(data, end)
         base = line_indent(data, start).decode("utf-8", "surrogateescape")

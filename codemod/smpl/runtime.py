@@ -168,7 +168,7 @@ class RuleRunner:
             if inputs is None:
                 continue
             if rule.kind == "script":
-                out = self._run_script(group_path, rules, rule, inputs)
+                out = self._run_script(group_path, rules, rule, inputs, envs)
                 envs[rule.name] = out
                 if out:
                     matched.add(rule.name)
@@ -267,7 +267,17 @@ class RuleRunner:
                 near.append(omap.to_current(b.orig))
         return prebound, near or None
 
-    def _run_script(self, group_path, rules, rule: CompiledRule, inputs: list[dict]) -> list[dict]:
+    @staticmethod
+    def _drop_env(rule: CompiledRule, env: dict, envs: dict) -> None:
+        for src in {i.rule for i in rule.inputs}:
+            keys = [f"{i.rule}.{i.name}" for i in rule.inputs if i.rule == src]
+            want = [env[k].key() for k in keys if k in env]
+            envs[src] = [e for e in envs.get(src, ())
+                         if [e[k].key() for k in keys if k in e] != want]
+
+    def _run_script(self, group_path, rules, rule: CompiledRule, inputs: list[dict],
+                    envs: dict | None = None) -> list[dict]:
+        envs = {} if envs is None else envs
         ns = script_namespace(group_path, rules)
         out: list[dict] = []
         for env in inputs:
@@ -291,6 +301,9 @@ class RuleRunner:
                     where = f"{rule.file}:{line}" if line else rule.file
                     raise ScriptFailure(f"{where}: script {rule.name} raised {type(exc).__name__}: {exc}") from None
                 if cocci.excluded:
+                    # spatch drops the match itself: later rules inheriting from the
+                    # script's input rules no longer see this environment either.
+                    self._drop_env(rule, env, envs)
                     continue
                 got = outputs.values
                 if any(o not in got for o in rule.outputs):

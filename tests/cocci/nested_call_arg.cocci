@@ -1,4 +1,5 @@
 // spatch: fails because the inner and outer matches tag the same tokens twice
+// allocfix: fails because the outer and inner matches change overlapping text (reported as a conflict, not rewritten)
 @@
 expression E;
 @@

@@ -1,3 +1,4 @@
+// reports: 4 6
 @@
 expression E;
 @@

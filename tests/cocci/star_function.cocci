@@ -1,3 +1,4 @@
+// reports: 1
 @@
 identifier fn;
 @@

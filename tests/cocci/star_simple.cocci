@@ -1,3 +1,4 @@
+// reports: 3 5
 @@
 expression E;
 @@

@@ -746,6 +746,12 @@ class Matcher:
         actual = self.t.expr_type(t)
         if actual is None:
             return None
+        if "|" in type_text:
+            for alternative in type_text.split("|"):
+                got = self._typed(alternative, t, env)
+                if got is not None:
+                    return got
+            return None
         want = _norm_type(type_text)
         metas = [w for w in re.findall(r"[A-Za-z_]\w*", want)
                  if self.metavars.get(w) is not None and self.metavars[w].kind == "type"]

@@ -199,6 +199,20 @@ def run_allocfix(rule: Path, source: Path, virtuals=(), profile: MacroProfile | 
     except AllocfixError as exc:
         return ToolRun(False, b"", message=str(exc))
     data = source.read_bytes() if data is None else data
+    return run_allocfix_loaded(rules, profile, source, data)
+
+
+def run_allocfix_loaded(rules, profile: MacroProfile, source: Path, data: bytes) -> ToolRun:
+    """run_allocfix with the rules already loaded (for many files)."""
+    from codemod.api import AllocfixAPI
+    from codemod.cparse import parse_source
+    from codemod.engine import FileContext
+    from codemod.smpl.runtime import RuleRunner, ScriptFailure, could_match
+    from codemod.source import SourceFile
+    from codemod.edits import EditConflict
+
+    if not could_match(rules, data):
+        return ToolRun(True, data)
     config = EngineConfig(rules, profile)
     src = SourceFile(str(source), source.name, data)
     parsed = parse_source(src, profile)

@@ -273,7 +273,7 @@ def expand_alternatives(body: list[BodyLine], path: str) -> list[list[BodyLine]]
 _POS_RE = re.compile(r"(?<=[\w)\]])@([A-Za-z_]\w*)")
 _DOTS_RE = re.compile(r"\.\.\.")
 _IDENT_RE = re.compile(r"[A-Za-z_]\w*")
-_WHEN_RE = re.compile(r"\bwhen\b\s*(!=|==|any\b|strict\b|exists\b|forall\b)\s*(.*)$")
+_WHEN_RE = re.compile(r"\b(?:when|WHEN)\b\s*(!=|==|any\b|strict\b|exists\b|forall\b)\s*(.*)$")
 
 
 class _TextBuilder:
@@ -369,7 +369,7 @@ def build_pattern_text(lines: list[BodyLine], metavars: dict, path: str):
             tb.add("\n", marker, line.line, col + len(stripped))
             i = j + 1
             continue
-        if stripped.startswith("when ") or stripped == "when":
+        if stripped.startswith(("when ", "WHEN ")) or stripped in ("when", "WHEN"):
             # A `when` clause continuing the previous `...` line.
             if not dots or not tb.text.rstrip().endswith(";"):
                 raise RuleError("'when' without a preceding '...'", Position(path, line.line, line.col))
@@ -516,7 +516,8 @@ def choose_and_parse(text: str, profile: MacroProfile, pattern_for_errors) -> tu
     err, shift = first_failure
     offset = max(0, min(err.start_byte - shift, len(text.encode())))
     raise RuleError(
-        f"cannot parse this pattern as C: unexpected '{_snippet(text, offset)}'",
+        f"unsupported: this pattern does not parse as C statements, an expression or top-level code "
+        f"(unexpected '{_snippet(text, offset)}')",
         pattern_for_errors(offset),
         hint="patterns must be C statements, an expression, or top-level code",
     )

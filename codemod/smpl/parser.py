@@ -130,6 +130,9 @@ def parse_depends(text: str, path: str, line: int, col: int) -> DependsOn:
             raise RuleError("expected a rule name after 'depends on'", cur.pos())
         if cur.accept("!"):
             return ("not", primary())
+        if tok.text == "file" and cur.peek(1) is not None and cur.peek(1).text == "in":
+            raise RuleError("unsupported: `file in \"...\"` in depends on", cur.pos(tok),
+                            hint="allocfix rules depend on rule names and virtual names only")
         if cur.accept("("):
             e = disjunction()
             cur.expect(")", "to close '(' in depends on")
@@ -298,6 +301,23 @@ def parse_metavars(text: str, path: str, line0: int, rule_names: set[str]) -> li
     decls: list[MetavarDecl] = []
     typedefs: set[str] = set()
     while cur.peek() is not None:
+        if cur.peek().text == "{":
+            # `{ uint64_t, long } a, b;`: expressions of any of these types.
+            set_pos = cur.pos()
+            types = _parse_values(cur)
+            for t in types:
+                first_word = t.split()[0]
+                if len(t.split()) == 1 and "*" not in t and t not in C_TYPE_WORDS and t not in typedefs:
+                    raise RuleError(f"unknown type '{t}' in a type set", set_pos,
+                                    hint=f"declare it with `typedef {t};`")
+                del first_word
+            while True:
+                name = cur.ident("a metavariable name after the type set")
+                decls.append(MetavarDecl("expression", name.text, cur.pos(name), type_text="|".join(types)))
+                if cur.accept(";"):
+                    break
+                cur.expect(",", f"or ';' after '{name.text}'")
+            continue
         kind, _ = _parse_kind(cur)
         if kind is None:
             # A typed expression `T *E;` (or a C type such as `int x;`).
@@ -407,8 +427,13 @@ def parse_rule_text(source: str, path: str = "<rules>") -> RuleFile:
     i = 0
     n = len(lines)
     # Preamble: `virtual name` lines and comments before the first rule.
-    while i < n and not lines[i].startswith("@"):
+    in_comment = False
+    while i < n and (in_comment or not lines[i].startswith("@")):
         stripped = lines[i].strip()
+        if in_comment or stripped.startswith("/*"):
+            in_comment = "*/" not in (stripped[2:] if not in_comment else stripped)
+            i += 1
+            continue
         if stripped.startswith("virtual"):
             for v in re.split(r"[\s,]+", stripped[len("virtual"):].strip()):
                 if v:
@@ -450,7 +475,8 @@ def parse_rule_text(source: str, path: str = "<rules>") -> RuleFile:
             elif decl_text.strip():
                 raise RuleError(f"{rule.kind} blocks take no metavariables",
                                 Position(path, decl_start + 1, 1))
-            while body_lines and not body_lines[-1].strip():
+            # Blank and `//` comment lines before the next rule belong to no script.
+            while body_lines and (not body_lines[-1].strip() or body_lines[-1].startswith("//")):
                 body_lines.pop()
             rule.code = "\n".join(body_lines) + "\n"
             rule.code_line = body_start + 1

@@ -112,6 +112,15 @@ def _starred_offsets(m, data: bytes) -> list[int]:
     return sorted(offsets)
 
 
+def could_match(rules: RuleSet, data: bytes) -> bool:
+    """False when no transformation rule's words occur in the text (nothing can change)."""
+    for _, group in rules.groups:
+        for rule in group:
+            if rule.kind == "transform" and (rule.transforms or rule.context_mode) and _prefilter(rule, data):
+                return True
+    return False
+
+
 def _prefilter(rule: CompiledRule, data: bytes) -> bool:
     if not rule.required:
         return True

@@ -356,6 +356,12 @@ class Matcher:
                 for env2, align2 in self._type_meta(inner.children[1], ttype, env, align):
                     yield env2, align2
                 return
+        if p.type == "parenthesized_expression" and t.type != p.type and t.type in EXPRESSION_TYPES:
+            # spatch's `paren` isomorphism: `(E)` in a pattern also matches a bare E.
+            inner = [c for c in p.children if c.kind != "leaf" or c.text not in ("(", ")")]
+            if len(inner) == 1:
+                yield from self._node(inner[0], t, env, align)
+            return
         if t.type != p.type:
             return
         env2 = self._bind_positions(p, t, env)

@@ -18,6 +18,7 @@ import re
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -67,7 +68,15 @@ def split_diff(diff: str, tree: Path) -> dict[str, list[str]]:
             continue
         if line[:1] in "+-":
             current.append(line[0] + "".join(line[1:].split()))
-    return {f: sorted(v) for f, v in files.items() if v}
+    return {f: _net(v) for f, v in files.items() if _net(v)}
+
+
+def _net(lines: list[str]) -> list[str]:
+    """A file's change as removed and added lines, with whitespace ignored: a line
+    removed and added again unchanged (re-indented) is no change."""
+    minus = Counter(l[1:] for l in lines if l[0] == "-")
+    plus = Counter(l[1:] for l in lines if l[0] == "+")
+    return sorted(["-" + l for l in (minus - plus).elements()] + ["+" + l for l in (plus - minus).elements()])
 
 
 def allocfix_diffs(tree: Path, rule: Path, subs, profile) -> tuple[dict[str, list[str]], str]:
@@ -90,8 +99,10 @@ def allocfix_diffs(tree: Path, rule: Path, subs, profile) -> tuple[dict[str, lis
                 rel = str(c.relative_to(tree))
                 diff = difflib.unified_diff(data.decode("utf-8", "replace").splitlines(),
                                             run.output.decode("utf-8", "replace").splitlines(), lineterm="")
-                files[rel] = sorted(l[0] + "".join(l[1:].split()) for l in diff
-                                    if l[:1] in "+-" and not l.startswith(("+++", "---")))
+                net = _net([l[0] + "".join(l[1:].split()) for l in diff
+                            if l[:1] in "+-" and not l.startswith(("+++", "---"))])
+                if net:
+                    files[rel] = net
     return files, ("; ".join(failures[:3]) + (f" (+{len(failures) - 3} more)" if len(failures) > 3 else "")
                    if failures else "")
 

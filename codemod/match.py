@@ -167,6 +167,24 @@ class Target:
             return self._declared_type(node)
         return None
 
+    def declared_as_variable(self, ident) -> bool:
+        return self._declared_type(ident) is not None or self._declared_array(ident)
+
+    def _declared_array(self, ident) -> bool:
+        name = self.text(ident)
+        scope = ident.parent
+        while scope is not None:
+            if scope.type in ("compound_statement", "translation_unit"):
+                for d in scope.named_children:
+                    if d.type == "declaration" and d.start_byte < ident.start_byte:
+                        for c in d.named_children:
+                            if c.type == "array_declarator":
+                                core = c.child_by_field_name("declarator")
+                                if core is not None and self.text(core) == name:
+                                    return True
+            scope = scope.parent
+        return False
+
     def _declared_type(self, ident) -> str | None:
         name = self.text(ident)
         scope = ident.parent
@@ -726,6 +744,8 @@ class Matcher:
             return
         if kind == "type" and ttype not in TYPE_TYPES:
             return
+        if kind == "type" and ttype == "identifier" and self.t.declared_as_variable(t):
+            return  # `sizeof(x)` with x a variable: not a type
         if kind == "statement" and ttype not in STATEMENT_TYPES:
             return
         if kind == "script":

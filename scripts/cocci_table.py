@@ -130,29 +130,35 @@ def main(argv=None) -> int:
         for sub in args.dirs:
             diff, err = spatch_diff(tree, rule, sub, args.cache, args.jobs)
             sp_files.update(split_diff(diff, tree))
-            if "exit " in err and not sp_err:
+            if ("exit " in err or "parse error" in err) and not sp_err:
                 sp_err = err.strip().splitlines()[0][:80]
         if args.spatch_only:
             print(f"{rule.name}: spatch changed {len(sp_files)} files ({time.time() - t0:.0f} s)", flush=True)
             continue
         af_files, af_err = allocfix_diffs(tree, rule, args.dirs, profile)
-        parses = not (af_err and not af_files and af_err.startswith(str(rule)))
-        loaded_err = af_err if not parses else ""
-        same_files = set(sp_files) == set(af_files)
-        same_diff = same_files and all(sp_files[f] == af_files[f] for f in sp_files)
-        rows.append((rule.name, parses, len(sp_files), len(af_files), same_files, same_diff,
-                     loaded_err or af_err or sp_err))
+        loads = not (af_err and not af_files and af_err.startswith(str(rule)))
+        spatch_ok = not sp_err
+        if loads and spatch_ok:
+            same_files = "yes" if set(sp_files) == set(af_files) else "no"
+            same_diff = "yes" if same_files == "yes" and all(sp_files[f] == af_files[f] for f in sp_files) else "no"
+        else:
+            same_files = same_diff = "n/a"
+        note = af_err.replace(str(tree) + "/", "") if af_err else ""
+        if not spatch_ok:
+            note = f"spatch fails: {sp_err}" + (f"; {note}" if note else "")
+        rows.append((rule.name, spatch_ok, loads, len(sp_files), len(af_files), same_files, same_diff, note))
         print(f"{rule.name}: done ({time.time() - t0:.0f} s)", file=sys.stderr, flush=True)
     if args.spatch_only:
         return 0
     print(f"Directories: {' '.join(args.dirs)}\n")
-    print("| rule | allocfix parses? | files changed (spatch / allocfix) | same changed files? | same diff? | note |")
-    print("|---|---|---|---|---|---|")
-    for name, parses, ns, na, sf, sd, note in rows:
-        print(f"| {name} | {'yes' if parses else 'no'} | {ns} / {na} | {'yes' if sf else 'no'} | "
-              f"{'yes' if sd else 'no'} | {note.replace('|', '/')[:160]} |")
-    print(f"\nsame diff: {sum(r[5] for r in rows)} of {len(rows)}; "
-          f"allocfix loads {sum(r[1] for r in rows)} of {len(rows)}")
+    print("| rule | spatch runs? | allocfix loads? | files changed (spatch / allocfix) | same changed files? "
+          "| same diff? | note |")
+    print("|---|---|---|---|---|---|---|")
+    for name, sok, loads, ns, na, sf, sd, note in rows:
+        print(f"| {name} | {'yes' if sok else 'no'} | {'yes' if loads else 'no'} | {ns} / {na} | {sf} | {sd} | "
+              f"{note.replace('|', '/')[:200]} |")
+    print(f"\nsame diff as spatch: {sum(r[6] == 'yes' for r in rows)} of {len(rows)}; "
+          f"allocfix loads {sum(r[2] for r in rows)}; spatch runs {sum(r[1] for r in rows)}")
     return 0
 
 

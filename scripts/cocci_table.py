@@ -13,7 +13,7 @@ they take minutes. Prints a Markdown table.
 from __future__ import annotations
 
 import argparse
-import difflib
+import tempfile
 import re
 import subprocess
 import sys
@@ -50,43 +50,73 @@ def spatch_diff(tree: Path, rule: Path, sub: str, cache: Path, jobs: int) -> tup
 _FILE_RE = re.compile(r"^--- (?:a/)?(\S+)")
 
 
-def split_diff(diff: str, tree: Path) -> dict[str, list[str]]:
-    """file (relative to tree) -> its +/- lines, whitespace removed (the comparable content)."""
+def split_diff(diff: str, tree: Path) -> dict[str, str]:
+    """file (relative to tree) -> its part of a unified diff."""
     files: dict[str, list[str]] = {}
     current = None
-    for line in diff.splitlines():
+    for line in diff.splitlines(True):
+        if line.startswith("diff "):
+            current = None
+            continue
         m = _FILE_RE.match(line)
-        if m and not line.startswith("--- a/") or (m and line.startswith("--- a/")):
+        if m and line.startswith("--- "):
             path = m.group(1)
             try:
                 path = str(Path(path).resolve().relative_to(tree.resolve()))
             except ValueError:
                 pass
             current = files.setdefault(path, [])
+            current.append(line)
             continue
-        if line.startswith("+++") or current is None:
-            continue
-        if line[:1] in "+-":
-            current.append(line[0] + "".join(line[1:].split()))
-    return {f: _net(v) for f, v in files.items() if _net(v)}
+        if current is not None:
+            current.append(line)
+    return {f: "".join(v) for f, v in files.items()}
 
 
-def _net(lines: list[str]) -> list[str]:
-    """A file's change as removed and added lines, with whitespace ignored: a line
-    removed and added again unchanged (re-indented) is no change."""
-    minus = Counter(l[1:] for l in lines if l[0] == "-")
-    plus = Counter(l[1:] for l in lines if l[0] == "+")
-    return sorted(["-" + l for l in (minus - plus).elements()] + ["+" + l for l in (plus - minus).elements()])
+def patched(tree: Path, rel: str, diff: str) -> bytes | None:
+    """The file as spatch's diff leaves it (applied to a copy with patch(1))."""
+    with tempfile.TemporaryDirectory(prefix="allocfix-table-") as tmp:
+        out = Path(tmp) / "out"
+        body = re.sub(r"^--- .*$", f"--- {rel}", diff, count=1, flags=re.M)
+        body = re.sub(r"^\+\+\+ .*$", f"+++ {rel}", body, count=1, flags=re.M)
+        proc = subprocess.run(["patch", "-s", "-p0", "-o", str(out), str(tree / rel)], input=body.encode(),
+                              capture_output=True)
+        return out.read_bytes() if proc.returncode == 0 and out.exists() else None
 
 
-def allocfix_diffs(tree: Path, rule: Path, subs, profile) -> tuple[dict[str, list[str]], str]:
+def squash(data: bytes) -> str:
+    """The text without whitespace (a backslash-newline splice counts as whitespace)."""
+    return "".join(data.replace(b"\\\n", b"").decode("utf-8", "replace").split())
+
+
+_PARSE_CACHE: dict[str, bool] = {}
+
+
+def spatch_parse_trouble(tree: Path, rel: str) -> bool:
+    """Whether spatch's C parser gives up on part of the file (its rules cannot match there)."""
+    if rel not in _PARSE_CACHE:
+        cmd = ["spatch", "--parse-c", str(tree / rel)]
+        macro = tree / "scripts" / "cocci-macro-file.h"
+        if macro.exists():
+            cmd += ["--macro-file", str(macro)]
+        try:
+            proc = subprocess.run(cmd, capture_output=True, timeout=120)
+            out = proc.stdout.decode("utf-8", "replace") + proc.stderr.decode("utf-8", "replace")
+            m = re.search(r"badcount: (\d+)", out)
+            _PARSE_CACHE[rel] = bool(m and int(m.group(1)) > 0)
+        except subprocess.TimeoutExpired:
+            _PARSE_CACHE[rel] = True
+    return _PARSE_CACHE[rel]
+
+
+def allocfix_diffs(tree: Path, rule: Path, subs, profile) -> tuple[dict[str, bytes], str]:
     from codemod.testing import run_allocfix_loaded
 
     try:
         rules = load_rules([rule], profile, set())
     except AllocfixError as exc:
         return {}, str(exc).splitlines()[0]
-    files: dict[str, list[str]] = {}
+    files: dict[str, bytes] = {}
     failures = []
     for sub in subs:
         for c in sorted((tree / sub).rglob("*.c")):
@@ -96,13 +126,8 @@ def allocfix_diffs(tree: Path, rule: Path, subs, profile) -> tuple[dict[str, lis
                 failures.append(f"{c.relative_to(tree)}: {run.message.splitlines()[0] if run.message else ''}")
                 continue
             if run.output != data:
-                rel = str(c.relative_to(tree))
-                diff = difflib.unified_diff(data.decode("utf-8", "replace").splitlines(),
-                                            run.output.decode("utf-8", "replace").splitlines(), lineterm="")
-                net = _net([l[0] + "".join(l[1:].split()) for l in diff
-                            if l[:1] in "+-" and not l.startswith(("+++", "---"))])
-                if net:
-                    files[rel] = net
+                if squash(run.output) != squash(data):
+                    files[str(c.relative_to(tree))] = run.output
     return files, ("; ".join(failures[:3]) + (f" (+{len(failures) - 3} more)" if len(failures) > 3 else "")
                    if failures else "")
 
@@ -125,11 +150,16 @@ def main(argv=None) -> int:
     rows = []
     for rule in rules:
         t0 = time.time()
-        sp_files: dict[str, list[str]] = {}
+        sp_files: dict[str, bytes] = {}
         sp_err = ""
         for sub in args.dirs:
             diff, err = spatch_diff(tree, rule, sub, args.cache, args.jobs)
-            sp_files.update(split_diff(diff, tree))
+            for rel, part in split_diff(diff, tree).items():
+                new = patched(tree, rel, part)
+                if new is None:
+                    sp_err = sp_err or f"cannot apply spatch's diff of {rel}"
+                elif squash(new) != squash((tree / rel).read_bytes()):
+                    sp_files[rel] = new
             if ("exit " in err or "parse error" in err) and not sp_err:
                 sp_err = err.strip().splitlines()[0][:80]
         if args.spatch_only:
@@ -140,24 +170,40 @@ def main(argv=None) -> int:
         spatch_ok = not sp_err
         if loads and spatch_ok:
             same_files = "yes" if set(sp_files) == set(af_files) else "no"
-            same_diff = "yes" if same_files == "yes" and all(sp_files[f] == af_files[f] for f in sp_files) else "no"
+            differ = sorted(f for f in set(sp_files) & set(af_files) if squash(sp_files[f]) != squash(af_files[f]))
+            same_diff = "yes" if same_files == "yes" and not differ else "no"
         else:
             same_files = same_diff = "n/a"
         note = af_err.replace(str(tree) + "/", "") if af_err else ""
+        if loads and spatch_ok:
+            only_sp = sorted(set(sp_files) - set(af_files))
+            only_af = sorted(set(af_files) - set(sp_files))
+            def show(files):
+                return ", ".join(f + (" (spatch cannot parse parts of it)" if spatch_parse_trouble(tree, f) else "")
+                                 for f in files[:3]) + (" ..." if len(files) > 3 else "")
+            parts = [f"{label}: {show(v)}" for label, v in
+                     (("only spatch", only_sp), ("only allocfix", only_af), ("differ", differ)) if v]
+            note = "; ".join(parts + ([note] if note else []))
         if not spatch_ok:
             note = f"spatch fails: {sp_err}" + (f"; {note}" if note else "")
-        rows.append((rule.name, spatch_ok, loads, len(sp_files), len(af_files), same_files, same_diff, note))
+        same_parsed = same_diff
+        if same_diff == "no":
+            odd = set(sp_files) ^ set(af_files) | set(differ)
+            same_parsed = "yes" if all(spatch_parse_trouble(tree, f) for f in odd) else "no"
+        rows.append((rule.name, spatch_ok, loads, len(sp_files), len(af_files), same_files, same_diff, same_parsed,
+                     note))
         print(f"{rule.name}: done ({time.time() - t0:.0f} s)", file=sys.stderr, flush=True)
     if args.spatch_only:
         return 0
     print(f"Directories: {' '.join(args.dirs)}\n")
     print("| rule | spatch runs? | allocfix loads? | files changed (spatch / allocfix) | same changed files? "
-          "| same diff? | note |")
-    print("|---|---|---|---|---|---|---|")
-    for name, sok, loads, ns, na, sf, sd, note in rows:
+          "| same diff? | same diff where spatch parses the file? | note |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name, sok, loads, ns, na, sf, sd, sp, note in rows:
         print(f"| {name} | {'yes' if sok else 'no'} | {'yes' if loads else 'no'} | {ns} / {na} | {sf} | {sd} | "
-              f"{note.replace('|', '/')[:200]} |")
+              f"{sp} | {note.replace('|', '/')[:240]} |")
     print(f"\nsame diff as spatch: {sum(r[6] == 'yes' for r in rows)} of {len(rows)}; "
+          f"same where spatch parses the file: {sum(r[7] == 'yes' for r in rows)}; "
           f"allocfix loads {sum(r[2] for r in rows)}; spatch runs {sum(r[1] for r in rows)}")
     return 0
 

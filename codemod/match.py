@@ -661,10 +661,15 @@ class Matcher:
             found = []
             if skipped:
                 lo, hi = skipped[0].start_byte, skipped[-1].end_byte
-                sub = Matcher(self.rule, spec.nest, self.t)
-                for m in sub.matches({k: v for k, v in env.items() if k != SUBS_KEY}):
-                    if lo <= m.start and m.end <= hi:
-                        found.append(m)
+                taken: set = set()
+                for nest_pattern in spec.nest:
+                    sub = Matcher(self.rule, nest_pattern, self.t)
+                    spots = set()
+                    for m in sub.matches({k: v for k, v in env.items() if k != SUBS_KEY}):
+                        if lo <= m.start and m.end <= hi and (m.start, m.end) not in taken:
+                            found.append(m)
+                            spots.add((m.start, m.end))
+                    taken |= spots
             if spec.nest_required and not found:
                 continue
             span = (skipped[0].start_byte, skipped[-1].end_byte) if skipped else (list_end, list_end)
@@ -684,7 +689,7 @@ class Matcher:
         tbody = t.child_by_field_name("body")
         if pdecl is None or pbody is None or tdecl is None or tbody is None:
             return
-        pstorage = [c.text for c in p.children if c.type == "storage_class_specifier"]
+        pstorage = [_pleaves(c) for c in p.children if c.type == "storage_class_specifier"]
         if pstorage:
             tstorage = [self.t.text(c) for c in _children(t) if c.type == "storage_class_specifier"]
             if pstorage != tstorage:
@@ -895,6 +900,12 @@ STATEMENT_LISTS = frozenset({"compound_statement", "translation_unit"})
 def _norm_type(text: str) -> str:
     text = " ".join(text.replace("*", " * ").split())
     return text.replace("* *", "**").replace("* *", "**")
+
+
+def _pleaves(p: PNode) -> str:
+    if not p.children:
+        return p.text
+    return " ".join(_pleaves(c) for c in p.children)
 
 
 def _closing(p: PNode) -> bool:

@@ -72,7 +72,7 @@ class DotsSpec:
     id: int
     whens: tuple[WhenClause, ...]
     minus: bool
-    nest: "Pattern | None" = None  # `<... P ...>`: P matched anywhere in the skipped code
+    nest: "tuple[Pattern, ...] | None" = None  # `<... P ...>`: P (alternatives) anywhere in the skipped code
     nest_required: bool = False  # `<+... P ...+>`: at least once
 
 
@@ -220,6 +220,20 @@ def expand_alternatives(body: list[BodyLine], path: str) -> list[list[BodyLine]]
         items: list = []
         while i < len(body):
             line = body[i]
+            if line.marker != "+" and line.text.strip().startswith(("<...", "<+...")):
+                # A nest's lines stay together: its own disjunctions are expanded when it is compiled.
+                depth = 0
+                while i < len(body):
+                    st = body[i].text.strip() if body[i].marker != "+" else ""
+                    if st.startswith(("<...", "<+...")):
+                        depth += 1
+                    elif st.startswith(("...>", "...+>")):
+                        depth -= 1
+                    items.append(("line", body[i]))
+                    i += 1
+                    if depth == 0:
+                        break
+                continue
             if _is_disj(line, "("):
                 branches: list[list] = []
                 i += 1

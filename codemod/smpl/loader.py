@@ -175,7 +175,10 @@ def compile_pattern(lines, metavars, profile: MacroProfile, path: str) -> comp.P
     nodes = comp.to_pnodes(roots, data, shift, text, markers, metavars, pos_map)
     dot_specs = []
     for k, whens, minus, nest_lines, nest_required in dots:
-        nest = compile_pattern(nest_lines, metavars, profile, path) if nest_lines else None
+        nest = None
+        if nest_lines:
+            nest = tuple(compile_pattern(alt, metavars, profile, path)
+                         for alt in comp.expand_alternatives(nest_lines, path))
         clauses = []
         for op, arg, line in whens:
             pat = None

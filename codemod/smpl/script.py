@@ -44,6 +44,22 @@ class Cocci:
     def include_match(self, keep: bool) -> None:
         self.excluded = not keep
 
+    def print_main(self, message: str, positions=(), color: str = "") -> None:
+        """Coccinelle's report helper: `file:line: message` (on stderr: stdout carries diffs)."""
+        import sys
+
+        where = ""
+        if positions:
+            p = positions[0]
+            where = f"{getattr(p, 'file', '')}:{getattr(p, 'line', '')}: "
+        print(f"{where}{message}", file=sys.stderr)
+
+    def print_sec(self, message: str, positions=(), color: str = "") -> None:
+        self.print_main(message, positions, color)
+
+    def print_secs(self, message: str, positions=(), color: str = "") -> None:
+        self.print_main(message, positions, color)
+
     def make_ident(self, text: str) -> ScriptValue:
         return ScriptValue("identifier", str(text))
 

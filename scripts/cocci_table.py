@@ -125,9 +125,14 @@ def allocfix_diffs(tree: Path, rule: Path, subs, profile) -> tuple[dict[str, byt
             if not run.ok:
                 failures.append(f"{c.relative_to(tree)}: {run.message.splitlines()[0] if run.message else ''}")
                 continue
-            if run.output != data:
-                if squash(run.output) != squash(data):
-                    files[str(c.relative_to(tree))] = run.output
+            output = run.output
+            if run.starred:
+                # A `*` rule: spatch shows marked lines as removed; compare the same way.
+                lines = data.split(b"\n")
+                marked = set(run.starred)
+                output = b"\n".join(l for i, l in enumerate(lines, 1) if i not in marked)
+            if output != data and squash(output) != squash(data):
+                files[str(c.relative_to(tree))] = output
     return files, ("; ".join(failures[:3]) + (f" (+{len(failures) - 3} more)" if len(failures) > 3 else "")
                    if failures else "")
 

@@ -62,3 +62,20 @@ def test_spatch_agrees(pair):
 def test_whitespace_comparison_is_not_blind():
     assert same_but_whitespace(b"a ? : b;\n", b"a ?: b;")
     assert not same_but_whitespace(b"f(a, b);", b"f(b, a);")
+
+
+def test_starred_lines_from_spatch_diff():
+    from codemod.testing import _starred_from_diff
+
+    diff = "--- a.c\n+++ b.c\n@@ -2,5 +2,3 @@ f\n {\n-    x = 1;\n     y();\n-    z();\n }\n"
+    assert _starred_from_diff(diff) == (3, 5)
+
+
+def test_pair_directives(tmp_path):
+    (tmp_path / "p.cocci").write_text("// -D patch\n// spatch: fails because reasons\n// reports: 2 4\n@@\n@@\n* f();\n")
+    (tmp_path / "p.c").write_text("void g(void)\n{\n    f();\n}\n")
+    (pair,) = collect_pairs(tmp_path)
+    assert pair.virtuals == ("patch",)
+    assert pair.spatch_note == "fails because reasons"
+    assert pair.reports == (2, 4)
+    assert pair.starred and pair.expected is None

@@ -185,6 +185,17 @@ class Target:
             scope = scope.parent
         return False
 
+    def is_local(self, ident) -> bool:
+        """Declared in the enclosing function (a parameter or a local variable)."""
+        name = self.text(ident)
+        scope = ident.parent
+        while scope is not None and scope.type != "translation_unit":
+            if scope.type in ("compound_statement", "function_definition"):
+                if self._declared_in(scope, name, ident.start_byte) is not None:
+                    return True
+            scope = scope.parent
+        return False
+
     def _declared_type(self, ident) -> str | None:
         name = self.text(ident)
         scope = ident.parent
@@ -325,7 +336,7 @@ class Matcher:
         if p.kind == "meta":
             if p.type == "statement":
                 types = STATEMENT_TYPES
-            elif p.type in ("expression", "idexpression", "constant"):
+            elif p.type in ("expression", "idexpression", "local idexpression", "global idexpression", "constant"):
                 types = EXPRESSION_TYPES
             else:
                 types = IDENTIFIER_TYPES
@@ -741,8 +752,11 @@ class Matcher:
         ttype = t.type
         if kind in ("expression",) and ttype not in EXPRESSION_TYPES:
             return
-        if kind == "idexpression" and ttype != "identifier":
-            return
+        if kind.endswith("idexpression"):
+            if ttype != "identifier":
+                return
+            if kind != "idexpression" and self.t.is_local(t) != (kind == "local idexpression"):
+                return
         if kind == "identifier" and ttype not in IDENTIFIER_TYPES:
             return
         if kind == "constant" and ttype not in CONSTANT_TYPES:

@@ -226,7 +226,7 @@ def _parse_kind(cur: _Cursor) -> tuple[str | None, str | None]:
     if words in ("local", "global") and cur.peek(1) is not None and cur.peek(1).text == "idexpression":
         cur.next()
         cur.next()
-        return "idexpression", None
+        return f"{words} idexpression", None
     if words == "expression" and cur.peek(1) is not None and cur.peek(1).text == "list":
         cur.next()
         cur.next()

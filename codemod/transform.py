@@ -112,6 +112,31 @@ def _has_call(node) -> bool:
     return False
 
 
+def _minus_commas(pattern, data: bytes, run, start: int, end: int) -> tuple[int, int]:
+    """List commas are not aligned as atoms: a comma on a '-' line right after (or before)
+    the run goes with it when the target has one there too."""
+    text, markers = pattern.text, pattern.markers
+    k = max(a.pend for a in run)
+    while k < len(text) and text[k] in " \t\n":
+        k += 1
+    if k < len(text) and text[k] == "," and markers[k] == "-":
+        j = end
+        while j < len(data) and data[j : j + 1] in (b" ", b"\t", b"\n", b"\r"):
+            j += 1
+        if data[j : j + 1] == b",":
+            end = j + 1
+    k = min(a.pstart for a in run) - 1
+    while k >= 0 and text[k] in " \t\n":
+        k -= 1
+    if k >= 0 and text[k] == "," and markers[k] == "-":
+        j = start
+        while j > 0 and data[j - 1 : j] in (b" ", b"\t", b"\n", b"\r"):
+            j -= 1
+        if data[j - 1 : j] == b",":
+            start = j - 1
+    return start, end
+
+
 def _with_list_comma(data: bytes, start: int, end: int) -> tuple[int, int]:
     """A removed item of a comma list takes one of its commas with it: the one after it
     (and the space up to the next item), or for the last item the one before it."""
@@ -169,6 +194,7 @@ def edits_for_match(match: Match, data: bytes, tree, rule_label: str, note: str 
             continue
         start = min(a.tstart for a in (real or run))
         end = max(a.tend for a in (real or run))
+        start, end = _minus_commas(pattern, data, run, start, end)
         chunks = [c for _, c in sorted(replacements[i], key=lambda x: 0 if x[0] == "before" else 1)]
         if not replacements[i]:
             start, end = _with_list_comma(data, start, end)

@@ -243,6 +243,9 @@ def _parse_kind(cur: _Cursor) -> tuple[str | None, str | None]:
     if words in SUPPORTED_SIMPLE_KINDS:
         cur.next()
         return words, None
+    if words == "metavariable":
+        cur.next()
+        return "expression", None  # spatch's "any term": allocfix matches expressions
     if words in ("typedef", "symbol"):
         cur.next()
         return words, None
@@ -500,6 +503,12 @@ def _body_lines(lines: list[str], first_line: int) -> list[BodyLine]:
             text, col = raw, 1
         stripped = text.strip()
         if marker != "+" and stripped.startswith("//"):
+            continue
+        if col == 1 and marker == " " and len(text) > 1 and text[0] == ")" and text[1:].strip() \
+                and not text[1:].lstrip().startswith(("//", "/*")):
+            # `)(args);` closes a disjunction and goes on: the rest continues each branch.
+            out.append(BodyLine(" ", ")", lineno, 1))
+            out.append(BodyLine(" ", " " + text[1:], lineno, 1))
             continue
         out.append(BodyLine(marker, text, lineno, col))
     return out

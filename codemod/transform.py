@@ -125,6 +125,8 @@ def _minus_commas(pattern, data: bytes, run, start: int, end: int) -> tuple[int,
             j += 1
         if data[j : j + 1] == b",":
             end = j + 1
+            while end < len(data) and data[end : end + 1] in (b" ", b"\t"):
+                end += 1
     k = min(a.pstart for a in run) - 1
     while k >= 0 and text[k] in " \t\n":
         k -= 1

@@ -112,7 +112,7 @@ def _has_call(node) -> bool:
     return False
 
 
-def _minus_commas(pattern, data: bytes, run, start: int, end: int) -> tuple[int, int]:
+def _minus_commas(pattern, data: bytes, run, start: int, end: int, eat_space: bool) -> tuple[int, int]:
     """List commas are not aligned as atoms: a comma on a '-' line right after (or before)
     the run goes with it when the target has one there too."""
     text, markers = pattern.text, pattern.markers
@@ -125,7 +125,7 @@ def _minus_commas(pattern, data: bytes, run, start: int, end: int) -> tuple[int,
             j += 1
         if data[j : j + 1] == b",":
             end = j + 1
-            while end < len(data) and data[end : end + 1] in (b" ", b"\t"):
+            while eat_space and end < len(data) and data[end : end + 1] in (b" ", b"\t"):
                 end += 1
     k = min(a.pstart for a in run) - 1
     while k >= 0 and text[k] in " \t\n":
@@ -196,7 +196,7 @@ def edits_for_match(match: Match, data: bytes, tree, rule_label: str, note: str 
             continue
         start = min(a.tstart for a in (real or run))
         end = max(a.tend for a in (real or run))
-        start, end = _minus_commas(pattern, data, run, start, end)
+        start, end = _minus_commas(pattern, data, run, start, end, eat_space=not replacements[i])
         chunks = [c for _, c in sorted(replacements[i], key=lambda x: 0 if x[0] == "before" else 1)]
         if not replacements[i]:
             start, end = _with_list_comma(data, start, end)

@@ -160,6 +160,31 @@ def _with_list_comma(data: bytes, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
+def _dedent_unwrapped(data: bytes, removed: list, rule_label: str, note: str) -> list[Edit]:
+    """Code kept while the block around it is removed (`- if (x) {` ... `- }`) moves out one
+    level, as spatch prints it: its lines take the indentation of the removed opening line."""
+    edits: list[Edit] = []
+    for k, (open_start, open_end, open_text) in enumerate(removed):
+        if not open_text.endswith(b"{"):
+            continue
+        close = next((r for r in removed[k + 1 :] if r[2] == b"}"), None)
+        if close is None:
+            continue
+        inner = data[open_end : close[0]]
+        if not inner.strip() or any(open_end <= r[0] < close[0] for r in removed if r is not close):
+            continue
+        outer_indent = line_indent(data, open_start)
+        lines = inner.split(b"\n")
+        first = next(l for l in lines if l.strip())
+        inner_indent = first[: len(first) - len(first.lstrip())]
+        pos = open_end
+        for line in lines:
+            if line.strip() and line.startswith(inner_indent) and inner_indent != outer_indent:
+                edits.append(Edit(pos, pos + len(inner_indent), outer_indent, rule_label, note))
+            pos += len(line) + 1
+    return edits
+
+
 def edits_for_match(match: Match, data: bytes, tree, rule_label: str, note: str = "") -> list[Edit]:
     pattern = match.pattern
     metavars = match.rule.metavars
@@ -190,6 +215,7 @@ def edits_for_match(match: Match, data: bytes, tree, rule_label: str, note: str 
         else:
             insertions.append((chunk, prev, nxt))
     edits: list[Edit] = []
+    removed_lines: list[tuple[int, int, bytes]] = []  # whole lines a pure deletion removes
     for i, run in enumerate(runs):
         real = [a for a in run if a.tend > a.tstart]
         if not real and not replacements[i]:
@@ -211,9 +237,12 @@ def edits_for_match(match: Match, data: bytes, tree, rule_label: str, note: str 
             text = "".join(l + "\n" for l in lines)
             edits.append(Edit(line_start, min(line_end + 1, len(data)),
                               text.encode("utf-8", "surrogateescape"), rule_label, note))
+            if not lines:
+                removed_lines.append((line_start, min(line_end + 1, len(data)), data[line_start:line_end].strip()))
         else:
             text = "\n".join(l.lstrip() if k == 0 else l for k, l in enumerate(lines))
             edits.append(Edit(start, end, text.encode("utf-8", "surrogateescape"), rule_label, note))
+    edits += _dedent_unwrapped(data, removed_lines, rule_label, note)
     for chunk, prev, nxt in insertions:
         if prev is not None:
             anchor = prev.tend

@@ -167,6 +167,12 @@ class Target:
             return self._declared_type(node)
         return None
 
+    def type_names(self) -> frozenset[str]:
+        """Names the file uses as types (typedefs, declarations, casts)."""
+        if getattr(self, "_type_names", None) is None:
+            self._type_names = frozenset(self.text(n) for n in self.nodes_of_type("type_identifier"))
+        return self._type_names
+
     def declared_as_variable(self, ident) -> bool:
         return self._declared_type(ident) is not None or self._declared_array(ident)
 
@@ -715,6 +721,11 @@ class Matcher:
     def _type_meta(self, p: PNode, t, env, align):
         mv = self.metavars.get(p.text)
         text = self.t.text(t)
+        if _C_KEYWORD_TYPE_RE.fullmatch(text) is None and " " not in text.strip() \
+                and text.strip() not in self.t.type_names():
+            # `sizeof(uint32_t)` where the file never declares uint32_t: spatch reads an
+            # expression there, not a type.
+            return
         if mv is not None and mv.constraint is not None and not _constraint_ok(mv.constraint, text):
             return
         env2 = self._bind(p.text, "type", text, self.t.norm(t), t.start_byte, t.end_byte, env)
@@ -763,8 +774,10 @@ class Matcher:
             return
         if kind == "type" and ttype not in TYPE_TYPES:
             return
-        if kind == "type" and ttype == "identifier" and self.t.declared_as_variable(t):
-            return  # `sizeof(x)` with x a variable: not a type
+        if kind == "type" and ttype == "identifier" and (
+                self.t.declared_as_variable(t) or self.t.text(t) not in self.t.type_names()):
+            # `sizeof(x)`: x is a type only when the file uses it as one (as spatch decides).
+            return
         if kind == "statement" and ttype not in STATEMENT_TYPES:
             return
         if kind == "script":
@@ -914,6 +927,10 @@ STATEMENT_LISTS = frozenset({"compound_statement", "translation_unit"})
 def _norm_type(text: str) -> str:
     text = " ".join(text.replace("*", " * ").split())
     return text.replace("* *", "**").replace("* *", "**")
+
+
+_C_KEYWORD_TYPE_RE = re.compile(
+    r"(?:(?:const|volatile|signed|unsigned|short|long|int|char|float|double|void|_Bool|bool)\s*)+")
 
 
 def _pleaves(p: PNode) -> str:

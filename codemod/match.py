@@ -351,7 +351,7 @@ class Matcher:
             cands = self.t.nodes_of_type(p.type)
         if near:
             cands = [c for c in cands if all(c.start_byte <= o < c.end_byte for o in near)]
-        return cands
+        return [c for c in cands if not _in_if0(c)]
 
     # -- node matching -------------------------------------------------------
 
@@ -931,6 +931,19 @@ def _norm_type(text: str) -> str:
 
 _C_KEYWORD_TYPE_RE = re.compile(
     r"(?:(?:const|volatile|signed|unsigned|short|long|int|char|float|double|void|_Bool|bool)\s*)+")
+
+
+def _in_if0(node) -> bool:
+    """Inside the dead branch of `#if 0`: spatch does not look there."""
+    child, n = node, node.parent
+    while n is not None:
+        if n.type == "preproc_if":
+            cond = n.child_by_field_name("condition")
+            alt = n.child_by_field_name("alternative")
+            if cond is not None and cond.text.strip() == b"0" and child != alt and child != cond:
+                return True
+        child, n = n, n.parent
+    return False
 
 
 def _pleaves(p: PNode) -> str:

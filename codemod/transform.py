@@ -26,7 +26,96 @@ class TransformError(Exception):
     """A match whose plus code cannot be produced (e.g. an unbound name)."""
 
 
-def substitute(line: str, bindings: dict[str, Binding], metavars: dict, indent: str) -> str:
+_BIN_PREC = {"*": 10, "/": 10, "%": 10, "+": 9, "-": 9, "<<": 8, ">>": 8, "<": 7, ">": 7, "<=": 7, ">=": 7,
+             "==": 6, "!=": 6, "&": 5, "^": 4, "|": 3, "&&": 2, "||": 1, "?": 0.5, ":": 0.5, ",": 0.1}
+_ASSIGN_OPS = {"=", "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=", "<<=", ">>="}
+_OP_RE = r"->|\+\+|--|<<=|>>=|<<|>>|<=|>=|==|!=|&&|\|\||[-+*/%&|^]=|[-+*/%<>&|^!~=?:,.(\[{};]"
+_TOKEN_AT_END = re.compile(r"(" + _OP_RE + r"|[A-Za-z_]\w*|\d\w*|[)\]])\s*$")
+_TOKEN_AT_START = re.compile(r"^\s*(" + _OP_RE + r"|[A-Za-z_]\w*|\d\w*|[)\]])")
+
+
+def expression_precedence(tree, b: Binding) -> float:
+    """How tightly the bound expression holds together: 12 primary/postfix, 11 prefix
+    (unary, cast), a binary operator's level, below 1 for ?:, assignment and comma."""
+    if tree is None or b.start is None or b.from_script:
+        return 12
+    node = tree.root_node.descendant_for_byte_range(b.start, max(b.start, b.end - 1))
+    while node is not None and node.parent is not None and (node.start_byte, node.end_byte) != (b.start, b.end):
+        node = node.parent
+    while node is not None and node.parent is not None and (node.parent.start_byte, node.parent.end_byte) == (
+            b.start, b.end) and node.parent.type not in ("expression_statement", "argument_list"):
+        node = node.parent
+    if node is None or (node.start_byte, node.end_byte) != (b.start, b.end):
+        return 12
+    ty = node.type
+    if ty == "binary_expression":
+        op = node.child_by_field_name("operator")
+        return _BIN_PREC.get(op.type if op is not None else "", 1)
+    if ty == "conditional_expression":
+        return 0.5
+    if ty == "assignment_expression":
+        return 0.2
+    if ty == "comma_expression":
+        return 0.1
+    if ty in ("unary_expression", "pointer_expression", "cast_expression", "sizeof_expression") or (
+            ty == "update_expression" and node.children and node.children[0].type in ("++", "--")):
+        return 11
+    return 12
+
+
+def _text_precedence(text: str) -> float:
+    """expression_precedence for added code (parsed on its own)."""
+    from codemod.cparse import parser as c_parser
+
+    wrapped = f"void __af_f__(void) {{ __af_x__ = {text}; }}".encode()
+    tree = c_parser().parse(wrapped)
+    if tree.root_node.has_error:
+        return 12
+    start = wrapped.index(b"= ") + 2
+    b = Binding("expression", text, text, start, start + len(text.encode()))
+    return expression_precedence(tree, b)
+
+
+def _needs_parens(before: str, after: str, prec: float) -> bool:
+    """Whether an expression of precedence `prec` between these texts must be parenthesized
+    to keep its meaning (as spatch does when it substitutes a metavariable)."""
+    if prec >= 12:
+        return False
+    nxt = _TOKEN_AT_START.match(after)
+    nxt_tok = nxt.group(1) if nxt else ""
+    if nxt_tok in ("->", ".", "[", "(", "++", "--"):
+        return True
+    prv = _TOKEN_AT_END.search(before)
+    prv_tok = prv.group(1) if prv else ""
+    if prv_tok in _BIN_PREC or prv_tok in _ASSIGN_OPS or prv_tok in ("!", "~"):
+        head = before[: prv.start()] if prv else ""
+        prev2 = _TOKEN_AT_END.search(head)
+        operand_before = prev2 is not None and (re.fullmatch(r"[A-Za-z_]\w*|\d\w*|[)\]]", prev2.group(1))
+                                                and prev2.group(1) != "return")
+        if prv_tok in ("!", "~") or (prv_tok in ("-", "+", "*", "&") and not operand_before):
+            if prec < 11:
+                return True
+        elif prv_tok in _ASSIGN_OPS:
+            if prec < 0.2:
+                return True
+        elif prv_tok != "," and (prec < _BIN_PREC[prv_tok] or (
+                prec == _BIN_PREC[prv_tok] and prv_tok not in ("+", "&&", "||", "|", "^", "&"))):
+            # Right of an operator: a looser one needs brackets, and so does the same level
+            # unless regrouping cannot change the value (`x + a - b`).
+            return True
+        elif prv_tok == "," and prec <= 0.1:
+            return True
+    if nxt_tok in _BIN_PREC and nxt_tok != ",":
+        # Left of an operator: needed when it binds tighter; spatch also brackets a
+        # product's left operand of the same level (`(a * b) * 2`).
+        if prec < _BIN_PREC[nxt_tok] or (prec == _BIN_PREC[nxt_tok] == 10):
+            return True
+    if nxt_tok == "," and prec <= 0.1:
+        return True
+    return False
+
+
+def substitute(line: str, bindings: dict[str, Binding], metavars: dict, indent: str, tree=None) -> str:
     def repl(m: re.Match) -> str:
         word = m.group()
         if not (word[0].isalpha() or word[0] == "_"):
@@ -55,16 +144,20 @@ def substitute(line: str, bindings: dict[str, Binding], metavars: dict, indent: 
             text = text.replace("\n", "\n" + indent)
         if mv.kind == "type" and text.endswith("*"):
             text += "\0"  # `T x` with T = `char *` reads `char *x`
+        if mv.kind in ("expression", "constant") or mv.kind.endswith("idexpression"):
+            prec = expression_precedence(tree, b)
+            if _needs_parens(line[: m.start()], line[m.end() :], prec):
+                text = f"({text})"
         return text
 
     return re.sub("\0 *", "", _PLUS_TOKEN_RE.sub(repl, line))
 
 
-def _chunk_lines(chunk: PlusChunk, bindings, metavars, base: str) -> list[str]:
+def _chunk_lines(chunk: PlusChunk, bindings, metavars, base: str, tree=None) -> list[str]:
     out = []
     for rel, text in chunk.lines:
         indent = base + INDENT * (rel // 4) + " " * (rel % 4)
-        out.append(indent + substitute(text, bindings, metavars, indent) if text else "")
+        out.append(indent + substitute(text, bindings, metavars, indent, tree) if text else "")
     return out
 
 
@@ -231,7 +324,7 @@ def edits_for_match(match: Match, data: bytes, tree, rule_label: str, note: str 
         base = line_indent(data, start).decode("utf-8", "surrogateescape")
         lines: list[str] = []
         for c in chunks:
-            lines += _chunk_lines(c, match.bindings, metavars, base)
+            lines += _chunk_lines(c, match.bindings, metavars, base, tree)
         if _only_space(data, line_start, start) and _only_space(data, end, line_end):
             # The run is whole lines: replace them (removing them when nothing is added).
             text = "".join(l + "\n" for l in lines)
@@ -241,6 +334,13 @@ def edits_for_match(match: Match, data: bytes, tree, rule_label: str, note: str 
                 removed_lines.append((line_start, min(line_end + 1, len(data)), data[line_start:line_end].strip()))
         else:
             text = "\n".join(l.lstrip() if k == 0 else l for k, l in enumerate(lines))
+            if len(lines) == 1 and text and not text.rstrip().endswith((";", "{", "}")):
+                # An expression replacing an expression keeps its meaning in the code around it.
+                prec = _text_precedence(text)
+                around_before = data[line_start:start].decode("utf-8", "surrogateescape")
+                around_after = data[end:line_end].decode("utf-8", "surrogateescape")
+                if _needs_parens(around_before, around_after, prec):
+                    text = f"({text})"
             edits.append(Edit(start, end, text.encode("utf-8", "surrogateescape"), rule_label, note))
     edits += _dedent_unwrapped(data, removed_lines, rule_label, note)
     for chunk, prev, nxt in insertions:
@@ -249,7 +349,7 @@ def edits_for_match(match: Match, data: bytes, tree, rule_label: str, note: str 
             base = line_indent(data, anchor).decode("utf-8", "surrogateescape")
             if data[prev.tstart : prev.tend] == b"{":
                 base += INDENT
-            lines = _chunk_lines(chunk, match.bindings, metavars, base)
+            lines = _chunk_lines(chunk, match.bindings, metavars, base, tree)
             if _ends_line(data, anchor):
                 _, line_end = line_bounds(data, anchor)
                 at = min(line_end + 1, len(data))
@@ -268,7 +368,7 @@ def edits_for_match(match: Match, data: bytes, tree, rule_label: str, note: str 
         elif nxt is not None:
             line_start, _ = line_bounds(data, nxt.tstart)
             base = line_indent(data, nxt.tstart).decode("utf-8", "surrogateescape")
-            lines = _chunk_lines(chunk, match.bindings, metavars, base)
+            lines = _chunk_lines(chunk, match.bindings, metavars, base, tree)
             text = "".join(l + "\n" for l in lines)
             edits.append(Edit(line_start, line_start, text.encode("utf-8", "surrogateescape"), rule_label, note))
     return edits

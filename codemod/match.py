@@ -333,8 +333,11 @@ class Matcher:
         for item in extra:
             if isinstance(item, Match):
                 subs.append(item)
-            else:  # another path's alignment under the same bindings
-                subs.append(Match(self.rule, self.pattern, bindings, item.to_list() if item else [], start, end))
+            else:  # another path's match: its own bindings and alignment
+                sub_env, sub_align = item
+                sub_bindings = {k: v for k, v in sub_env.items() if k != SUBS_KEY}
+                subs.append(Match(self.rule, self.pattern, sub_bindings, sub_align.to_list() if sub_align else [],
+                                  start, end))
         return Match(self.rule, self.pattern, bindings, align.to_list() if align else [], start, end,
                      tuple(subs))
 
@@ -608,6 +611,8 @@ class Matcher:
             walk(succ(kids[-1]) if kids else None, False)
         else:
             walk("end", False)
+        if _DEBUG:
+            print("FLOW hits", [(h.type, h.start_byte) for h in hits], "failed", failed, "exists", exists)
         if not hits or (failed and not exists):
             return
         hits.sort(key=lambda n: n.start_byte)
@@ -616,9 +621,14 @@ class Matcher:
         if any_ and trailing:
             remote += local[1:]
             local = local[:1]
-        if remote and not trailing:
-            # More pattern after an occurrence in another block: only same-block ones can continue.
-            if not local:
+        # More pattern after an occurrence in another block: what comes before the final
+        # `... }` must follow it there (e.g. `VAR = E; return VAR;` inside a branch).
+        cut = len(rest)
+        while cut > 1 and (rest[cut - 1].kind == "dots" or _closing(rest[cut - 1])):
+            cut -= 1
+        middle = rest[:cut]
+        if remote and any(q.kind == "dots" for q in middle[1:]):
+            if not local or not exists:
                 return
             remote = []
         # Each other path's occurrence is matched under the bindings so far.
@@ -626,11 +636,19 @@ class Matcher:
         extra = list(env.get(SUBS_KEY, ()))
         remote_aligns = []
         for h in remote:
-            got = next(iter(self._node(target, h, env_now, align)), None)
+            siblings = [c for c in _children(h.parent) if c.start_byte >= h.start_byte and c.type not in ("{", "}")]
+            # A marker atom keeps removals before the dots apart from those at this occurrence.
+            marker = _Linked(Atom(p.start, p.end, h.start_byte, h.start_byte, False, False), align)
+            got = next(iter(self._seq(middle, siblings, env_now, marker, True, h.parent.end_byte, h.parent)), None)
+            if _DEBUG:
+                print("REMOTE", h.type, [c.type for c in siblings], [q.type for q in middle], got is not None)
             if got is None:
-                continue
-            env_now, a = got
-            remote_aligns.append(a)
+                if exists:
+                    continue
+                return
+            # Each path has its own bindings for what it matched (spatch: one environment
+            # per path); only the bindings from before the dots are shared.
+            remote_aligns.append((got[0], got[1]))
         if local:
             h = local[0]
             j = next(k for k, t in enumerate(ts) if t.start_byte == h.start_byte and t.end_byte == h.end_byte)
@@ -644,11 +662,12 @@ class Matcher:
             return
         if not remote_aligns:
             return
-        env2 = dict(env_now)
+        env2 = dict(remote_aligns[0][0])
+        env2.pop(SUBS_KEY, None)
         if len(remote_aligns) > 1 or extra:
             env2[SUBS_KEY] = tuple(extra + remote_aligns[1:])
         closing = [t for t in ts if t.type == "}"]
-        yield from self._seq([q for q in rest[1:]], closing, env2, remote_aligns[0], allow_rest, list_end,
+        yield from self._seq(rest[len(middle):], closing, env2, remote_aligns[0][1], allow_rest, list_end,
                              container)
 
     def _continuation(self, last, container) -> list:
@@ -921,6 +940,7 @@ class Matcher:
 
 
 SUBS_KEY = "\0subs"
+_DEBUG = False
 STATEMENT_LISTS = frozenset({"compound_statement", "translation_unit"})
 
 

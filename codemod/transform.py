@@ -287,6 +287,10 @@ def edits_for_match(match: Match, data: bytes, tree, rule_label: str, note: str 
     last_idx = -2
     for idx, a in enumerate(atoms):
         if not a.minus:
+            if a.is_list and a.tstart == a.tend and last_idx == idx - 1:
+                # `...` that skipped nothing joins the removals around it (spatch then drops
+                # the comments and blank lines between them too).
+                last_idx = idx
             continue
         if runs and last_idx == idx - 1:
             runs[-1].append(a)

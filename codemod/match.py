@@ -558,10 +558,15 @@ class Matcher:
             elif ty == "if_statement":
                 cons = node.child_by_field_name("consequence")
                 alt = node.child_by_field_name("alternative")
-                walk(cons, exempt or (not strict and not _falls_through(cons)))
+                body = None
                 if alt is not None:
                     body = alt.named_children[-1] if alt.type == "else_clause" else alt
-                    walk(body, exempt or (not strict and not _falls_through(body)))
+                # A branch that leaves early is an error exit only when the code after the
+                # `if` is reached some other way.
+                leaves = not strict and _falls_through(node)
+                walk(cons, exempt or (leaves and not _falls_through(cons)))
+                if body is not None:
+                    walk(body, exempt or (leaves and not _falls_through(body)))
                 else:
                     walk(succ(node), exempt)
             elif ty in ("while_statement", "for_statement"):
@@ -998,6 +1003,12 @@ def _falls_through(stmt) -> bool:
         if not kids:
             return True
         last = kids[-1]
+    if last.type == "if_statement":
+        alt = last.child_by_field_name("alternative")
+        if alt is None:
+            return True
+        body = alt.named_children[-1] if alt.type == "else_clause" else alt
+        return _falls_through(last.child_by_field_name("consequence")) or _falls_through(body)
     return last.type not in ("return_statement", "goto_statement", "break_statement", "continue_statement")
 
 

@@ -735,11 +735,32 @@ class Matcher:
             tstorage = [self.t.text(c) for c in _children(t) if c.type == "storage_class_specifier"]
             if pstorage != tstorage:
                 return
+        # `T f(...)` against `void *f(...)`: the stars belong to the return type.
+        pstars, pcore = 0, pdecl
+        while pcore.kind == "node" and pcore.type == "pointer_declarator":
+            pstars += 1
+            pcore = pcore.children[-1]
+        tstars, tcore = 0, tdecl
+        while tcore.type == "pointer_declarator":
+            tstars += 1
+            tcore = tcore.child_by_field_name("declarator")
         results = [(env, align)]
-        if ptype is not None and not (ptype.kind == "leaf" and ptype.text == ANYTYPE):
+        any_type = ptype is None or (ptype.kind == "leaf" and ptype.text == ANYTYPE)
+        tmv = self.metavars.get(ptype.text) if ptype is not None and ptype.kind == "meta" else None
+        if not any_type and tmv is not None and tmv.kind == "type" and ttype is not None and tstars >= pstars:
+            full = self.t.text(ttype) + (" " + "*" * (tstars - pstars) if tstars > pstars else "")
+            if tmv.constraint is not None and not _constraint_ok(tmv.constraint, full):
+                return
+            env2 = self._bind(ptype.text, "type", full, normalize_text(full), ttype.start_byte, ttype.end_byte, env)
+            results = [(env2, align)] if env2 is not None else []
+        elif not any_type:
+            if pstars != tstars:
+                return
             results = [r for r in self._node(ptype, ttype, env, align)] if ttype is not None else []
+        elif pstars and pstars != tstars:
+            return
         for env2, align2 in results:
-            for env3, align3 in self._node(pdecl, tdecl, env2, align2):
+            for env3, align3 in self._node(pcore, tcore, env2, align2):
                 yield from self._node(pbody, tbody, env3, align3)
 
     def _type_meta(self, p: PNode, t, env, align):

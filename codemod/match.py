@@ -164,8 +164,51 @@ class Target:
                 return _norm_type(inner + " *")
             return _norm_type(inner[:-1]) if inner.endswith("*") else None
         if ty == "identifier":
-            return self._declared_type(node)
+            found = self._declared_type(node)
+            return found if found is not None else self._macro_type(self.text(node), 0)
+        if ty == "binary_expression":
+            op = node.child_by_field_name("operator")
+            op_text = op.type if op is not None else ""
+            if op_text in ("==", "!=", "<", ">", "<=", ">=", "&&", "||"):
+                return "int"
+            left = self.expr_type(node.child_by_field_name("left"))
+            right = self.expr_type(node.child_by_field_name("right"))
+            if left is None or right is None:
+                return None
+            if op_text in ("<<", ">>"):
+                return left if left in _INTEGER_RANKS else None
+            if left in _INTEGER_RANKS and right in _INTEGER_RANKS:
+                return max(left, right, key=_INTEGER_RANKS.get)
+            return None
         return None
+
+    def _macro_type(self, name: str, depth: int) -> str | None:
+        """Type of an object-like macro whose value is integer arithmetic (as spatch infers)."""
+        if depth > 8:
+            return None
+        if getattr(self, "_macros", None) is None:
+            self._macros = {}
+            for d in self.nodes_of_type("preproc_def"):
+                n, v = d.child_by_field_name("name"), d.child_by_field_name("value")
+                if n is not None and v is not None:
+                    self._macros[self.text(n)] = self.text(v).strip()
+        value = self._macros.get(name)
+        if value is None:
+            return None
+        if re.fullmatch(r'"(?:[^"\\]|\\.)*"', value):
+            return "char *"
+        if not re.fullmatch(r"[\w\s()+\-*/%<>&|^~]+", value):
+            return None
+        kind = "int"
+        for tok in re.findall(r"[A-Za-z_]\w*|\d\w*", value):
+            if tok[0].isdigit():
+                t = "long" if "l" in tok.lower().lstrip("0x").rstrip("0123456789abcdef") else "int"
+            else:
+                t = self._macro_type(tok, depth + 1)
+            if t not in _INTEGER_RANKS:
+                return None
+            kind = max(kind, t, key=_INTEGER_RANKS.get)
+        return kind
 
     def type_names(self) -> frozenset[str]:
         """Names the file uses as types (typedefs, declarations, casts)."""
@@ -402,6 +445,25 @@ class Matcher:
             return
         if t.type != p.type:
             return
+        if p.type == "binary_expression" and len(p.children) == 3 and p.children[1].text in ("*", "+"):
+            # spatch's isomorphism: `A * B` and `A + B` also match `B * A`, `B + A`.
+            tkids = _children(t)
+            if len(tkids) == 3 and self.t.text(tkids[1]) == p.children[1].text:
+                env2 = self._bind_positions(p, t, env)
+                if env2 is None:
+                    return
+                pl, pop, pr = p.children
+                tl, top, tr = tkids
+                seen_results = False
+                for order in ((tl, tr), (tr, tl)):
+                    for e1, a1 in self._node(pl, order[0], env2, align):
+                        a1 = _Linked(Atom(pop.start, pop.end, top.start_byte, top.end_byte, pop.minus), a1)
+                        for e2, a2 in self._node(pr, order[1], e1, a1):
+                            seen_results = True
+                            yield e2, a2
+                    if seen_results:
+                        return
+                return
         env2 = self._bind_positions(p, t, env)
         if env2 is None:
             return
@@ -968,6 +1030,9 @@ class Matcher:
 SUBS_KEY = "\0subs"
 _DEBUG = False
 STATEMENT_LISTS = frozenset({"compound_statement", "translation_unit"})
+
+
+_INTEGER_RANKS = {"char": 0, "short": 1, "int": 2, "unsigned int": 3, "long": 4, "unsigned long": 5}
 
 
 def _norm_type(text: str) -> str:

@@ -173,7 +173,10 @@ class Target:
                 return "int"
             left = self.expr_type(node.child_by_field_name("left"))
             right = self.expr_type(node.child_by_field_name("right"))
-            if left is None or right is None:
+            # spatch takes the known side's type when the other one is unknown.
+            left = left if left is not None else right
+            right = right if right is not None else left
+            if left is None:
                 return None
             if op_text in ("<<", ">>"):
                 return left if left in _INTEGER_RANKS else None
@@ -199,15 +202,17 @@ class Target:
             return "char *"
         if not re.fullmatch(r"[\w\s()+\-*/%<>&|^~]+", value):
             return None
-        kind = "int"
+        kind = None
         for tok in re.findall(r"[A-Za-z_]\w*|\d\w*", value):
             if tok[0].isdigit():
                 t = "long" if "l" in tok.lower().lstrip("0x").rstrip("0123456789abcdef") else "int"
             else:
                 t = self._macro_type(tok, depth + 1)
+                if t is None:
+                    continue  # unknown operand: the known ones decide
             if t not in _INTEGER_RANKS:
                 return None
-            kind = max(kind, t, key=_INTEGER_RANKS.get)
+            kind = t if kind is None else max(kind, t, key=_INTEGER_RANKS.get)
         return kind
 
     def type_names(self) -> frozenset[str]:

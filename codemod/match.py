@@ -174,15 +174,8 @@ class Target:
             left = self.expr_type(node.child_by_field_name("left"))
             right = self.expr_type(node.child_by_field_name("right"))
             # spatch takes the known side's type when the other one is unknown.
-            left = left if left is not None else right
-            right = right if right is not None else left
-            if left is None:
-                return None
-            if op_text in ("<<", ">>"):
-                return left if left in _INTEGER_RANKS else None
-            if left in _INTEGER_RANKS and right in _INTEGER_RANKS:
-                return max(left, right, key=_INTEGER_RANKS.get)
-            return None
+            # spatch gives arithmetic the type of its left operand when known, else the right's.
+            return left if left is not None else right
         return None
 
     def _macro_type(self, name: str, depth: int) -> str | None:

@@ -79,3 +79,22 @@ def test_pair_directives(tmp_path):
     assert pair.spatch_note == "fails because reasons"
     assert pair.reports == (2, 4)
     assert pair.starred and pair.expected is None
+
+
+def test_finalize_sees_script_globals(tmp_path, capsys):
+    from codemod.smpl.runtime import run_finalizers
+    from codemod.testing import run_allocfix
+    from codemod.cparse import MacroProfile
+    from codemod.smpl.loader import load_rules
+
+    rule = tmp_path / "fin.cocci"
+    rule.write_text("@initialize:python@\n@@\nseen = []\n\n@r@\nidentifier f;\n@@\nf();\n\n"
+                    "@script:python@\nf << r.f;\n@@\nseen.append(f)\n\n"
+                    "@finalize:python@\n@@\nprint('calls:', sorted(seen))\n")
+    src = tmp_path / "fin.c"
+    src.write_text("void g(void)\n{\n    one();\n    two();\n}\n")
+    assert run_allocfix(rule, src).ok
+    profile = MacroProfile.load(Path(__file__).resolve().parents[1] / "rules" / "qemu-macros.toml")
+    run_finalizers(load_rules([rule], profile))
+    err = capsys.readouterr().err
+    assert "calls: ['one', 'two']" in err

@@ -9,6 +9,8 @@ early rule still identifies its token after later edits.
 
 from __future__ import annotations
 
+import contextlib
+import sys
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,9 +42,30 @@ def script_namespace(group_path: str, rules: list[CompiledRule]) -> dict:
         ns = {"__name__": "allocfix_rules", "cocci": Cocci()}
         for rule in rules:
             if rule.kind == "initialize":
-                exec(rule.code, ns)
+                with contextlib.redirect_stdout(sys.stderr):  # stdout carries diffs
+                    exec(rule.code, ns)
         _INIT_NAMESPACES[group_path] = ns
     return ns
+
+
+def run_finalizers(rules: RuleSet) -> None:
+    """Run each rule file's @finalize:python@ blocks once, after every file was processed
+    (they see the globals the initialize and script blocks built). For the engine/runner to
+    call at the end of a run; output goes to stderr."""
+    for group_path, group in rules.groups:
+        finals = [r for r in group if r.kind == "finalize"]
+        if not finals:
+            continue
+        ns = script_namespace(group_path, group)
+        for rule in finals:
+            try:
+                with contextlib.redirect_stdout(sys.stderr):
+                    exec(rule.code, ns)
+            except Exception as exc:  # reported with its rule-file line
+                tb = traceback.extract_tb(exc.__traceback__)
+                line = next((f.lineno for f in reversed(tb) if f.filename == rule.file), None)
+                where = f"{rule.file}:{line}" if line else rule.file
+                raise ScriptFailure(f"{where}: finalize block raised {type(exc).__name__}: {exc}") from None
 
 
 @dataclass
@@ -115,8 +138,10 @@ def _starred_offsets(m, data: bytes) -> list[int]:
 def could_match(rules: RuleSet, data: bytes) -> bool:
     """False when no transformation rule's words occur in the text (nothing can change)."""
     for _, group in rules.groups:
+        scripts = any(r.kind == "script" for r in group)  # matches feed scripts: they count too
         for rule in group:
-            if rule.kind == "transform" and (rule.transforms or rule.context_mode) and _prefilter(rule, data):
+            if rule.kind == "transform" and (rule.transforms or rule.context_mode or scripts) \
+                    and _prefilter(rule, data):
                 return True
     return False
 
@@ -303,7 +328,8 @@ class RuleRunner:
                 g.update(values)
                 g.update(cocci=cocci, coccinelle=outputs, allocfix=self.api)
                 try:
-                    exec(rule.code, g)
+                    with contextlib.redirect_stdout(sys.stderr):  # stdout carries diffs
+                        exec(rule.code, g)
                 except Exception as exc:  # a script bug is reported with its rule-file line
                     tb = traceback.extract_tb(exc.__traceback__)
                     line = next((f.lineno for f in reversed(tb) if f.filename == rule.file), None)

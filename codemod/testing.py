@@ -184,13 +184,7 @@ def run_allocfix(rule: Path, source: Path, virtuals=(), profile: MacroProfile | 
                  data: bytes | None = None) -> ToolRun:
     """Apply one rule file to one C file as the engine does, without the safety checks
     (spatch has none either: a rule that is not idempotent must still agree)."""
-    from codemod.api import AllocfixAPI
-    from codemod.cparse import parse_source
-    from codemod.engine import FileContext
     from codemod.errors import AllocfixError
-    from codemod.smpl.runtime import RuleRunner, ScriptFailure
-    from codemod.source import SourceFile
-    from codemod.edits import EditConflict
 
     if profile is None:
         profile = MacroProfile.load(Path(__file__).resolve().parents[1] / "rules" / "qemu-macros.toml")

@@ -309,11 +309,9 @@ def parse_metavars(text: str, path: str, line0: int, rule_names: set[str]) -> li
             set_pos = cur.pos()
             types = _parse_values(cur)
             for t in types:
-                first_word = t.split()[0]
                 if len(t.split()) == 1 and "*" not in t and t not in C_TYPE_WORDS and t not in typedefs:
                     raise RuleError(f"unknown type '{t}' in a type set", set_pos,
                                     hint=f"declare it with `typedef {t};`")
-                del first_word
             while True:
                 name = cur.ident("a metavariable name after the type set")
                 decls.append(MetavarDecl("expression", name.text, cur.pos(name), type_text="|".join(types)))

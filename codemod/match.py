@@ -19,6 +19,7 @@ from typing import Iterator
 import tree_sitter
 
 from codemod.smpl.compile import (
+    ANYTYPE,
     COMMA_LISTS,
     EXPRESSION_TYPES,
     STATEMENT_TYPES,
@@ -77,6 +78,7 @@ class Match:
     atoms: list[Atom]
     start: int  # target range of the whole match
     end: int
+    subs: tuple = ()  # further matches made together with this one (other paths, nests)
 
 
 class _Linked:
@@ -130,6 +132,159 @@ class Target:
 
     def text(self, node) -> str:
         return self.data[node.start_byte : node.end_byte].decode("utf-8", "surrogateescape")
+
+    def expr_type(self, node) -> str | None:
+        """The C type of an expression when the file's declarations say it, else None."""
+        ty = node.type
+        if ty == "parenthesized_expression":
+            inner = [c for c in node.named_children if c.type != "comment"]
+            return self.expr_type(inner[0]) if len(inner) == 1 else None
+        if ty == "number_literal":
+            text = self.text(node).lower()
+            if "." in text or ("e" in text and not text.startswith("0x")):
+                return "float" if text.endswith("f") else "double"
+            suffix = text.rstrip("0123456789abcdefx")
+            text = text[: len(text) - len(suffix)] if suffix else text
+            unsigned = "u" in suffix
+            base = "long" if "l" in suffix else "int"
+            return ("unsigned " if unsigned else "") + base
+        if ty in ("string_literal", "concatenated_string"):
+            return "char *"
+        if ty == "char_literal":
+            return "char"
+        if ty == "cast_expression":
+            tnode = node.child_by_field_name("type")
+            return _norm_type(self.text(tnode)) if tnode is not None else None
+        if ty == "pointer_expression":
+            op = node.child_by_field_name("operator")
+            inner = self.expr_type(node.child_by_field_name("argument"))
+            if inner is None or op is None:
+                return None
+            if op.type == "&":
+                return _norm_type(inner + " *")
+            return _norm_type(inner[:-1]) if inner.endswith("*") else None
+        if ty == "identifier":
+            found = self._declared_type(node)
+            return found if found is not None else self._macro_type(self.text(node), 0)
+        if ty == "binary_expression":
+            op = node.child_by_field_name("operator")
+            op_text = op.type if op is not None else ""
+            if op_text in ("==", "!=", "<", ">", "<=", ">=", "&&", "||"):
+                return "int"
+            left = self.expr_type(node.child_by_field_name("left"))
+            right = self.expr_type(node.child_by_field_name("right"))
+            # spatch takes the known side's type when the other one is unknown.
+            # spatch gives arithmetic the type of its left operand when known, else the right's.
+            return left if left is not None else right
+        return None
+
+    def _macro_type(self, name: str, depth: int) -> str | None:
+        """Type of an object-like macro whose value is integer arithmetic (as spatch infers)."""
+        if depth > 8:
+            return None
+        if getattr(self, "_macros", None) is None:
+            self._macros = {}
+            for d in self.nodes_of_type("preproc_def"):
+                n, v = d.child_by_field_name("name"), d.child_by_field_name("value")
+                if n is not None and v is not None:
+                    self._macros[self.text(n)] = self.text(v).strip()
+        value = self._macros.get(name)
+        if value is None:
+            return None
+        if re.fullmatch(r'"(?:[^"\\]|\\.)*"', value):
+            return "char *"
+        if not re.fullmatch(r"[\w\s()+\-*/%<>&|^~]+", value):
+            return None
+        kind = None
+        for tok in re.findall(r"[A-Za-z_]\w*|\d\w*", value):
+            if tok[0].isdigit():
+                t = "long" if "l" in tok.lower().lstrip("0x").rstrip("0123456789abcdef") else "int"
+            else:
+                t = self._macro_type(tok, depth + 1)
+                if t is None:
+                    continue  # unknown operand: the known ones decide
+            if t not in _INTEGER_RANKS:
+                return None
+            kind = t if kind is None else max(kind, t, key=_INTEGER_RANKS.get)
+        return kind
+
+    def type_names(self) -> frozenset[str]:
+        """Names the file uses as types (typedefs, declarations, casts)."""
+        if getattr(self, "_type_names", None) is None:
+            self._type_names = frozenset(self.text(n) for n in self.nodes_of_type("type_identifier"))
+        return self._type_names
+
+    def declared_as_variable(self, ident) -> bool:
+        return self._declared_type(ident) is not None or self._declared_array(ident)
+
+    def _declared_array(self, ident) -> bool:
+        name = self.text(ident)
+        scope = ident.parent
+        while scope is not None:
+            if scope.type in ("compound_statement", "translation_unit"):
+                for d in scope.named_children:
+                    if d.type == "declaration" and d.start_byte < ident.start_byte:
+                        for c in d.named_children:
+                            if c.type == "array_declarator":
+                                core = c.child_by_field_name("declarator")
+                                if core is not None and self.text(core) == name:
+                                    return True
+            scope = scope.parent
+        return False
+
+    def is_local(self, ident) -> bool:
+        """Declared in the enclosing function (a parameter or a local variable)."""
+        name = self.text(ident)
+        scope = ident.parent
+        while scope is not None and scope.type != "translation_unit":
+            if scope.type in ("compound_statement", "function_definition"):
+                if self._declared_in(scope, name, ident.start_byte) is not None:
+                    return True
+            scope = scope.parent
+        return False
+
+    def _declared_type(self, ident) -> str | None:
+        name = self.text(ident)
+        scope = ident.parent
+        while scope is not None:
+            if scope.type in ("compound_statement", "translation_unit", "function_definition"):
+                found = self._declared_in(scope, name, ident.start_byte)
+                if found is not None:
+                    return found
+            scope = scope.parent
+        return None
+
+    def _declared_in(self, scope, name: str, before: int) -> str | None:
+        decls = []
+        if scope.type == "function_definition":
+            fdecl = scope.child_by_field_name("declarator")
+            while fdecl is not None and fdecl.type != "function_declarator":
+                fdecl = fdecl.child_by_field_name("declarator")
+            params = fdecl.child_by_field_name("parameters") if fdecl is not None else None
+            decls = [c for c in params.named_children if c.type == "parameter_declaration"] if params else []
+        else:
+            decls = [c for c in scope.named_children if c.type == "declaration" and c.start_byte < before]
+        for d in decls:
+            base = d.child_by_field_name("type")
+            if base is None:
+                continue
+            quals = [self.text(c) for c in d.named_children if c.type == "type_qualifier"]
+            base_text = " ".join(quals + [self.text(base)])
+            for decl in [c for i, c in enumerate(d.children) if d.field_name_for_child(i) == "declarator"]:
+                stars, core = 0, decl
+                while core is not None and core.type in ("pointer_declarator", "init_declarator",
+                                                         "array_declarator"):
+                    if core.type == "pointer_declarator":
+                        stars += 1
+                    elif core.type == "array_declarator":
+                        core = None
+                        break
+                    core = core.child_by_field_name("declarator")
+                if core is not None and core.type == "identifier" and self.text(core) == name:
+                    return _norm_type(base_text + " " + "*" * stars)
+                if core is None and name in self.text(decl):
+                    return None
+        return None
 
     def norm(self, node) -> str:
         key = (node.start_byte, node.end_byte)
@@ -205,21 +360,33 @@ class Matcher:
                 if nodes[0].kind != "dots" and items[i].type != nodes[0].type and nodes[0].kind != "meta":
                     continue
                 for env, align in self._seq(list(nodes), items[i:], dict(prebound), None, allow_rest=True,
-                                            list_end=container.end_byte - 1):
+                                            list_end=container.end_byte - 1, container=container):
                     atoms = align.to_list() if align else []
                     real = [a for a in atoms if a.tend > a.tstart] or atoms
                     start = min(a.tstart for a in real) if real else items[i].start_byte
                     end = max(a.tend for a in real) if real else items[i].start_byte
-                    yield Match(self.rule, self.pattern, env, atoms, start, end)
+                    yield self._make(env, align, start, end)
 
     def _make(self, env, align, start, end) -> Match:
-        return Match(self.rule, self.pattern, env, align.to_list() if align else [], start, end)
+        extra = env.get(SUBS_KEY, ())
+        bindings = {k: v for k, v in env.items() if k != SUBS_KEY}
+        subs = []
+        for item in extra:
+            if isinstance(item, Match):
+                subs.append(item)
+            else:  # another path's match: its own bindings and alignment
+                sub_env, sub_align = item
+                sub_bindings = {k: v for k, v in sub_env.items() if k != SUBS_KEY}
+                subs.append(Match(self.rule, self.pattern, sub_bindings, sub_align.to_list() if sub_align else [],
+                                  start, end))
+        return Match(self.rule, self.pattern, bindings, align.to_list() if align else [], start, end,
+                     tuple(subs))
 
     def _candidates(self, p: PNode, near: list[int] | None):
         if p.kind == "meta":
             if p.type == "statement":
                 types = STATEMENT_TYPES
-            elif p.type in ("expression", "idexpression", "constant"):
+            elif p.type in ("expression", "idexpression", "local idexpression", "global idexpression", "constant"):
                 types = EXPRESSION_TYPES
             else:
                 types = IDENTIFIER_TYPES
@@ -228,7 +395,7 @@ class Matcher:
             cands = self.t.nodes_of_type(p.type)
         if near:
             cands = [c for c in cands if all(c.start_byte <= o < c.end_byte for o in near)]
-        return cands
+        return [c for c in cands if not _in_if0(c)]
 
     # -- node matching -------------------------------------------------------
 
@@ -256,8 +423,45 @@ class Matcher:
         if p.type == "declaration" and t.type == "declaration":
             yield from self._declaration(p, t, env, align)
             return
+        if p.type == "function_definition" and t.type == "function_definition":
+            yield from self._function(p, t, env, align)
+            return
+        if p.type == "sizeof_expression" and t.type == "sizeof_expression" and t.child_by_field_name("type"):
+            # `sizeof(T)` with T a type metavariable parses as an expression in the pattern.
+            inner = p.children[-1]
+            if inner.type == "parenthesized_expression" and len(inner.children) == 3 \
+                    and inner.children[1].kind == "meta" and inner.children[1].type == "type":
+                ttype = t.child_by_field_name("type")
+                for env2, align2 in self._type_meta(inner.children[1], ttype, env, align):
+                    yield env2, align2
+                return
+        if p.type == "parenthesized_expression" and t.type != p.type and t.type in EXPRESSION_TYPES:
+            # spatch's `paren` isomorphism: `(E)` in a pattern also matches a bare E.
+            inner = [c for c in p.children if c.kind != "leaf" or c.text not in ("(", ")")]
+            if len(inner) == 1:
+                yield from self._node(inner[0], t, env, align)
+            return
         if t.type != p.type:
             return
+        if p.type == "binary_expression" and len(p.children) == 3 and p.children[1].text in ("*", "+"):
+            # spatch's isomorphism: `A * B` and `A + B` also match `B * A`, `B + A`.
+            tkids = _children(t)
+            if len(tkids) == 3 and self.t.text(tkids[1]) == p.children[1].text:
+                env2 = self._bind_positions(p, t, env)
+                if env2 is None:
+                    return
+                pl, pop, pr = p.children
+                tl, top, tr = tkids
+                seen_results = False
+                for order in ((tl, tr), (tr, tl)):
+                    for e1, a1 in self._node(pl, order[0], env2, align):
+                        a1 = _Linked(Atom(pop.start, pop.end, top.start_byte, top.end_byte, pop.minus), a1)
+                        for e2, a2 in self._node(pr, order[1], e1, a1):
+                            seen_results = True
+                            yield e2, a2
+                    if seen_results:
+                        return
+                return
         env2 = self._bind_positions(p, t, env)
         if env2 is None:
             return
@@ -266,14 +470,37 @@ class Matcher:
         if p.type in COMMA_LISTS:
             tkids = [c for c in tkids if c.type != ","]
             pkids = [c for c in pkids if not (c.kind == "leaf" and c.type == ",")]
-        yield from self._seq(pkids, tkids, env2, align, allow_rest=False, list_end=t.end_byte - 1)
+        container = t if t.type in STATEMENT_LISTS else None
+        yield from self._seq(pkids, tkids, env2, align, allow_rest=False, list_end=t.end_byte - 1,
+                             container=container)
 
-    def _seq(self, ps: list[PNode], ts: list, env: dict, align, allow_rest: bool, list_end: int):
+    def _seq(self, ps: list[PNode], ts: list, env: dict, align, allow_rest: bool, list_end: int,
+             container=None):
         if not ps:
             if not ts or allow_rest:
                 yield env, align
             return
         p = ps[0]
+        if p.kind == "dots" and container is not None:
+            spec = self.dots.get(p.text)
+            if spec is not None and spec.nest is not None:
+                yield from self._nest(spec, p, ps, ts, env, align, allow_rest, list_end, container)
+                return
+            rest = ps[1:]
+            if rest and not _closing(rest[0]) and not p.minus:
+                yield from self._flow(p, rest, ts, env, align, allow_rest, list_end, container)
+                return
+            if allow_rest and all(q.kind == "dots" or _closing(q) for q in rest):
+                # Trailing `...` of a statement sequence: to the end of the function.
+                stmts = [t for t in ts if t.type not in ("{", "}")]
+                if not self._when_ok(p, stmts + self._continuation(stmts[-1] if stmts else None, container),
+                                     env):
+                    return
+                span = (stmts[0].start_byte, stmts[-1].end_byte) if stmts else (list_end, list_end)
+                atom = Atom(p.start, p.end, span[0], span[1], p.minus, True)
+                yield from self._seq(rest, ts[len(stmts):], env, _Linked(atom, align), allow_rest, list_end,
+                                     container)
+                return
         if p.kind == "dots" or (p.kind == "meta" and p.type in ("expression list", "parameter list")):
             # Absorb k items. Shortest first, as spatch prefers.
             for k in range(len(ts) + 1):
@@ -292,12 +519,324 @@ class Matcher:
                     if env2 is None:
                         continue
                 atom = Atom(p.start, p.end, span[0], span[1], p.minus, True)
-                yield from self._seq(ps[1:], ts[k:], env2, _Linked(atom, align), allow_rest, list_end)
+                yield from self._seq(ps[1:], ts[k:], env2, _Linked(atom, align), allow_rest, list_end, container)
             return
         if not ts:
             return
         for env2, align2 in self._node(p, ts[0], env, align):
-            yield from self._seq(ps[1:], ts[1:], env2, align2, allow_rest, list_end)
+            yield from self._seq(ps[1:], ts[1:], env2, align2, allow_rest, list_end, container)
+
+
+    # -- `...` along the control flow -------------------------------------------
+
+    def _exists(self) -> bool:
+        q = self.rule.quantifier
+        if q is not None:
+            return q == "exists"
+        return not self.rule.transforms  # spatch: context rules exist, transformations hold for all
+
+    def _flow(self, p: PNode, rest: list[PNode], ts: list, env: dict, align, allow_rest, list_end, container):
+        """`...` followed by more pattern: the next item is looked for along every path of
+        the function from here (into branches and loops, through gotos), stopping at its
+        first occurrence on each path. A path that leaves through an `if` branch ending
+        in return/goto/break need not reach it unless `when strict`; under `exists` one
+        path is enough."""
+        spec = self.dots.get(p.text)
+        whens = spec.whens if spec is not None else ()
+        any_ = any(w.op == "any" for w in whens)
+        strict = any(w.op == "strict" for w in whens)
+        exists = self._exists() or any(w.op == "exists" for w in whens)
+        if any(w.op == "forall" for w in whens):
+            exists = False
+        target = rest[0]
+        trailing = all(q.kind == "dots" or _closing(q) for q in rest[1:])
+        stmts = [t for t in ts if t.type not in ("{", "}")]
+        items = {(n.start_byte, n.end_byte) for n in stmts}
+        escape = allow_rest
+        fn_body = _function_body(container)
+        hits: list = []  # statement nodes where `target` matched first on some path
+        failed = False
+        seen: set = set()
+        budget = [20000]
+
+        def hit_at(node) -> bool:
+            for _ in self._node(target, node, env, None):
+                return True
+            return False
+
+        def succ(node):
+            n = node
+            while True:
+                sib = n.next_named_sibling
+                while sib is not None and sib.type == "comment":
+                    sib = sib.next_named_sibling
+                parent = n.parent
+                if parent is None:
+                    return None
+                if parent.type in STATEMENT_LISTS and sib is not None and sib.type not in ("}",):
+                    return sib
+                if parent.type in ("case_statement",) and sib is not None:
+                    return sib
+                if parent == container and not escape:
+                    return "end"
+                if parent.type == "function_definition" or parent.type == "translation_unit" or \
+                        (fn_body is not None and parent == fn_body):
+                    return None
+                if parent.type in ("while_statement", "for_statement", "do_statement"):
+                    n = parent
+                    continue
+                n = parent
+
+        def walk(node, exempt: bool) -> None:
+            nonlocal failed
+            budget[0] -= 1
+            if budget[0] < 0:
+                failed = True
+                return
+            if node is None or node == "end":
+                if not exempt:
+                    failed = True
+                return
+            key = (node.start_byte, node.end_byte, node.type, exempt)
+            if key in seen:
+                return
+            seen.add(key)
+            if hit_at(node):
+                hits.append(node)
+                if any_:
+                    # `when any`: later occurrences on the path match too; the path is satisfied.
+                    walk(succ(node), True)
+                return
+            if not self._when_ok(p, [_header(node)] if _header(node) is not None else [], env):
+                if not exempt:
+                    failed = True
+                return
+            ty = node.type
+            if ty == "compound_statement":
+                kids = [c for c in node.named_children if c.type != "comment"]
+                walk(kids[0] if kids else succ(node), exempt)
+            elif ty == "if_statement":
+                cons = node.child_by_field_name("consequence")
+                alt = node.child_by_field_name("alternative")
+                body = None
+                if alt is not None:
+                    body = alt.named_children[-1] if alt.type == "else_clause" else alt
+                # A branch that leaves early is an error exit only when the code after the
+                # `if` is reached some other way.
+                leaves = not strict and _falls_through(node)
+                walk(cons, exempt or (leaves and not _falls_through(cons)))
+                if body is not None:
+                    walk(body, exempt or (leaves and not _falls_through(body)))
+                else:
+                    walk(succ(node), exempt)
+            elif ty in ("while_statement", "for_statement"):
+                body = node.child_by_field_name("body")
+                if body is not None:
+                    walk(body, exempt)
+                walk(succ(node), exempt)
+            elif ty == "do_statement":
+                walk(node.child_by_field_name("body"), exempt)
+            elif ty == "switch_statement":
+                body = node.child_by_field_name("body")
+                cases = [c for c in body.named_children if c.type == "case_statement"] if body else []
+                for c in cases:
+                    walk(c, exempt)
+                if not any(_case_is_default(c) for c in cases):
+                    walk(succ(node), exempt)
+            elif ty == "case_statement":
+                kids = [c for c in node.named_children if c.type in STATEMENT_TYPES and c != node.child_by_field_name("value")]
+                walk(kids[0] if kids else succ(node), exempt)
+            elif ty == "labeled_statement":
+                inner = [c for c in node.named_children if c.type != "statement_identifier"]
+                walk(inner[0] if inner else succ(node), exempt)
+            elif ty == "return_statement":
+                if not exempt:
+                    failed = True
+            elif ty == "goto_statement":
+                if exempt and not strict:
+                    return
+                label = node.child_by_field_name("label")
+                dest = _find_label(fn_body, self.t.text(label)) if label is not None else None
+                walk(dest, exempt)
+            elif ty in ("break_statement", "continue_statement"):
+                if exempt and not strict:
+                    return
+                loop = node.parent
+                while loop is not None and loop.type not in ("while_statement", "for_statement", "do_statement",
+                                                             "switch_statement", "function_definition"):
+                    loop = loop.parent
+                walk(succ(loop) if loop is not None and loop.type != "function_definition" else None, exempt)
+            else:
+                walk(succ(node), exempt)
+
+        if stmts:
+            walk(stmts[0], False)
+        elif escape and container is not None:
+            kids = [c for c in container.named_children if c.type not in ("comment",)]
+            walk(succ(kids[-1]) if kids else None, False)
+        else:
+            walk("end", False)
+        if _DEBUG:
+            print("FLOW hits", [(h.type, h.start_byte) for h in hits], "failed", failed, "exists", exists)
+        if not hits or (failed and not exists):
+            return
+        hits.sort(key=lambda n: n.start_byte)
+        local = [h for h in hits if (h.start_byte, h.end_byte) in items]
+        remote = [h for h in hits if (h.start_byte, h.end_byte) not in items]
+        if any_ and trailing:
+            remote += local[1:]
+            local = local[:1]
+        # More pattern after an occurrence in another block: what comes before the final
+        # `... }` must follow it there (e.g. `VAR = E; return VAR;` inside a branch).
+        cut = len(rest)
+        while cut > 1 and (rest[cut - 1].kind == "dots" or _closing(rest[cut - 1])):
+            cut -= 1
+        middle = rest[:cut]
+        if remote and any(q.kind == "dots" for q in middle[1:]):
+            if not local or not exists:
+                return
+            remote = []
+        # Each other path's occurrence is matched under the bindings so far.
+        env_now = env
+        extra = list(env.get(SUBS_KEY, ()))
+        remote_aligns = []
+        for h in remote:
+            siblings = [c for c in _children(h.parent) if c.start_byte >= h.start_byte and c.type not in ("{", "}")]
+            # A marker atom keeps removals before the dots apart from those at this occurrence.
+            marker = _Linked(Atom(p.start, p.end, h.start_byte, h.start_byte, False, False), align)
+            got = next(iter(self._seq(middle, siblings, env_now, marker, True, h.parent.end_byte, h.parent)), None)
+            if _DEBUG:
+                print("REMOTE", h.type, [c.type for c in siblings], [q.type for q in middle], got is not None)
+            if got is None:
+                if exists:
+                    continue
+                return
+            # Each path has its own bindings for what it matched (spatch: one environment
+            # per path); only the bindings from before the dots are shared.
+            remote_aligns.append((got[0], got[1]))
+        if local:
+            h = local[0]
+            j = next(k for k, t in enumerate(ts) if t.start_byte == h.start_byte and t.end_byte == h.end_byte)
+            skipped = [t for t in ts[:j] if t.type not in ("{", "}")]
+            span = (skipped[0].start_byte, skipped[-1].end_byte) if skipped else (h.start_byte, h.start_byte)
+            atom = Atom(p.start, p.end, span[0], span[1], p.minus, True)
+            env2 = dict(env_now)
+            if remote_aligns:
+                env2[SUBS_KEY] = tuple(extra + remote_aligns)
+            yield from self._seq(rest, ts[j:], env2, _Linked(atom, align), allow_rest, list_end, container)
+            return
+        if not remote_aligns:
+            return
+        env2 = dict(remote_aligns[0][0])
+        env2.pop(SUBS_KEY, None)
+        if len(remote_aligns) > 1 or extra:
+            env2[SUBS_KEY] = tuple(extra + remote_aligns[1:])
+        closing = [t for t in ts if t.type == "}"]
+        yield from self._seq(rest[len(middle):], closing, env2, remote_aligns[0][1], allow_rest, list_end,
+                             container)
+
+    def _continuation(self, last, container) -> list:
+        """Statements that can run after `last` up to the end of the function (for when-checks
+        of trailing dots)."""
+        out = []
+        n = last
+        while n is not None and n.parent is not None and n.parent.type != "function_definition":
+            sib = n.next_named_sibling
+            while sib is not None:
+                if sib.type not in ("comment", "}"):
+                    out.append(sib)
+                sib = sib.next_named_sibling
+            n = n.parent
+        return out
+
+    def _nest(self, spec, p: PNode, ps, ts, env, align, allow_rest, list_end, container):
+        """`<... P ...>`: skip statements like `...`, matching P wherever it occurs in them."""
+        stmts_all = [t for t in ts if t.type not in ("{", "}")]
+        rest = ps[1:]
+        counts = [len(stmts_all)] if not rest or all(_closing(q) or q.kind == "dots" for q in rest) \
+            else range(len(stmts_all) + 1)
+        for k in counts:
+            skipped = stmts_all[:k]
+            if not self._when_ok(p, skipped, env):
+                continue
+            found = []
+            if skipped:
+                lo, hi = skipped[0].start_byte, skipped[-1].end_byte
+                taken: set = set()
+                for nest_pattern in spec.nest:
+                    sub = Matcher(self.rule, nest_pattern, self.t)
+                    spots = set()
+                    for m in sub.matches({k: v for k, v in env.items() if k != SUBS_KEY}):
+                        if lo <= m.start and m.end <= hi and (m.start, m.end) not in taken:
+                            found.append(m)
+                            spots.add((m.start, m.end))
+                    taken |= spots
+            if spec.nest_required and not found:
+                continue
+            span = (skipped[0].start_byte, skipped[-1].end_byte) if skipped else (list_end, list_end)
+            atom = Atom(p.start, p.end, span[0], span[1], p.minus, True)
+            env2 = dict(env)
+            if found:
+                env2[SUBS_KEY] = tuple(list(env.get(SUBS_KEY, ())) + _outermost(found))
+            yield from self._seq(rest, ts[k:], env2, _Linked(atom, align), allow_rest, list_end, container)
+
+    # -- function definitions: `T f(PS) { ... }` --------------------------------------
+
+    def _function(self, p: PNode, t, env: dict, align):
+        pf = {c.field_name: c for c in p.children if c.field_name}
+        ptype, pdecl, pbody = pf.get("type"), pf.get("declarator"), pf.get("body")
+        ttype = t.child_by_field_name("type")
+        tdecl = t.child_by_field_name("declarator")
+        tbody = t.child_by_field_name("body")
+        if pdecl is None or pbody is None or tdecl is None or tbody is None:
+            return
+        pstorage = [_pleaves(c) for c in p.children if c.type == "storage_class_specifier"]
+        if pstorage:
+            tstorage = [self.t.text(c) for c in _children(t) if c.type == "storage_class_specifier"]
+            if pstorage != tstorage:
+                return
+        # `T f(...)` against `void *f(...)`: the stars belong to the return type.
+        pstars, pcore = 0, pdecl
+        while pcore.kind == "node" and pcore.type == "pointer_declarator":
+            pstars += 1
+            pcore = pcore.children[-1]
+        tstars, tcore = 0, tdecl
+        while tcore.type == "pointer_declarator":
+            tstars += 1
+            tcore = tcore.child_by_field_name("declarator")
+        results = [(env, align)]
+        any_type = ptype is None or (ptype.kind == "leaf" and ptype.text == ANYTYPE)
+        tmv = self.metavars.get(ptype.text) if ptype is not None and ptype.kind == "meta" else None
+        if not any_type and tmv is not None and tmv.kind == "type" and ttype is not None and tstars >= pstars:
+            full = self.t.text(ttype) + (" " + "*" * (tstars - pstars) if tstars > pstars else "")
+            if tmv.constraint is not None and not _constraint_ok(tmv.constraint, full):
+                return
+            env2 = self._bind(ptype.text, "type", full, normalize_text(full), ttype.start_byte, ttype.end_byte, env)
+            results = [(env2, align)] if env2 is not None else []
+        elif not any_type:
+            if pstars != tstars:
+                return
+            results = [r for r in self._node(ptype, ttype, env, align)] if ttype is not None else []
+        elif pstars and pstars != tstars:
+            return
+        for env2, align2 in results:
+            for env3, align3 in self._node(pcore, tcore, env2, align2):
+                yield from self._node(pbody, tbody, env3, align3)
+
+    def _type_meta(self, p: PNode, t, env, align):
+        mv = self.metavars.get(p.text)
+        text = self.t.text(t)
+        if _C_KEYWORD_TYPE_RE.fullmatch(text) is None and " " not in text.strip() \
+                and text.strip() not in self.t.type_names():
+            # `sizeof(uint32_t)` where the file never declares uint32_t: spatch reads an
+            # expression there, not a type.
+            return
+        if mv is not None and mv.constraint is not None and not _constraint_ok(mv.constraint, text):
+            return
+        env2 = self._bind(p.text, "type", text, self.t.norm(t), t.start_byte, t.end_byte, env)
+        if env2 is None:
+            return
+        yield env2, _Linked(Atom(p.start, p.end, t.start_byte, t.end_byte, p.minus), align)
 
     def _when_ok(self, p: PNode, skipped: list, env: dict) -> bool:
         spec = self.dots.get(p.text)
@@ -329,13 +868,20 @@ class Matcher:
         ttype = t.type
         if kind in ("expression",) and ttype not in EXPRESSION_TYPES:
             return
-        if kind == "idexpression" and ttype != "identifier":
-            return
+        if kind.endswith("idexpression"):
+            if ttype != "identifier":
+                return
+            if kind != "idexpression" and self.t.is_local(t) != (kind == "local idexpression"):
+                return
         if kind == "identifier" and ttype not in IDENTIFIER_TYPES:
             return
         if kind == "constant" and ttype not in CONSTANT_TYPES:
             return
         if kind == "type" and ttype not in TYPE_TYPES:
+            return
+        if kind == "type" and ttype == "identifier" and (
+                self.t.declared_as_variable(t) or self.t.text(t) not in self.t.type_names()):
+            # `sizeof(x)`: x is a type only when the file uses it as one (as spatch decides).
             return
         if kind == "statement" and ttype not in STATEMENT_TYPES:
             return
@@ -344,6 +890,10 @@ class Matcher:
         text = self.t.text(t)
         if mv is not None and mv.constraint is not None and not _constraint_ok(mv.constraint, text):
             return
+        if mv is not None and mv.type_text:
+            env = self._typed(mv.type_text, t, env)
+            if env is None:
+                return
         env2 = self._bind(p.text, kind, text, self.t.norm(t), t.start_byte, t.end_byte, env)
         if env2 is None:
             return
@@ -351,6 +901,37 @@ class Matcher:
         if env2 is None:
             return
         yield env2, _Linked(Atom(p.start, p.end, t.start_byte, t.end_byte, p.minus), align)
+
+    def _typed(self, type_text: str, t, env: dict):
+        """Typed expression metavariables (`char *E;`, `T *E;`): the expression's type,
+        as far as declarations in the file tell, must be the declared one. An
+        expression of unknown type does not match (as in spatch)."""
+        actual = self.t.expr_type(t)
+        if actual is None:
+            return None
+        if "|" in type_text:
+            for alternative in type_text.split("|"):
+                got = self._typed(alternative, t, env)
+                if got is not None:
+                    return got
+            return None
+        want = _norm_type(type_text)
+        metas = [w for w in re.findall(r"[A-Za-z_]\w*", want)
+                 if self.metavars.get(w) is not None and self.metavars[w].kind == "type"]
+        if not metas:
+            return env if want == actual else None
+        rx = re.escape(want)
+        for m in metas:
+            rx = rx.replace(re.escape(m), r"(?P<%s>.+?)" % m, 1)
+        got = re.fullmatch(rx, actual)
+        if got is None:
+            return None
+        for m in metas:
+            value = got.group(m).strip()
+            env = self._bind(m, "type", value, normalize_text(value), None, None, env)
+            if env is None:
+                return None
+        return env
 
     def _bind(self, name, kind, text, norm, start, end, env):
         old = env.get(name)
@@ -399,6 +980,9 @@ class Matcher:
             type_text = " ".join([self.t.text(q) for q in qualifiers] + [self.t.text(ttype)])
             extra = tstars - pstars
             full = type_text + (" " + "*" * extra if extra else "")
+            tmv = self.metavars[ptype.text]
+            if tmv.constraint is not None and not _constraint_ok(tmv.constraint, full):
+                return
             env2 = self._bind(ptype.text, "type", full, normalize_text(full), ttype.start_byte, ttype.end_byte, env)
             if env2 is None:
                 return
@@ -439,6 +1023,112 @@ class Matcher:
         if tcore.type == "init_declarator":
             return
         yield from self._node(pcore, tcore, env, align)
+
+
+SUBS_KEY = "\0subs"
+_DEBUG = False
+STATEMENT_LISTS = frozenset({"compound_statement", "translation_unit"})
+
+
+_INTEGER_RANKS = {"char": 0, "short": 1, "int": 2, "unsigned int": 3, "long": 4, "unsigned long": 5}
+
+
+def _norm_type(text: str) -> str:
+    text = " ".join(text.replace("*", " * ").split())
+    return text.replace("* *", "**").replace("* *", "**")
+
+
+_C_KEYWORD_TYPE_RE = re.compile(
+    r"(?:(?:const|volatile|signed|unsigned|short|long|int|char|float|double|void|_Bool|bool)\s*)+")
+
+
+def _in_if0(node) -> bool:
+    """Inside the dead branch of `#if 0`: spatch does not look there."""
+    child, n = node, node.parent
+    while n is not None:
+        if n.type == "preproc_if":
+            cond = n.child_by_field_name("condition")
+            alt = n.child_by_field_name("alternative")
+            if cond is not None and cond.text.strip() == b"0" and child != alt and child != cond:
+                return True
+        child, n = n, n.parent
+    return False
+
+
+def _pleaves(p: PNode) -> str:
+    if not p.children:
+        return p.text
+    return " ".join(_pleaves(c) for c in p.children)
+
+
+def _closing(p: PNode) -> bool:
+    return p.kind == "leaf" and p.text == "}"
+
+
+def _header(node):
+    """The part of a statement that runs before its sub-statements (for when-checks along a path)."""
+    ty = node.type
+    if ty in ("if_statement", "while_statement", "switch_statement"):
+        return node.child_by_field_name("condition")
+    if ty == "for_statement":
+        return None
+    if ty in ("compound_statement", "labeled_statement", "case_statement", "do_statement"):
+        return None
+    return node
+
+
+def _falls_through(stmt) -> bool:
+    """False when a branch always leaves (ends in return, goto, break or continue)."""
+    if stmt is None:
+        return True
+    last = stmt
+    while last.type == "compound_statement":
+        kids = [c for c in last.named_children if c.type != "comment"]
+        if not kids:
+            return True
+        last = kids[-1]
+    if last.type == "if_statement":
+        alt = last.child_by_field_name("alternative")
+        if alt is None:
+            return True
+        body = alt.named_children[-1] if alt.type == "else_clause" else alt
+        return _falls_through(last.child_by_field_name("consequence")) or _falls_through(body)
+    return last.type not in ("return_statement", "goto_statement", "break_statement", "continue_statement")
+
+
+def _function_body(node):
+    n = node
+    while n is not None and n.type != "function_definition":
+        n = n.parent
+    return n.child_by_field_name("body") if n is not None else None
+
+
+def _find_label(body, name: str):
+    if body is None:
+        return None
+    stack = [body]
+    while stack:
+        n = stack.pop()
+        if n.type == "labeled_statement":
+            lab = n.child_by_field_name("label")
+            if lab is not None and lab.text.decode("utf-8", "surrogateescape") == name:
+                return n
+        stack.extend(n.named_children)
+    return None
+
+
+def _case_is_default(case) -> bool:
+    return case.child_by_field_name("value") is None
+
+
+def _outermost(matches: list) -> list:
+    """Drop matches nested inside another one (spatch would tag their tokens twice)."""
+    out = []
+    for m in sorted(matches, key=lambda m: (m.start, -m.end)):
+        if out and out[-1].start <= m.start and m.end <= out[-1].end:
+            continue
+        out.append(m)
+    return out
 
 
 def _peel(p: PNode) -> tuple[int, PNode]:

@@ -15,7 +15,7 @@ import re
 
 from codemod.edits import Edit
 from codemod.match import Atom, Binding, Match
-from codemod.smpl.compile import PlusChunk
+from codemod.smpl.compile import EXPRESSION_TYPES, PlusChunk
 from codemod.source import line_bounds, line_indent
 
 INDENT = "    "  # QEMU: four spaces
@@ -26,7 +26,104 @@ class TransformError(Exception):
     """A match whose plus code cannot be produced (e.g. an unbound name)."""
 
 
-def substitute(line: str, bindings: dict[str, Binding], metavars: dict, indent: str) -> str:
+_BIN_PREC = {"*": 10, "/": 10, "%": 10, "+": 9, "-": 9, "<<": 8, ">>": 8, "<": 7, ">": 7, "<=": 7, ">=": 7,
+             "==": 6, "!=": 6, "&": 5, "^": 4, "|": 3, "&&": 2, "||": 1, "?": 0.5, ":": 0.5, ",": 0.1}
+_ASSIGN_OPS = {"=", "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=", "<<=", ">>="}
+_OP_RE = r"->|\+\+|--|<<=|>>=|<<|>>|<=|>=|==|!=|&&|\|\||[-+*/%&|^]=|[-+*/%<>&|^!~=?:,.(\[{};]"
+_TOKEN_AT_END = re.compile(r"(" + _OP_RE + r"|[A-Za-z_]\w*|\d\w*|[)\]])\s*$")
+_TOKEN_AT_START = re.compile(r"^\s*(" + _OP_RE + r"|[A-Za-z_]\w*|\d\w*|[)\]])")
+
+
+def expression_precedence(tree, b: Binding) -> float:
+    """How tightly the bound expression holds together: 12 primary/postfix, 11 prefix
+    (unary, cast), a binary operator's level, below 1 for ?:, assignment and comma."""
+    if tree is None or b.start is None or b.from_script:
+        return 12
+    node = tree.root_node.descendant_for_byte_range(b.start, max(b.start, b.end - 1))
+    while node is not None and node.parent is not None and (node.start_byte, node.end_byte) != (b.start, b.end):
+        node = node.parent
+    while node is not None and node.parent is not None and (node.parent.start_byte, node.parent.end_byte) == (
+            b.start, b.end) and node.parent.type not in ("expression_statement", "argument_list"):
+        node = node.parent
+    if node is None or (node.start_byte, node.end_byte) != (b.start, b.end):
+        return 12
+    ty = node.type
+    if ty == "binary_expression":
+        op = node.child_by_field_name("operator")
+        return _BIN_PREC.get(op.type if op is not None else "", 1)
+    if ty == "conditional_expression":
+        return 0.5
+    if ty == "assignment_expression":
+        return 0.2
+    if ty == "comma_expression":
+        return 0.1
+    if ty in ("unary_expression", "pointer_expression", "cast_expression", "sizeof_expression") or (
+            ty == "update_expression" and node.children and node.children[0].type in ("++", "--")):
+        return 11
+    return 12
+
+
+def _text_precedence(text: str) -> float:
+    """expression_precedence for added code (parsed on its own)."""
+    from codemod.cparse import parser as c_parser
+
+    wrapped = f"void __af_f__(void) {{ __af_x__ = {text}; }}".encode()
+    tree = c_parser().parse(wrapped)
+    if tree.root_node.has_error:
+        return 12
+    start = wrapped.index(b"= ") + 2
+    b = Binding("expression", text, text, start, start + len(text.encode()))
+    return expression_precedence(tree, b)
+
+
+def _is_one_expression(tree, start: int, end: int) -> bool:
+    """Whether [start, end) is exactly one expression (not, say, `return f`)."""
+    node = tree.root_node.named_descendant_for_byte_range(start, end)
+    while node is not None and node.parent is not None and (node.start_byte, node.end_byte) != (start, end):
+        node = node.parent
+    return node is not None and (node.start_byte, node.end_byte) == (start, end) and node.type in EXPRESSION_TYPES
+
+
+def _needs_parens(before: str, after: str, prec: float) -> bool:
+    """Whether an expression of precedence `prec` between these texts must be parenthesized
+    to keep its meaning (as spatch does when it substitutes a metavariable)."""
+    if prec >= 12:
+        return False
+    nxt = _TOKEN_AT_START.match(after)
+    nxt_tok = nxt.group(1) if nxt else ""
+    if nxt_tok in ("->", ".", "[", "(", "++", "--"):
+        return True
+    prv = _TOKEN_AT_END.search(before)
+    prv_tok = prv.group(1) if prv else ""
+    if prv_tok in _BIN_PREC or prv_tok in _ASSIGN_OPS or prv_tok in ("!", "~"):
+        head = before[: prv.start()] if prv else ""
+        prev2 = _TOKEN_AT_END.search(head)
+        operand_before = prev2 is not None and (re.fullmatch(r"[A-Za-z_]\w*|\d\w*|[)\]]", prev2.group(1))
+                                                and prev2.group(1) != "return")
+        if prv_tok in ("!", "~") or (prv_tok in ("-", "+", "*", "&") and not operand_before):
+            if prec < 11:
+                return True
+        elif prv_tok in _ASSIGN_OPS:
+            if prec < 0.2:
+                return True
+        elif prv_tok != "," and (prec < _BIN_PREC[prv_tok] or (
+                prec == _BIN_PREC[prv_tok] and prv_tok not in ("+", "&&", "||", "|", "^", "&"))):
+            # Right of an operator: a looser one needs brackets, and so does the same level
+            # unless regrouping cannot change the value (`x + a - b`).
+            return True
+        elif prv_tok == "," and prec <= 0.1:
+            return True
+    if nxt_tok in _BIN_PREC and nxt_tok != ",":
+        # Left of an operator: needed when it binds tighter; spatch also brackets a
+        # product's left operand of the same level (`(a * b) * 2`).
+        if prec < _BIN_PREC[nxt_tok] or (prec == _BIN_PREC[nxt_tok] == 10):
+            return True
+    if nxt_tok == "," and prec <= 0.1:
+        return True
+    return False
+
+
+def substitute(line: str, bindings: dict[str, Binding], metavars: dict, indent: str, tree=None) -> str:
     def repl(m: re.Match) -> str:
         word = m.group()
         if not (word[0].isalpha() or word[0] == "_"):
@@ -53,16 +150,22 @@ def substitute(line: str, bindings: dict[str, Binding], metavars: dict, indent: 
         text = b.text
         if "\n" in text and b.from_script:
             text = text.replace("\n", "\n" + indent)
+        if mv.kind == "type" and text.endswith("*"):
+            text += "\0"  # `T x` with T = `char *` reads `char *x`
+        if mv.kind in ("expression", "constant") or mv.kind.endswith("idexpression"):
+            prec = expression_precedence(tree, b)
+            if _needs_parens(line[: m.start()], line[m.end() :], prec):
+                text = f"({text})"
         return text
 
-    return _PLUS_TOKEN_RE.sub(repl, line)
+    return re.sub("\0 *", "", _PLUS_TOKEN_RE.sub(repl, line))
 
 
-def _chunk_lines(chunk: PlusChunk, bindings, metavars, base: str) -> list[str]:
+def _chunk_lines(chunk: PlusChunk, bindings, metavars, base: str, tree=None) -> list[str]:
     out = []
     for rel, text in chunk.lines:
         indent = base + INDENT * (rel // 4) + " " * (rel % 4)
-        out.append(indent + substitute(text, bindings, metavars, indent) if text else "")
+        out.append(indent + substitute(text, bindings, metavars, indent, tree) if text else "")
     return out
 
 
@@ -110,6 +213,79 @@ def _has_call(node) -> bool:
     return False
 
 
+def _minus_commas(pattern, data: bytes, run, start: int, end: int, eat_space: bool) -> tuple[int, int]:
+    """List commas are not aligned as atoms: a comma on a '-' line right after (or before)
+    the run goes with it when the target has one there too."""
+    text, markers = pattern.text, pattern.markers
+    k = max(a.pend for a in run)
+    while k < len(text) and text[k] in " \t\n":
+        k += 1
+    if k < len(text) and text[k] == "," and markers[k] == "-":
+        j = end
+        while j < len(data) and data[j : j + 1] in (b" ", b"\t", b"\n", b"\r"):
+            j += 1
+        if data[j : j + 1] == b",":
+            end = j + 1
+            while eat_space and end < len(data) and data[end : end + 1] in (b" ", b"\t"):
+                end += 1
+    k = min(a.pstart for a in run) - 1
+    while k >= 0 and text[k] in " \t\n":
+        k -= 1
+    if k >= 0 and text[k] == "," and markers[k] == "-":
+        j = start
+        while j > 0 and data[j - 1 : j] in (b" ", b"\t", b"\n", b"\r"):
+            j -= 1
+        if data[j - 1 : j] == b",":
+            start = j - 1
+    return start, end
+
+
+def _with_list_comma(data: bytes, start: int, end: int) -> tuple[int, int]:
+    """A removed item of a comma list takes one of its commas with it: the one after it
+    (and the space up to the next item), or for the last item the one before it."""
+    before = start
+    while before > 0 and data[before - 1 : before] in (b" ", b"\t", b"\n", b"\r"):
+        before -= 1
+    after = end
+    while after < len(data) and data[after : after + 1] in (b" ", b"\t", b"\n", b"\r"):
+        after += 1
+    prev = data[before - 1 : before]
+    nxt = data[after : after + 1]
+    if nxt == b"," and prev in (b"(", b",", b"{"):
+        after += 1
+        while after < len(data) and data[after : after + 1] in (b" ", b"\t"):
+            after += 1
+        return start, after
+    if prev == b"," and nxt in (b")", b"}"):
+        return before - 1, end
+    return start, end
+
+
+def _dedent_unwrapped(data: bytes, removed: list, rule_label: str, note: str) -> list[Edit]:
+    """Code kept while the block around it is removed (`- if (x) {` ... `- }`) moves out one
+    level, as spatch prints it: its lines take the indentation of the removed opening line."""
+    edits: list[Edit] = []
+    for k, (open_start, open_end, open_text) in enumerate(removed):
+        if not open_text.endswith(b"{"):
+            continue
+        close = next((r for r in removed[k + 1 :] if r[2] == b"}"), None)
+        if close is None:
+            continue
+        inner = data[open_end : close[0]]
+        if not inner.strip() or any(open_end <= r[0] < close[0] for r in removed if r is not close):
+            continue
+        outer_indent = line_indent(data, open_start)
+        lines = inner.split(b"\n")
+        first = next(l for l in lines if l.strip())
+        inner_indent = first[: len(first) - len(first.lstrip())]
+        pos = open_end
+        for line in lines:
+            if line.strip() and line.startswith(inner_indent) and inner_indent != outer_indent:
+                edits.append(Edit(pos, pos + len(inner_indent), outer_indent, rule_label, note))
+            pos += len(line) + 1
+    return edits
+
+
 def edits_for_match(match: Match, data: bytes, tree, rule_label: str, note: str = "") -> list[Edit]:
     pattern = match.pattern
     metavars = match.rule.metavars
@@ -119,6 +295,10 @@ def edits_for_match(match: Match, data: bytes, tree, rule_label: str, note: str 
     last_idx = -2
     for idx, a in enumerate(atoms):
         if not a.minus:
+            if a.is_list and a.tstart == a.tend and last_idx == idx - 1:
+                # `...` that skipped nothing joins the removals around it (spatch then drops
+                # the comments and blank lines between them too).
+                last_idx = idx
             continue
         if runs and last_idx == idx - 1:
             runs[-1].append(a)
@@ -140,34 +320,49 @@ def edits_for_match(match: Match, data: bytes, tree, rule_label: str, note: str 
         else:
             insertions.append((chunk, prev, nxt))
     edits: list[Edit] = []
+    removed_lines: list[tuple[int, int, bytes]] = []  # whole lines a pure deletion removes
     for i, run in enumerate(runs):
         real = [a for a in run if a.tend > a.tstart]
         if not real and not replacements[i]:
             continue
         start = min(a.tstart for a in (real or run))
         end = max(a.tend for a in (real or run))
+        start, end = _minus_commas(pattern, data, run, start, end, eat_space=not replacements[i])
         chunks = [c for _, c in sorted(replacements[i], key=lambda x: 0 if x[0] == "before" else 1)]
+        if not replacements[i]:
+            start, end = _with_list_comma(data, start, end)
         line_start, _ = line_bounds(data, start)
         _, line_end = line_bounds(data, end)
         base = line_indent(data, start).decode("utf-8", "surrogateescape")
         lines: list[str] = []
         for c in chunks:
-            lines += _chunk_lines(c, match.bindings, metavars, base)
+            lines += _chunk_lines(c, match.bindings, metavars, base, tree)
         if _only_space(data, line_start, start) and _only_space(data, end, line_end):
             # The run is whole lines: replace them (removing them when nothing is added).
             text = "".join(l + "\n" for l in lines)
             edits.append(Edit(line_start, min(line_end + 1, len(data)),
                               text.encode("utf-8", "surrogateescape"), rule_label, note))
+            if not lines:
+                removed_lines.append((line_start, min(line_end + 1, len(data)), data[line_start:line_end].strip()))
         else:
             text = "\n".join(l.lstrip() if k == 0 else l for k, l in enumerate(lines))
+            if (len(lines) == 1 and text and not text.rstrip().endswith((";", "{", "}"))
+                    and _is_one_expression(tree, start, end)):
+                # An expression replacing an expression keeps its meaning in the code around it.
+                prec = _text_precedence(text)
+                around_before = data[line_start:start].decode("utf-8", "surrogateescape")
+                around_after = data[end:line_end].decode("utf-8", "surrogateescape")
+                if _needs_parens(around_before, around_after, prec):
+                    text = f"({text})"
             edits.append(Edit(start, end, text.encode("utf-8", "surrogateescape"), rule_label, note))
+    edits += _dedent_unwrapped(data, removed_lines, rule_label, note)
     for chunk, prev, nxt in insertions:
         if prev is not None:
             anchor = prev.tend
             base = line_indent(data, anchor).decode("utf-8", "surrogateescape")
             if data[prev.tstart : prev.tend] == b"{":
                 base += INDENT
-            lines = _chunk_lines(chunk, match.bindings, metavars, base)
+            lines = _chunk_lines(chunk, match.bindings, metavars, base, tree)
             if _ends_line(data, anchor):
                 _, line_end = line_bounds(data, anchor)
                 at = min(line_end + 1, len(data))
@@ -186,7 +381,7 @@ def edits_for_match(match: Match, data: bytes, tree, rule_label: str, note: str 
         elif nxt is not None:
             line_start, _ = line_bounds(data, nxt.tstart)
             base = line_indent(data, nxt.tstart).decode("utf-8", "surrogateescape")
-            lines = _chunk_lines(chunk, match.bindings, metavars, base)
+            lines = _chunk_lines(chunk, match.bindings, metavars, base, tree)
             text = "".join(l + "\n" for l in lines)
             edits.append(Edit(line_start, line_start, text.encode("utf-8", "surrogateescape"), rule_label, note))
     if b"\r\n" in data:

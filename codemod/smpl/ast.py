@@ -14,6 +14,8 @@ METAVAR_KINDS = (
     "expression",
     "identifier",
     "idexpression",
+    "local idexpression",
+    "global idexpression",
     "type",
     "constant",
     "statement",

@@ -72,6 +72,8 @@ class DotsSpec:
     id: int
     whens: tuple[WhenClause, ...]
     minus: bool
+    nest: "tuple[Pattern, ...] | None" = None  # `<... P ...>`: P (alternatives) anywhere in the skipped code
+    nest_required: bool = False  # `<+... P ...+>`: at least once
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,7 @@ class CompiledRule:
     depends: tuple | None
     metavars: dict = field(default_factory=dict)  # local name -> MetavarSpec
     alternatives: tuple[Pattern, ...] = ()
+    quantifier: str | None = None  # "exists" | "forall" | None (spatch's default)
     transforms: bool = False  # has - or + lines
     context_mode: bool = False  # has * lines (report only)
     required: tuple[frozenset[str], ...] = ()  # each set: one of these words must occur
@@ -148,6 +151,68 @@ def _is_disj(line: BodyLine, token: str) -> bool:
     return line.col == 1 and line.marker == " " and line.text.strip() == token
 
 
+_INLINE_RE = re.compile(r"\\\(|\\\||\\\)")
+
+
+def _inline_variants(line: BodyLine, path: str) -> list[BodyLine]:
+    """`a \\( b \\| c \\) d` on one line -> the lines `a b d` and `a c d` (nesting allowed).
+    Each variant keeps the line's columns: the other branches become spaces."""
+    text = line.text
+    tokens = [(m.start(), m.group()) for m in _INLINE_RE.finditer(text)]
+
+    def parse(k: int, depth: int):
+        # -> (list of (start, end, [alternatives as lists of segments]), next token index)
+        pieces = []
+        while k < len(tokens):
+            off, tok = tokens[k]
+            if tok == "\\(":
+                branches, start = [], off
+                k += 1
+                seg_start = off + 2
+                inner_nodes = []
+                while True:
+                    if k >= len(tokens):
+                        raise RuleError("unbalanced '\\(': inline disjunction is not closed on its line",
+                                        Position(path, line.line, line.col + start))
+                    off2, tok2 = tokens[k]
+                    if tok2 == "\\(":
+                        sub, k = parse(k, depth + 1)
+                        inner_nodes.extend(sub)
+                        continue
+                    branches.append((seg_start, off2, inner_nodes))
+                    inner_nodes = []
+                    seg_start = off2 + 2
+                    k += 1
+                    if tok2 == "\\)":
+                        pieces.append((start, off2 + 2, branches))
+                        break
+                if depth > 0:
+                    return pieces, k
+                continue
+            raise RuleError(f"unbalanced '{tok}' outside an inline disjunction",
+                            Position(path, line.line, line.col + off))
+        return pieces, k
+
+    def render(lo: int, hi: int, nodes) -> list[str]:
+        # All texts of text[lo:hi] with each disjunction replaced by one branch, same width.
+        outs = [""]
+        pos = lo
+        for start, end, branches in nodes:
+            if start < lo or end > hi:
+                continue
+            prefix = text[pos:start]
+            options = []
+            for b_lo, b_hi, inner in branches:
+                for body in render(b_lo, b_hi, inner):
+                    options.append(" " * (b_lo - start) + body + " " * (end - b_hi))
+            outs = [o + prefix + opt for o in outs for opt in options]
+            pos = end
+        return [o + text[pos:hi] for o in outs]
+
+    nodes, _ = parse(0, 0)
+    return [BodyLine(line.marker, t, line.line, line.col) for t in render(0, len(text), nodes)]
+
+
 def expand_alternatives(body: list[BodyLine], path: str) -> list[list[BodyLine]]:
     """Expand column-0 `( | )` disjunctions into flat alternatives, in order."""
 
@@ -155,6 +220,20 @@ def expand_alternatives(body: list[BodyLine], path: str) -> list[list[BodyLine]]
         items: list = []
         while i < len(body):
             line = body[i]
+            if line.marker != "+" and line.text.strip().startswith(("<...", "<+...")):
+                # A nest's lines stay together: its own disjunctions are expanded when it is compiled.
+                depth = 0
+                while i < len(body):
+                    st = body[i].text.strip() if body[i].marker != "+" else ""
+                    if st.startswith(("<...", "<+...")):
+                        depth += 1
+                    elif st.startswith(("...>", "...+>")):
+                        depth -= 1
+                    items.append(("line", body[i]))
+                    i += 1
+                    if depth == 0:
+                        break
+                continue
             if _is_disj(line, "("):
                 branches: list[list] = []
                 i += 1
@@ -177,7 +256,11 @@ def expand_alternatives(body: list[BodyLine], path: str) -> list[list[BodyLine]]
                     raise RuleError(f"unbalanced '{line.text.strip()}' outside a disjunction",
                                     Position(path, line.line, 1))
                 return items, i
-            items.append(("line", line))
+            if "\\(" in line.text or "\\|" in line.text or "\\)" in line.text:
+                variants = _inline_variants(line, path)
+                items.append(("disj", [[("line", v)] for v in variants]))
+            else:
+                items.append(("line", line))
             i += 1
         return items, i
 
@@ -204,7 +287,7 @@ def expand_alternatives(body: list[BodyLine], path: str) -> list[list[BodyLine]]
 _POS_RE = re.compile(r"(?<=[\w)\]])@([A-Za-z_]\w*)")
 _DOTS_RE = re.compile(r"\.\.\.")
 _IDENT_RE = re.compile(r"[A-Za-z_]\w*")
-_WHEN_RE = re.compile(r"\bwhen\b\s*(!=|==|any\b|strict\b|exists\b|forall\b)\s*(.*)$")
+_WHEN_RE = re.compile(r"\b(?:when|WHEN)\b\s*(!=|==|any\b|strict\b|exists\b|forall\b)\s*(.*)$")
 
 
 class _TextBuilder:
@@ -266,10 +349,41 @@ def build_pattern_text(lines: list[BodyLine], metavars: dict, path: str):
         marker = "-" if line.marker == "-" else ("*" if line.marker == "*" else " ")
         text = line.text
         stripped = text.strip()
-        if stripped.startswith(("<...", "<+...", "...>", "...+>")):
-            raise RuleError(f"unsupported: nest '{stripped[:5]}' (<... ...>)",
+        if stripped.startswith(("...>", "...+>")):
+            raise RuleError(f"unbalanced '{stripped.split()[0]}': no nest '<...' open",
                             Position(path, line.line, line.col + text.index(stripped[0])))
-        if stripped.startswith("when ") or stripped == "when":
+        if stripped.startswith(("<...", "<+...")):
+            # A nest: the lines up to the matching close form their own pattern.
+            required = stripped.startswith("<+...")
+            opener = "<+..." if required else "<..."
+            closer = "...+>" if required else "...>"
+            if stripped != opener:
+                raise RuleError(f"unsupported: code after '{opener}' on the same line",
+                                Position(path, line.line, line.col + text.index(stripped[0])))
+            depth, j = 1, i + 1
+            while j < len(lines):
+                st = lines[j].text.strip() if lines[j].marker != "+" else ""
+                if st.startswith(("<...", "<+...")):
+                    depth += 1
+                elif st.startswith(("...>", "...+>")):
+                    depth -= 1
+                    if depth == 0:
+                        break
+                j += 1
+            if j >= len(lines) or lines[j].text.strip() != closer:
+                raise RuleError(f"unbalanced '{opener}': nest is not closed by '{closer}'",
+                                Position(path, line.line, line.col + text.index(stripped[0])))
+            inner = lines[i + 1 : j]
+            if not any(l.marker != "+" for l in inner):
+                raise RuleError("a nest needs a pattern", Position(path, line.line, line.col))
+            k = len(dots)
+            dots.append((k, [], marker == "-", inner, required))
+            col = line.col + text.index(stripped[0])
+            tb.add(f"__af_dots_{k}__;", marker, line.line, col)
+            tb.add("\n", marker, line.line, col + len(stripped))
+            i = j + 1
+            continue
+        if stripped.startswith(("when ", "WHEN ")) or stripped in ("when", "WHEN"):
             # A `when` clause continuing the previous `...` line.
             if not dots or not tb.text.rstrip().endswith(";"):
                 raise RuleError("'when' without a preceding '...'", Position(path, line.line, line.col))
@@ -280,7 +394,7 @@ def build_pattern_text(lines: list[BodyLine], metavars: dict, path: str):
         if stripped.startswith("...") and _split_when(stripped[3:])[0].strip() == "":
             _, whens = _split_when(stripped[3:])
             k = len(dots)
-            dots.append((k, [(op, arg, line.line) for op, arg in whens], marker == "-"))
+            dots.append((k, [(op, arg, line.line) for op, arg in whens], marker == "-", None, False))
             col = line.col + text.index("...")
             tb.add(f"__af_dots_{k}__;", marker, line.line, col)
             tb.add("\n", marker, line.line, col + len(stripped))
@@ -295,7 +409,7 @@ def build_pattern_text(lines: list[BodyLine], metavars: dict, path: str):
             piece = text[pos : m.start()]
             tb.add(piece, marker, line.line, line.col + pos)
             k = len(dots)
-            dots.append((k, [], marker == "-"))
+            dots.append((k, [], marker == "-", None, False))
             tb.add(f"__af_dots_{k}__", marker, line.line, line.col + m.start())
             pos = m.end()
         rest = text[pos:]
@@ -340,9 +454,16 @@ def _first_error(node):
     return None
 
 
+ANYTYPE = "__af_anytype__"
+_HEADERLESS_FN_RE = re.compile(r"\s*[A-Za-z_]\w*\s*\([^;{]*\)\s*\{")
+
+
 def _parse_as(text: str, kind: str, profile: MacroProfile):
     if kind == "toplevel":
         prefix, suffix = "", "\n"
+        if _HEADERLESS_FN_RE.match(text):
+            # `f(...) { ... }` names no return type: it matches functions of any type.
+            prefix = ANYTYPE + " "
     elif kind == "stmts":
         prefix, suffix = WRAP_STMT_PREFIX, WRAP_STMT_SUFFIX
     else:
@@ -409,7 +530,8 @@ def choose_and_parse(text: str, profile: MacroProfile, pattern_for_errors) -> tu
     err, shift = first_failure
     offset = max(0, min(err.start_byte - shift, len(text.encode())))
     raise RuleError(
-        f"cannot parse this pattern as C: unexpected '{_snippet(text, offset)}'",
+        f"unsupported: this pattern does not parse as C statements, an expression or top-level code "
+        f"(unexpected '{_snippet(text, offset)}')",
         pattern_for_errors(offset),
         hint="patterns must be C statements, an expression, or top-level code",
     )

@@ -145,7 +145,7 @@ def check_and_compile(rf: RuleFile, profile: MacroProfile) -> list[comp.Compiled
             required.append(comp.identifiers_needed(pattern.nodes, local))
         metavars_of[rule.name] = local
         compiled.append(comp.CompiledRule(
-            rule.name, "transform", depends, local, tuple(alternatives), transforms, context_mode,
+            rule.name, "transform", depends, local, tuple(alternatives), rule.exists, transforms, context_mode,
             tuple(required), pos=rule.pos, file=path))
         defined[rule.name] = rule
     return compiled
@@ -176,7 +176,11 @@ def compile_pattern(lines, metavars, profile: MacroProfile, path: str) -> comp.P
         pos_map.setdefault(off, []).append(name)
     nodes = comp.to_pnodes(roots, data, shift, text, markers, metavars, pos_map)
     dot_specs = []
-    for k, whens, minus in dots:
+    for k, whens, minus, nest_lines, nest_required in dots:
+        nest = None
+        if nest_lines:
+            nest = tuple(compile_pattern(alt, metavars, profile, path)
+                         for alt in comp.expand_alternatives(nest_lines, path))
         clauses = []
         for op, arg, line in whens:
             pat = None
@@ -186,7 +190,7 @@ def compile_pattern(lines, metavars, profile: MacroProfile, path: str) -> comp.P
                 from codemod.smpl.ast import BodyLine
                 pat = compile_pattern([BodyLine(" ", arg, line, 1)], metavars, profile, path)
             clauses.append(comp.WhenClause(op, pat, arg))
-        dot_specs.append(comp.DotsSpec(k, tuple(clauses), minus))
+        dot_specs.append(comp.DotsSpec(k, tuple(clauses), minus, nest, nest_required))
     return comp.Pattern(kind, nodes, text, markers, origins, tuple(plus), tuple(dot_specs), path)
 
 

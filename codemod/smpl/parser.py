@@ -7,6 +7,7 @@ body. Errors name file:line:col and the offending text.
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass
 
@@ -22,7 +23,7 @@ from codemod.smpl.ast import (
     ScriptOutput,
 )
 
-_HEADER_RE = re.compile(r"^@(?!@)(.*)@\s*$")
+_HEADER_RE = re.compile(r"^@(?!@)(.*)@\s*$|^@@\s*$")
 _TOKEN_RE = re.compile(
     r"""
       (?P<ws>[ \t\r\n]+)
@@ -129,6 +130,9 @@ def parse_depends(text: str, path: str, line: int, col: int) -> DependsOn:
             raise RuleError("expected a rule name after 'depends on'", cur.pos())
         if cur.accept("!"):
             return ("not", primary())
+        if tok.text == "file" and cur.peek(1) is not None and cur.peek(1).text == "in":
+            raise RuleError("unsupported: `file in \"...\"` in depends on", cur.pos(tok),
+                            hint="allocfix rules depend on rule names and virtual names only")
         if cur.accept("("):
             e = disjunction()
             cur.expect(")", "to close '(' in depends on")
@@ -222,7 +226,7 @@ def _parse_kind(cur: _Cursor) -> tuple[str | None, str | None]:
     if words in ("local", "global") and cur.peek(1) is not None and cur.peek(1).text == "idexpression":
         cur.next()
         cur.next()
-        return "idexpression", None
+        return f"{words} idexpression", None
     if words == "expression" and cur.peek(1) is not None and cur.peek(1).text == "list":
         cur.next()
         cur.next()
@@ -239,6 +243,9 @@ def _parse_kind(cur: _Cursor) -> tuple[str | None, str | None]:
     if words in SUPPORTED_SIMPLE_KINDS:
         cur.next()
         return words, None
+    if words == "metavariable":
+        cur.next()
+        return "expression", None  # spatch's "any term": allocfix matches expressions
     if words in ("typedef", "symbol"):
         cur.next()
         return words, None
@@ -249,7 +256,13 @@ def _parse_kind(cur: _Cursor) -> tuple[str | None, str | None]:
     return None, None
 
 
-def _typed_expression(cur: _Cursor, path: str) -> tuple[str, list[Tok]]:
+C_TYPE_WORDS = frozenset({
+    "void", "char", "short", "int", "long", "float", "double", "signed", "unsigned", "_Bool", "bool",
+    "const", "volatile", "struct", "union", "enum",
+})
+
+
+def _typed_expression(cur: _Cursor, path: str, typedefs: set[str], declared: set[str]) -> tuple[str, list[Tok]]:
     """`T *E, *F;` -> ("T *", [E, F]): the type is everything before the first name."""
     start = cur.i
     depth_end = start
@@ -271,52 +284,70 @@ def _typed_expression(cur: _Cursor, path: str) -> tuple[str, list[Tok]]:
         raise RuleError(f"unknown metavariable kind '{first[0].text}'", Position(path, first[0].line, first[0].col),
                         hint="expected a kind such as expression, identifier, type, statement, position")
     name_i = ids[-1]
+    type_words = [t.text for t in first[:name_i]]
+    if (len(type_words) == 1 and not any(t.text == "*" for t in first)
+            and type_words[0] not in C_TYPE_WORDS and type_words[0] not in typedefs
+            and type_words[0] not in declared):
+        word = first[0]
+        close = difflib.get_close_matches(word.text, list(SUPPORTED_SIMPLE_KINDS) + ["fresh", "typedef"], n=1)
+        hint = f"did you mean '{close[0]}'?" if close else \
+            "expected a metavariable kind, a C type, or a name declared with `typedef`"
+        raise RuleError(f"unknown metavariable kind '{word.text}'", Position(path, word.line, word.col), hint=hint)
     type_text = " ".join(t.text for t in first[:name_i]).replace(" *", " *").replace("* ", "*")
     names = [first[name_i]] + [g[-1] for g in groups[1:] if g]
     return type_text, names
-
-
-C_TYPE_WORDS = frozenset({
-    "void", "char", "short", "int", "long", "float", "double", "signed", "unsigned", "_Bool", "bool",
-    "const", "volatile", "struct", "union", "enum",
-})
 
 
 def parse_metavars(text: str, path: str, line0: int, rule_names: set[str]) -> list[MetavarDecl]:
     toks = tokenize(text, path, line0)
     cur = _Cursor(toks, path, Position(path, line0 + text.count("\n"), 1))
     decls: list[MetavarDecl] = []
-    type_names: set[str] = set()  # type metavariables and typedefs declared so far
+    typedefs: set[str] = set()
     while cur.peek() is not None:
-        first = cur.peek()
+        if cur.peek().text == "{":
+            # `{ uint64_t, long } a, b;`: expressions of any of these types.
+            set_pos = cur.pos()
+            types = _parse_values(cur)
+            for t in types:
+                if len(t.split()) == 1 and "*" not in t and t not in C_TYPE_WORDS and t not in typedefs:
+                    raise RuleError(f"unknown type '{t}' in a type set", set_pos,
+                                    hint=f"declare it with `typedef {t};`")
+            while True:
+                name = cur.ident("a metavariable name after the type set")
+                decls.append(MetavarDecl("expression", name.text, cur.pos(name), type_text="|".join(types)))
+                if cur.accept(";"):
+                    break
+                cur.expect(",", f"or ';' after '{name.text}'")
+            continue
         kind, _ = _parse_kind(cur)
         if kind is None:
-            # A typed expression needs a type it knows: C's own words, a
-            # `type`/`typedef` declared above, or a standard `*_t` name.
-            word = first.text
-            if not (word in C_TYPE_WORDS or word in type_names or word.endswith("_t")):
-                raise RuleError(f"unknown metavariable kind '{word}'", cur.pos(first),
-                                hint="expected expression, identifier, type, constant, statement, position, "
-                                "idexpression, expression list, parameter list, fresh identifier, or a C type "
-                                "(declare other type names with `typedef NAME;`)")
             # A typed expression `T *E;` (or a C type such as `int x;`).
-            type_text, names = _typed_expression(cur, path)
+            type_text, names = _typed_expression(cur, path, typedefs, {d.name for d in decls if d.kind == "type"})
             cur.expect(";", "after a metavariable declaration")
             for n in names:
                 decls.append(MetavarDecl("expression", n.text, cur.pos(n), type_text=type_text))
             continue
+        if kind in ("typedef", "symbol"):
+            # Not metavariables: names that stand for themselves in patterns.
+            while True:
+                name = cur.ident(f"a name after '{kind}'")
+                if kind == "typedef":
+                    typedefs.add(name.text)
+                if cur.accept(";"):
+                    break
+                cur.expect(",", f"or ';' after '{name.text}'")
+            continue
         while True:
             name = cur.ident(f"a name for the {kind} metavariable")
+            first = name
             inherited = None
             if cur.accept("."):
                 inherited = name.text
                 name = cur.ident(f"a metavariable name after '{inherited}.'")
             constraint, fresh = _parse_constraint(cur, kind)
             decls.append(
-                MetavarDecl(kind, name.text, cur.pos(name), inherited, constraint, fresh_parts=fresh)
+                MetavarDecl(kind, name.text, cur.pos(first), inherited, constraint, fresh_parts=fresh)
             )
-            if kind in ("type", "typedef"):
-                type_names.add(name.text)
             if cur.accept(";"):
                 break
             if not cur.accept(","):
@@ -397,8 +428,13 @@ def parse_rule_text(source: str, path: str = "<rules>") -> RuleFile:
     i = 0
     n = len(lines)
     # Preamble: `virtual name` lines and comments before the first rule.
-    while i < n and not lines[i].startswith("@"):
+    in_comment = False
+    while i < n and (in_comment or not lines[i].startswith("@")):
         stripped = lines[i].strip()
+        if in_comment or stripped.startswith("/*"):
+            in_comment = "*/" not in (stripped[2:] if not in_comment else stripped)
+            i += 1
+            continue
         if stripped.startswith("virtual"):
             for v in re.split(r"[\s,]+", stripped[len("virtual"):].strip()):
                 if v:
@@ -411,16 +447,16 @@ def parse_rule_text(source: str, path: str = "<rules>") -> RuleFile:
     while i < n:
         line = lines[i]
         hm = _HEADER_RE.match(line)
-        if not hm and line.strip() != "@@":  # `@@` alone opens an anonymous rule
+        if not hm:
             raise RuleError(f"expected a rule header, found '{line.strip()[:40]}'", Position(path, i + 1, 1))
-        rule = _parse_header(hm.group(1) if hm else "", path, i + 1, len(rules))
+        rule = _parse_header(hm.group(1) or "", path, i + 1, len(rules))
         if rule.name in seen_names:
             raise RuleError(f"rule name '{rule.name}' is used twice", rule.pos)
         seen_names.add(rule.name)
         i += 1
         decl_start = i
         while i < n and lines[i].strip() != "@@":
-            if _HEADER_RE.match(lines[i]):
+            if _HEADER_RE.match(lines[i]) and lines[i].strip() != "@@":
                 raise RuleError("metavariable section is not closed by '@@'", Position(path, decl_start, 1))
             i += 1
         if i >= n:
@@ -429,8 +465,6 @@ def parse_rule_text(source: str, path: str = "<rules>") -> RuleFile:
         i += 1  # past @@
         body_start = i
         while i < n and not (lines[i].startswith("@") and _HEADER_RE.match(lines[i])):
-            if lines[i].startswith("@@"):
-                break
             i += 1
         body_lines = lines[body_start:i]
         if rule.kind == "transform":
@@ -442,7 +476,8 @@ def parse_rule_text(source: str, path: str = "<rules>") -> RuleFile:
             elif decl_text.strip():
                 raise RuleError(f"{rule.kind} blocks take no metavariables",
                                 Position(path, decl_start + 1, 1))
-            while body_lines and not body_lines[-1].strip():
+            # Blank and `//` comment lines before the next rule belong to no script.
+            while body_lines and (not body_lines[-1].strip() or body_lines[-1].startswith("//")):
                 body_lines.pop()
             rule.code = "\n".join(body_lines) + "\n"
             rule.code_line = body_start + 1
@@ -466,6 +501,12 @@ def _body_lines(lines: list[str], first_line: int) -> list[BodyLine]:
             text, col = raw, 1
         stripped = text.strip()
         if marker != "+" and stripped.startswith("//"):
+            continue
+        if col == 1 and marker == " " and len(text) > 1 and text[0] == ")" and text[1:].strip() \
+                and not text[1:].lstrip().startswith(("//", "/*")):
+            # `)(args);` closes a disjunction and goes on: the rest continues each branch.
+            out.append(BodyLine(" ", ")", lineno, 1))
+            out.append(BodyLine(" ", " " + text[1:], lineno, 1))
             continue
         out.append(BodyLine(marker, text, lineno, col))
     return out

@@ -9,6 +9,8 @@ early rule still identifies its token after later edits.
 
 from __future__ import annotations
 
+import contextlib
+import sys
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,9 +42,30 @@ def script_namespace(group_path: str, rules: list[CompiledRule]) -> dict:
         ns = {"__name__": "allocfix_rules", "cocci": Cocci()}
         for rule in rules:
             if rule.kind == "initialize":
-                exec(rule.code, ns)
+                with contextlib.redirect_stdout(sys.stderr):  # stdout carries diffs
+                    exec(rule.code, ns)
         _INIT_NAMESPACES[group_path] = ns
     return ns
+
+
+def run_finalizers(rules: RuleSet) -> None:
+    """Run each rule file's @finalize:python@ blocks once, after every file was processed
+    (they see the globals the initialize and script blocks built). For the engine/runner to
+    call at the end of a run; output goes to stderr."""
+    for group_path, group in rules.groups:
+        finals = [r for r in group if r.kind == "finalize"]
+        if not finals:
+            continue
+        ns = script_namespace(group_path, group)
+        for rule in finals:
+            try:
+                with contextlib.redirect_stdout(sys.stderr):
+                    exec(rule.code, ns)
+            except Exception as exc:  # reported with its rule-file line
+                tb = traceback.extract_tb(exc.__traceback__)
+                line = next((f.lineno for f in reversed(tb) if f.filename == rule.file), None)
+                where = f"{rule.file}:{line}" if line else rule.file
+                raise ScriptFailure(f"{where}: finalize block raised {type(exc).__name__}: {exc}") from None
 
 
 @dataclass
@@ -87,6 +110,40 @@ def _consistent(a: dict, b: dict) -> bool:
         if w is not None and w.key() != v.key():
             return False
     return True
+
+
+def _with_subs(m) -> list:
+    out = [m]
+    for sub in m.subs:
+        out += _with_subs(sub)
+    return out
+
+
+def _starred_offsets(m, data: bytes) -> list[int]:
+    """One offset per target line covered by a `*` piece of the match (as spatch marks them)."""
+    offsets: set[int] = set()
+    for match in _with_subs(m):
+        markers = match.pattern.markers
+        for a in match.atoms:
+            if a.tend <= a.tstart or a.is_list or markers[a.pstart:a.pstart + 1] != "*":
+                continue
+            offsets.add(a.tstart)
+            nl = data.find(b"\n", a.tstart, a.tend)
+            while nl != -1:
+                offsets.add(nl + 1)
+                nl = data.find(b"\n", nl + 1, a.tend)
+    return sorted(offsets)
+
+
+def could_match(rules: RuleSet, data: bytes) -> bool:
+    """False when no transformation rule's words occur in the text (nothing can change)."""
+    for _, group in rules.groups:
+        scripts = any(r.kind == "script" for r in group)  # matches feed scripts: they count too
+        for rule in group:
+            if rule.kind == "transform" and (rule.transforms or rule.context_mode or scripts) \
+                    and _prefilter(rule, data):
+                return True
+    return False
 
 
 def _prefilter(rule: CompiledRule, data: bytes) -> bool:
@@ -147,7 +204,7 @@ class RuleRunner:
             if inputs is None:
                 continue
             if rule.kind == "script":
-                out = self._run_script(group_path, rules, rule, inputs)
+                out = self._run_script(group_path, rules, rule, inputs, envs)
                 envs[rule.name] = out
                 if out:
                     matched.add(rule.name)
@@ -175,12 +232,16 @@ class RuleRunner:
                         out_envs.append(new_env)
                     if rule.transforms:
                         try:
-                            for e in edits_for_match(m, data, tree, f"{label}:{rule.name}"):
-                                edits.add(e)
+                            for part in _with_subs(m):
+                                for e in edits_for_match(part, data, tree, f"{label}:{rule.name}"):
+                                    edits.add(e)
                         except TransformError as exc:
                             raise ScriptFailure(f"{rule.file}: rule {rule.name}: {exc}") from None
                     elif rule.context_mode:
-                        outcome.reports.append((omap.to_original(m.start) or 0, label, rule.name))
+                        for off in _starred_offsets(m, data):
+                            orig = omap.to_original(off)
+                            if orig is not None:
+                                outcome.reports.append((orig, label, rule.name))
             envs[rule.name] = out_envs
             if out_envs:
                 matched.add(rule.name)
@@ -242,7 +303,17 @@ class RuleRunner:
                 near.append(omap.to_current(b.orig))
         return prebound, near or None
 
-    def _run_script(self, group_path, rules, rule: CompiledRule, inputs: list[dict]) -> list[dict]:
+    @staticmethod
+    def _drop_env(rule: CompiledRule, env: dict, envs: dict) -> None:
+        for src in {i.rule for i in rule.inputs}:
+            keys = [f"{i.rule}.{i.name}" for i in rule.inputs if i.rule == src]
+            want = [env[k].key() for k in keys if k in env]
+            envs[src] = [e for e in envs.get(src, ())
+                         if [e[k].key() for k in keys if k in e] != want]
+
+    def _run_script(self, group_path, rules, rule: CompiledRule, inputs: list[dict],
+                    envs: dict | None = None) -> list[dict]:
+        envs = {} if envs is None else envs
         ns = script_namespace(group_path, rules)
         out: list[dict] = []
         for env in inputs:
@@ -259,13 +330,17 @@ class RuleRunner:
                 g.update(values)
                 g.update(cocci=cocci, coccinelle=outputs, allocfix=self.api)
                 try:
-                    exec(rule.code, g)
+                    with contextlib.redirect_stdout(sys.stderr):  # stdout carries diffs
+                        exec(rule.code, g)
                 except Exception as exc:  # a script bug is reported with its rule-file line
                     tb = traceback.extract_tb(exc.__traceback__)
                     line = next((f.lineno for f in reversed(tb) if f.filename == rule.file), None)
                     where = f"{rule.file}:{line}" if line else rule.file
                     raise ScriptFailure(f"{where}: script {rule.name} raised {type(exc).__name__}: {exc}") from None
                 if cocci.excluded:
+                    # spatch drops the match itself: later rules inheriting from the
+                    # script's input rules no longer see this environment either.
+                    self._drop_env(rule, env, envs)
                     continue
                 got = outputs.values
                 if any(o not in got for o in rule.outputs):

@@ -44,6 +44,22 @@ class Cocci:
     def include_match(self, keep: bool) -> None:
         self.excluded = not keep
 
+    def print_main(self, message: str, positions=(), color: str = "") -> None:
+        """Coccinelle's report helper: `file:line: message` (on stderr: stdout carries diffs)."""
+        import sys
+
+        where = ""
+        if positions:
+            p = positions[0]
+            where = f"{getattr(p, 'file', '')}:{getattr(p, 'line', '')}: "
+        print(f"{where}{message}", file=sys.stderr)
+
+    def print_sec(self, message: str, positions=(), color: str = "") -> None:
+        self.print_main(message, positions, color)
+
+    def print_secs(self, message: str, positions=(), color: str = "") -> None:
+        self.print_main(message, positions, color)
+
     def make_ident(self, text: str) -> ScriptValue:
         return ScriptValue("identifier", str(text))
 
@@ -94,6 +110,13 @@ def _module_names_defined(module: cst.Module) -> set[str]:
 
 def check_script(code: str, path: str, first_line: int, known: set[str], outputs: tuple[str, ...]) -> set[str]:
     """Validate a script block; return the global names it defines."""
+    # Python's own parser gives the clearest message and position.
+    try:
+        compile(code, path, "exec", dont_inherit=True)
+    except SyntaxError as exc:
+        line = first_line + (exc.lineno or 1) - 1
+        raise RuleError(f"Python syntax error in script: {exc.msg}",
+                        Position(path, line, exc.offset or 1)) from None
     try:
         module = cst.parse_module(code)
     except cst.ParserSyntaxError as exc:
@@ -117,7 +140,7 @@ def check_script(code: str, path: str, first_line: int, known: set[str], outputs
                 hint="declare it in the script header (`name << rule.metavariable;`)",
             )
     # coccinelle.X = ... must name a declared output.
-    for node in _attribute_assignments(module):
+    for node in _attribute_assignments(wrapper.module):
         if node.value.value == "coccinelle" and node.attr.value not in outputs:
             pos = positions[node].start
             raise RuleError(

@@ -1,0 +1,4 @@
+void a1(int x)
+{
+    log_msg(x);
+}

@@ -1,0 +1,5 @@
+@@
+expression E;
+@@
+- log_msg(..., E, ...);
++ log_msg_v(E);

@@ -1,0 +1,6 @@
+@@
+expression E;
+@@
+  send(...,
+- E, 0)
++ E, FLAGS_NONE)

@@ -1,0 +1,6 @@
+void g5(void)
+{
+    /* before */
+    old_fn(); /* trailing note */
+    // after
+}

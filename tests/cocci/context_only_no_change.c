@@ -1,0 +1,4 @@
+void g4(char *p)
+{
+    g_free(p);
+}

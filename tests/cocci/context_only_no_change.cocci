@@ -1,0 +1,4 @@
+@@
+expression E;
+@@
+g_free(E);

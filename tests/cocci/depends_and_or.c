@@ -1,0 +1,8 @@
+void b3(void)
+{
+    first();
+    second();
+    both();
+    either();
+    neither();
+}

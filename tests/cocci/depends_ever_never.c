@@ -1,0 +1,6 @@
+void den(void)
+{
+    marker_a();
+    one();
+    two();
+}

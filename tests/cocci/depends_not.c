@@ -1,0 +1,5 @@
+void b2(void)
+{
+    modern_mode();
+    old_call();
+}

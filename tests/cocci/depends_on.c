@@ -1,0 +1,5 @@
+void b1(void)
+{
+    legacy_mode();
+    old_call();
+}

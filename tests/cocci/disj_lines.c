@@ -1,0 +1,6 @@
+void d1(void *m)
+{
+    legacy_lock(m);
+    work();
+    legacy_unlock(m);
+}

@@ -1,0 +1,10 @@
+@@
+expression E;
+@@
+(
+- check(E, 0)
++ check_zero(E)
+|
+- check(E, ...)
++ check_any(E)
+)

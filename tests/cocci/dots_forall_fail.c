@@ -1,0 +1,9 @@
+void e7(int c)
+{
+    int fd;
+    fd = open_it();
+    if (c) {
+        close_it(fd);
+    }
+    other();
+}

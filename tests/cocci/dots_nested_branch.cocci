@@ -1,0 +1,7 @@
+@@
+expression E;
+@@
+  E = acquire();
+  ...
+- drop(E);
++ release(E);

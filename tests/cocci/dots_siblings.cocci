@@ -1,0 +1,7 @@
+@@
+expression E;
+@@
+  begin(E);
+  ...
+- end(E);
++ finish(E);

@@ -1,0 +1,6 @@
+void e5(int x)
+{
+    start(x);
+    stop(x);
+    stop(x);
+}

@@ -1,0 +1,7 @@
+@@
+expression E;
+@@
+  start(E);
+  ... when any
+- stop(E);
++ halt(E);

@@ -1,0 +1,6 @@
+@@
+expression E;
+@@
+  E = alloc();
+  ... when != use(E)
+- release(E);

@@ -1,0 +1,6 @@
+@@
+expression S;
+identifier fld;
+@@
+- S->fld = 0;
++ S->fld = DEFAULT;

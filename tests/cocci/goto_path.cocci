@@ -1,0 +1,7 @@
+@@
+expression E;
+@@
+  E = get_ref();
+  ...
+- put_ref(E);
++ drop_ref(E);

@@ -1,0 +1,10 @@
+@@
+identifier fn;
+@@
+fn(..., Error **errp)
+{
+<...
+- abort();
++ error_setg(errp, "failed");
+...>
+}

@@ -1,0 +1,5 @@
+@@
+expression a, b;
+@@
+-muldiv(a, 1, b)
++a / b

@@ -1,0 +1,8 @@
+@@
+expression E;
+@@
+  if (E < 0) {
+  ...
+- return -1;
++ return -EINVAL;
+  }

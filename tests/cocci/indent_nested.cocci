@@ -1,0 +1,7 @@
+@@
+expression E;
+@@
+  E = g_malloc(...);
++ if (!E) {
++     return -ENOMEM;
++ }

@@ -1,0 +1,10 @@
+void old_user(void)
+{
+    deprecated();
+}
+
+void caller(void)
+{
+    old_user();
+    fine_user();
+}

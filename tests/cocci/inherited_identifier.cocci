@@ -1,0 +1,15 @@
+@r@
+identifier fn;
+@@
+fn(...)
+{
+...
+deprecated();
+...
+}
+
+@@
+identifier r.fn;
+@@
+- fn();
++ fn_checked();

@@ -1,0 +1,5 @@
+void l1(int x, int y)
+{
+    configure(x, 0, y);
+    configure(x, 1, y);
+}

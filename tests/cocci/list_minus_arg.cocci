@@ -1,0 +1,6 @@
+@@
+expression A, B;
+@@
+  configure(A,
+-           0,
+            B)

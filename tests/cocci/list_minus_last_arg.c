@@ -1,0 +1,5 @@
+void l2(int x)
+{
+    configure2(x, NULL);
+    configure2(x);
+}

@@ -1,0 +1,6 @@
+@@
+expression A;
+@@
+  configure2(A
+-            , NULL
+  )

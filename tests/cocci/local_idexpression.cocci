@@ -1,0 +1,5 @@
+@@
+local idexpression x;
+@@
+- x = x * 2;
++ x <<= 1;

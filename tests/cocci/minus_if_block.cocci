@@ -1,0 +1,6 @@
+@@
+expression E;
+@@
+- if (E) {
+-     debug_dump(E);
+- }

@@ -1,0 +1,5 @@
+@@
+expression E, F;
+@@
+- swap_args(E, F)
++ swap_args(F, E)

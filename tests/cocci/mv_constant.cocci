@@ -1,0 +1,5 @@
+@@
+constant C;
+@@
+- set_level(C);
++ set_level_const(C);

@@ -1,0 +1,5 @@
+@@
+expression E;
+@@
+- old_size(E)
++ new_size(E)

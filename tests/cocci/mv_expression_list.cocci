@@ -1,0 +1,5 @@
+@@
+expression list ES;
+@@
+- old_printf(ES)
++ new_printf(ES)

@@ -1,0 +1,6 @@
+void q(int level)
+{
+    int count;
+    count = compute(level);
+    use(count);
+}

@@ -1,0 +1,5 @@
+@@
+idexpression x;
+@@
+- x = x + 1;
++ x++;

@@ -1,0 +1,10 @@
+@@
+identifier fn;
+@@
+fn(...)
+{
++ trace_enter();
+<+...
+  risky();
+...+>
+}

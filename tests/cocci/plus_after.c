@@ -1,0 +1,7 @@
+void z(int n)
+{
+    start_op(n);
+    if (n) {
+        start_op(n + 1);
+    }
+}

@@ -1,0 +1,5 @@
+@@
+expression E;
+@@
+  start_op(E);
++ trace_op(E);

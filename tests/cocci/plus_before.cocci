@@ -1,0 +1,5 @@
+@@
+expression E;
+@@
++ lock(E);
+  touch(E);

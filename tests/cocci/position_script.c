@@ -1,0 +1,5 @@
+void h3(void)
+{
+    mark(1);
+    mark(2);
+}

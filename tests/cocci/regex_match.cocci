@@ -1,0 +1,5 @@
+@@
+identifier f =~ "^qemu_";
+@@
+- f(NULL);
++ f(0);

@@ -1,0 +1,6 @@
+@@
+identifier f !~ "^test_";
+expression E;
+@@
+- f(E, -1)
++ f(E, ERR)

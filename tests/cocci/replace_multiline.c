@@ -1,0 +1,8 @@
+void z3(int a)
+{
+    while (a--) {
+        if (a & 1) {
+            do_both(a);
+        }
+    }
+}

@@ -1,0 +1,7 @@
+@@
+identifier ret;
+expression E;
+@@
+- ret = E;
+- return ret;
++ return E;

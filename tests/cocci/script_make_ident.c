@@ -1,0 +1,6 @@
+void sc1(int a)
+{
+    legacy_read(a);
+    legacy_write(a, 1);
+    other(a);
+}

@@ -1,0 +1,5 @@
+void pm(int n)
+{
+    char *a = legacy_alloc(n);
+    use(a);
+}

@@ -1,0 +1,7 @@
+// reports: 4 6
+@@
+expression E;
+@@
+* E = g_malloc(...);
+  ...
+* g_free(E);

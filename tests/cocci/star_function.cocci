@@ -1,0 +1,8 @@
+// reports: 1
+@@
+identifier fn;
+@@
+* fn(..., Error **errp)
+  {
+  ...
+  }

@@ -1,0 +1,5 @@
+// reports: 3 5
+@@
+expression E;
+@@
+* g_free(E);

@@ -1,0 +1,10 @@
+void h1(int a)
+{
+    if (a) {
+        one();
+    }
+    if (a > 1) {
+        one();
+        two();
+    }
+}

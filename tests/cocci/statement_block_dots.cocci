@@ -1,0 +1,8 @@
+@@
+expression E;
+statement S;
+@@
+  if (E)
+- {
+  S
+- }

@@ -1,0 +1,7 @@
+void tp(void *s)
+{
+    timer_del(s);
+    timer_free(s);
+    timer_del(s);
+    other(s);
+}

@@ -1,0 +1,5 @@
+@@
+expression T;
+@@
+-timer_del(T);
+ timer_free(T);

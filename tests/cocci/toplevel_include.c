@@ -1,0 +1,6 @@
+#include "qemu/osdep.h"
+#include "hw/sysbus.h"
+
+void g6(void)
+{
+}

@@ -1,0 +1,4 @@
+@@
+@@
+  #include "qemu/osdep.h"
++ #include "qapi/error.h"

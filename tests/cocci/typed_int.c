@@ -1,0 +1,4 @@
+long u(int a, long b)
+{
+    return abs(a) + abs(b);
+}

@@ -1,0 +1,5 @@
+@@
+int E;
+@@
+- abs(E)
++ iabs(E)

@@ -1,0 +1,5 @@
+@@
+char *E;
+@@
+- strlen(E)
++ qemu_strlen(E)

@@ -1,0 +1,5 @@
+@@
+struct device *D;
+@@
+- free(D);
++ device_free(D);

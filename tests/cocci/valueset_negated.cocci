@@ -1,0 +1,4 @@
+@@
+identifier f != {keep_me, also_keep};
+@@
+- f();

@@ -1,0 +1,6 @@
+@@
+type T = {int, long};
+identifier x;
+@@
+- T x;
++ T x = 0;

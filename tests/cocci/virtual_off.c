@@ -1,0 +1,4 @@
+void v2(void)
+{
+    old();
+}

@@ -1,0 +1,6 @@
+virtual patch
+
+@depends on patch@
+@@
+- old();
++ new();

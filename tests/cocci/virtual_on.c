@@ -1,0 +1,4 @@
+void v1(void)
+{
+    old();
+}

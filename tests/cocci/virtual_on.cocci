@@ -1,0 +1,8 @@
+// -D patch
+virtual patch
+virtual report
+
+@depends on patch@
+@@
+- old();
++ new();

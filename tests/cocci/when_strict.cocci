@@ -1,0 +1,6 @@
+@@
+expression E;
+@@
+  E = obtain();
+  ... when strict
+- forget(E);

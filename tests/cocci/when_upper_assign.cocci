@@ -1,0 +1,7 @@
+@@
+expression E;
+@@
+  E = make();
+  ... WHEN != E = NULL
+- finish(E);
++ finish_fast(E);

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from codemod import __version__
-from codemod.errors import EXIT_FINDINGS, EXIT_INPUT, EXIT_OK, AllocfixError, UsageError
+from codemod.errors import EXIT_FINDINGS, EXIT_INPUT, EXIT_OK, AllocfixError, RuleError, UsageError
 from codemod.findings import Status
 from codemod.rulesdata import builtin_rules_dir
 
@@ -301,7 +301,18 @@ def _cmd_scan(args) -> int:
         spec, config = _with_phase(args, spec, config)
     console = _console(args)
     progress = None
-    report = run(discovery, spec, args.jobs, progress, config=config)
+    jobs = args.jobs
+    has_finalizers = any(r.kind == "finalize" for _, group in config.rules.groups for r in group)
+    if has_finalizers:
+        jobs = 1  # @finalize:python@ must see the state every file's scripts built: one process
+    report = run(discovery, spec, jobs, progress, config=config)
+    if has_finalizers:
+        from codemod.smpl.runtime import ScriptFailure, run_finalizers
+
+        try:
+            run_finalizers(config.rules)
+        except ScriptFailure as exc:
+            raise RuleError(str(exc)) from None
     failures = [r for r in report.results if r.status is Status.FAILED]
     skipped = [r for r in report.results if r.status is Status.SKIPPED]
     for r in failures + skipped:

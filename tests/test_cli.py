@@ -212,3 +212,16 @@ def test_explicit_symlink_loop_is_an_input_error(tmp_path):
     (tmp_path / "b.c").symlink_to("a.c")
     proc = run_cli("--dry-run", "a.c", cwd=tmp_path)
     assert proc.returncode == 3 and b"a.c: broken symbolic link or symbolic link loop" in proc.stderr
+
+
+def test_finalize_block_sees_every_file(tree, tmp_path):
+    rule = tmp_path / "count.cocci"
+    rule.write_text(
+        "@initialize:python@\n@@\nseen = []\n\n"
+        "@r@\nidentifier fn = {g_malloc};\nposition p;\n@@\nfn@p(...)\n\n"
+        "@script:python@\np << r.p;\n@@\nseen.append(p[0].file)\n\n"
+        "@finalize:python@\n@@\nprint('files with g_malloc:', len(set(seen)))\n")
+    proc = run_cli("--dry-run", "--no-phase", "--rules", str(rule), ".", cwd=tree)
+    assert proc.returncode == 0, proc.stderr
+    expected = sum(1 for p in tree.rglob("*.c") if b"g_malloc(" in p.read_bytes())
+    assert f"files with g_malloc: {expected}".encode() in proc.stderr

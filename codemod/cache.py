@@ -178,34 +178,43 @@ def _enc(v):
     raise TypeError(f"cannot cache a {name}")
 
 
-def _dec(v):
-    if v is None or isinstance(v, (bool, int, float, str)):
-        return v
-    if isinstance(v, list):
-        return [_dec(x) for x in v]
-    if not isinstance(v, dict) or len(v) not in (1, 2):
+def _hook(d: dict):
+    """json.loads object_hook: rebuilds our values bottom-up (C-driven, no Python recursion)."""
+    if len(d) == 1:
+        (tag, v), = d.items()
+        if tag == "$b":
+            if not isinstance(v, str):
+                raise BadEntry("bad bytes")
+            return base64.b64decode(v, validate=True)
+        if tag == "$t":
+            return tuple(v)
+        if tag == "$d":
+            return {_hashable(k): x for k, x in v}
+        if tag == "$e":
+            name, value = v
+            enum = _ENUMS.get(name)
+            if enum is None:
+                raise BadEntry(f"unknown enum {name!r}")
+            return enum(value)
+    elif len(d) == 2:
+        if "$c" in d:
+            cls = _CLASSES.get(d["$c"])
+            fields = d.get("f")
+            if cls is None or not isinstance(fields, dict):
+                raise BadEntry(f"unknown class {d['$c']!r}")
+            return cls(**fields)
+        if "$s" in d:
+            items = map(_hashable, d["$s"])
+            return frozenset(items) if d.get("frozen") else set(items)
+    if any(k.startswith("$") for k in d):
         raise BadEntry("unexpected value")
-    if "$b" in v:
-        return base64.b64decode(v["$b"], validate=True)
-    if "$t" in v:
-        return tuple(_dec(x) for x in v["$t"])
-    if "$s" in v:
-        items = [_dec(x) for x in v["$s"]]
-        return frozenset(items) if v.get("frozen") else set(items)
-    if "$d" in v:
-        return {_dec(k): _dec(x) for k, x in v["$d"]}
-    if "$e" in v:
-        name, value = v["$e"]
-        enum = _ENUMS.get(name)
-        if enum is None:
-            raise BadEntry(f"unknown enum {name!r}")
-        return enum(value)
-    if "$c" in v:
-        cls = _CLASSES.get(v["$c"])
-        if cls is None or not isinstance(v.get("f"), dict):
-            raise BadEntry(f"unknown class {v['$c']!r}")
-        return cls(**{k: _dec(x) for k, x in v["f"].items()})
-    raise BadEntry("unexpected value")
+    return d  # the field dict of a dataclass
+
+
+def _hashable(v):
+    if isinstance(v, list):
+        raise BadEntry("unhashable key")
+    return v
 
 
 def encode(value) -> bytes:
@@ -214,7 +223,7 @@ def encode(value) -> bytes:
 
 def decode(payload: bytes):
     try:
-        return _dec(json.loads(payload))
+        return json.loads(payload, object_hook=_hook)
     except BadEntry:
         raise
     except (ValueError, TypeError, KeyError, RecursionError) as exc:

@@ -25,6 +25,7 @@ import dataclasses
 import importlib
 import multiprocessing
 import os
+import stat
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -193,6 +194,18 @@ def _read(path: str) -> bytes | None:
         return None
 
 
+def _not_regular(path: str, display: str) -> FileResult | None:
+    """A FAILED result for a FIFO, socket or device (reading one would block or never end)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return None  # the engine reports why it cannot be read
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    return FileResult(path, display, Status.FAILED,
+                      message=f"{display}: not a regular file (FIFO, socket or device); not scanned")
+
+
 def _result_key(cache: Cache, chash: str, path: str, display: str, extra: str) -> str:
     return cache.key("result", chash, path, display, extra)
 
@@ -208,6 +221,9 @@ def _engine_one(item: tuple) -> FileResult:
     """Engine result for (index, path, display, phases or None, extra key)."""
     state = _STATE
     _, path, display, phases, extra = item
+    odd = _not_regular(path, display)
+    if odd is not None:
+        return odd
     data = _read(path)
     config = state.config
     if phases is not None:
@@ -224,7 +240,7 @@ def _facts_one(item: tuple) -> tuple[str | None, Any]:
     """(content hash, facts) of (index, path, display); facts None when unreadable."""
     state = _STATE
     _, path, display = item[:3]
-    data = _read(path)
+    data = None if _not_regular(path, display) else _read(path)
     if data is None or b"\0" in data:
         return None, None
     chash = content_hash(data)

@@ -34,7 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from codemod.cache import Cache, StatIndex, content_hash, default_cache_dir, digest, encode, ruleset_key
+from codemod.cache import (Cache, StatIndex, content_hash, default_cache_dir, digest, encode, register,
+                           ruleset_key)
 from codemod.cparse import MacroProfile, parse_source
 from codemod.discover import Discovery
 from codemod.engine import EngineConfig, process_file
@@ -58,14 +59,20 @@ class RunSpec:
     profile_path: str
     small_limit: int = 4096
     virtuals: tuple[str, ...] = ()
-    # Whole-tree facts stage: "auto" (codemod.analysis.facts when it exists),
-    # "none", or "module:attribute" naming a FactsStage (or a factory of one).
-    facts: str = "auto"
+    phase_index: object = None  # whole-project PhaseIndex, sent to each worker once
+    tree_root: str | None = None  # the project root the phase index names files from
+    # Facts stage run by the runner itself: "none", "auto" (an adapter over
+    # codemod.analysis.facts exposing extract_facts and PhaseIndex), or
+    # "module:attribute" naming a FactsStage (or a factory of one).
+    facts: str = "none"
 
     def build(self) -> EngineConfig:
         profile = MacroProfile.load(self.profile_path)
         rules = load_rules([Path(p) for p in self.rule_paths], profile, set(self.virtuals))
-        return EngineConfig(rules, profile, self.small_limit)
+        config = EngineConfig(rules, profile, self.small_limit)
+        if self.phase_index is not None or self.tree_root is not None:
+            config.phase_index, config.tree_root = self.phase_index, self.tree_root
+        return config
 
     def ruleset_key(self) -> str:
         return ruleset_key(self.rule_paths, self.profile_path,
@@ -140,8 +147,25 @@ def load_facts_stage(which: str):
             return None
         return FactsStage(module)
     module_name, _, attr = which.partition(":")
-    obj = getattr(importlib.import_module(module_name), attr)
-    return obj if hasattr(obj, "extract") and not isinstance(obj, type) else obj()
+    module = importlib.import_module(module_name)
+    obj = getattr(module, attr)
+    if hasattr(obj, "extract") and not isinstance(obj, type):
+        return obj
+    if isinstance(obj, type):
+        return obj()
+    return _FunctionStage(which, obj, module)
+
+
+class _FunctionStage:
+    """A bare extractor function `extract(parsed) -> facts` used as a stage (collect_facts)."""
+
+    def __init__(self, name: str, fn, module):
+        self.name = name
+        self.extract = fn
+        # Let the cache store the module's fact types (FileFacts, FunctionFact, Ref...).
+        for value in vars(module).values():
+            if isinstance(value, type) and dataclasses.is_dataclass(value) and value.__module__ == module.__name__:
+                register(value)
 
 
 # -- per-process state and the work functions ----------------------------------------
@@ -226,7 +250,7 @@ def _engine_one(item: tuple) -> FileResult:
         return odd
     data = _read(path)
     config = state.config
-    if phases is not None:
+    if phases is not None and hasattr(config, "phase_of"):
         config = dataclasses.replace(config, phase_of=lambda _display, name, _p=phases: _p.get(name))
     result = process_file(path, display, config, data)
     if state.results is not None and data is not None and result.status is Status.OK:
@@ -410,27 +434,10 @@ def run(discovery: Discovery, spec: RunSpec, jobs: int | None = None, progress: 
         # Content hashes (cache only): the stat index spares reading unchanged files.
         if stat_index is not None:
             t = time.perf_counter()
-            for i, f in enumerate(files):
-                try:
-                    st = os.stat(f.path)
-                except OSError:
-                    continue
-                sizes[i] = st.st_size
-                if not os.path.isfile(f.path):
-                    continue
-                chash = stat_index.lookup(f.path, st)
-                if chash is None:
-                    data = _read(f.path)
-                    if data is None:
-                        continue
-                    chash = content_hash(data)
-                    stat_index.record(f.path, st, chash, time.time_ns())
-                hashes[i] = chash
-            stat_index.save()
+            _hash_files(files, stat_index, sizes, hashes)
             report.passes["hash"] = time.perf_counter() - t
         else:
             sizes = {i: _size(f.path) for i, f in enumerate(files)}
-
         # Pass 1: whole-tree facts -> per-file phase facts and the extra cache key.
         phases: dict[int, dict | None] = {}
         extras: dict[int, str] = {}
@@ -443,6 +450,13 @@ def run(discovery: Discovery, spec: RunSpec, jobs: int | None = None, progress: 
                 phases[i] = ph
                 extras[i] = digest(encode(sorted(ph.items()))) if ph else ""
             report.passes["facts"] = time.perf_counter() - t
+        if state.results is not None:
+            # What else a file's result depends on: the phase index and the headers.
+            t = time.perf_counter()
+            common = dependency_key(spec, discovery.root)
+            for i, f in enumerate(files):
+                extras[i] = digest(common, extras.get(i, ""), file_phase_key(spec, f.path))
+            report.passes["deps"] = time.perf_counter() - t
 
         # Pass 2: the engine, for what the cache does not have.
         t = time.perf_counter()
@@ -468,6 +482,133 @@ def run(discovery: Discovery, spec: RunSpec, jobs: int | None = None, progress: 
         report.cache = dict(state.results.stats)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def collect_facts(items: list[tuple[str, str]], spec: RunSpec, jobs: int | None = None, *,
+                  cache_dir: str | os.PathLike | None = None, use_cache: bool = False,
+                  progress: Progress | None = None) -> list:
+    """Facts of each (path, key) in `items`, in order (None where unreadable or binary).
+
+    `spec.facts` names the extractor ("codemod.analysis.facts:extract_facts"),
+    `key` is the name the facts carry (e.g. the path below the project root).
+    Parsed in parallel chunks like the engine pass; with the cache, a file
+    whose bytes did not change is not parsed again.
+    """
+    from codemod.discover import DiscoveredFile
+
+    jobs = jobs or default_jobs()
+    files = [DiscoveredFile(path, key) for path, key in items]
+    state = _state_init(spec, None)
+    cdir = None
+    if use_cache:
+        root = os.path.commonpath([os.path.dirname(os.path.abspath(p)) for p, _ in items]) if items else "."
+        cdir = str(Path(cache_dir) if cache_dir is not None else default_cache_dir(root))
+        state = _state_init(spec, cdir, state.config)
+    if state.stage is None:
+        raise ValueError(f"RunSpec.facts names no facts extractor: {spec.facts!r}")
+    sizes: dict[int, int] = {}
+    hashes: dict[int, str] = {}
+    if cdir is not None:
+        _hash_files(files, StatIndex(cdir, os.path.commonpath([p for p, _ in items]) if items else "."),
+                    sizes, hashes)
+    else:
+        sizes = {i: _size(f.path) for i, f in enumerate(files)}
+    pool = _Pool(jobs, spec, cdir)
+    total = len(files)
+    done = 0
+
+    def tick(n: int) -> None:
+        nonlocal done
+        done += n
+        if progress:
+            progress("facts", done, total)
+    try:
+        return _facts_pass(files, state, hashes, pool, jobs, sizes, tick)
+    finally:
+        pool.close()
+
+
+def _hash_files(files, stat_index: StatIndex, sizes: dict[int, int], hashes: dict[int, str]) -> None:
+    for i, f in enumerate(files):
+        try:
+            st = os.stat(f.path)
+        except OSError:
+            continue
+        sizes[i] = st.st_size
+        if not stat.S_ISREG(st.st_mode):
+            continue
+        chash = stat_index.lookup(f.path, st)
+        if chash is None:
+            data = _read(f.path)
+            if data is None:
+                continue
+            chash = content_hash(data)
+            stat_index.record(f.path, st, chash, time.time_ns())
+        hashes[i] = chash
+    stat_index.save()
+
+
+# -- what a cached result depends on besides its file ------------------------------------------
+
+
+def _tree_root(spec: RunSpec, scan_root: str) -> Path:
+    if spec.tree_root:
+        return Path(spec.tree_root)
+    from codemod.series import find_tree_root
+
+    return Path(find_tree_root([Path(scan_root)]))
+
+
+def headers_fingerprint(root: Path) -> str:
+    """(path, size, mtime, inode) of every header below `root`.
+
+    The engine reads the headers a file includes (size facts); which ones is
+    its business, so any header change invalidates every result: coarse,
+    but never stale, and a header edit is rarer than a .c edit.
+    """
+    parts: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            if name.endswith(".h"):
+                full = os.path.join(dirpath, name)
+                try:
+                    st = os.stat(full)
+                except OSError:
+                    continue
+                parts.append(f"{full}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}")
+    return digest(*parts)
+
+
+def dependency_key(spec: RunSpec, scan_root: str) -> str:
+    """The part of every file's key that comes from outside the file."""
+    index = spec.phase_index
+    errp = getattr(index, "errp_functions", None)
+    return digest(headers_fingerprint(_tree_root(spec, scan_root)), str(spec.tree_root),
+                  "phase" if index is not None else "no-phase",
+                  "\0".join(sorted(errp)) if errp else "")
+
+
+def file_phase_key(spec: RunSpec, path: str) -> str:
+    """Phases of the functions defined in `path`, as the phase index classifies them.
+
+    The engine asks the index for the phase at each site (phase_at: the
+    function whose definition holds the offset), so the ranges and their
+    PhaseInfo values are all of the index a file's result can see.
+    """
+    index = spec.phase_index
+    if index is None:
+        return ""
+    graph = getattr(index, "graph", None)
+    ranges = getattr(graph, "ranges", None)
+    if ranges is None or not hasattr(index, "phase_of_node"):
+        # An index we cannot slice: key on all of it (correct, only less reusable).
+        return digest(repr(id(index)), str(time.time_ns()))
+    from codemod.wholetree import tree_key
+
+    key = tree_key(path, Path(spec.tree_root)) if spec.tree_root else path
+    spans = ranges.get(key, ())
+    return digest(key, encode([(start, end, index.phase_of_node(node)) for start, end, node in spans]))
 
 
 def _cached_result(cache: Cache, path: str, display: str, chash: str, extra: str) -> FileResult | None:

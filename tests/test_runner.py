@@ -309,3 +309,36 @@ def test_unreadable_and_vanished_files_are_results_not_exceptions(tree, tmp_path
     r = next(r for r in report.results if r.path == gone.path)
     assert r.status is Status.FAILED and r.message.startswith(gone.display)
     assert sum(1 for r in report.results if r.status is Status.OK) == len(d.files) - 1
+
+
+def fake_extract(parsed):
+    """A bare extractor for collect_facts; logs each call (from any process) to $FAKE_LOG."""
+    with open(os.environ["FAKE_LOG"], "a") as log:
+        log.write(parsed.source.display + "\n")
+    return FakeStage().extract(parsed)
+
+
+def test_collect_facts_parallel_cached(tree, tmp_path, monkeypatch):
+    from codemod.runner import collect_facts
+
+    log = tmp_path / "log"
+    monkeypatch.setenv("FAKE_LOG", str(log))
+    d = discover([str(tree)])
+    items = [(f.path, "key/" + f.display) for f in d.files]
+    spec = _spec(facts="test_runner:fake_extract")
+    serial = collect_facts(items, spec, jobs=1)
+    parallel = collect_facts(items, spec, jobs=2)
+    assert serial == parallel and len(serial) == len(items)
+    assert all(fa.display == key for fa, (_, key) in zip(parallel, items))
+    assert any("dev0_load" in fa.functions for fa in parallel)
+    cdir = tmp_path / "cache"
+    log.write_text("")
+    cold = collect_facts(items, spec, jobs=2, use_cache=True, cache_dir=cdir)
+    assert len(log.read_text().splitlines()) == len(items)
+    log.write_text("")
+    warm = collect_facts(items, spec, jobs=2, use_cache=True, cache_dir=cdir)
+    assert warm == cold == serial
+    assert log.read_text() == ""  # nothing parsed again
+    Path(items[0][0]).write_text("int changed;\n")
+    collect_facts(items, spec, jobs=2, use_cache=True, cache_dir=cdir)
+    assert log.read_text().splitlines() == [items[0][1]]

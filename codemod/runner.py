@@ -1,22 +1,21 @@
 """Run the engine over many files: in parallel, cached, collecting result values.
 
-Passes, each parsing a file at most once:
-1. (when a facts stage is present) whole-tree facts: every file is parsed
-   and its facts extracted in the workers; the main process builds the
-   phase index from all of them;
-2. the per-file engine, given the phase facts of the file's functions.
-
-Work goes to processes in chunks (big files first, so no worker is left
-with one huge file at the end); workers load the rules themselves
-(compiled rules hold code objects that do not pickle), read the file
-themselves (no source bytes cross the pipe) and send back lean results:
-a result that changes nothing comes back without the file's bytes.
+Two passes parse each file at most once each: collect_facts() (the whole
+tree's facts, from which the caller builds the phase index it puts in
+RunSpec.phase_index) and run() (the per-file engine). Work goes to
+processes in chunks (big files first, so no worker is left with one huge
+file at the end); workers load the rules themselves (compiled rules hold
+code objects that do not pickle), read the file themselves (no source
+bytes cross the pipe) and send back lean results: a result that changes
+nothing comes back without the file's bytes.
 
 With a cache (codemod/cache.py) the main process looks every file up
 first (a stat index spares it reading unchanged files) and only misses go
-to workers, which store what they compute. One file's failure never
-stops the others; a worker that dies (a crash in C code) costs the file
-it was on a FAILED result, not the run.
+to workers, which store what they compute. A result's key holds the
+file's bytes, the rule set, the phases the index gives the file's
+functions and the headers of the tree. One file's failure never stops
+the others; a worker that dies (a crash in C code) costs the file it was
+on a FAILED result, not the run.
 """
 
 from __future__ import annotations
@@ -61,9 +60,9 @@ class RunSpec:
     virtuals: tuple[str, ...] = ()
     phase_index: object = None  # whole-project PhaseIndex, sent to each worker once
     tree_root: str | None = None  # the project root the phase index names files from
-    # Facts stage run by the runner itself: "none", "auto" (an adapter over
-    # codemod.analysis.facts exposing extract_facts and PhaseIndex), or
-    # "module:attribute" naming a FactsStage (or a factory of one).
+    # The fact extractor collect_facts() runs: "none", "auto"
+    # (codemod.analysis.facts:extract_facts when it exists), or "module:attribute"
+    # naming an extract(parsed) function, a FactsStage or a factory of one.
     facts: str = "none"
 
     def build(self) -> EngineConfig:
@@ -96,40 +95,13 @@ class RunReport:
 
 
 class FactsStage:
-    """Adapter over codemod.analysis.facts: extract_facts(parsed) -> FileFacts (picklable),
-    PhaseIndex.build(list[FileFacts]) -> index, index.phase(display, fn_name) -> PhaseInfo.
-
-    `functions(facts)` names the functions of a file whose phase the engine may ask for;
-    their PhaseInfo values are what a file's cached result depends on.
-    """
+    """What collect_facts runs in each worker: `extract(parsed) -> facts` (picklable
+    values; dataclasses registered with codemod.cache.register to be cached)."""
 
     name = "facts"
 
-    def __init__(self, module):
-        self.module = module
-
-    def extract(self, parsed):
-        return self.module.extract_facts(parsed)
-
-    def build(self, facts: list) -> Any:
-        return self.module.PhaseIndex.build(facts)
-
-    @staticmethod
-    def functions(facts) -> list[str]:
-        names = []
-        for fn in getattr(facts, "functions", ()) or ():
-            name = fn if isinstance(fn, str) else getattr(fn, "name", None)
-            if isinstance(name, str):
-                names.append(name)
-        return sorted(set(names))
-
-    def phases(self, index, display: str, facts) -> dict:
-        out = {}
-        for name in self.functions(facts):
-            info = index.phase(display, name)
-            if info is not None:
-                out[name] = info
-        return out
+    def extract(self, parsed):  # pragma: no cover - interface
+        raise NotImplementedError
 
 
 def load_facts_stage(which: str):
@@ -137,15 +109,13 @@ def load_facts_stage(which: str):
     if which == "none":
         return None
     if which == "auto":
+        which = "codemod.analysis.facts:extract_facts"
         try:
-            module = importlib.import_module("codemod.analysis.facts")
+            importlib.import_module("codemod.analysis.facts")
         except ModuleNotFoundError as exc:
             if exc.name != "codemod.analysis.facts":
                 raise
             return None
-        if not (hasattr(module, "extract_facts") and hasattr(module, "PhaseIndex")):
-            return None
-        return FactsStage(module)
     module_name, _, attr = which.partition(":")
     module = importlib.import_module(module_name)
     obj = getattr(module, attr)
@@ -242,16 +212,14 @@ def _lean(result: FileResult) -> FileResult:
 
 
 def _engine_one(item: tuple) -> FileResult:
-    """Engine result for (index, path, display, phases or None, extra key)."""
+    """Engine result for (index, path, display, extra cache key)."""
     state = _STATE
-    _, path, display, phases, extra = item
+    _, path, display, extra = item
     odd = _not_regular(path, display)
     if odd is not None:
         return odd
     data = _read(path)
     config = state.config
-    if phases is not None and hasattr(config, "phase_of"):
-        config = dataclasses.replace(config, phase_of=lambda _display, name, _p=phases: _p.get(name))
     result = process_file(path, display, config, data)
     if state.results is not None and data is not None and result.status is Status.OK:
         # Stored without the file's bytes: a hit re-reads them (and checks their hash).
@@ -438,24 +406,16 @@ def run(discovery: Discovery, spec: RunSpec, jobs: int | None = None, progress: 
             report.passes["hash"] = time.perf_counter() - t
         else:
             sizes = {i: _size(f.path) for i, f in enumerate(files)}
-        # Pass 1: whole-tree facts -> per-file phase facts and the extra cache key.
-        phases: dict[int, dict | None] = {}
+        # The phase index (spec.phase_index) is built before the run from the whole
+        # tree's facts (collect_facts below does that pass, cached); the engine
+        # asks it per site, and the cache key holds what it answers for this file.
         extras: dict[int, str] = {}
-        if state.stage is not None:
-            t = time.perf_counter()
-            facts = _facts_pass(files, state, hashes, pool, jobs, sizes, ticker("facts", len(files)))
-            index = state.stage.build([fa for fa in facts if fa is not None])
-            for i, f in enumerate(files):
-                ph = state.stage.phases(index, f.display, facts[i]) if facts[i] is not None else {}
-                phases[i] = ph
-                extras[i] = digest(encode(sorted(ph.items()))) if ph else ""
-            report.passes["facts"] = time.perf_counter() - t
         if state.results is not None:
             # What else a file's result depends on: the phase index and the headers.
             t = time.perf_counter()
             common = dependency_key(spec, discovery.root)
             for i, f in enumerate(files):
-                extras[i] = digest(common, extras.get(i, ""), file_phase_key(spec, f.path))
+                extras[i] = digest(common, file_phase_key(spec, f.path))
             report.passes["deps"] = time.perf_counter() - t
 
         # Pass 2: the engine, for what the cache does not have.
@@ -463,7 +423,7 @@ def run(discovery: Discovery, spec: RunSpec, jobs: int | None = None, progress: 
         results: list[FileResult | None] = [None] * len(files)
         todo: list[tuple] = []
         for i, f in enumerate(files):
-            item = (i, f.path, f.display, phases.get(i), extras.get(i, ""))
+            item = (i, f.path, f.display, extras.get(i, ""))
             if state.results is not None and i in hashes:
                 hit = _cached_result(state.results, f.path, f.display, hashes[i], extras.get(i, ""))
                 if hit is not None:

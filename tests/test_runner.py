@@ -1,12 +1,12 @@
 """The runner: parallel equals serial, the cache is invisible except in speed,
-the facts stage feeds phases (and the cache key), a dying worker costs one file."""
+phases and headers are in the cache key, a dying worker costs one file."""
 
 from __future__ import annotations
 
 import io
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -226,7 +226,7 @@ def test_a_dying_worker_costs_one_file(tree, monkeypatch):
         [r for r in expected.results if r.path != victim])
 
 
-# -- a facts stage standing in for codemod.analysis.facts ----------------------------
+# -- a phase index standing in for analysis.phase.PhaseIndex ---------------------------
 
 
 @cachemod.register
@@ -237,25 +237,8 @@ class FakeFacts:
 
 
 @dataclass
-class FakeIndex:
-    startup: frozenset[str]
-    built_from: int = 0
-
-    def phase(self, display, name):
-        if name in self.startup:
-            return PhaseInfo("startup", ("realize",), (name,), "test stage")
-        return PhaseInfo("runtime", ("guest-io",), (name,), "test stage")
-
-
-@dataclass
 class FakeStage(runnermod.FactsStage):
     name: str = "fake-facts"
-    startup: frozenset[str] = field(default_factory=frozenset)
-    extracted: list = field(default_factory=list)
-
-    def __init__(self):
-        self.name = "fake-facts"
-        self.startup = frozenset(os.environ.get("FAKE_STARTUP", "").split(","))
 
     def extract(self, parsed):
         from codemod.cparse import function_name
@@ -264,41 +247,93 @@ class FakeStage(runnermod.FactsStage):
                       if n.type == "function_definition")
         return FakeFacts(parsed.source.display, names)
 
-    def build(self, facts):
-        return FakeIndex(self.startup, len(facts))
+
+class FakeGraph:
+    def __init__(self):
+        self.ranges: dict[str, list[tuple[int, int, int]]] = {}
+        self.names: list[str] = []
 
 
-def test_facts_stage_phases_reach_the_engine_and_the_cache_key(tree, tmp_path, monkeypatch):
+class FakeIndex:
+    """The slice of PhaseIndex the engine and the runner use: phase_at, graph.ranges,
+    phase_of_node, errp_functions."""
+
+    def __init__(self, root: Path, files, startup: set[str]):
+        from codemod.cparse import MacroProfile, function_name, parse_bytes
+
+        self.graph = FakeGraph()
+        self.startup = startup
+        self.errp_functions = frozenset()
+        profile = MacroProfile.load(RULES / "qemu-macros.toml")
+        for f in files:
+            data = Path(f.path).read_bytes()
+            _, tree = parse_bytes(data, profile)
+            key = Path(f.path).relative_to(root).as_posix()
+            for n in tree.root_node.children:
+                if n.type == "function_definition":
+                    self.graph.names.append(function_name(n, data) or "")
+                    self.graph.ranges.setdefault(key, []).append((n.start_byte, n.end_byte,
+                                                                  len(self.graph.names) - 1))
+
+    def phase_of_node(self, node):
+        name = self.graph.names[node]
+        if name in self.startup:
+            return PhaseInfo("startup", ("realize",), (name,), "test index")
+        return PhaseInfo("runtime", ("guest-io",), (name,), "test index")
+
+    def phase_at(self, key, offset):
+        for start, end, node in self.graph.ranges.get(key, ()):
+            if start <= offset < end:
+                return self.phase_of_node(node)
+        return PhaseInfo("unknown")
+
+
+def test_phase_index_reaches_the_engine_and_the_cache_key(tree, tmp_path):
+    from codemod.engine import EngineConfig
+
+    if "phase_index" not in EngineConfig.__dataclass_fields__:
+        pytest.skip("this engine takes phases through phase_of, not a phase index")
+    import dataclasses
+
     d = discover([str(tree)])
     cdir = tmp_path / "cache"
-    spec = _spec(facts="test_runner:FakeStage")
-    monkeypatch.setenv("FAKE_STARTUP", "")
+    spec = dataclasses.replace(_spec(), phase_index=FakeIndex(tree, d.files, set()), tree_root=str(tree))
     runtime = run(d, spec, jobs=2, use_cache=True, cache_dir=cdir)
-    assert "facts" in runtime.passes
     loads = [f for r in runtime.results for f in r.findings if f.function and f.function.endswith("_load")]
     assert loads and all(f.phase.cls == "runtime" and f.phase.via == ("guest-io",) for f in loads)
-    assert all(f.action.value == "rewrite" for f in loads)
+    assert any(r.changed for r in runtime.results)
+    warm = run(d, spec, jobs=2, use_cache=True, cache_dir=cdir)
+    assert warm.cache["hits"] == len(d.files)
     # dev0_load becomes startup-only: R4 leaves it alone; only its file is recomputed.
-    monkeypatch.setenv("FAKE_STARTUP", "dev0_load")
-    startup = run(d, spec, jobs=2, use_cache=True, cache_dir=cdir)
+    spec2 = dataclasses.replace(spec, phase_index=FakeIndex(tree, d.files, {"dev0_load"}))
+    startup = run(d, spec2, jobs=2, use_cache=True, cache_dir=cdir)
     assert startup.cache["misses"] == 1 and startup.cache["hits"] == len(d.files) - 1
     dev0 = next(r for r in startup.results if r.display.endswith("dev0.c"))
     assert not dev0.changed
     assert [f.phase.cls for f in dev0.findings if f.function == "dev0_load"] == ["startup"]
-    # Serial and parallel agree with the stage on as well.
-    serial = run(d, spec, jobs=1)
-    assert _summary(serial.results) == _summary(startup.results)
+    assert _summary(run(d, spec2, jobs=1).results) == _summary(startup.results)
 
 
-def test_facts_stage_auto_is_absent_until_the_module_exists():
+def test_dependency_key_follows_headers(tree):
+    spec = _spec()
+    before = runnermod.dependency_key(spec, str(tree))
+    header = tree / "hw" / "dev.h"
+    header.write_text("#define DEV_SIZE 4096\n")
+    with_header = runnermod.dependency_key(spec, str(tree))
+    assert with_header != before
+    header.write_text("#define DEV_SIZE 8192\n")
+    assert runnermod.dependency_key(spec, str(tree)) != with_header
+
+
+def test_facts_stage_loading():
+    assert load_facts_stage("none") is None
+    assert isinstance(load_facts_stage("test_runner:FakeStage"), FakeStage)
     try:
         import codemod.analysis.facts  # noqa: F401
     except ModuleNotFoundError:
         assert load_facts_stage("auto") is None
-    else:  # pragma: no cover - once the facts pass lands
-        assert load_facts_stage("auto") is not None
-    assert load_facts_stage("none") is None
-    assert isinstance(load_facts_stage("test_runner:FakeStage"), FakeStage)
+    else:
+        assert load_facts_stage("auto").name == "codemod.analysis.facts:extract_facts"
 
 
 def test_unreadable_and_vanished_files_are_results_not_exceptions(tree, tmp_path):

@@ -159,17 +159,17 @@ def _python() -> str:
     return str(venv) if venv.exists() else sys.executable
 
 
-def _allocfix_cmd(subset: str, jobs: int, cache_dir: Path) -> tuple[list[str], dict]:
+def _allocfix_cmd(subset: str, jobs: int, cache_dir: Path, extra: tuple[str, ...] = ()) -> tuple[list[str], dict]:
     env = dict(os.environ, PYTHONPATH=str(REPO))
     help_text = subprocess.run([_python(), "-m", "codemod", "--help"], env=env, capture_output=True,
                                text=True).stdout
     if "--cache-dir" in help_text:
-        return [_python(), "-m", "codemod", "--dry-run", "-j", str(jobs), "--cache-dir", str(cache_dir),
+        return [_python(), "-m", "codemod", "--dry-run", *extra, "-j", str(jobs), "--cache-dir", str(cache_dir),
                 subset], env
     # The CLI does not have the cache flags yet: the same CLI with the cache
     # switched on from outside (bench/allocfix_cached.py).
     env["ALLOCFIX_BENCH_CACHE_DIR"] = str(cache_dir)
-    return [_python(), str(REPO / "bench" / "allocfix_cached.py"), "--dry-run", "-j", str(jobs), subset], env
+    return [_python(), str(REPO / "bench" / "allocfix_cached.py"), "--dry-run", *extra, "-j", str(jobs), subset], env
 
 
 def _astgrep() -> str | None:
@@ -179,27 +179,36 @@ def _astgrep() -> str | None:
     return None
 
 
+def _replace(path: Path, data: bytes) -> None:
+    # A new inode: the tree is a hard-link copy of the shared corpus, which
+    # must never change under other users.
+    tmp = path.with_name(path.name + ".bench-tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
 class Touch:
     """Edit one file (append a comment) and put its bytes back afterwards."""
 
     def __init__(self, path: Path):
         self.path = path
         self.original = path.read_bytes()
-        self.stat = path.stat()
         self.count = 0
 
     def edit(self) -> None:
         self.count += 1
-        self.path.write_bytes(self.original + f"/* allocfix bench edit {self.count} */\n".encode())
+        _replace(self.path, self.original + f"/* allocfix bench edit {self.count} */\n".encode())
 
     def restore(self) -> None:
-        self.path.write_bytes(self.original)
-        os.utime(self.path, ns=(self.stat.st_atime_ns, self.stat.st_mtime_ns))
+        _replace(self.path, self.original)
 
 
-def bench(tree: Path, subsets: list[str], runs: int, jobs: int, tools: set[str]) -> list[Row]:
+def bench(corpus: Path, subsets: list[str], runs: int, jobs: int, tools: set[str]) -> list[Row]:
     rows: list[Row] = []
     work = Path(tempfile.mkdtemp(prefix="allocfix-bench-"))
+    # Every tool runs on a hard-link copy (cheap): the warm runs edit a file.
+    tree = work / "qemu"
+    subprocess.run(["cp", "-al", str(corpus), str(tree)], check=True)
     rule = work / "g_malloc.cocci"
     rule.write_text(SPATCH_RULE)
     sg = _astgrep()
@@ -224,9 +233,18 @@ def bench(tree: Path, subsets: list[str], runs: int, jobs: int, tools: set[str])
                         touch.edit()
                         warm.runs.append(measure(cmd, tree, env))
                         _say(warm)
+                    rows.append(warm)
+                    # The same, printing JSON findings instead of diffs: what the
+                    # scan costs without rendering hundreds of diffs.
+                    json_cmd, _ = _allocfix_cmd(subset, jobs, cache, ("--format", "json"))
+                    warm_json = Row("allocfix warm, --format json", label, files, mb)
+                    for _ in range(runs):
+                        touch.edit()
+                        warm_json.runs.append(measure(json_cmd, tree, env))
+                        _say(warm_json)
+                    rows.append(warm_json)
                 finally:
                     touch.restore()
-                rows.append(warm)
             if "spatch" in tools and shutil.which("spatch"):
                 row = Row(f"spatch -j{jobs}", label, files, mb)
                 for _ in range(runs):
@@ -257,7 +275,7 @@ def _say(row: Row) -> None:
 
 def ratios(rows: list[Row]) -> list[tuple[str, str, float]]:
     by = {(r.tool.split(" ")[0] + (" warm" if "warm" in r.tool else " cold" if "cold" in r.tool else ""),
-           r.subset): r for r in rows}
+           r.subset): r for r in rows if "json" not in r.tool}
     out = []
     for subset in dict.fromkeys(r.subset for r in rows):
         cold, warm = by.get(("allocfix cold", subset)), by.get(("allocfix warm", subset))
@@ -266,6 +284,9 @@ def ratios(rows: list[Row]) -> list[tuple[str, str, float]]:
             out.append((subset, "allocfix cold / spatch (target <= 0.5)", cold.median / sp.median))
         if warm and sg:
             out.append((subset, "allocfix warm / ast-grep (target <= 0.1)", warm.median / sg.median))
+        wj = next((r for r in rows if r.subset == subset and r.tool == "allocfix warm, --format json"), None)
+        if wj and sg:
+            out.append((subset, "allocfix warm json / ast-grep", wj.median / sg.median))
     colds = [r for r in rows if r.tool == "allocfix cold"]
     if len(colds) >= 2:
         base = colds[0]

@@ -516,7 +516,10 @@ def _tree_root(spec: RunSpec, scan_root: str) -> Path:
         return Path(spec.tree_root)
     from codemod.series import find_tree_root
 
-    return Path(find_tree_root([Path(scan_root)]))
+    try:
+        return Path(find_tree_root([Path(scan_root)]))
+    except (OSError, RuntimeError):  # e.g. a symlink loop on the way up
+        return Path(scan_root)
 
 
 def headers_fingerprint(root: Path) -> str:

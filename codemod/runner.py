@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from codemod.cache import (Cache, StatIndex, content_hash, default_cache_dir, digest, encode, register,
+from codemod.cache import (Cache, StatIndex, content_hash, default_cache_dir, digest, register,
                            ruleset_key)
 from codemod.cparse import MacroProfile, parse_source
 from codemod.discover import Discovery
@@ -571,7 +571,8 @@ def file_phase_key(spec: RunSpec, path: str) -> str:
 
     key = tree_key(path, Path(spec.tree_root)) if spec.tree_root else path
     spans = ranges.get(key, ())
-    return digest(key, encode([(start, end, index.phase_of_node(node)) for start, end, node in spans]))
+    # PhaseInfo is a frozen dataclass of strings and tuples: its repr is a faithful key.
+    return digest(key, repr([(start, end, index.phase_of_node(node)) for start, end, node in spans]))
 
 
 def _cached_result(cache: Cache, path: str, display: str, chash: str, extra: str) -> FileResult | None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import os
-import time
 from dataclasses import dataclass
 from pathlib import Path
 

@@ -1,23 +1,53 @@
-"""Run the engine over many files: in parallel, collecting result values.
+"""Run the engine over many files: in parallel, cached, collecting result values.
 
-Workers load the rules themselves (compiled rules hold code objects that do
-not pickle) and return FileResult values; the runner never lets one file's
-failure stop the others.
+Two passes parse each file at most once each: collect_facts() (the whole
+tree's facts, from which the caller builds the phase index it puts in
+RunSpec.phase_index) and run() (the per-file engine). Work goes to
+processes in chunks (big files first, so no worker is left with one huge
+file at the end); workers load the rules themselves (compiled rules hold
+code objects that do not pickle), read the file themselves (no source
+bytes cross the pipe) and send back lean results: a result that changes
+nothing comes back without the file's bytes.
+
+With a cache (codemod/cache.py) the main process looks every file up
+first (a stat index spares it reading unchanged files) and only misses go
+to workers, which store what they compute. A result's key holds the
+file's bytes, the rule set, the phases the index gives the file's
+functions and the headers of the tree. One file's failure never stops
+the others; a worker that dies (a crash in C code) costs the file it was
+on a FAILED result, not the run.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import importlib
+import multiprocessing
 import os
+import stat
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Callable, Iterator
 
-from codemod.cparse import MacroProfile
+from codemod.cache import (Cache, StatIndex, content_hash, default_cache_dir, digest, register,
+                           ruleset_key)
+from codemod.cparse import MacroProfile, parse_source
 from codemod.discover import Discovery
 from codemod.engine import EngineConfig, process_file
-from codemod.findings import FileResult
+from codemod.findings import FileResult, Status
 from codemod.smpl.loader import load_rules
+from codemod.source import SourceFile
+
+# Below this many files to compute, starting worker processes costs more than it saves.
+SERIAL_BELOW = 16
+# Files per chunk at most; chunks are also capped by bytes so the last ones stay small.
+CHUNK_FILES = 48
+
+Progress = Callable[[str, int, int], None]  # (pass name, files done, files in this pass)
 
 
 @dataclass(frozen=True)
@@ -28,9 +58,13 @@ class RunSpec:
     profile_path: str
     small_limit: int = 4096
     virtuals: tuple[str, ...] = ()
-    phase_index: object = None  # sent to each worker once
-    tree_root: str | None = None
+    phase_index: object = None  # whole-project PhaseIndex, sent to each worker once
+    tree_root: str | None = None  # the project root the phase index names files from
     startup_exit: bool = False
+    # The fact extractor collect_facts() runs: "none", "auto"
+    # (codemod.analysis.facts:extract_facts when it exists), or "module:attribute"
+    # naming an extract(parsed) function, a FactsStage or a factory of one.
+    facts: str = "none"
 
     def build(self) -> EngineConfig:
         profile = MacroProfile.load(self.profile_path)
@@ -38,48 +72,577 @@ class RunSpec:
         return EngineConfig(rules, profile, self.small_limit, self.phase_index, self.tree_root,
                             startup_exit=self.startup_exit)
 
+    def ruleset_key(self) -> str:
+        return ruleset_key(self.rule_paths, self.profile_path,
+                           options=(self.small_limit, tuple(sorted(self.virtuals)), self.startup_exit))
+
 
 @dataclass
 class RunReport:
+    """Results in discovery order. `original` is filled only for results that change
+    their file (printers and apply need it; nothing else does)."""
+
     root: str
     results: list[FileResult] = field(default_factory=list)
     seconds: float = 0.0
+    cache: dict[str, int] = field(default_factory=dict)  # hits / misses / bad entries
+    passes: dict[str, float] = field(default_factory=dict)  # seconds per pass
+    jobs: int = 1
 
 
-_WORKER_CONFIG: EngineConfig | None = None
+# -- the facts stage --------------------------------------------------------------
 
 
-def _init_worker(spec: RunSpec) -> None:
-    global _WORKER_CONFIG
-    _WORKER_CONFIG = spec.build()
+class FactsStage:
+    """What collect_facts runs in each worker: `extract(parsed) -> facts` (picklable
+    values; dataclasses registered with codemod.cache.register to be cached)."""
+
+    name = "facts"
+
+    def extract(self, parsed):  # pragma: no cover - interface
+        raise NotImplementedError
 
 
-def _work(item: tuple[str, str]) -> FileResult:
-    path, display = item
-    return process_file(path, display, _WORKER_CONFIG)
+def load_facts_stage(which: str):
+    """The facts stage `which` names, or None (no stage, or "auto" and none installed)."""
+    if which == "none":
+        return None
+    if which == "auto":
+        which = "codemod.analysis.facts:extract_facts"
+        try:
+            importlib.import_module("codemod.analysis.facts")
+        except ModuleNotFoundError as exc:
+            if exc.name != "codemod.analysis.facts":
+                raise
+            return None
+    module_name, _, attr = which.partition(":")
+    module = importlib.import_module(module_name)
+    obj = getattr(module, attr)
+    if hasattr(obj, "extract") and not isinstance(obj, type):
+        return obj
+    if isinstance(obj, type):
+        return obj()
+    return _FunctionStage(which, obj, module)
+
+
+class _FunctionStage:
+    """A bare extractor function `extract(parsed) -> facts` used as a stage (collect_facts)."""
+
+    def __init__(self, name: str, fn, module):
+        self.name = name
+        self.extract = fn
+        # Let the cache store the module's fact types (FileFacts, FunctionFact, Ref...).
+        for value in vars(module).values():
+            if isinstance(value, type) and dataclasses.is_dataclass(value) and value.__module__ == module.__name__:
+                register(value)
+
+
+# -- per-process state and the work functions ----------------------------------------
+
+
+@dataclass
+class _Worker:
+    spec: RunSpec
+    config: EngineConfig
+    stage: Any
+    results: Cache | None
+    facts: Cache | None
+
+
+_STATE: _Worker | None = None
+
+
+def _state_init(spec: RunSpec, cache_dir: str | None, config: EngineConfig | None = None) -> _Worker:
+    global _STATE
+    config = config or spec.build()
+    stage = load_facts_stage(spec.facts)
+    results = facts = None
+    if cache_dir is not None:
+        results = Cache(cache_dir, digest("results", spec.ruleset_key()))
+        if stage is not None:
+            facts = Cache(cache_dir, _facts_namespace(spec, stage))
+    _STATE = _Worker(spec, config, stage, results, facts)
+    return _STATE
+
+
+def _facts_namespace(spec: RunSpec, stage) -> str:
+    # Facts depend on the parser and its macro profile, not on the rules.
+    return digest("facts", getattr(stage, "name", "facts"), ruleset_key((), spec.profile_path))
+
+
+def _init_worker(spec: RunSpec, cache_dir: str | None) -> None:
+    # A forked worker inherits the parent's state: the rules are compiled already.
+    inherited = _STATE
+    if inherited is not None and inherited.spec == spec and (
+            (inherited.results.directory if inherited.results else None) == (Path(cache_dir) if cache_dir else None)):
+        return
+    _state_init(spec, cache_dir)
+
+
+def _read(path: str) -> bytes | None:
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def _not_regular(path: str, display: str) -> FileResult | None:
+    """A FAILED result for a FIFO, socket or device (reading one would block or never end)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return None  # the engine reports why it cannot be read
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    return FileResult(path, display, Status.FAILED,
+                      message=f"{display}: not a regular file (FIFO, socket or device); not scanned")
+
+
+def _result_key(cache: Cache, chash: str, path: str, display: str, extra: str) -> str:
+    return cache.key("result", chash, path, display, extra)
+
+
+def _lean(result: FileResult) -> FileResult:
+    if not result.changed:
+        result.original = b""
+        result.rewritten = None
+    return result
+
+
+def _engine_one(item: tuple) -> FileResult:
+    """Engine result for (index, path, display, extra cache key)."""
+    state = _STATE
+    _, path, display, extra = item
+    odd = _not_regular(path, display)
+    if odd is not None:
+        return odd
+    data = _read(path)
+    config = state.config
+    result = process_file(path, display, config, data)
+    if state.results is not None and data is not None and result.status is Status.OK:
+        # Stored without the file's bytes: a hit re-reads them (and checks their hash).
+        stored = dataclasses.replace(result, original=b"")
+        state.results.put(_result_key(state.results, content_hash(data), path, display, extra), stored)
+    return _lean(result)
+
+
+def _facts_one(item: tuple) -> tuple[str | None, Any]:
+    """(content hash, facts) of (index, path, display); facts None when unreadable."""
+    state = _STATE
+    _, path, display = item[:3]
+    data = None if _not_regular(path, display) else _read(path)
+    if data is None or b"\0" in data:
+        return None, None
+    chash = content_hash(data)
+    try:
+        facts = state.stage.extract(parse_source(SourceFile(path, display, data), state.config.profile))
+    except RecursionError:
+        facts = None
+    except Exception:  # noqa: BLE001 - one file's facts must not stop the run
+        facts = None
+    if facts is not None and state.facts is not None:
+        state.facts.put(state.facts.key(chash, path, display), facts)
+    return chash, facts
+
+
+def _chunk_engine(items: list) -> list:
+    return [(item[0], _engine_one(item)) for item in items]
+
+
+def _chunk_facts(items: list) -> list:
+    return [(item[0], _facts_one(item)) for item in items]
+
+
+# -- scheduling ------------------------------------------------------------------------
 
 
 def default_jobs() -> int:
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
 
 
-def run(discovery: Discovery, spec: RunSpec, jobs: int | None = None, progress=None,
-        config: EngineConfig | None = None) -> RunReport:
-    started = time.perf_counter()
-    items = [(f.path, f.display) for f in discovery.files]
-    jobs = jobs or default_jobs()
-    results: list[FileResult] = []
-    if jobs <= 1 or len(items) < 8:
-        cfg = config or spec.build()
+def _size(path: str) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0
+
+
+def make_chunks(items: list, jobs: int, sizes: dict[int, int]) -> list[list]:
+    """Chunks of items, largest files first, each of about total/(jobs*8) bytes."""
+    ordered = sorted(items, key=lambda it: -sizes.get(it[0], 0))
+    total = sum(sizes.get(it[0], 0) for it in items) or 1
+    budget = max(1, total // (jobs * 8))
+    chunks: list[list] = []
+    current: list = []
+    weight = 0
+    for it in ordered:
+        current.append(it)
+        weight += sizes.get(it[0], 0)
+        if weight >= budget or len(current) >= CHUNK_FILES:
+            chunks.append(current)
+            current, weight = [], 0
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def _crashed(item: tuple) -> FileResult:
+    _, path, display = item[:3]
+    return FileResult(path, display, Status.FAILED,
+                      message=f"{display}:1:1: the worker process died on this file (crash in the parser?); "
+                              "not scanned")
+
+
+class _Pool:
+    """Lazily started process pool shared by both passes of a run."""
+
+    def __init__(self, jobs: int, spec: RunSpec, cache_dir: str | None):
+        self.jobs, self.spec, self.cache_dir = jobs, spec, cache_dir
+        self.pool: ProcessPoolExecutor | None = None
+
+    def get(self, workers: int | None = None) -> ProcessPoolExecutor:
+        if self.pool is None:
+            methods = multiprocessing.get_all_start_methods()
+            ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
+            self.pool = ProcessPoolExecutor(max_workers=workers or self.jobs, mp_context=ctx,
+                                            initializer=_init_worker, initargs=(self.spec, self.cache_dir))
+        return self.pool
+
+    def reset(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = None
+
+    def close(self) -> None:
+        self.reset()
+
+
+def _execute(items: list, chunk_fn, one_fn, on_crash, pool: _Pool, jobs: int, sizes: dict[int, int],
+             tick: Callable[[int], None]) -> dict[int, Any]:
+    """Run one pass over items -> {index: value}; in-process when small or jobs == 1."""
+    out: dict[int, Any] = {}
+    if jobs <= 1 or len(items) < SERIAL_BELOW:
         for item in items:
-            results.append(process_file(item[0], item[1], cfg))
+            out[item[0]] = one_fn(item)
+            tick(1)
+        return out
+    pending_items = {id(c): c for c in make_chunks(items, jobs, sizes)}
+    try:
+        executor = pool.get()
+        futures = {executor.submit(chunk_fn, chunk): key for key, chunk in pending_items.items()}
+        while futures:
+            done, _ = wait(futures, return_when=FIRST_COMPLETED)
+            for fut in done:
+                key = futures.pop(fut)
+                values = fut.result()
+                for index, value in values:
+                    out[index] = value
+                del pending_items[key]
+                tick(len(values))
+    except BrokenProcessPool:
+        pool.reset()
+        # A worker died. Redo what is left one file at a time in a single
+        # fresh worker, so the file that kills it is known and skipped.
+        left = [it for chunk in pending_items.values() for it in chunk if it[0] not in out]
+        for item in left:
+            try:
+                out[item[0]] = pool.get(1).submit(one_fn, item).result()
+            except BrokenProcessPool:
+                pool.reset()
+                out[item[0]] = on_crash(item)
+            tick(1)
+        pool.reset()
+    return out
+
+
+# -- the run ---------------------------------------------------------------------------------
+
+
+def run(discovery: Discovery, spec: RunSpec, jobs: int | None = None, progress: Progress | None = None,
+        config: EngineConfig | None = None, *, cache_dir: str | os.PathLike | None = None,
+        use_cache: bool = False) -> RunReport:
+    """Results of every discovered file, in discovery order. Never raises for one file.
+
+    `use_cache` turns the persistent cache on (`cache_dir` places it; default
+    codemod.cache.default_cache_dir(root)). `progress(pass, done, total)` is
+    called as files complete.
+    """
+    started = time.perf_counter()
+    jobs = jobs or default_jobs()
+    files = discovery.files
+    state = _state_init(spec, None, config)  # also the in-process "worker"
+    cdir = None
+    if use_cache:
+        cdir = str(Path(cache_dir) if cache_dir is not None else default_cache_dir(discovery.root))
+        state = _state_init(spec, cdir, state.config)
+    report = RunReport(discovery.root, jobs=jobs)
+    pool = _Pool(jobs, spec, cdir)
+    sizes: dict[int, int] = {}
+    hashes: dict[int, str] = {}
+    stat_index = StatIndex(cdir, discovery.root) if cdir is not None else None
+
+    def ticker(name: str, total: int) -> Callable[[int], None]:
+        done = 0
+        if progress:
+            progress(name, 0, total)
+
+        def tick(n: int) -> None:
+            nonlocal done
+            done += n
             if progress:
-                progress(1)
+                progress(name, done, total)
+        return tick
+
+    try:
+        # Content hashes (cache only): the stat index spares reading unchanged files.
+        if stat_index is not None:
+            t = time.perf_counter()
+            _hash_files(files, stat_index, sizes, hashes)
+            report.passes["hash"] = time.perf_counter() - t
+        else:
+            sizes = {i: _size(f.path) for i, f in enumerate(files)}
+        # The phase index (spec.phase_index) is built before the run from the whole
+        # tree's facts (collect_facts below does that pass, cached); the engine
+        # asks it per site, and the cache key holds what it answers for this file.
+        extras: dict[int, str] = {}
+        if state.results is not None:
+            # What else a file's result depends on: the phase index and the headers.
+            t = time.perf_counter()
+            common = dependency_key(spec, discovery.root)
+            for i, f in enumerate(files):
+                extras[i] = digest(common, file_phase_key(spec, f.path))
+            report.passes["deps"] = time.perf_counter() - t
+
+        # Pass 2: the engine, for what the cache does not have.
+        t = time.perf_counter()
+        results: list[FileResult | None] = [None] * len(files)
+        todo: list[tuple] = []
+        for i, f in enumerate(files):
+            item = (i, f.path, f.display, extras.get(i, ""))
+            if state.results is not None and i in hashes:
+                hit = _cached_result(state.results, f.path, f.display, hashes[i], extras.get(i, ""))
+                if hit is not None:
+                    results[i] = hit
+                    continue
+            todo.append(item)
+        tick = ticker("rules", len(files))
+        tick(len(files) - len(todo))
+        for i, value in _execute(todo, _chunk_engine, _engine_one, _crashed, pool, jobs, sizes, tick).items():
+            results[i] = value
+        report.passes["rules"] = time.perf_counter() - t
+    finally:
+        pool.close()
+    report.results = results  # type: ignore[assignment]
+    if state.results is not None:
+        report.cache = dict(state.results.stats)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def collect_facts(items: list[tuple[str, str]], spec: RunSpec, jobs: int | None = None, *,
+                  cache_dir: str | os.PathLike | None = None, use_cache: bool = False,
+                  progress: Progress | None = None) -> list:
+    """Facts of each (path, key) in `items`, in order (None where unreadable or binary).
+
+    `spec.facts` names the extractor ("codemod.analysis.facts:extract_facts"),
+    `key` is the name the facts carry (e.g. the path below the project root).
+    Parsed in parallel chunks like the engine pass; with the cache, a file
+    whose bytes did not change is not parsed again.
+    """
+    from codemod.discover import DiscoveredFile
+
+    jobs = jobs or default_jobs()
+    files = [DiscoveredFile(path, key) for path, key in items]
+    state = _state_init(spec, None)
+    cdir = None
+    if use_cache:
+        root = os.path.commonpath([os.path.dirname(os.path.abspath(p)) for p, _ in items]) if items else "."
+        cdir = str(Path(cache_dir) if cache_dir is not None else default_cache_dir(root))
+        state = _state_init(spec, cdir, state.config)
+    if state.stage is None:
+        raise ValueError(f"RunSpec.facts names no facts extractor: {spec.facts!r}")
+    sizes: dict[int, int] = {}
+    hashes: dict[int, str] = {}
+    if cdir is not None:
+        _hash_files(files, StatIndex(cdir, os.path.commonpath([p for p, _ in items]) if items else "."),
+                    sizes, hashes)
     else:
-        chunk = max(1, min(32, len(items) // (jobs * 8) or 1))
-        with ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker, initargs=(spec,)) as pool:
-            for result in pool.map(_work, items, chunksize=chunk):
-                results.append(result)
-                if progress:
-                    progress(1)
-    return RunReport(discovery.root, results, time.perf_counter() - started)
+        sizes = {i: _size(f.path) for i, f in enumerate(files)}
+    pool = _Pool(jobs, spec, cdir)
+    total = len(files)
+    done = 0
+
+    def tick(n: int) -> None:
+        nonlocal done
+        done += n
+        if progress:
+            progress("facts", done, total)
+    try:
+        return _facts_pass(files, state, hashes, pool, jobs, sizes, tick)
+    finally:
+        pool.close()
+
+
+def _hash_files(files, stat_index: StatIndex, sizes: dict[int, int], hashes: dict[int, str]) -> None:
+    for i, f in enumerate(files):
+        try:
+            st = os.stat(f.path)
+        except OSError:
+            continue
+        sizes[i] = st.st_size
+        if not stat.S_ISREG(st.st_mode):
+            continue
+        chash = stat_index.lookup(f.path, st)
+        if chash is None:
+            data = _read(f.path)
+            if data is None:
+                continue
+            chash = content_hash(data)
+            stat_index.record(f.path, st, chash, time.time_ns())
+        hashes[i] = chash
+    stat_index.save()
+
+
+# -- what a cached result depends on besides its file ------------------------------------------
+
+
+def _tree_root(spec: RunSpec, scan_root: str) -> Path:
+    if spec.tree_root:
+        return Path(spec.tree_root)
+    from codemod.series import find_tree_root
+
+    try:
+        return Path(find_tree_root([Path(scan_root)]))
+    except (OSError, RuntimeError):  # e.g. a symlink loop on the way up
+        return Path(scan_root)
+
+
+def headers_fingerprint(root: Path) -> str:
+    """(path, size, mtime, inode) of every header below `root`.
+
+    The engine reads the headers a file includes (size facts); which ones is
+    its business, so any header change invalidates every result: coarse,
+    but never stale, and a header edit is rarer than a .c edit.
+    """
+    parts: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            if name.endswith(".h"):
+                full = os.path.join(dirpath, name)
+                try:
+                    st = os.stat(full)
+                except OSError:
+                    continue
+                parts.append(f"{full}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}")
+    return digest(*parts)
+
+
+def dependency_key(spec: RunSpec, scan_root: str) -> str:
+    """The part of every file's key that comes from outside the file."""
+    index = spec.phase_index
+    errp = getattr(index, "errp_functions", None)
+    return digest(headers_fingerprint(_tree_root(spec, scan_root)), str(spec.tree_root),
+                  "phase" if index is not None else "no-phase",
+                  "\0".join(sorted(errp)) if errp else "")
+
+
+def file_phase_key(spec: RunSpec, path: str) -> str:
+    """Phases of the functions defined in `path`, as the phase index classifies them.
+
+    The engine asks the index for the phase at each site (phase_at: the
+    function whose definition holds the offset), so the ranges and their
+    PhaseInfo values are all of the index a file's result can see.
+    """
+    index = spec.phase_index
+    if index is None:
+        return ""
+    graph = getattr(index, "graph", None)
+    ranges = getattr(graph, "ranges", None)
+    if ranges is None or not hasattr(index, "phase_of_node"):
+        # An index we cannot slice: key on all of it (correct, only less reusable).
+        return digest(repr(id(index)), str(time.time_ns()))
+    from codemod.wholetree import tree_key
+
+    key = tree_key(path, Path(spec.tree_root)) if spec.tree_root else path
+    spans = ranges.get(key, ())
+    # PhaseInfo is a frozen dataclass of strings and tuples: its repr is a faithful key.
+    return digest(key, repr([(start, end, index.phase_of_node(node)) for start, end, node in spans]))
+
+
+def _cached_result(cache: Cache, path: str, display: str, chash: str, extra: str) -> FileResult | None:
+    value = cache.get(_result_key(cache, chash, path, display, extra))
+    if not isinstance(value, FileResult):
+        return None
+    if value.rewritten is not None:
+        # Diffs and apply need the original bytes: read them, and they must be
+        # the bytes the entry was computed from.
+        data = _read(path)
+        if data is None or content_hash(data) != chash:
+            return None
+        value.original = data
+    return _lean(value)
+
+
+def _facts_pass(files, state: _Worker, hashes: dict[int, str], pool: _Pool, jobs: int,
+                sizes: dict[int, int], tick) -> list:
+    facts: list = [None] * len(files)
+    todo = []
+    for i, f in enumerate(files):
+        if state.facts is not None and i in hashes:
+            value = state.facts.get(state.facts.key(hashes[i], f.path, f.display))
+            if value is not None:
+                facts[i] = value
+                continue
+        todo.append((i, f.path, f.display))
+    tick(len(files) - len(todo))
+    computed = _execute(todo, _chunk_facts, _facts_one, lambda item: (None, None), pool, jobs, sizes, tick)
+    for i, (chash, value) in computed.items():
+        facts[i] = value
+        if chash is not None and i in hashes and hashes[i] != chash:
+            # The file changed between hashing and parsing: its results must not
+            # be looked up under the old hash.
+            hashes.pop(i, None)
+    return facts
+
+
+# -- progress on a terminal ---------------------------------------------------------------
+
+
+@contextmanager
+def terminal_progress(console, min_files: int = 200) -> Iterator[Progress | None]:
+    """A rich progress bar callback when `console` is a terminal, else None (silent when piped).
+
+    Scans of fewer than `min_files` files show no bar (it would only flicker).
+    """
+    if console is None or not console.is_terminal:
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress as RichProgress, TextColumn, \
+        TimeElapsedColumn
+
+    bar = RichProgress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                       TimeElapsedColumn(), console=console, transient=True)
+    tasks: dict[str, int] = {}
+    started = False
+
+    def update(name: str, done: int, total: int) -> None:
+        nonlocal started
+        if total < min_files:
+            return
+        if not started:
+            bar.start()
+            started = True
+        if name not in tasks:
+            tasks[name] = bar.add_task(name, total=total)
+        bar.update(tasks[name], completed=done)
+
+    try:
+        yield update
+    finally:
+        if started:
+            bar.stop()

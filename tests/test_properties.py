@@ -1,0 +1,188 @@
+"""Properties of a rewrite, on generated QEMU-style functions with allocations.
+
+- with no rule at all (an empty rules directory), the bytes stay identical;
+- a second run over the output changes nothing;
+- bytes outside the edited ranges are copied verbatim, in order;
+- the output has no more parse errors than the input.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from codemod.cparse import iter_errors, parse_bytes
+from codemod.engine import process_file
+from codemod.findings import Status
+from codemod.rulesdata import builtin_rules_dir
+from codemod.runner import RunSpec
+
+REPO = Path(__file__).resolve().parent.parent
+RULES = builtin_rules_dir()
+PROPS = settings(max_examples=int(os.environ.get("ALLOCFIX_PROPERTY_EXAMPLES", "150")), deadline=None,
+                 derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+
+_CONFIGS: dict[str, object] = {}
+
+
+def config(rules: str):
+    if rules not in _CONFIGS:
+        _CONFIGS[rules] = RunSpec((rules,), str(RULES / "qemu-macros.toml")).build()
+    return _CONFIGS[rules]
+
+
+def empty_rules(tmp: Path) -> str:
+    d = tmp / "no-rules"
+    d.mkdir(exist_ok=True)
+    return str(d)
+
+
+# -- generated code ------------------------------------------------------------------
+
+NAMES = st.sampled_from(["buf", "data", "s->regs", "table", "p", "entries"])
+SIZES = st.sampled_from(["len", "size * 2", "n * sizeof(uint32_t)", "16", "4096", "sizeof(*s)", "s->count",
+                         "1 << 20", "blk_size + 1"])
+ALLOC = st.sampled_from(["g_malloc", "g_malloc0", "g_try_malloc", "qemu_memalign", "g_realloc", "g_new",
+                         "g_new0"])
+
+
+@st.composite
+def alloc_stmt(draw):
+    name = draw(NAMES)
+    fn = draw(ALLOC)
+    size = draw(SIZES)
+    if fn in ("g_new", "g_new0"):
+        call = f"{fn}(uint8_t, {size})"
+    elif fn == "qemu_memalign":
+        call = f"{fn}(4096, {size})"
+    elif fn == "g_realloc":
+        call = f"{fn}({name}, {size})"
+    else:
+        call = f"{fn}({size})"
+    return f"{name} = {call};"
+
+
+SIMPLE = st.sampled_from([
+    "memset(buf, 0, len);", "s->count++;", "trace_dev_load(s, len);", "/* keep this comment */",
+    "qemu_mutex_lock(&s->lock);", "if (len > s->max) {\n        return -EINVAL;\n    }", "g_free(buf);",
+    "QTAILQ_FOREACH(e, &s->list, next) {\n        e->seen = true;\n    }", "ret = dev_flush(s);",
+    "if (ret < 0) {\n        goto out;\n    }",
+])
+
+
+@st.composite
+def function(draw):
+    ret = draw(st.sampled_from(["int", "void", "bool", "static int", "static void"]))
+    errp = draw(st.booleans())
+    params = "DevState *s, size_t len, size_t size, size_t n, size_t blk_size"
+    if errp:
+        params += ", Error **errp"
+    body = draw(st.lists(st.one_of(alloc_stmt(), SIMPLE), min_size=1, max_size=6))
+    decls = ["uint8_t *buf = NULL;", "uint8_t *data;", "uint8_t *table;", "uint8_t *p;", "uint8_t *entries;",
+             "DevEntry *e;", "int ret = 0;"]
+    has_out = any("goto out" in b for b in body)
+    lines = [f"{ret} dev_fn{draw(st.integers(0, 99))}({params})", "{"]
+    lines += ["    " + d for d in decls] + [""]
+    lines += ["    " + b for b in body]
+    if has_out:
+        lines += ["", "out:"]
+    if "void" not in ret:
+        lines += ["    return " + ("ret" if "int" in ret else "true") + ";"]
+    elif has_out:
+        lines += ["    return;"]
+    lines += ["}", ""]
+    return "\n".join(lines)
+
+
+@st.composite
+def source_file(draw):
+    head = '#include "qemu/osdep.h"\n#include "qapi/error.h"\n\n'
+    text = head + "\n".join(draw(st.lists(function(), min_size=1, max_size=3)))
+    data = text.encode()
+    if draw(st.booleans()):
+        data = data.replace(b"\n", b"\r\n")
+    return data
+
+
+def _errors(data: bytes) -> int:
+    _, tree = parse_bytes(data, config(str(RULES)).profile)
+    return sum(1 for _ in iter_errors(tree.root_node))
+
+
+def _edit_ranges(result) -> list[tuple[int, int]]:
+    merged: list[list[int]] = []
+    for start, end, _, _ in sorted(result.hunks_info):
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    return [(a, b) for a, b in merged]
+
+
+# -- the properties -----------------------------------------------------------------------
+
+
+@PROPS
+@given(source_file())
+def test_no_rule_leaves_bytes_identical(tmp_path_factory, data):
+    result = process_file("gen.c", "gen.c", config(empty_rules(tmp_path_factory.getbasetemp())), data)
+    assert result.status is Status.OK
+    assert result.rewritten is None and not result.changed
+
+
+@PROPS
+@given(source_file())
+def test_rewrite_is_stable_local_and_parses(data):
+    cfg = config(str(RULES))
+    first = process_file("gen.c", "gen.c", cfg, data)
+    assert first.status is Status.OK, first.message
+    if not first.changed:
+        return
+    new = first.rewritten
+    # A second run changes nothing.
+    second = process_file("gen.c", "gen.c", cfg, new)
+    assert second.status is Status.OK and not second.changed, second.rewritten
+    # Bytes outside the edits are untouched: every stretch between edits is found
+    # in the output, in order, the first at its start and the last at its end.
+    ranges = _edit_ranges(first)
+    assert ranges, "a change without a recorded edit"
+    keep = []
+    pos = 0
+    for start, end in ranges:
+        keep.append(data[pos:start])
+        pos = max(pos, end)
+    keep.append(data[pos:])
+    assert new.startswith(keep[0]) and new.endswith(keep[-1])
+    at = len(keep[0])
+    for piece in keep[1:-1]:
+        found = new.find(piece, at)
+        assert found >= 0, piece
+        at = found + len(piece)
+    # Line endings follow the file.
+    if b"\r\n" in data:
+        assert new.count(b"\n") == new.count(b"\r\n")
+    # No new parse errors.
+    assert _errors(new) <= _errors(data)
+
+
+def test_cli_with_an_empty_rules_directory_changes_nothing(tmp_path):
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    src = (b'#include "qemu/osdep.h"\n\nint dev_load(DevState *s, size_t len, Error **errp)\n{\n'
+           b"    uint8_t *buf;\n\n    buf = g_malloc(len);\n    s->buf = buf;\n    return 0;\n}\n")
+    (tree / "dev.c").write_bytes(src)
+    rules = tmp_path / "empty-rules"
+    rules.mkdir()
+    env = dict(os.environ, PYTHONPATH=str(REPO), XDG_CACHE_HOME=str(tmp_path / "xdg"))
+    proc = subprocess.run([sys.executable, "-m", "codemod", "--rules", str(rules), "."], cwd=tree, env=env,
+                          capture_output=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert (tree / "dev.c").read_bytes() == src
+    dry = subprocess.run([sys.executable, "-m", "codemod", "--dry-run", "--rules", str(rules), "."], cwd=tree,
+                         env=env, capture_output=True, timeout=600)
+    assert dry.returncode == 0 and dry.stdout == b""

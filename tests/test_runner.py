@@ -1,0 +1,378 @@
+"""The runner: parallel equals serial, the cache is invisible except in speed,
+phases and headers are in the cache key, a dying worker costs one file."""
+
+from __future__ import annotations
+
+import io
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from codemod import cache as cachemod
+from codemod import runner as runnermod
+from codemod.discover import discover
+from codemod.findings import FileResult, PhaseInfo, Status
+from codemod.rulesdata import builtin_rules_dir
+from codemod.runner import RunSpec, load_facts_stage, make_chunks, run, terminal_progress
+
+RULES = builtin_rules_dir()
+
+
+def _spec(facts: str = "none", rules: tuple[str, ...] = (str(RULES),)) -> RunSpec:
+    return RunSpec(rules, str(RULES / "qemu-macros.toml"), facts=facts)
+
+
+LARGE = """\
+#include "qemu/osdep.h"
+#include "qapi/error.h"
+
+static int dev{n}_load(DevState *s, size_t len, Error **errp)
+{{
+    uint8_t *buf;
+
+    buf = g_malloc(len);
+    memset(buf, 0, len);
+    s->buf = buf;
+    return 0;
+}}
+"""
+
+SMALL = """\
+static void dev{n}_init(DevState *s)
+{{
+    s->regs = g_malloc0(16);
+}}
+"""
+
+PLAIN = """\
+static int dev{n}_read(DevState *s, int addr)
+{{
+    return s->regs[addr & {n}];
+}}
+"""
+
+BROKEN = """\
+static int dev{n}_broken(DevState *s
+{{
+    return s->x +;
+"""
+
+
+def make_tree(root: Path, count: int = 40) -> Path:
+    kinds = [LARGE, SMALL, PLAIN, BROKEN, LARGE + SMALL]
+    for n in range(count):
+        sub = root / ("hw" if n % 2 else "block") / f"d{n % 3}"
+        sub.mkdir(parents=True, exist_ok=True)
+        text = kinds[n % len(kinds)].format(n=n) + PLAIN.format(n=n + 100) * (n % 4)
+        (sub / f"dev{n}.c").write_text(text)
+    return root
+
+
+def _summary(results: list[FileResult]) -> list:
+    return [(r.display, r.status, r.message, r.rewritten, [f.to_json() for f in r.findings], r.parse_errors,
+             r.sites, r.hunks_info, r.dropped) for r in results]
+
+
+@pytest.fixture
+def tree(tmp_path):
+    return make_tree(tmp_path / "tree")
+
+
+def test_parallel_equals_serial_and_order_is_discovery_order(tree):
+    d = discover([str(tree)])
+    assert len(d.files) >= runnermod.SERIAL_BELOW
+    serial = run(d, _spec(), jobs=1)
+    parallel = run(d, _spec(), jobs=2)
+    assert [r.display for r in parallel.results] == [f.display for f in d.files]
+    assert _summary(parallel.results) == _summary(serial.results)
+    changed = [r for r in parallel.results if r.changed]
+    assert changed, "the generated tree has large allocations to rewrite"
+    assert any(r.parse_errors for r in parallel.results)
+
+
+def test_results_are_lean(tree):
+    d = discover([str(tree)])
+    report = run(d, _spec(), jobs=2)
+    for r in report.results:
+        if r.changed:
+            assert r.original == Path(r.path).read_bytes()
+            assert b"g_try_malloc" in r.rewritten
+        else:
+            assert r.original == b"" and r.rewritten is None
+
+
+def test_cache_cold_warm_touch_and_rule_change(tree, tmp_path):
+    d = discover([str(tree)])
+    cdir = tmp_path / "cache"
+    plain = run(d, _spec(), jobs=2)
+    cold = run(d, _spec(), jobs=2, use_cache=True, cache_dir=cdir)
+    assert _summary(cold.results) == _summary(plain.results)
+    assert cold.cache["hits"] == 0
+    warm = run(d, _spec(), jobs=2, use_cache=True, cache_dir=cdir)
+    assert warm.cache == {"hits": len(d.files), "misses": 0, "bad": 0, "write_errors": 0}
+    assert _summary(warm.results) == _summary(plain.results)
+    # Touch one file: exactly one miss, and its new content is what is reported.
+    target = next(r for r in plain.results if r.changed)
+    Path(target.path).write_text(Path(target.path).read_text().replace("g_malloc(len)", "g_malloc(len * 2)"))
+    touched = run(d, _spec(), jobs=2, use_cache=True, cache_dir=cdir)
+    assert touched.cache["misses"] == 1 and touched.cache["hits"] == len(d.files) - 1
+    again = next(r for r in touched.results if r.path == target.path)
+    assert b"g_try_malloc(len * 2)" in again.rewritten
+    assert again.original == Path(target.path).read_bytes()
+    # Another rule set: nothing of the old one is reused.
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "noop.cocci").write_text("@r@\nexpression E;\n@@\n- no_such_function(E)\n+ other(E)\n")
+    other = run(d, _spec(rules=(str(rules),)), jobs=2, use_cache=True, cache_dir=cdir)
+    assert other.cache["hits"] == 0
+    assert not any(r.changed for r in other.results)
+
+
+def test_corrupt_cache_entries_are_recomputed(tree, tmp_path):
+    d = discover([str(tree)])
+    cdir = tmp_path / "cache"
+    first = run(d, _spec(), jobs=1, use_cache=True, cache_dir=cdir)
+    entries = sorted(p for p in (cdir / "objects").rglob("*") if p.is_file())
+    assert len(entries) == len(d.files)
+    for i, p in enumerate(entries):
+        raw = p.read_bytes()
+        p.write_bytes(raw[: len(raw) // 2] if i % 2 else raw[:-1] + bytes([raw[-1] ^ 0xFF]))
+    second = run(d, _spec(), jobs=1, use_cache=True, cache_dir=cdir)
+    assert second.cache["bad"] == len(d.files) and second.cache["hits"] == 0
+    assert _summary(second.results) == _summary(first.results)
+    third = run(d, _spec(), jobs=1, use_cache=True, cache_dir=cdir)
+    assert third.cache["hits"] == len(d.files)
+
+
+def test_cached_changed_result_whose_file_changed_behind_the_stat_index_is_recomputed(tree, tmp_path):
+    d = discover([str(tree)])
+    cdir = tmp_path / "cache"
+    run(d, _spec(), jobs=1, use_cache=True, cache_dir=cdir)
+    target = next(f for f in d.files if "g_malloc(len)" in Path(f.path).read_text())
+    st = os.stat(target.path)
+    data = Path(target.path).read_bytes().replace(b"g_malloc(len)", b"g_malloc(n__)")
+    Path(target.path).write_bytes(data)
+    os.utime(target.path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    report = run(d, _spec(), jobs=1, use_cache=True, cache_dir=cdir)
+    got = next(r for r in report.results if r.path == target.path)
+    # ctime moved, so the stat index re-hashed the file: the result is the new content's.
+    assert b"g_try_malloc(n__)" in got.rewritten and got.original == data
+
+
+def test_progress_reports_every_file(tree):
+    d = discover([str(tree)])
+    events = []
+    run(d, _spec(), jobs=2, progress=lambda name, done, total: events.append((name, done, total)))
+    assert events[0] == ("rules", 0, len(d.files))
+    assert events[-1] == ("rules", len(d.files), len(d.files))
+    dones = [e[1] for e in events]
+    assert dones == sorted(dones)
+
+
+def test_terminal_progress_is_silent_when_piped_and_draws_on_a_terminal():
+    from rich.console import Console
+
+    with terminal_progress(Console(file=io.StringIO(), force_terminal=False)) as cb:
+        assert cb is None
+    with terminal_progress(None) as cb:
+        assert cb is None
+    out = io.StringIO()
+    with terminal_progress(Console(file=out, force_terminal=True, width=80), min_files=10) as cb:
+        cb("rules", 0, 500)
+        cb("rules", 250, 500)
+        cb("rules", 500, 500)
+    assert "rules" in out.getvalue()
+    quiet = io.StringIO()
+    with terminal_progress(Console(file=quiet, force_terminal=True), min_files=10) as cb:
+        cb("rules", 3, 5)  # a short scan shows no bar
+    assert quiet.getvalue() == ""
+
+
+def test_chunks_cover_every_item_once_biggest_first():
+    items = [(i, f"p{i}", f"d{i}") for i in range(200)]
+    sizes = {i: (i * 7919) % 1000 for i in range(200)}
+    chunks = make_chunks(items, 2, sizes)
+    flat = [it for c in chunks for it in c]
+    assert sorted(flat) == sorted(items)
+    assert sizes[chunks[0][0][0]] == max(sizes.values())
+    assert all(len(c) <= runnermod.CHUNK_FILES for c in chunks)
+    assert len(chunks) >= 8
+
+
+_PARENT = os.getpid()
+
+
+def test_a_dying_worker_costs_one_file(tree, monkeypatch):
+    d = discover([str(tree)])
+    victim = d.files[5].path
+    real = runnermod.process_file
+
+    def deadly(path, display, config, data=None):
+        if path == victim and os.getpid() != _PARENT:
+            os._exit(7)  # as a segfault in C code would
+        return real(path, display, config, data)
+
+    # Workers are forked: they inherit the patched function.
+    monkeypatch.setattr(runnermod, "process_file", deadly)
+    report = run(d, _spec(), jobs=2)
+    bad = [r for r in report.results if r.status is Status.FAILED]
+    assert [r.path for r in bad] == [victim]
+    assert "worker process died" in bad[0].message and bad[0].message.startswith(d.files[5].display + ":1:1:")
+    expected = run(d, _spec(), jobs=1)
+    assert _summary([r for r in report.results if r.path != victim]) == _summary(
+        [r for r in expected.results if r.path != victim])
+
+
+# -- a phase index standing in for analysis.phase.PhaseIndex ---------------------------
+
+
+@cachemod.register
+@dataclass(frozen=True)
+class FakeFacts:
+    display: str
+    functions: tuple[str, ...] = ()
+
+
+@dataclass
+class FakeStage(runnermod.FactsStage):
+    name: str = "fake-facts"
+
+    def extract(self, parsed):
+        from codemod.cparse import function_name
+
+        names = tuple(function_name(n, parsed.source.data) or "" for n in parsed.root.children
+                      if n.type == "function_definition")
+        return FakeFacts(parsed.source.display, names)
+
+
+class FakeGraph:
+    def __init__(self):
+        self.ranges: dict[str, list[tuple[int, int, int]]] = {}
+        self.names: list[str] = []
+
+
+class FakeIndex:
+    """The slice of PhaseIndex the engine and the runner use: phase_at, graph.ranges,
+    phase_of_node, errp_functions."""
+
+    def __init__(self, root: Path, files, startup: set[str]):
+        from codemod.cparse import MacroProfile, function_name, parse_bytes
+
+        self.graph = FakeGraph()
+        self.startup = startup
+        self.errp_functions = frozenset()
+        profile = MacroProfile.load(RULES / "qemu-macros.toml")
+        for f in files:
+            data = Path(f.path).read_bytes()
+            _, tree = parse_bytes(data, profile)
+            key = Path(f.path).relative_to(root).as_posix()
+            for n in tree.root_node.children:
+                if n.type == "function_definition":
+                    self.graph.names.append(function_name(n, data) or "")
+                    self.graph.ranges.setdefault(key, []).append((n.start_byte, n.end_byte,
+                                                                  len(self.graph.names) - 1))
+
+    def phase_of_node(self, node):
+        name = self.graph.names[node]
+        if name in self.startup:
+            return PhaseInfo("startup", ("realize",), (name,), "test index")
+        return PhaseInfo("runtime", ("guest-io",), (name,), "test index")
+
+    def phase_at(self, key, offset):
+        for start, end, node in self.graph.ranges.get(key, ()):
+            if start <= offset < end:
+                return self.phase_of_node(node)
+        return PhaseInfo("unknown")
+
+
+def test_phase_index_reaches_the_engine_and_the_cache_key(tree, tmp_path):
+    from codemod.engine import EngineConfig
+
+    if "phase_index" not in EngineConfig.__dataclass_fields__:
+        pytest.skip("this engine takes phases through phase_of, not a phase index")
+    import dataclasses
+
+    d = discover([str(tree)])
+    cdir = tmp_path / "cache"
+    spec = dataclasses.replace(_spec(), phase_index=FakeIndex(tree, d.files, set()), tree_root=str(tree))
+    runtime = run(d, spec, jobs=2, use_cache=True, cache_dir=cdir)
+    loads = [f for r in runtime.results for f in r.findings if f.function and f.function.endswith("_load")]
+    assert loads and all(f.phase.cls == "runtime" and f.phase.via == ("guest-io",) for f in loads)
+    assert any(r.changed for r in runtime.results)
+    warm = run(d, spec, jobs=2, use_cache=True, cache_dir=cdir)
+    assert warm.cache["hits"] == len(d.files)
+    # dev0_load becomes startup-only: R4 leaves it alone; only its file is recomputed.
+    spec2 = dataclasses.replace(spec, phase_index=FakeIndex(tree, d.files, {"dev0_load"}))
+    startup = run(d, spec2, jobs=2, use_cache=True, cache_dir=cdir)
+    assert startup.cache["misses"] == 1 and startup.cache["hits"] == len(d.files) - 1
+    dev0 = next(r for r in startup.results if r.display.endswith("dev0.c"))
+    assert not dev0.changed
+    assert [f.phase.cls for f in dev0.findings if f.function == "dev0_load"] == ["startup"]
+    assert _summary(run(d, spec2, jobs=1).results) == _summary(startup.results)
+
+
+def test_dependency_key_follows_headers(tree):
+    spec = _spec()
+    before = runnermod.dependency_key(spec, str(tree))
+    header = tree / "hw" / "dev.h"
+    header.write_text("#define DEV_SIZE 4096\n")
+    with_header = runnermod.dependency_key(spec, str(tree))
+    assert with_header != before
+    header.write_text("#define DEV_SIZE 8192\n")
+    assert runnermod.dependency_key(spec, str(tree)) != with_header
+
+
+def test_facts_stage_loading():
+    assert load_facts_stage("none") is None
+    assert isinstance(load_facts_stage("test_runner:FakeStage"), FakeStage)
+    try:
+        import codemod.analysis.facts  # noqa: F401
+    except ModuleNotFoundError:
+        assert load_facts_stage("auto") is None
+    else:
+        assert load_facts_stage("auto").name == "codemod.analysis.facts:extract_facts"
+
+
+def test_unreadable_and_vanished_files_are_results_not_exceptions(tree, tmp_path):
+    d = discover([str(tree)])
+    gone = d.files[3]
+    os.unlink(gone.path)
+    report = run(d, _spec(), jobs=2, use_cache=True, cache_dir=tmp_path / "cache")
+    r = next(r for r in report.results if r.path == gone.path)
+    assert r.status is Status.FAILED and r.message.startswith(gone.display)
+    assert sum(1 for r in report.results if r.status is Status.OK) == len(d.files) - 1
+
+
+def fake_extract(parsed):
+    """A bare extractor for collect_facts; logs each call (from any process) to $FAKE_LOG."""
+    with open(os.environ["FAKE_LOG"], "a") as log:
+        log.write(parsed.source.display + "\n")
+    return FakeStage().extract(parsed)
+
+
+def test_collect_facts_parallel_cached(tree, tmp_path, monkeypatch):
+    from codemod.runner import collect_facts
+
+    log = tmp_path / "log"
+    monkeypatch.setenv("FAKE_LOG", str(log))
+    d = discover([str(tree)])
+    items = [(f.path, "key/" + f.display) for f in d.files]
+    spec = _spec(facts="test_runner:fake_extract")
+    serial = collect_facts(items, spec, jobs=1)
+    parallel = collect_facts(items, spec, jobs=2)
+    assert serial == parallel and len(serial) == len(items)
+    assert all(fa.display == key for fa, (_, key) in zip(parallel, items))
+    assert any("dev0_load" in fa.functions for fa in parallel)
+    cdir = tmp_path / "cache"
+    log.write_text("")
+    cold = collect_facts(items, spec, jobs=2, use_cache=True, cache_dir=cdir)
+    assert len(log.read_text().splitlines()) == len(items)
+    log.write_text("")
+    warm = collect_facts(items, spec, jobs=2, use_cache=True, cache_dir=cdir)
+    assert warm == cold == serial
+    assert log.read_text() == ""  # nothing parsed again
+    Path(items[0][0]).write_text("int changed;\n")
+    collect_facts(items, spec, jobs=2, use_cache=True, cache_dir=cdir)
+    assert log.read_text().splitlines() == [items[0][1]]

@@ -57,6 +57,12 @@ def _main_parser() -> argparse.ArgumentParser:
                    "is then unknown and treated as possibly after startup)")
     p.add_argument("--exclude", action="append", default=[], metavar="GLOB", help="skip files matching GLOB")
     p.add_argument("--jobs", "-j", type=int, default=None, metavar="N", help="parallel jobs (default: all cores)")
+    p.add_argument("--cache-dir", metavar="DIR",
+                   help="where to keep the result cache (default: .allocfix/cache of the checkout, "
+                        "else $XDG_CACHE_HOME/allocfix)")
+    p.add_argument("--no-cache", action="store_true", help="neither read nor write the result cache")
+    p.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
+                   help="progress bar on stderr (auto: when stderr is a terminal)")
     p.add_argument("--color", choices=("auto", "always", "never"), default="auto")
     p.add_argument("--version", action="version", version=f"allocfix {__version__}")
     return p
@@ -103,6 +109,16 @@ def _dump_parser() -> argparse.ArgumentParser:
     cg.add_argument("--tree", metavar="DIR")
     cg.add_argument("--jobs", "-j", type=int, default=None)
     return p
+
+
+def _progress_console(args):
+    """The console the progress bar draws on: stderr, so piped stdout stays clean."""
+    from rich.console import Console
+
+    mode = getattr(args, "progress", "auto")
+    if mode == "never":
+        return None
+    return Console(stderr=True, force_terminal=True if mode == "always" else None)
 
 
 def _console(args):
@@ -284,7 +300,7 @@ def _print_pnode(node, depth: int) -> None:
 
 def _cmd_scan(args) -> int:
     from codemod.discover import discover
-    from codemod.runner import RunSpec, run
+    from codemod.runner import RunSpec, run, terminal_progress
 
     if not args.paths:
         raise UsageError("no path to scan", hint="e.g. `allocfix --dry-run hw/`; see --help")
@@ -300,12 +316,13 @@ def _cmd_scan(args) -> int:
     if not args.no_phase and not args.stats:
         spec, config = _with_phase(args, spec, config)
     console = _console(args)
-    progress = None
     jobs = args.jobs
     has_finalizers = any(r.kind == "finalize" for _, group in config.rules.groups for r in group)
     if has_finalizers:
         jobs = 1  # @finalize:python@ must see the state every file's scripts built: one process
-    report = run(discovery, spec, jobs, progress, config=config)
+    with terminal_progress(_progress_console(args)) as progress:
+        report = run(discovery, spec, jobs, progress, config=config,
+                     cache_dir=args.cache_dir, use_cache=not args.no_cache)
     if has_finalizers:
         from codemod.smpl.runtime import ScriptFailure, run_finalizers
 
@@ -382,7 +399,13 @@ def _with_phase(args, spec, config):
         root = Path(os.path.abspath(args.tree))
     else:
         root = find_tree_root([Path(p) for p in args.paths])
-    index = build_phase_index(root, spec.profile_path, args.jobs or _default_jobs())
+    from codemod.runner import terminal_progress
+
+    use_cache = not getattr(args, "no_cache", True)
+    with terminal_progress(_progress_console(args)) as progress:
+        index = build_phase_index(root, spec.profile_path, args.jobs or _default_jobs(),
+                                  cache_dir=getattr(args, "cache_dir", None), use_cache=use_cache,
+                                  progress=progress)
     spec = dataclasses.replace(spec, phase_index=index, tree_root=str(root))
     config.phase_index, config.tree_root = index, str(root)
     return spec, config

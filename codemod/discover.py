@@ -66,6 +66,8 @@ def discover(paths: list[str], excludes: tuple[str, ...] = (), cwd: str | None =
         if os.path.islink(p) and not os.path.exists(p):
             raise InputError(f"{p}: broken symbolic link or symbolic link loop",
                              hint="name the file the link should point to")
+        if not os.path.isdir(p) and not os.path.isfile(p):
+            raise InputError(f"{p}: not a regular file (a FIFO, socket or device is never scanned)")
         if os.path.isfile(p) and not os.access(p, os.R_OK):
             raise InputError(f"{p}: not readable (permission denied)")
     root = scan_root(paths)

@@ -22,7 +22,9 @@ def tree(tmp_path) -> Path:
 
 
 def snapshot(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    """The tree's files, without git's and allocfix's own state (.git, .allocfix/cache)."""
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file() and not p.relative_to(root).parts[0] in (".git", ".allocfix")}
 
 
 def test_dry_run_json_has_rewrite_and_stub_and_writes_nothing(tree):
@@ -225,3 +227,11 @@ def test_finalize_block_sees_every_file(tree, tmp_path):
     assert proc.returncode == 0, proc.stderr
     expected = sum(1 for p in tree.rglob("*.c") if b"g_malloc(" in p.read_bytes())
     assert f"files with g_malloc: {expected}".encode() in proc.stderr
+
+
+def test_site_in_unparseable_code_is_not_rewritten(tmp_path):
+    (tmp_path / "uc.c").write_text("static int f(size_t n)\n{\n    /* never closed\n    p = g_malloc(n);\n")
+    proc = run_cli("--dry-run", "--no-phase", "uc.c", cwd=tmp_path)
+    assert proc.returncode == 0 and proc.stdout == b""
+    doc = json.loads(run_cli("--dry-run", "--no-phase", "--format", "json", "uc.c", cwd=tmp_path).stdout)
+    assert [f["action"] for f in doc["findings"]] == ["report"]

@@ -765,3 +765,21 @@ def registration_calls(parsed: ParsedFile, names: frozenset[str] | set[str] | No
     return out
 
 
+
+
+def has_descendant(node: tree_sitter.Node, node_type: str) -> bool:
+    """Whether `node` or anything below it is of `node_type` (e.g. a call)."""
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if n.type == node_type:
+            return True
+        stack.extend(n.children)
+    return False
+
+
+def declarator_identifier(decl: tree_sitter.Node | None) -> tree_sitter.Node | None:
+    """The identifier a declarator declares, through pointer/array/init declarators."""
+    while decl is not None and decl.type != "identifier":
+        decl = decl.child_by_field_name("declarator")
+    return decl

@@ -16,6 +16,7 @@ import re
 from codemod.edits import Edit
 from codemod.match import Atom, Binding, Match
 from codemod.smpl.compile import EXPRESSION_TYPES, PlusChunk
+from codemod.cparse import has_descendant
 from codemod.source import line_bounds, line_indent
 
 INDENT = "    "  # QEMU: four spaces
@@ -204,13 +205,7 @@ def _hoist_past_declarations(data: bytes, offset: int, token_end: int, tree) -> 
 
 
 def _has_call(node) -> bool:
-    stack = [node]
-    while stack:
-        n = stack.pop()
-        if n.type == "call_expression":
-            return True
-        stack.extend(n.children)
-    return False
+    return has_descendant(node, "call_expression")
 
 
 def _minus_commas(pattern, data: bytes, run, start: int, end: int, eat_space: bool) -> tuple[int, int]:

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import tree_sitter
 
+from codemod.cparse import declarator_identifier
+
 SIGNED_INT_TYPES = frozenset({
     "int", "long", "ssize_t", "int64_t", "int32_t", "int16_t", "int8_t", "off_t", "long long",
     "long int", "signed", "signed int", "gint", "gssize", "abi_long", "target_long", "int_fast32_t",
@@ -237,9 +239,7 @@ def local_declarations(fn, data: bytes) -> dict[str, tree_sitter.Node]:
 def _declarator_has_init(decl_node, name: str, data: bytes) -> bool:
     for d in decl_node.children_by_field_name("declarator"):
         if d.type == "init_declarator":
-            inner = d.child_by_field_name("declarator")
-            while inner is not None and inner.type != "identifier":
-                inner = inner.child_by_field_name("declarator")
+            inner = declarator_identifier(d.child_by_field_name("declarator"))
             if inner is not None and _text(inner, data) == name:
                 return True
     return False

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from codemod.analysis.errpath import ErrorConvention, convention, is_auto_decl, local_declarations
 from codemod.analysis.sites import Site
 from codemod.analysis.size import classify_size
-from codemod.cparse import ParsedFile, function_name
+from codemod.cparse import ParsedFile, declarator_identifier, function_name, has_descendant
 from codemod.findings import Action, PhaseInfo, SizeInfo
 from codemod.rulesdata import load_allocators
 from codemod.source import line_indent
@@ -199,13 +199,7 @@ def _restate(site: Site, stmt, data: bytes, checked: str | None, form: str | Non
 
 
 def _has_call(node) -> bool:
-    stack = [node]
-    while stack:
-        n = stack.pop()
-        if n.type == "call_expression":
-            return True
-        stack.extend(n.children)
-    return False
+    return has_descendant(node, "call_expression")
 
 
 def _in_block(stmt) -> bool:
@@ -540,9 +534,7 @@ def _alloc_target(call, data: bytes) -> str | None:
 def _init_null(decl, name: str, data: bytes) -> bool:
     for d in decl.children_by_field_name("declarator"):
         if d.type == "init_declarator":
-            inner = d.child_by_field_name("declarator")
-            while inner is not None and inner.type != "identifier":
-                inner = inner.child_by_field_name("declarator")
+            inner = declarator_identifier(d.child_by_field_name("declarator"))
             value = d.child_by_field_name("value")
             if inner is not None and _text(inner, data) == name and value is not None:
                 return _text(value, data) in ("NULL", "0")

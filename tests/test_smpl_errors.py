@@ -72,3 +72,18 @@ def test_valid_rule_loads(tmp_path):
     path.write_text("@r@\nexpression E;\n@@\n- f(E);\n+ g(E);\n@script:python@\ne << r.E;\n@@\nprint(e)\n")
     rules = load_rule_file(path, PROFILE)
     assert [r.kind for r in rules] == ["transform", "script"]
+
+
+def test_conjunction_is_reported_as_unsupported(tmp_path):
+    from codemod.cparse import default_profile
+    from codemod.errors import RuleError
+    from codemod.smpl.loader import load_rule_text
+
+    text = "@r@\nexpression E;\n@@\n(\n foo(E)\n&\n bar(E)\n)\n"
+    try:
+        load_rule_text(text, "conj.cocci", default_profile())
+    except RuleError as exc:
+        assert str(exc).startswith("conj.cocci:6:1: unsupported: conjunction")
+        assert exc.exit_code == 2
+    else:
+        raise AssertionError("a conjunction must be rejected")

@@ -251,6 +251,10 @@ def expand_alternatives(body: list[BodyLine], path: str) -> list[list[BodyLine]]
                         break
                 items.append(("disj", branches))
                 continue
+            if _is_disj(line, "&") or "\\&" in line.text:
+                raise RuleError("unsupported: conjunction ( A & B )", Position(path, line.line, 1),
+                                hint="allocfix supports disjunctions ( A | B ); split the rule or use a "
+                                "script to combine conditions")
             if _is_disj(line, "|") or _is_disj(line, ")"):
                 if depth == 0:
                     raise RuleError(f"unbalanced '{line.text.strip()}' outside a disjunction",

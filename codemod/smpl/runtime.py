@@ -193,6 +193,7 @@ class RuleRunner:
         envs: dict[str, list[dict]] = {}
         matched: set[str] = set()
         label = Path(group_path).stem
+        target: Target | None = None  # node index of the current text, shared by rules until it changes
         if hasattr(self.api, "enter_group"):
             self.api.enter_group(label)  # lets the analysis say which rule file looked at a site
         for rule in rules:
@@ -211,7 +212,8 @@ class RuleRunner:
                 continue
             if not _prefilter(rule, data):
                 continue
-            target = Target(data, tree, omap.to_original)
+            if target is None or target.tree is not tree:
+                target = Target(data, tree, omap.to_original)
             edits = EditSet()
             out_envs: list[dict] = []
             seen: set = set()

@@ -69,12 +69,11 @@ import os
 import re
 import shlex
 import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from codemod.errors import InputError, UsageError
+from codemod.errors import InputError
 from codemod.findings import Action, FileResult, Finding, Status
 
 FORMAT = "allocfix-review"
@@ -659,49 +658,7 @@ def cli_interactive(console, results: list[FileResult], paths: list[str], review
     return 0
 
 
-# ---------------------------------------------------------------- entry point
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m codemod.review [allocfix options] PATH...`: the three
-    modes this module and codemod.apply serve, scanning as the CLI does:
-    --interactive (review), --series OUTDIR (accepted hunks as a series)
-    and, with neither, apply (accepted hunks when a review file exists).
-    It exists so these run before the CLI delegates to them; the CLI's
-    own wiring is the same calls (see the report / README)."""
-    from codemod.apply import cli_apply
-    from codemod.cli import _console, _err, _main_parser, _profile_path, _rule_paths
-    from codemod.cparse import MacroProfile
-    from codemod.discover import discover
-    from codemod.errors import AllocfixError
-    from codemod.runner import RunSpec, run
-
-    p = _main_parser()
-    add_review_options(p)
-    args = p.parse_args(sys.argv[1:] if argv is None else argv)
-    try:
-        if not args.paths:
-            raise UsageError("no path to scan")
-        spec = RunSpec(tuple(_rule_paths(args)), _profile_path(args), args.small_limit, tuple(args.virtuals))
-        config = spec.build()
-        report = run(discover(args.paths, tuple(args.exclude)), spec, args.jobs, None, config=config)
-        for r in report.results:
-            if r.status is not Status.OK:
-                _err(r.message)
-        console = _console(args)
-        profile = MacroProfile.load(_profile_path(args))
-        if args.interactive:
-            return cli_interactive(console, report.results, args.paths, args.review_file, profile=profile)
-        if args.series:
-            return cli_series(report.results, args, profile=profile, err=_err)
-        return cli_apply(console, report.results, args.paths, force=args.force, review_file=args.review_file,
-                         profile=profile, err=_err)
-    except AllocfixError as exc:
-        _err(str(exc))
-        return exc.exit_code
-    except KeyboardInterrupt:
-        _err("interrupted")
-        return 130
+# ---------------------------------------------------------------- CLI modes (cli.py calls these)
 
 
 def cli_series(results: list[FileResult], args, profile=None, err=None) -> int:
@@ -727,21 +684,3 @@ def cli_series(results: list[FileResult], args, profile=None, err=None) -> int:
     for path in written:
         print(path)
     return 0
-
-
-def add_review_options(p) -> None:
-    """The options this module needs, for a parser that lacks them."""
-    have = {o for a in p._actions for o in a.option_strings}
-    if "--interactive" not in have:
-        p.add_argument("--interactive", action="store_true",
-                       help="review each proposed hunk: accept, skip, skip always, edit, quit")
-    if "--review-file" not in have:
-        p.add_argument("--review-file", metavar="FILE",
-                       help="review decisions (default: TREE/.allocfix/review.json)")
-    if "--force" not in have:
-        p.add_argument("--force", action="store_true",
-                       help="apply even when files allocfix would write have uncommitted git changes")
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -8,9 +8,8 @@ import shutil
 import subprocess
 import sys
 import zipfile
-from pathlib import Path
 
-from helpers import REPO, git
+from helpers import REPO
 
 
 def test_wheel_from_fresh_clone_finds_builtin_rules(tmp_path):

@@ -218,7 +218,7 @@ def test_series_uses_only_accepted_hunks(tmp_path):
     decide(tmp_path, {"demo_realize": "n", "demo_dma": "y", "demo_ring": "n"})
     out = tmp_path / "out"
     env = {"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
-    proc = subprocess.run([sys.executable, "-m", "codemod.review", "--series", str(out), "--signoff",
+    proc = subprocess.run([sys.executable, "-m", "codemod", "--series", str(out), "--signoff",
                            "A Developer <dev@example.org>", "-j", "1", "."], cwd=tmp_path, env=env,
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr

@@ -1,8 +1,7 @@
 """Interactive review end to end, in a real terminal (tmux) running the
 real program: answers typed as keys, the screen read back.
 
-The program is `python -m codemod` once the CLI has --interactive, else
-the module entry point `python -m codemod.review` it delegates to.
+The program is `python -m codemod --interactive`.
 """
 
 from __future__ import annotations
@@ -29,10 +28,7 @@ WAIT = 120  # seconds before a missing screen counts as a hang (a failure, not a
 
 
 def program() -> list[str]:
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    out = subprocess.run([sys.executable, "-m", "codemod", "--help"], capture_output=True, text=True, env=env)
-    module = "codemod" if "--interactive" in out.stdout else "codemod.review"
-    return [sys.executable, "-m", module]
+    return [sys.executable, "-m", "codemod"]
 
 
 class Term:

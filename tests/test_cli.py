@@ -85,7 +85,6 @@ def test_apply_then_rerun_changes_nothing(tree):
     proc = run_cli(".", cwd=tree)
     assert proc.returncode == 0, proc.stderr
     after_first = snapshot(tree)
-    assert after_first != snapshot(EXAMPLE.parent / "qemu-mini") or True
     changed = [k for k, v in after_first.items() if v != (EXAMPLE / k).read_bytes()]
     assert changed
     again = run_cli("--dry-run", ".", cwd=tree)

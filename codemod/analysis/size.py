@@ -37,7 +37,8 @@ from typing import TYPE_CHECKING
 
 import tree_sitter
 
-from codemod.cparse import C_LANGUAGE, ParsedFile, function_name
+from codemod.cparse import ParsedFile, function_name
+from codemod.cparse import parser as c_parser
 from codemod.findings import SizeInfo
 
 if TYPE_CHECKING:
@@ -1097,7 +1098,7 @@ def _parse_snippet(text: str) -> tuple[bytes, tree_sitter.Node, tree_sitter.Tree
     if len(text) > 2000:
         return None
     data = b"long __allocfix_v = (" + text.encode() + b"\n);"
-    tree = _snippet_parser().parse(data)
+    tree = c_parser().parse(data)
     root = tree.root_node
     if root.has_error:
         return None
@@ -1110,16 +1111,6 @@ def _parse_snippet(text: str) -> tuple[bytes, tree_sitter.Node, tree_sitter.Tree
     if value is None:
         return None
     return data, value, tree  # the tree rides along so the cached node stays valid
-
-
-_SNIPPET_PARSER: tree_sitter.Parser | None = None
-
-
-def _snippet_parser() -> tree_sitter.Parser:
-    global _SNIPPET_PARSER
-    if _SNIPPET_PARSER is None:
-        _SNIPPET_PARSER = tree_sitter.Parser(C_LANGUAGE)
-    return _SNIPPET_PARSER
 
 
 # ---------------------------------------------------------------------------

@@ -132,7 +132,7 @@ def _process(path: str, display: str, config: EngineConfig, data: bytes) -> File
     new = outcome.data
     dropped: list[str] = []
     if new != data:
-        problem = verify(new, config, display, _error_count(parsed.tree))
+        problem = verify(new, config, path, display, _error_count(parsed.tree))
         if problem:
             dropped.append(problem)
             new = data
@@ -140,12 +140,16 @@ def _process(path: str, display: str, config: EngineConfig, data: bytes) -> File
     return _result(path, display, parsed, ctx, outcome, new, dropped)
 
 
-def verify(new: bytes, config: EngineConfig, display: str, old_errors: int) -> str | None:
-    """Why a rewrite must not be written, or None when it is safe."""
+def verify(new: bytes, config: EngineConfig, path: str, display: str, old_errors: int) -> str | None:
+    """Why a rewrite must not be written, or None when it is safe.
+
+    The second run sees the file at its own path: the analysis reads the
+    headers it includes relative to it, so a run under another name could
+    classify sizes differently and report a false non-idempotence."""
     _, tree = parse_bytes(new, config.profile)
     if _error_count(tree) > old_errors:
         return "rewrite dropped: the result does not parse cleanly (new syntax errors)"
-    source = SourceFile(display, display, new)
+    source = SourceFile(path, display, new)
     parsed = ParsedFile(source, *parse_bytes(new, config.profile))
     again = RuleRunner(config.rules, config.profile, AllocfixAPI(FileContext(parsed, config)), parsed,
                        display).run(new, parsed.tree)

@@ -234,3 +234,27 @@ def test_site_in_unparseable_code_is_not_rewritten(tmp_path):
     assert proc.returncode == 0 and proc.stdout == b""
     doc = json.loads(run_cli("--dry-run", "--no-phase", "--format", "json", "uc.c", cwd=tmp_path).stdout)
     assert [f["action"] for f in doc["findings"]] == ["report"]
+
+
+def test_rewrite_verified_at_the_files_own_path_when_run_elsewhere(tmp_path):
+    # The idempotence check re-runs the rules on the result; it must read the
+    # file's headers from the file's own directory, not from the current one,
+    # or a header-sized allocation looks unknown the second time and the
+    # whole rewrite is dropped as "not idempotent".
+    src = tmp_path / "src"
+    (src / "include" / "hw").mkdir(parents=True)
+    (src / "MAINTAINERS").write_text("")
+    (src / "include" / "hw" / "pair.h").write_text("typedef struct Pair {\n    int a;\n    int b;\n} Pair;\n")
+    (src / "dev.c").write_text(
+        '#include "qemu/osdep.h"\n#include "hw/pair.h"\n\n'
+        "Pair *pair_new(void)\n{\n    return g_new0(Pair, 1);\n}\n\n"
+        "int dev_load(size_t n, Error **errp)\n{\n"
+        "    char *many = g_malloc(n);\n\n    g_free(many);\n    return 0;\n}\n")
+    elsewhere = tmp_path / "elsewhere"  # another project: its own root, no such header
+    elsewhere.mkdir()
+    (elsewhere / "MAINTAINERS").write_text("")
+    proc = run_cli("--dry-run", "--no-phase", str(src / "dev.c"), cwd=elsewhere)
+    assert proc.returncode == 0, proc.stderr
+    assert b"not idempotent" not in proc.stderr
+    assert b"+    char *many = g_try_malloc(n);" in proc.stdout
+    assert b"g_try_new0(Pair, 1)" not in proc.stdout

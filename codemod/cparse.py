@@ -783,3 +783,31 @@ def declarator_identifier(decl: tree_sitter.Node | None) -> tree_sitter.Node | N
     while decl is not None and decl.type != "identifier":
         decl = decl.child_by_field_name("declarator")
     return decl
+
+
+_CALL_NAME_RES: dict[frozenset, re.Pattern[bytes]] = {}
+
+
+def calls_named(parsed: ParsedFile, names: frozenset[str]) -> list[tuple[tree_sitter.Node, tree_sitter.Node]]:
+    """(call_expression, function identifier) of every direct call of one of `names`, in source order.
+
+    A word search over the bytes finds the few candidate offsets; only those
+    are looked up in the tree. Walking every node in Python instead costs
+    more than the parse itself on a large file.
+    """
+    pattern = _CALL_NAME_RES.get(names)
+    if pattern is None:
+        words = sorted((n.encode() for n in names), key=len, reverse=True)
+        pattern = re.compile(rb"(?<![A-Za-z0-9_])(?:" + b"|".join(re.escape(w) for w in words) +
+                             rb")(?![A-Za-z0-9_])")
+        _CALL_NAME_RES[names] = pattern
+    root = parsed.tree.root_node
+    found = []
+    for m in pattern.finditer(parsed.masked):
+        node = root.descendant_for_byte_range(m.start(), m.end())
+        if node is None or node.type != "identifier" or node.start_byte != m.start() or node.end_byte != m.end():
+            continue
+        call = node.parent
+        if call is not None and call.type == "call_expression" and call.child_by_field_name("function") == node:
+            found.append((call, node))
+    return found

@@ -130,6 +130,16 @@ class Target:
             self._by_type = index
         return self._by_type.get(type_name, [])
 
+    def ancestors_at(self, offset: int) -> list[tree_sitter.Node]:
+        """The nodes holding byte `offset`, outermost first (pre-order, like nodes_of_type)."""
+        node = self.tree.root_node.descendant_for_byte_range(offset, offset + 1)
+        chain = []
+        while node is not None:
+            chain.append(node)
+            node = node.parent
+        chain.reverse()
+        return chain
+
     def text(self, node) -> str:
         return self.data[node.start_byte : node.end_byte].decode("utf-8", "surrogateescape")
 
@@ -390,11 +400,16 @@ class Matcher:
                 types = EXPRESSION_TYPES
             else:
                 types = IDENTIFIER_TYPES
-            cands = [n for t in types for n in self.t.nodes_of_type(t)]
         else:
-            cands = self.t.nodes_of_type(p.type)
+            types = (p.type,)
         if near:
-            cands = [c for c in cands if all(c.start_byte <= o < c.end_byte for o in near)]
+            # Only nodes holding every bound position can match: those are
+            # ancestors of the token at the first one (no whole-tree index).
+            chain = self.t.ancestors_at(near[0])
+            cands = [c for t in types for c in chain
+                     if c.type == t and all(c.start_byte <= o < c.end_byte for o in near)]
+        else:
+            cands = [n for t in types for n in self.t.nodes_of_type(t)]
         return [c for c in cands if not _in_if0(c)]
 
     # -- node matching -------------------------------------------------------

@@ -258,3 +258,21 @@ def test_rewrite_verified_at_the_files_own_path_when_run_elsewhere(tmp_path):
     assert b"not idempotent" not in proc.stderr
     assert b"+    char *many = g_try_malloc(n);" in proc.stdout
     assert b"g_try_new0(Pair, 1)" not in proc.stdout
+
+
+def test_error_code_choice_is_stable_and_prefers_the_out_of_memory_code(tmp_path):
+    # A function with its own error-code family: its out-of-memory code is the
+    # failure value, whatever order a set of candidates iterates in.
+    (tmp_path / "MAINTAINERS").write_text("")
+    (tmp_path / "nic.c").write_text(
+        '#include "qemu/osdep.h"\n\n'
+        "int nic_post(size_t n, int kind)\n{\n    char *buf;\n\n"
+        "    if (kind == 1) {\n        return NIC_ERR_BAD_KIND;\n    }\n"
+        "    if (kind == 2) {\n        return NIC_ERR_BAD_KIND;\n    }\n"
+        "    if (kind == 3) {\n        return NIC_ERR_BAD_LEN;\n    }\n"
+        "    if (!nic_ready()) {\n        return NIC_ERR_NOMEM;\n    }\n"
+        "    buf = g_malloc(n);\n    nic_fill(buf, n);\n    g_free(buf);\n    return 0;\n}\n")
+    outputs = {run_cli("--dry-run", "--no-phase", "nic.c", cwd=tmp_path,
+                       env={"PYTHONHASHSEED": str(seed)}).stdout for seed in range(1, 7)}
+    assert len(outputs) == 1
+    assert b"+        return NIC_ERR_NOMEM;" in outputs.pop()

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import tree_sitter
 
 from codemod.analysis.plan import SitePlan
-from codemod.cparse import ParsedFile, enclosing_function, function_name
+from codemod.cparse import ParsedFile, calls_named, enclosing_function, function_name
 
 CHECKED_ALLOCATORS = frozenset({
     "g_try_malloc", "g_try_malloc0", "g_try_malloc_n", "g_try_malloc0_n", "g_try_new", "g_try_new0",
@@ -125,14 +125,10 @@ def _use_in(stmt, target: str, data: bytes) -> str | None:
 def _checked_allocations(parsed: ParsedFile):
     """(call, allocator name node, allocator, enclosing function name) of each checked allocation."""
     data = parsed.source.data
-    for call in _calls(parsed.root):
-        fn = call.child_by_field_name("function")
-        if fn is None or fn.type != "identifier":
-            continue
+    for call, fn in calls_named(parsed, CHECKED_ALLOCATORS):
         name = _text(fn, data)
-        if name in CHECKED_ALLOCATORS:
-            func = enclosing_function(call)
-            yield call, fn, name, function_name(func, data) if func is not None else None
+        func = enclosing_function(call)
+        yield call, fn, name, function_name(func, data) if func is not None else None
 
 
 def r1_use_before_check(parsed: ParsedFile) -> list[PolicyFinding]:

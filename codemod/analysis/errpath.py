@@ -141,7 +141,11 @@ def _integer_value(values: list[str]) -> tuple[str, str] | None:
     """The ENOMEM-like value of a family the function uses, with evidence."""
     named = [v for v in values if re.fullmatch(r"[A-Z][A-Z0-9_]*", v) and not v.startswith("H_")]
     if named:
-        return max(set(named), key=named.count), f"returns {named[0]} on failure"
+        # An out-of-memory code of the family when the function has one, else its
+        # most used code (ties: the first in the text, so the choice is stable).
+        nomem = [v for v in named if "NOMEM" in v or "NO_MEM" in v]
+        value = nomem[0] if nomem else max(named, key=named.count)
+        return value, f"returns {value} on failure"
     if any(v.startswith("-TARGET_E") for v in values):
         return "-TARGET_ENOMEM", "returns -TARGET_E* codes"
     if any(v.startswith("H_") for v in values):

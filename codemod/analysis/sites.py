@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import tree_sitter
 
-from codemod.cparse import ParsedFile, enclosing_function, function_name, iter_errors
+from codemod.cparse import ParsedFile, calls_named, enclosing_function, function_name, iter_errors
 from codemod.rulesdata import Allocator, load_allocators
 
 
@@ -29,27 +29,9 @@ def find_sites(parsed: ParsedFile, allocators: dict[str, Allocator] | None = Non
     if not any(name.encode() in data for name in allocators):
         return []
     sites: list[Site] = []
-    cursor = parsed.tree.walk()
-    # Iterative pre-order walk; tree-sitter cursors are much faster than children lists.
-    visited_children = False
-    while True:
-        node = cursor.node
-        if not visited_children:
-            if node.type == "call_expression":
-                fn = node.child_by_field_name("function")
-                if fn is not None and fn.type == "identifier":
-                    name = data[fn.start_byte : fn.end_byte].decode("utf-8", "replace")
-                    alloc = allocators.get(name)
-                    if alloc is not None:
-                        sites.append(Site(node, fn, alloc, enclosing_function(node)))
-            if cursor.goto_first_child():
-                continue
-        if cursor.goto_next_sibling():
-            visited_children = False
-            continue
-        if not cursor.goto_parent():
-            break
-        visited_children = True
+    for call, fn in calls_named(parsed, frozenset(allocators)):
+        alloc = allocators[data[fn.start_byte : fn.end_byte].decode("utf-8", "replace")]
+        sites.append(Site(call, fn, alloc, enclosing_function(call)))
     return sites
 
 

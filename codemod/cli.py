@@ -406,7 +406,8 @@ def _with_phase(args, spec, config):
         index = build_phase_index(root, spec.profile_path, args.jobs or _default_jobs(),
                                   cache_dir=getattr(args, "cache_dir", None), use_cache=use_cache,
                                   progress=progress)
-    spec = dataclasses.replace(spec, phase_index=index, tree_root=str(root))
+    spec = dataclasses.replace(spec, phase_index=index, tree_root=str(root),
+                               parse_errors=getattr(index, "parse_errors", None))
     config.phase_index, config.tree_root = index, str(root)
     return spec, config
 

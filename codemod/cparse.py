@@ -678,6 +678,11 @@ def iter_errors(node: tree_sitter.Node):
         stack.extend(c for c in n.children if c.has_error or c.is_missing)
 
 
+def error_count(tree: tree_sitter.Tree) -> int:
+    """ERROR and MISSING nodes in the tree (a rewrite may not add any)."""
+    return sum(1 for _ in iter_errors(tree.root_node))
+
+
 _PARSER: tree_sitter.Parser | None = None
 
 

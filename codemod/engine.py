@@ -16,12 +16,12 @@ from pathlib import Path
 from codemod.analysis.plan import SitePlan, plan_site
 from codemod.analysis.sites import Site, find_sites
 from codemod.api import AllocfixAPI
-from codemod.cparse import MacroProfile, ParsedFile, iter_errors, parse_bytes, parse_source
+from codemod.cparse import MacroProfile, ParsedFile, error_count, parse_bytes, parse_source
 from codemod.edits import EditConflict
 from codemod.analysis.plan import UNKNOWN_PHASE
 from codemod.findings import Action, FileResult, Finding, SizeInfo, Status
 from codemod.smpl.loader import RuleSet
-from codemod.smpl.runtime import AppliedEdit, RuleRunner, RunOutcome, ScriptFailure
+from codemod.smpl.runtime import AppliedEdit, RuleRunner, RunOutcome, ScriptFailure, could_match
 from codemod.source import SourceFile
 
 
@@ -89,13 +89,24 @@ class FileContext:
         return self.plan(site) if site is not None else None
 
 
-def _error_count(tree) -> int:
-    return sum(1 for _ in iter_errors(tree.root_node))
-
-
 def _read(path: str) -> bytes:
     with open(path, "rb") as f:
         return f.read()
+
+
+_SITE_WORDS: tuple[bytes, ...] | None = None
+
+
+def worth_parsing(data: bytes, config: EngineConfig) -> bool:
+    """Whether anything could be found in these bytes: an allocation site, a
+    checked allocation for the policy checks, or a word some rule needs."""
+    global _SITE_WORDS
+    if _SITE_WORDS is None:
+        from codemod.analysis.checks import CHECKED_ALLOCATORS
+        from codemod.rulesdata import load_allocators
+
+        _SITE_WORDS = tuple(sorted(w.encode() for w in {*load_allocators(), *CHECKED_ALLOCATORS}))
+    return any(w in data for w in _SITE_WORDS) or could_match(config.rules, data)
 
 
 def process_file(path: str, display: str, config: EngineConfig, data: bytes | None = None) -> FileResult:
@@ -132,7 +143,7 @@ def _process(path: str, display: str, config: EngineConfig, data: bytes) -> File
     new = outcome.data
     dropped: list[str] = []
     if new != data:
-        problem = verify(new, config, path, display, _error_count(parsed.tree))
+        problem = verify(new, config, path, display, error_count(parsed.tree))
         if problem:
             dropped.append(problem)
             new = data
@@ -147,7 +158,7 @@ def verify(new: bytes, config: EngineConfig, path: str, display: str, old_errors
     headers it includes relative to it, so a run under another name could
     classify sizes differently and report a false non-idempotence."""
     _, tree = parse_bytes(new, config.profile)
-    if _error_count(tree) > old_errors:
+    if error_count(tree) > old_errors:
         return "rewrite dropped: the result does not parse cleanly (new syntax errors)"
     source = SourceFile(path, display, new)
     parsed = ParsedFile(source, *parse_bytes(new, config.profile))
@@ -188,7 +199,7 @@ def _result(path, display, parsed: ParsedFile, ctx: FileContext, outcome: RunOut
     hunks = [(a.orig_start, a.orig_end, f"{a.group}:{a.rule}", _note_for(a, findings)) for a in outcome.applied]
     return FileResult(
         path, display, Status.OK, original=source.data, rewritten=new if new != source.data else None,
-        findings=findings, hunks_info=hunks, parse_errors=_error_count(parsed.tree),
+        findings=findings, hunks_info=hunks, parse_errors=error_count(parsed.tree),
         sites_in_error_functions=errors_in_fn, sites=len(ctx.sites), dropped=dropped,
     )
 

@@ -18,6 +18,7 @@ from typing import Iterator
 
 import tree_sitter
 
+from codemod.cparse import C_LANGUAGE
 from codemod.smpl.compile import (
     ANYTYPE,
     COMMA_LISTS,
@@ -27,6 +28,7 @@ from codemod.smpl.compile import (
     MetavarSpec,
     Pattern,
     PNode,
+    identifiers_needed,
 )
 
 LITERAL_TYPES = frozenset({"string_literal", "char_literal", "number_literal", "concatenated_string",
@@ -100,6 +102,26 @@ class _Linked:
 _WS_RE = re.compile(rb"\s+")
 
 
+_QUERY_TYPES_MAX = 4
+_TYPE_QUERIES: dict[str, tree_sitter.Query | None] = {}
+
+
+def _query_type(tree: tree_sitter.Tree, type_name: str) -> list[tree_sitter.Node] | None:
+    """Every named node of `type_name`, in pre-order; None when no query can name the type."""
+    query = _TYPE_QUERIES.get(type_name, False)
+    if query is False:
+        try:
+            query = tree_sitter.Query(C_LANGUAGE, f"({type_name}) @n") if re.fullmatch(r"\w+", type_name) else None
+        except Exception:  # noqa: BLE001 - an anonymous or unknown type: the walk handles it
+            query = None
+        _TYPE_QUERIES[type_name] = query
+    if query is None:
+        return None
+    nodes = tree_sitter.QueryCursor(query).captures(tree.root_node).get("n", [])
+    nodes.sort(key=lambda n: (n.start_byte, -n.end_byte))
+    return nodes
+
+
 class Target:
     """The file being matched: bytes, tree and lazily built indexes."""
 
@@ -109,8 +131,17 @@ class Target:
         self.to_original = to_original  # current offset -> original offset or None
         self._by_type: dict[str, list[tree_sitter.Node]] | None = None
         self._norm_cache: dict[tuple[int, int], str] = {}
+        self._around: dict[tuple, list[tree_sitter.Node]] = {}
+        self._queried: dict[str, list[tree_sitter.Node] | None] = {}
 
     def nodes_of_type(self, type_name: str) -> list[tree_sitter.Node]:
+        if self._by_type is None and len(self._queried) < _QUERY_TYPES_MAX:
+            # A few types: a query per type runs in C; many: one Python walk indexes all.
+            nodes = self._queried.get(type_name)
+            if nodes is None:
+                nodes = self._queried[type_name] = _query_type(self.tree, type_name)
+            if nodes is not None:
+                return nodes
         if self._by_type is None:
             index: dict[str, list[tree_sitter.Node]] = {}
             cursor = self.tree.walk()
@@ -129,6 +160,38 @@ class Target:
                 down = False
             self._by_type = index
         return self._by_type.get(type_name, [])
+
+    def nodes_around(self, words: tuple[str, ...], types: tuple[str, ...]) -> list[tree_sitter.Node]:
+        """Nodes of `types` that hold an occurrence of one of `words`, in the order
+        nodes_of_type gives them (by type, then pre-order).
+
+        A node matching a pattern holds the pattern's literal words, so the
+        ancestors of their occurrences are all the candidates there are; this
+        spares indexing every node of a large file for a handful of calls.
+        """
+        key = (words, types)
+        found = self._around.get(key)
+        if found is not None:
+            return found
+        root = self.tree.root_node
+        wanted = set(types)
+        seen: set[int] = set()
+        picked: list[tree_sitter.Node] = []
+        for word in words:
+            w = word.encode()
+            o = self.data.find(w)
+            while o != -1:
+                node = root.descendant_for_byte_range(o, o + 1)
+                while node is not None and node.id not in seen:
+                    seen.add(node.id)
+                    if node.type in wanted:
+                        picked.append(node)
+                    node = node.parent
+                o = self.data.find(w, o + 1)
+        order = {t: i for i, t in enumerate(types)}
+        picked.sort(key=lambda n: (order[n.type], n.start_byte, -n.end_byte))
+        self._around[key] = picked
+        return picked
 
     def ancestors_at(self, offset: int) -> list[tree_sitter.Node]:
         """The nodes holding byte `offset`, outermost first (pre-order, like nodes_of_type)."""
@@ -332,6 +395,10 @@ def _children(node) -> list:
     return [c for c in node.children if c.type != "comment"]
 
 
+# id(pattern node) -> (the node, its identifiers_needed): compiled rules live as long as the process.
+_NEEDED: dict[int, tuple[PNode, tuple[frozenset[str], ...]]] = {}
+
+
 class Matcher:
     def __init__(self, rule: CompiledRule, pattern: Pattern, target: Target):
         self.rule = rule
@@ -409,8 +476,23 @@ class Matcher:
             cands = [c for t in types for c in chain
                      if c.type == t and all(c.start_byte <= o < c.end_byte for o in near)]
         else:
-            cands = [n for t in types for n in self.t.nodes_of_type(t)]
+            words = self._anchor_words(p)
+            if words is None:
+                cands = [n for t in types for n in self.t.nodes_of_type(t)]
+            else:
+                cands = self.t.nodes_around(words, types)
         return [c for c in cands if not _in_if0(c)]
+
+    def _anchor_words(self, p: PNode) -> tuple[str, ...] | None:
+        """Words one of which every node matching `p` contains (the rarest such
+        group in this file), or None when the pattern names none."""
+        groups = _NEEDED.get(id(p))
+        if groups is None or groups[0] is not p:
+            groups = _NEEDED[id(p)] = (p, identifiers_needed((p,), self.metavars))
+        if not groups[1]:
+            return None
+        data = self.t.data
+        return tuple(min(groups[1], key=lambda g: sum(data.count(w.encode()) for w in g)))
 
     # -- node matching -------------------------------------------------------
 

@@ -35,9 +35,9 @@ from typing import Any, Callable, Iterator
 
 from codemod.cache import (Cache, StatIndex, content_hash, default_cache_dir, digest, register,
                            ruleset_key)
-from codemod.cparse import MacroProfile, parse_source
+from codemod.cparse import MacroProfile, error_count, parse_source
 from codemod.discover import Discovery
-from codemod.engine import EngineConfig, process_file
+from codemod.engine import EngineConfig, process_file, worth_parsing
 from codemod.findings import FileResult, Status
 from codemod.smpl.loader import load_rules
 from codemod.source import SourceFile
@@ -61,6 +61,8 @@ class RunSpec:
     phase_index: object = None  # whole-project PhaseIndex, sent to each worker once
     tree_root: str | None = None  # the project root the phase index names files from
     startup_exit: bool = False
+    # path (absolute) -> syntax errors, for files the facts pass parsed already
+    parse_errors: dict[str, int] | None = field(default=None, compare=False, repr=False)
     # The fact extractor collect_facts() runs: "none", "auto"
     # (codemod.analysis.facts:extract_facts when it exists), or "module:attribute"
     # naming an extract(parsed) function, a FactsStage or a factory of one.
@@ -219,7 +221,14 @@ def _engine_one(item: tuple) -> FileResult:
         return odd
     data = _read(path)
     config = state.config
-    result = process_file(path, display, config, data)
+    known_errors = state.spec.parse_errors.get(os.path.abspath(path)) if state.spec.parse_errors else None
+    if data is not None and known_errors is not None and b"\0" not in data and not worth_parsing(data, config):
+        # Parsed already by the facts pass, and nothing here can match: same
+        # result as the engine's, without a second parse.
+        result = FileResult(path, display, Status.OK, original=data, findings=[], parse_errors=known_errors,
+                            sites=0)
+    else:
+        result = process_file(path, display, config, data)
     if state.results is not None and data is not None and result.status is Status.OK:
         # Stored without the file's bytes: a hit re-reads them (and checks their hash).
         stored = dataclasses.replace(result, original=b"")
@@ -236,7 +245,10 @@ def _facts_one(item: tuple) -> tuple[str | None, Any]:
         return None, None
     chash = content_hash(data)
     try:
-        facts = state.stage.extract(parse_source(SourceFile(path, display, data), state.config.profile))
+        parsed = parse_source(SourceFile(path, display, data), state.config.profile)
+        # The error count rides along: a scanned file nothing can match in is
+        # then never parsed a second time (the engine pass takes it from here).
+        facts = (state.stage.extract(parsed), error_count(parsed.tree))
     except RecursionError:
         facts = None
     except Exception:  # noqa: BLE001 - one file's facts must not stop the run
@@ -445,8 +457,11 @@ def run(discovery: Discovery, spec: RunSpec, jobs: int | None = None, progress: 
 
 def collect_facts(items: list[tuple[str, str]], spec: RunSpec, jobs: int | None = None, *,
                   cache_dir: str | os.PathLike | None = None, use_cache: bool = False,
-                  progress: Progress | None = None) -> list:
+                  progress: Progress | None = None, parse_errors: dict[str, int] | None = None) -> list:
     """Facts of each (path, key) in `items`, in order (None where unreadable or binary).
+
+    `parse_errors`, when given, receives path -> number of syntax errors of
+    each file parsed (RunSpec.parse_errors hands them to the engine pass).
 
     `spec.facts` names the extractor ("codemod.analysis.facts:extract_facts"),
     `key` is the name the facts carry (e.g. the path below the project root).
@@ -482,9 +497,19 @@ def collect_facts(items: list[tuple[str, str]], spec: RunSpec, jobs: int | None 
         if progress:
             progress("facts", done, total)
     try:
-        return _facts_pass(files, state, hashes, pool, jobs, sizes, tick)
+        pairs = _facts_pass(files, state, hashes, pool, jobs, sizes, tick)
     finally:
         pool.close()
+    out = []
+    for (path, _), pair in zip(items, pairs):
+        if pair is None:
+            out.append(None)
+            continue
+        facts, errors = pair
+        if parse_errors is not None:
+            parse_errors[os.path.abspath(path)] = errors
+        out.append(facts)
+    return out
 
 
 def _hash_files(files, stat_index: StatIndex, sizes: dict[int, int], hashes: dict[int, str]) -> None:
@@ -595,7 +620,7 @@ def _facts_pass(files, state: _Worker, hashes: dict[int, str], pool: _Pool, jobs
     for i, f in enumerate(files):
         if state.facts is not None and i in hashes:
             value = state.facts.get(state.facts.key(hashes[i], f.path, f.display))
-            if value is not None:
+            if isinstance(value, tuple) and len(value) == 2 and isinstance(value[1], int):
                 facts[i] = value
                 continue
         todo.append((i, f.path, f.display))

@@ -25,20 +25,28 @@ def tree_key(path: str | Path, root: Path) -> str:
 
 
 def collect_facts(root: Path, profile_path: str, jobs: int = 1, *, cache_dir: str | None = None,
-                  use_cache: bool = False, progress=None) -> list[FileFacts]:
+                  use_cache: bool = False, progress=None,
+                  parse_errors: dict[str, int] | None = None) -> list[FileFacts]:
     from codemod import runner
 
     files = discover([str(root)]).files
     items = [(f.path, tree_key(f.path, root)) for f in files]
     spec = runner.RunSpec((), profile_path, facts="codemod.analysis.facts:extract_facts")
-    results = runner.collect_facts(items, spec, jobs, cache_dir=cache_dir, use_cache=use_cache, progress=progress)
+    results = runner.collect_facts(items, spec, jobs, cache_dir=cache_dir, use_cache=use_cache, progress=progress,
+                                   parse_errors=parse_errors)
     return [r for r in results if r is not None]
 
 
 def build_phase_index(root: Path, profile_path: str, jobs: int = 1, *, cache_dir: str | None = None,
                       use_cache: bool = False, progress=None) -> PhaseIndex:
-    facts = collect_facts(root, profile_path, jobs, cache_dir=cache_dir, use_cache=use_cache, progress=progress)
+    """The phase index of the project at `root`; its `parse_errors` (absolute
+    path -> syntax errors) lets the engine pass skip re-parsing files it has
+    nothing to look for in."""
+    parse_errors: dict[str, int] = {}
+    facts = collect_facts(root, profile_path, jobs, cache_dir=cache_dir, use_cache=use_cache, progress=progress,
+                          parse_errors=parse_errors)
     index = PhaseIndex.build(facts)
+    index.parse_errors = parse_errors
     # R6 asks whether the functions on a monitor chain can carry an error.
     index.errp_functions = frozenset(fn.name for f in facts for fn in f.functions if fn.has_errp)
     return index

@@ -376,3 +376,27 @@ def test_collect_facts_parallel_cached(tree, tmp_path, monkeypatch):
     Path(items[0][0]).write_text("int changed;\n")
     collect_facts(items, spec, jobs=2, use_cache=True, cache_dir=cdir)
     assert log.read_text().splitlines() == [items[0][1]]
+
+
+def test_files_without_anything_to_match_are_parsed_once(tree, monkeypatch):
+    # With the facts pass's syntax-error counts (spec.parse_errors) the engine
+    # pass does not parse a file in which no allocator or rule word occurs;
+    # its result is the one a parse would have given.
+    import dataclasses
+
+    from codemod import engine
+    from codemod.wholetree import build_phase_index
+
+    d = discover([str(tree)])
+    full = run(d, _spec(), jobs=1)
+    index = build_phase_index(tree, str(RULES / "qemu-macros.toml"), jobs=1)
+    assert len(index.parse_errors) == len(d.files)
+    parsed: list[str] = []
+    real = engine.parse_source
+    monkeypatch.setattr(engine, "parse_source", lambda src, prof: parsed.append(src.path) or real(src, prof))
+    spec = dataclasses.replace(_spec(), parse_errors=index.parse_errors)
+    quick = run(d, spec, jobs=1)
+    assert _summary(quick.results) == _summary(full.results)
+    worth = {f.path for f in d.files if b"g_malloc" in Path(f.path).read_bytes()}
+    assert set(parsed) == worth and len(worth) < len(d.files)
+    assert any(r.parse_errors for r in quick.results if r.path not in worth)  # BROKEN files: counts kept

@@ -66,7 +66,9 @@ def header_facts(path: str, data: bytes, root: Path, profile: MacroProfile, dept
             seen.add(header)
             facts, nested = _header(header, root, profile)
             if facts is not None:
-                merged = facts if merged is None else merged.merge(facts)
+                if merged is None:
+                    merged = SizeFacts()
+                merged.absorb(facts)
             following.extend(nested)
         frontier = following
     return merged

@@ -171,14 +171,26 @@ class SizeFacts:
         out = SizeFacts(
             {k: list(v) for k, v in self.constants.items()}, dict(self.typedefs), dict(self.records)
         )
-        for name, texts in other.constants.items():
-            cur = out.constants.setdefault(name, [])
-            cur.extend(t for t in texts if t not in cur)
-        for name, ref in other.typedefs.items():
-            out.typedefs.setdefault(name, ref)
-        for name, rec in other.records.items():
-            out.records.setdefault(name, rec)
+        out.absorb(other)
         return out
+
+    def absorb(self, other: "SizeFacts") -> None:
+        """Add `other` to these facts in place (what `merge` does without copying
+        self: merging a file's many headers one by one would copy the growing
+        result each time)."""
+        constants = self.constants
+        for name, texts in other.constants.items():
+            cur = constants.get(name)
+            if cur is None:
+                constants[name] = list(texts)
+            else:
+                cur.extend(t for t in texts if t not in cur)
+        typedefs = self.typedefs
+        for name, ref in other.typedefs.items():
+            typedefs.setdefault(name, ref)
+        records = self.records
+        for name, rec in other.records.items():
+            records.setdefault(name, rec)
 
 
 def _text(data: bytes, node: tree_sitter.Node) -> str:

@@ -136,14 +136,44 @@ def _starred_offsets(m, data: bytes) -> list[int]:
 
 
 def could_match(rules: RuleSet, data: bytes) -> bool:
-    """False when no transformation rule's words occur in the text (nothing can change)."""
+    """False when no rule that changes or reports something can match the text.
+
+    Rules are followed in order as the runner would run them, with "may have
+    matched" for "matched": a rule whose words occur may match once the rules
+    it depends on or inherits from may have; `!r` is assumed satisfiable (the
+    answer must never be a wrong False). Rules with inherited metavariables
+    have no words of their own: theirs come bound from the rule they name.
+    """
     for _, group in rules.groups:
-        scripts = any(r.kind == "script" for r in group)  # matches feed scripts: they count too
+        # A rule that changes nothing still counts when its matches feed a script.
+        feeds = {i.rule for r in group if r.kind == "script" for i in r.inputs}
+        possible: set[str] = set()
         for rule in group:
-            if rule.kind == "transform" and (rule.transforms or rule.context_mode or scripts) \
-                    and _prefilter(rule, data):
+            if rule.kind == "script":
+                if all(i.rule in possible for i in rule.inputs):
+                    possible.add(rule.name)
+                continue
+            if rule.kind != "transform" or not _may_hold(rule.depends, possible, rules.virtuals):
+                continue
+            if any(r not in possible for r in rule.inherited_rules) or not _prefilter(rule, data):
+                continue
+            possible.add(rule.name)
+            if rule.transforms or rule.context_mode or rule.name in feeds:
                 return True
     return False
+
+
+def _may_hold(expr, possible: set[str], virtuals: set[str]) -> bool:
+    if expr is None:
+        return True
+    tag = expr[0]
+    if tag in ("name", "ever"):
+        return expr[1] in possible or expr[1] in virtuals
+    if tag in ("never", "not"):
+        return True  # the rule named may still fail to match
+    if tag == "and":
+        return _may_hold(expr[1], possible, virtuals) and _may_hold(expr[2], possible, virtuals)
+    return _may_hold(expr[1], possible, virtuals) or _may_hold(expr[2], possible, virtuals)
 
 
 def _prefilter(rule: CompiledRule, data: bytes) -> bool:

@@ -790,6 +790,19 @@ def declarator_identifier(decl: tree_sitter.Node | None) -> tree_sitter.Node | N
     return decl
 
 
+_FUNCTION_QUERY: tree_sitter.Query | None = None
+
+
+def function_definitions(tree: tree_sitter.Tree) -> list[tree_sitter.Node]:
+    """Every function_definition node, in source order."""
+    global _FUNCTION_QUERY
+    if _FUNCTION_QUERY is None:
+        _FUNCTION_QUERY = tree_sitter.Query(C_LANGUAGE, "(function_definition) @f")
+    nodes = tree_sitter.QueryCursor(_FUNCTION_QUERY).captures(tree.root_node).get("f", [])
+    nodes.sort(key=lambda n: (n.start_byte, -n.end_byte))
+    return nodes
+
+
 _CALL_NAME_RES: dict[frozenset, re.Pattern[bytes]] = {}
 
 

@@ -10,13 +10,14 @@ Nothing here raises into the runner: failures become FileResult values.
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 from pathlib import Path
 
 from codemod.analysis.plan import SitePlan, plan_site
 from codemod.analysis.sites import Site, find_sites
 from codemod.api import AllocfixAPI
-from codemod.cparse import MacroProfile, ParsedFile, error_count, parse_bytes, parse_source
+from codemod.cparse import MacroProfile, ParsedFile, error_count, function_definitions, parse_bytes, parse_source
 from codemod.edits import EditConflict
 from codemod.analysis.plan import UNKNOWN_PHASE
 from codemod.findings import Action, FileResult, Finding, SizeInfo, Status
@@ -39,9 +40,12 @@ class EngineConfig:
 class FileContext:
     """Per-file analysis shared by every rule: sites and their plans, computed lazily."""
 
-    def __init__(self, parsed: ParsedFile, config: EngineConfig):
+    def __init__(self, parsed: ParsedFile, config: EngineConfig, indexed_offset=None):
         self.parsed = parsed
         self.config = config
+        # Offset in this text -> offset in the file the phase index was built from
+        # (they differ when this text is a rewrite being verified).
+        self.indexed_offset = indexed_offset or (lambda offset: offset)
         self.sites: list[Site] = find_sites(parsed)
         self._by_offset = {s.offset: s for s in self.sites}
         self._plans: dict[int, SitePlan] = {}
@@ -64,7 +68,7 @@ class FileContext:
                 from codemod.wholetree import tree_key
 
                 key = tree_key(self.parsed.source.path, Path(self.config.tree_root))
-                phase = self.config.phase_index.phase_at(key, site.offset)
+                phase = self.config.phase_index.phase_at(key, self.indexed_offset(site.offset))
             plan = plan_site(site, self.parsed, phase, limit=self.config.small_limit,
                              size_facts=self.size_facts(), startup_exit=self.config.startup_exit)
             self._plans[site.offset] = plan
@@ -143,7 +147,7 @@ def _process(path: str, display: str, config: EngineConfig, data: bytes) -> File
     new = outcome.data
     dropped: list[str] = []
     if new != data:
-        problem = verify(new, config, path, display, error_count(parsed.tree))
+        problem = verify(new, config, path, display, parsed)
         if problem:
             dropped.append(problem)
             new = data
@@ -151,22 +155,44 @@ def _process(path: str, display: str, config: EngineConfig, data: bytes) -> File
     return _result(path, display, parsed, ctx, outcome, new, dropped)
 
 
-def verify(new: bytes, config: EngineConfig, path: str, display: str, old_errors: int) -> str | None:
+def verify(new: bytes, config: EngineConfig, path: str, display: str, original: ParsedFile) -> str | None:
     """Why a rewrite must not be written, or None when it is safe.
 
-    The second run sees the file at its own path: the analysis reads the
-    headers it includes relative to it, so a run under another name could
-    classify sizes differently and report a false non-idempotence."""
+    The second run sees the file at its own path (the analysis reads the
+    headers it includes relative to it) and asks the phase index about each
+    function where that function starts in the original text: offsets in the
+    rewrite have moved, and the index knows the original file."""
     _, tree = parse_bytes(new, config.profile)
-    if error_count(tree) > old_errors:
+    if error_count(tree) > error_count(original.tree):
         return "rewrite dropped: the result does not parse cleanly (new syntax errors)"
     source = SourceFile(path, display, new)
     parsed = ParsedFile(source, *parse_bytes(new, config.profile))
-    again = RuleRunner(config.rules, config.profile, AllocfixAPI(FileContext(parsed, config)), parsed,
-                       display).run(new, parsed.tree)
+    ctx = FileContext(parsed, config, _by_function_order(parsed, original))
+    again = RuleRunner(config.rules, config.profile, AllocfixAPI(ctx), parsed, display).run(new, parsed.tree)
     if again.data != new:
         return "rewrite dropped: a second run would change the result again (not idempotent)"
     return None
+
+
+def _by_function_order(rewritten: ParsedFile, original: ParsedFile):
+    """Offset in `rewritten` -> the start of the same function in `original`.
+
+    A rewrite changes function bodies, never which functions there are, so
+    the k-th definition of one text is the k-th of the other (names would not
+    do: some definitions are named by macros)."""
+    old_starts = [n.start_byte for n in function_definitions(original.tree)]
+    new_spans = [(n.start_byte, n.end_byte) for n in function_definitions(rewritten.tree)]
+    if len(old_starts) != len(new_spans):
+        return None
+    firsts = [start for start, _ in new_spans]
+
+    def indexed(offset: int) -> int:
+        k = bisect.bisect_right(firsts, offset) - 1
+        # The innermost definition holding the offset (nested ones come later).
+        while k >= 0 and not (new_spans[k][0] <= offset < new_spans[k][1]):
+            k -= 1
+        return old_starts[k] if k >= 0 else offset
+    return indexed
 
 
 def _result(path, display, parsed: ParsedFile, ctx: FileContext, outcome: RunOutcome, new: bytes,
@@ -229,7 +255,8 @@ def _with_policy_checks(parsed: ParsedFile, ctx: FileContext, findings: list[Fin
     unknown_size = SizeInfo("unknown", None, "not an aborting allocation")
     for pf in checks.r1_use_before_check(parsed) + checks.r2_abort_on_failure(parsed):
         line, col = source.line_col(pf.offset)
-        phase = ctx.config.phase_index.phase_at(_tree_key(ctx), pf.offset) if ctx.config.phase_index else UNKNOWN_PHASE
+        phase = (ctx.config.phase_index.phase_at(_tree_key(ctx), ctx.indexed_offset(pf.offset))
+                 if ctx.config.phase_index else UNKNOWN_PHASE)
         extra.append(Finding(file=source.display, offset=pf.offset, line=line, column=col, function=pf.function,
                              allocator=pf.allocator, policy=pf.policy, rule="policy-checks", size=unknown_size,
                              phase=phase, action=Action.REPORT, reason=pf.reason))

@@ -400,3 +400,28 @@ def test_files_without_anything_to_match_are_parsed_once(tree, monkeypatch):
     worth = {f.path for f in d.files if b"g_malloc" in Path(f.path).read_bytes()}
     assert set(parsed) == worth and len(worth) < len(d.files)
     assert any(r.parse_errors for r in quick.results if r.path not in worth)  # BROKEN files: counts kept
+
+
+def test_verification_asks_the_phase_of_the_original_function(tmp_path):
+    # The idempotence check runs the rules on the rewritten text, whose
+    # offsets have moved; the phase index knows the original file. A startup
+    # function right after a rewritten runtime one must stay startup there too,
+    # or the check sees a "new" rewrite and drops the whole file's fixes.
+    import dataclasses
+
+    root = tmp_path / "t"
+    root.mkdir()
+    (root / "dev.c").write_text(
+        '#include "qemu/osdep.h"\n#include "qapi/error.h"\n\n'
+        "static int dev_load(DevState *s, size_t len, Error **errp)\n{\n"
+        "    s->buf = NULL;\n    uint8_t *buf = g_malloc(len);\n    s->buf = buf;\n    return 0;\n}\n\n"
+        "static void dev_setup(DevState *s, size_t n)\n{\n    s->tab = g_malloc(n);\n}\n\n"
+        "static int dev_save(DevState *s, size_t len, Error **errp)\n{\n"
+        "    s->out = NULL;\n    s->ok = 1;\n    s->more = 2;\n    uint8_t *out = g_malloc(len);\n"
+        "    s->out = out;\n    return 0;\n}\n")
+    d = discover([str(root)])
+    spec = dataclasses.replace(_spec(), phase_index=FakeIndex(root, d.files, {"dev_setup"}), tree_root=str(root))
+    (result,) = run(d, spec, jobs=1).results
+    assert result.dropped == []
+    assert result.changed and b"s->tab = g_malloc(n);" in result.rewritten
+    assert result.rewritten.count(b"g_try_malloc(len)") == 2

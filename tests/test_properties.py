@@ -186,3 +186,41 @@ def test_cli_with_an_empty_rules_directory_changes_nothing(tmp_path):
     dry = subprocess.run([sys.executable, "-m", "codemod", "--dry-run", "--rules", str(rules), "."], cwd=tree,
                          env=env, capture_output=True, timeout=600)
     assert dry.returncode == 0 and dry.stdout == b""
+
+
+_LINES = st.lists(st.sampled_from([b"{\n", b"}\n", b"    x = 1;\n", b"    return 0;\n", b"\n", b"a\n", b"b\n"])
+                  | st.builds(lambda n: b"    f(%d);\n" % n, st.integers(0, 40)), max_size=200)
+
+
+@PROPS
+@given(_LINES, st.lists(st.tuples(st.integers(0, 400), st.integers(0, 2), st.integers(0, 60)), max_size=8))
+def test_diff_hunks_turn_the_old_text_into_the_new(old_lines, edits):
+    # The patience-style opcodes must describe the change exactly: replaying
+    # the hunks of a diff on the old lines gives the new ones.
+    from codemod.render import diff
+
+    new_lines = list(old_lines)
+    for at, kind, n in edits:
+        at = at % (len(new_lines) + 1)
+        if kind == 0:
+            new_lines.insert(at, b"    g(%d);\n" % n)
+        elif kind == 1 and new_lines:
+            del new_lines[min(at, len(new_lines) - 1)]
+        elif new_lines:
+            new_lines[min(at, len(new_lines) - 1)] = b"    h(%d);\n" % n
+    old, new = b"".join(old_lines), b"".join(new_lines)
+    small_gap = diff._SMALL_GAP
+    diff._SMALL_GAP = 0  # anchor every gap, however small, so that path is what is checked
+    try:
+        found = diff.hunks(old, new, context=3)
+    finally:
+        diff._SMALL_GAP = small_gap
+    replayed, pos = [], 0
+    for h in found:
+        start = h.old_start - 1 if h.old_count else h.old_start
+        replayed += old_lines[pos:start]
+        assert [l[1:] for l in h.lines if l[:1] in b" -"] == old_lines[start:start + h.old_count]
+        replayed += [l[1:] for l in h.lines if l[:1] in b" +"]
+        pos = start + h.old_count
+    replayed += old_lines[pos:]
+    assert replayed == new_lines

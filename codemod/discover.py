@@ -76,7 +76,9 @@ def discover(paths: list[str], excludes: tuple[str, ...] = (), cwd: str | None =
     found: list[DiscoveredFile] = []
 
     def add(file_path: Path) -> None:
-        real = os.path.realpath(file_path)
+        add_real(file_path, os.path.realpath(file_path))
+
+    def add_real(file_path: Path, real: str) -> None:
         if real in seen:
             return
         seen.add(real)
@@ -86,6 +88,7 @@ def discover(paths: list[str], excludes: tuple[str, ...] = (), cwd: str | None =
         real = Path(os.path.realpath(p))
         return real == real_root or real_root in real.parents
 
+    root_text = str(root)
     for given in paths:
         start = Path(os.path.abspath(given))
         if not start.is_dir():
@@ -93,23 +96,42 @@ def discover(paths: list[str], excludes: tuple[str, ...] = (), cwd: str | None =
             add(start)
             continue
         visited_dirs: set[str] = set()
-        for dirpath, dirnames, filenames in os.walk(start, followlinks=True):
+        # Depth first, each directory's files (sorted) before its subdirectories
+        # (sorted). os.scandir's entries know what is a link or a file without a
+        # stat per file; only links need their real path resolved.
+        stack = [str(start)]
+        while stack:
+            dirpath = stack.pop()
             real_dir = os.path.realpath(dirpath)
             if real_dir in visited_dirs or not inside_root(Path(dirpath)):
-                dirnames[:] = []
                 continue
             visited_dirs.add(real_dir)
-            dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS)
-            for name in sorted(filenames):
-                if not name.endswith(C_SUFFIXES):
+            try:
+                entries = sorted(os.scandir(dirpath), key=lambda e: e.name)
+            except OSError:
+                continue
+            subdirs = []
+            for entry in entries:
+                name = entry.name
+                try:
+                    if entry.is_dir():  # follows links, like os.walk(followlinks=True)
+                        if name not in SKIP_DIRS:
+                            subdirs.append(entry.path)
+                        continue
+                    if not name.endswith(C_SUFFIXES) or not entry.is_file():
+                        continue
+                    link = entry.is_symlink()
+                except OSError:
                     continue
-                fp = Path(dirpath) / name
-                if fp.is_symlink() and not inside_root(fp):
+                fp = Path(entry.path)
+                if link and not inside_root(fp):
                     continue
-                if not fp.is_file():
+                rel = os.path.relpath(entry.path, root_text) if entry.path.startswith(root_text + os.sep) else name
+                if excludes and _excluded(rel.replace(os.sep, "/"), excludes):
                     continue
-                rel = fp.relative_to(root).as_posix() if root in fp.parents else name
-                if excludes and _excluded(rel, excludes):
-                    continue
-                add(fp)
+                if link or real_dir != dirpath:
+                    add(fp)
+                else:
+                    add_real(fp, entry.path)
+            stack.extend(reversed(subdirs))
     return Discovery(str(root), tuple(found))

@@ -591,12 +591,19 @@ def file_phase_key(spec: RunSpec, path: str) -> str:
     if ranges is None or not hasattr(index, "phase_of_node"):
         # An index we cannot slice: key on all of it (correct, only less reusable).
         return digest(repr(id(index)), str(time.time_ns()))
-    from codemod.wholetree import tree_key
-
-    key = tree_key(path, Path(spec.tree_root)) if spec.tree_root else path
+    key = _tree_key(path, spec.tree_root) if spec.tree_root else path
     spans = ranges.get(key, ())
     # PhaseInfo is a frozen dataclass of strings and tuples: its repr is a faithful key.
     return digest(key, repr([(start, end, index.phase_of_node(node)) for start, end, node in spans]))
+
+
+def _tree_key(path: str, root: str) -> str:
+    """wholetree.tree_key with strings only (it runs once per file of a warm run)."""
+    absolute = os.path.abspath(path)
+    root = root.rstrip("/") or "/"
+    if absolute.startswith(root + "/"):
+        return absolute[len(root) + 1:]
+    return absolute
 
 
 def _cached_result(cache: Cache, path: str, display: str, chash: str, extra: str) -> FileResult | None:

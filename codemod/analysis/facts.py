@@ -79,6 +79,15 @@ class FileFacts:
     refs: list[Ref] = field(default_factory=list)
     parse_errors: int = 0
     error: str = ""  # set when extraction failed: the file then contributes nothing
+    # QOM types declared here (TypeInfo-like initialisers with a `.parent`):
+    # (name, parent, class_init, instance_init, abstract), names as written
+    # (`TYPE_FOO` or a string literal), functions by name or None.
+    qom_types: list[tuple[str, str, str | None, str | None, bool]] = field(default_factory=list)
+    # `#define TYPE_FOO "foo"` (or another TYPE_ name, or a concatenation):
+    # macro -> replacement text, to resolve QOM type names across files.
+    type_names: dict[str, str] = field(default_factory=dict)
+    # Names of the top-level macros the file invokes (`type_init`, `module_obj`).
+    macros: tuple[str, ...] = ()
 
     def function(self, name: str) -> FunctionFact | None:
         for fn in self.functions:
@@ -104,6 +113,11 @@ _QUERY_SRC = r"""
 (assignment_expression
    left: (field_expression field: (field_identifier) @flagfield)
    right: (false))
+(assignment_expression
+   left: (field_expression field: (field_identifier) @flagtrue)
+   right: (true))
+(initializer_pair designator: (field_designator (field_identifier) @_pf) value: (_) @typeparent
+   (#eq? @_pf "parent"))
 (initializer_pair value: (identifier) @init)
 (initializer_pair value: (pointer_expression operator: "&" argument: (identifier) @initaddr))
 (assignment_expression left: [(identifier) (subscript_expression)] right: (identifier) @value)
@@ -143,6 +157,10 @@ _MACRO_RE = re.compile(
 )
 _MACRO_ARG_RE = re.compile(rb'"[^"\n]*"|[^,\s]+')
 _IDENT_RE = re.compile(r"[A-Za-z_]\w*\Z")
+# `#define TYPE_FOO "foo"`, `#define TYPE_FOO TYPE_BAR`, `#define TYPE_FOO TYPE_BAR "-x"`.
+_TYPE_DEFINE_RE = re.compile(
+    rb'^[ \t]*#[ \t]*define[ \t]+(TYPE_\w+)[ \t]+((?:"[^"\n]*"|TYPE_\w+)(?:[ \t]*(?:"[^"\n]*"|TYPE_\w+))*)[ \t]*(?://[^\n]*|/\*[^\n]*)?$',
+    re.MULTILINE)
 _WS_RE = re.compile(r"\s+")
 
 
@@ -370,8 +388,7 @@ def _extract(parsed: ParsedFile) -> FileFacts:
                     function=fn_names[i] if i >= 0 else None, address=address, offset=node.start_byte)
             )
 
-    # Other value uses, inside functions (file-scope arrays of function
-    # pointers are registrations nobody can classify).
+    # Other value uses, inside functions.
     seen_values: set[int] = set()
     for i, node, s in owned(caps_get("value", ())):
         if s in seen_values:
@@ -380,12 +397,68 @@ def _extract(parsed: ParsedFile) -> FileFacts:
         refs.append(Ref(data[s : node.end_byte].decode("utf-8", "surrogateescape"), "value", None,
                         function=fn_names[i], offset=s))
 
+    # File-scope tables of functions without field names (`{ f, g }`,
+    # `[P9_TREAD] = v9fs_read`): `table` refs naming the table variable, and
+    # a `tableuse` ref for each function that names the table.
+    table_vars: dict[str, None] = {}
+    elements = [n for n in caps_get("value", ()) if owner(n.start_byte) < 0 and n.parent.type == "initializer_list"]
+    for cap, address in (("init", False), ("initaddr", True)):
+        for node in caps_get(cap, ()):
+            pair = node.parent if not address else node.parent.parent
+            if (pair is not None and pair.type == "initializer_pair" and owner(node.start_byte) < 0
+                    and _designator_field(pair, text) is None):
+                elements.append(node)
+    for node in elements:
+        holder = node.parent
+        while holder is not None and holder.type != "initializer_list":
+            holder = holder.parent
+        struct_type, var = _initializer_context(holder, text)
+        if var is None:
+            continue
+        table_vars.setdefault(var)
+        refs.append(Ref(text(node), "table", None, struct_type=struct_type, var=var, offset=node.start_byte))
+    for var in table_vars:
+        used: set[int] = set()
+        for m in re.finditer(rb"\b" + re.escape(var.encode()) + rb"\b", data):
+            i = owner(m.start())
+            if i >= 0 and i not in used and m.start() >= heads[i]:
+                used.add(i)
+                refs.append(Ref(var, "tableuse", None, function=fn_names[i], offset=m.start()))
+
+    # QOM types: `.parent = TYPE_BAR` in a TypeInfo-like initialiser; its
+    # sibling fields give the name, class_init, instance_init and abstract.
+    for node in caps_get("typeparent", ()):
+        pair = node.parent
+        ilist = pair.parent if pair is not None else None
+        if ilist is None or ilist.type != "initializer_list":
+            continue
+        fields: dict[str, str] = {}
+        for sib in ilist.named_children:
+            if sib.type != "initializer_pair":
+                continue
+            fld = _designator_field(sib, text)
+            val = sib.child_by_field_name("value")
+            if fld in ("name", "parent", "class_init", "instance_init", "abstract") and val is not None:
+                fields[fld] = _norm(text(val))
+        if "name" in fields:
+            ci = fields.get("class_init")
+            ii = fields.get("instance_init")
+            facts.qom_types.append((fields["name"], fields["parent"],
+                                    ci if ci and _IDENT_RE.match(ci) else None,
+                                    ii if ii and _IDENT_RE.match(ii) else None,
+                                    fields.get("abstract") == "true"))
+    if b"TYPE_" in data:
+        for m in _TYPE_DEFINE_RE.finditer(data):
+            facts.type_names[m.group(1).decode()] = _norm(m.group(2).decode("utf-8", "surrogateescape"))
+
     # Top-level registration macros, on the original bytes.
+    macro_names: dict[str, None] = {}
     for m in _MACRO_RE.finditer(data):
         i = owner(m.start())
         if i >= 0 and m.start() >= heads[i]:
             continue
         macro = m.group(1).decode()
+        macro_names.setdefault(macro)
         args = _MACRO_ARG_RE.findall(m.group(2))
         base = m.start(2)
         for k, raw in enumerate(args):
@@ -405,6 +478,7 @@ def _extract(parsed: ParsedFile) -> FileFacts:
     ]
     refs.sort(key=_ref_order)
     facts.refs = refs
+    facts.macros = tuple(macro_names)
     return facts
 
 
@@ -643,6 +717,10 @@ def _object_type(arg, i, functions, data, cache, text) -> str | None:
         body = data[node.start_byte : node.end_byte]
         ptr, plain = _decl_patterns(name)
         m = ptr.search(body) or plain.search(body)
+        if m is None:
+            # Not declared in the function: a file-scope variable
+            # (`static const AccelOpsClass *cpus_accel;`).
+            m = ptr.search(data) or plain.search(data)
         t = m.group(1).decode("utf-8", "replace") if m else None
         cache[key] = _type_name(t) if t and t not in _NOT_TYPES else None
     return cache[key]

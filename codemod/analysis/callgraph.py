@@ -101,6 +101,8 @@ class EntryProfile:
     # Field registrations whose indirect calls (`drv->bdrv_open(...)`) are
     # call edges too: (field rule index) of rules with `indirect_calls = true`.
     indirect_rules: frozenset[int] = frozenset()
+    # Kinds whose walk follows call edges only (never deferred ones).
+    calls_only: frozenset[str] = frozenset()
     source: str = "<builtin>"
 
     def phase_of(self, kind: str) -> str:
@@ -235,6 +237,8 @@ def _load_profile(path: str) -> EntryProfile:
         module_fields=frozenset(modules.get("fields", [])),
         module_kinds=module_kinds,
         indirect_rules=frozenset(indirect_rules),
+        calls_only=frozenset(check_kinds(data["walk"]["calls_only"], "[walk]")
+                             if data.get("walk", {}).get("calls_only") else ()),
         source=path,
     )
 

@@ -279,7 +279,7 @@ def _extract(parsed: ParsedFile) -> FileFacts:
     flags: list[dict[str, None]] = [{} for _ in functions]
     for i, node, s in owned(caps_get("call", ())):
         name = data[s : node.end_byte].decode("utf-8", "surrogateescape")
-        if name[0].isupper() and _CONST_MATCH(name):
+        if name[:1].isupper() and _CONST_MATCH(name):
             name = _macro_named_call(node, name, text) or name
         if name not in locals_[i]:
             calls[i].setdefault(name)
@@ -312,7 +312,7 @@ def _extract(parsed: ParsedFile) -> FileFacts:
             # any other variable is never a function.
             if address or name not in param_sets[i] or name in _NOT_CALLBACKS:
                 continue
-        elif name[0].isupper() and _CONST_MATCH(name):
+        elif name[:1].isupper() and _CONST_MATCH(name):
             continue  # a constant
         parent = node.parent
         holder = parent if parent.type == "argument_list" else parent.parent  # &x or (T)x

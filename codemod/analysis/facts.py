@@ -427,7 +427,7 @@ def _extract(parsed: ParsedFile) -> FileFacts:
 
     # QOM types: `.parent = TYPE_BAR` in a TypeInfo-like initialiser; its
     # sibling fields give the name, class_init, instance_init and abstract.
-    for node in caps_get("typeparent", ()):
+    for node in sorted(caps_get("typeparent", ()), key=_start):
         pair = node.parent
         ilist = pair.parent if pair is not None else None
         if ilist is None or ilist.type != "initializer_list":

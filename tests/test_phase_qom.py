@@ -118,3 +118,21 @@ def test_walk_calls_only_must_name_known_kinds(tmp_path):
     toml.write_text('[kinds]\nstartup = "startup"\n\n[walk]\ncalls_only = ["nope"]\n')
     with pytest.raises(RuleError, match="unknown entry kind 'nope'"):
         EntryProfile.load(toml)
+
+
+def test_evidence_names_the_class_init_that_rules_out_hot_plug(index):
+    info = index.phase("hw/misc/board-timer.c", "board_timer_setup")
+    assert info.chain == ("board_timer_realize", "board_timer_setup")
+    assert ("not hot-pluggable: type board-timer: user_creatable = false in sys_bus_device_class_init"
+            in info.evidence)
+
+
+def test_explain_shows_the_chain_and_why_not_hot_pluggable():
+    from tests.helpers import run_cli
+
+    proc = run_cli("explain", "--tree", ".", "hw/misc/board-timer.c:6", cwd=QOM)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout.decode()
+    assert "phase:  startup via startup" in out
+    assert "chain: board_timer_realize -> board_timer_setup" in out
+    assert "user_creatable = false in sys_bus_device_class_init" in out

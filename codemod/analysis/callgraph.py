@@ -278,8 +278,8 @@ class CallGraph:
     # and entry fields whose rule says indirect calls are calls)
     _field_targets: dict[tuple[str, str], set[int]] = field(default_factory=dict)
     # class_init functions whose every instantiable type is neither
-    # user-creatable nor hot-pluggable (from the QOM type hierarchy)
-    not_hotpluggable: set[int] = field(default_factory=set)
+    # user-creatable nor hot-pluggable (from the QOM type hierarchy) -> why
+    not_hotpluggable: dict[int, str] = field(default_factory=dict)
     module_files: set[str] = field(default_factory=set)
 
     def forwarded_kinds(self, node: int, index: int, profile: "EntryProfile", depth: int = 0):
@@ -462,7 +462,7 @@ class CallGraph:
                 g._add_entry(node, kinds, f"name matches an entry pattern ({g.files[node]})")
         return g
 
-    def _qom_not_hotpluggable(self, facts: list[FileFacts], node_flags: dict[int, set[str]]) -> set[int]:
+    def _qom_not_hotpluggable(self, facts: list[FileFacts], node_flags: dict[int, set[str]]) -> dict[int, str]:
         """class_init functions that only ever set up types no user can
         create or hot-plug. A type's `user_creatable`/`hotpluggable` is the
         value the nearest class_init on its `.parent` chain assigns (a
@@ -496,7 +496,7 @@ class CallGraph:
                 nodes = self.resolve(ff.path, class_init) if class_init else ()
                 types[key] = (canon(parent), nodes, abstract)
 
-        def setting(t: str, attr: str) -> bool | None:
+        def setting(t: str, attr: str) -> tuple[bool | None, str]:
             seen = 0
             while t in types and seen < 64:
                 seen += 1
@@ -504,24 +504,29 @@ class CallGraph:
                 for n in nodes:
                     fl = node_flags.get(n, ())
                     if f"{attr}=false" in fl:
-                        return False
+                        return False, f"{attr} = false in {self.names[n]} ({t})"
                     if f"{attr}=true" in fl:
-                        return True
+                        return True, ""
                 t = parent
-            return None
+            return None, ""
 
         creatable: dict[int, bool] = {}
+        why: dict[int, str] = {}
         for t, (_parent, _nodes, abstract) in types.items():
             if abstract:
                 continue
-            user = setting(t, "user_creatable") is not False and setting(t, "hotpluggable") is not False
+            uc, uc_why = setting(t, "user_creatable")
+            hp, hp_why = setting(t, "hotpluggable")
+            user = uc is not False and hp is not False
             a, seen = t, 0
             while a in types and seen < 64:
                 seen += 1
                 for n in types[a][1]:
                     creatable[n] = creatable.get(n, False) or user
+                    if not user:
+                        why.setdefault(n, f"type {t}: {uc_why or hp_why}")
                 a = types[a][0]
-        return {n for n, user in creatable.items() if not user}
+        return {n: why[n] for n, user in creatable.items() if not user}
 
     def _apply_follows(self, path: str, tables: dict[str, list[Ref]], profile: EntryProfile) -> None:
         for var, refs in tables.items():
@@ -563,6 +568,8 @@ class CallGraph:
                 if not root_ok:
                     return
                 where = f"{ref.site}() argument {ref.index + 1} in {path}"
+                if from_node in self.not_hotpluggable and kinds != profile.call_kinds(ref.site, ref.index, False):
+                    where += f"; not hot-pluggable: {self.not_hotpluggable[from_node]}"
                 if from_node is not None:
                     self._registered.setdefault(from_node, []).append((ref.site or "", kinds))
                 if targets:
@@ -608,8 +615,12 @@ class CallGraph:
                     self._registered.setdefault(from_node, []).append((ref.site or "", kinds))
                 if root_ok:
                     owner = ref.struct_type or "?"
+                    reason = f"{owner}.{ref.site} in {path}"
+                    if (from_node in self.not_hotpluggable
+                            and kinds != profile.field_kinds(ref.site or "", ref.struct_type, False)):
+                        reason += f"; not hot-pluggable: {self.not_hotpluggable[from_node]}"
                     for t in targets:
-                        self._add_entry(t, kinds, f"{owner}.{ref.site} in {path}")
+                        self._add_entry(t, kinds, reason)
                 return
             if from_node is not None:
                 deferred_sets[from_node].update(targets)

@@ -256,8 +256,8 @@ def test_qom_types_and_type_name_macros():
     assert ff.qom_types == [
         ("TYPE_PANEL_BASE", "TYPE_SYS_BUS_DEVICE", "panel_base_class_init", None, True),
         ("TYPE_PANEL_LCD", "TYPE_PANEL_BASE", "panel_lcd_class_init", "panel_lcd_instance_init", False),
-        ('"fixed-base"', "TYPE_SYS_BUS_DEVICE", "fixed_base_class_init", None, True),
-        ('"fixed-child"', '"fixed-base"', None, None, False),
+        ("TYPE_FIXED_BASE", "TYPE_SYS_BUS_DEVICE", "fixed_base_class_init", None, True),
+        ('"fixed-child"', "TYPE_FIXED_BASE", None, None, False),
     ]
     hdr = qom_file("include/hw/qdev-core.h")
     assert hdr.type_names["TYPE_PANEL_LCD"] == 'TYPE_PANEL_BASE "-lcd"'

@@ -116,8 +116,6 @@ _QUERY_SRC = r"""
 (assignment_expression
    left: (field_expression field: (field_identifier) @flagtrue)
    right: (true))
-(initializer_pair designator: (field_designator (field_identifier) @_pf) value: (_) @typeparent
-   (#eq? @_pf "parent"))
 (initializer_pair value: (identifier) @init)
 (initializer_pair value: (pointer_expression operator: "&" argument: (identifier) @initaddr))
 (assignment_expression left: [(identifier) (subscript_expression)] right: (identifier) @value)
@@ -373,6 +371,7 @@ def _extract(parsed: ParsedFile) -> FileFacts:
             )
 
     # Struct initialisers: `.read = foo_read` in `static const MemoryRegionOps foo_ops = {...}`.
+    type_parents: list[tree_sitter.Node] = []
     for cap, address in (("init", False), ("initaddr", True)):
         for node in caps_get(cap, ()):
             pair = node.parent if not address else node.parent.parent
@@ -381,6 +380,8 @@ def _extract(parsed: ParsedFile) -> FileFacts:
             fld = _designator_field(pair, text)
             if fld is None:
                 continue
+            if fld == "parent" and not address:
+                type_parents.append(pair)
             struct_type, var = _initializer_context(pair.parent, text)
             i = owner(node.start_byte)
             refs.append(
@@ -425,11 +426,11 @@ def _extract(parsed: ParsedFile) -> FileFacts:
                 used.add(i)
                 refs.append(Ref(var, "tableuse", None, function=fn_names[i], offset=m.start()))
 
-    # QOM types: `.parent = TYPE_BAR` in a TypeInfo-like initialiser; its
-    # sibling fields give the name, class_init, instance_init and abstract.
-    for node in sorted(caps_get("typeparent", ()), key=_start):
-        pair = node.parent
-        ilist = pair.parent if pair is not None else None
+    # QOM types: `.parent = TYPE_BAR` in a TypeInfo-like initialiser (QEMU
+    # always names the parent with a TYPE_ macro); its sibling fields give
+    # the name, class_init, instance_init and abstract.
+    for pair in sorted(type_parents, key=_start):
+        ilist = pair.parent
         if ilist is None or ilist.type != "initializer_list":
             continue
         fields: dict[str, str] = {}
@@ -719,11 +720,34 @@ def _object_type(arg, i, functions, data, cache, text) -> str | None:
         m = ptr.search(body) or plain.search(body)
         if m is None:
             # Not declared in the function: a file-scope variable
-            # (`static const AccelOpsClass *cpus_accel;`).
-            m = ptr.search(data) or plain.search(data)
+            # (`static const AccelOpsClass *cpus_accel;`), looked up once
+            # per file in the text outside function bodies.
+            gkey = (-1, name)
+            if gkey not in cache:
+                outside = cache.get(-1)
+                if outside is None:
+                    outside = cache[-1] = _outside_functions(functions, data)
+                gm = ptr.search(outside) or plain.search(outside)
+                gt = gm.group(1).decode("utf-8", "replace") if gm else None
+                cache[gkey] = _type_name(gt) if gt and gt not in _NOT_TYPES else None
+            cache[key] = cache[gkey]
+            return cache[key]
         t = m.group(1).decode("utf-8", "replace") if m else None
         cache[key] = _type_name(t) if t and t not in _NOT_TYPES else None
     return cache[key]
+
+
+def _outside_functions(functions, data: bytes) -> bytes:
+    """The file's text without function bodies (declarations at file scope);
+    each body becomes a `;` so no declaration runs across it."""
+    parts = []
+    pos = 0
+    for node, _ in functions:
+        parts.append(data[pos : node.start_byte])
+        parts.append(b";")
+        pos = node.end_byte
+    parts.append(data[pos:])
+    return b"".join(parts)
 
 
 _NOT_TYPES = frozenset({"return", "else", "case", "goto"})

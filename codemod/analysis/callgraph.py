@@ -19,7 +19,10 @@ Entry points come from the registration rules in rules/entry-points.toml
 (EntryProfile); the graph records, for each entry, the kinds and the reason.
 A callback handed to a wrapper that passes its parameter on to a registrar
 (virtio_scsi_common_realize(..., cmd) -> virtio_add_queue(..., cmd)) is an
-entry of the registrar's kinds, through up to four wrappers.
+entry of the registrar's kinds, through up to four wrappers. A file-scope
+table of functions (`{ f, g }`, `[OP] = f`) is a deferred edge from each
+function that names the table. Whether a realize is hot-pluggable comes from
+the QOM type hierarchy (_qom_not_hotpluggable).
 """
 
 from __future__ import annotations

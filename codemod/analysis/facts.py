@@ -13,6 +13,11 @@ are found with a regex over the original bytes, because tree-sitter shapes
 them differently depending on the masking and on what follows them (a
 declaration, a call expression, or a type specifier swallowing the next
 function definition).
+
+Besides functions and refs, a file's facts name the QOM types it declares
+(`.name`/`.parent`/`.class_init` of TypeInfo-like initialisers), its
+`#define TYPE_FOO "foo"` macros, and its top-level macro names, from which
+the call graph derives the type hierarchy and loadable modules.
 """
 
 from __future__ import annotations

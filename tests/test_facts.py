@@ -241,3 +241,56 @@ def test_helper_macro_names_definitions_and_calls():
     assert fn.calls == ("helper_other", "helper_direct")
     assert fn.params == ("CPUArchState *env",)
     assert ff.refs == []
+
+
+QOM = Path(__file__).parent / "fixtures" / "phase" / "qom"
+
+
+def qom_file(rel: str) -> FileFacts:
+    path = QOM / rel
+    return extract_facts(parse_source(SourceFile(str(path), rel, path.read_bytes()), profile()))
+
+
+def test_qom_types_and_type_name_macros():
+    ff = qom_file("hw/misc/panel.c")
+    assert ff.qom_types == [
+        ("TYPE_PANEL_BASE", "TYPE_SYS_BUS_DEVICE", "panel_base_class_init", None, True),
+        ("TYPE_PANEL_LCD", "TYPE_PANEL_BASE", "panel_lcd_class_init", "panel_lcd_instance_init", False),
+        ("TYPE_FIXED_BASE", "TYPE_SYS_BUS_DEVICE", "fixed_base_class_init", None, True),
+        ('"fixed-child"', "TYPE_FIXED_BASE", None, None, False),
+    ]
+    hdr = qom_file("include/hw/qdev-core.h")
+    assert hdr.type_names["TYPE_PANEL_LCD"] == 'TYPE_PANEL_BASE "-lcd"'
+    assert hdr.type_names["TYPE_DEVICE"] == '"device"'
+
+
+def test_flags_record_true_and_false_assignments():
+    fn = qom_file("hw/core/qdev.c").function("device_class_init")
+    assert set(fn.flags) == {"hotpluggable=true", "user_creatable=true"}
+    assert qom_file("hw/core/sysbus.c").function("sys_bus_device_class_init").flags == ("user_creatable=false",)
+
+
+def test_top_level_macro_names():
+    assert qom_file("hw/display/modgpu.c").macros == ("module_obj", "type_init")
+
+
+def test_function_table_and_its_users():
+    ff = qom_file("hw/9p/reqs.c")
+    table = refs(ff, how="table")
+    assert [(r.target, r.var, r.struct_type) for r in table] == [
+        ("req_read", "req_handlers", "CoroutineEntry"), ("req_write", "req_handlers", "CoroutineEntry")]
+    assert [(r.target, r.function) for r in refs(ff, how="tableuse")] == [("req_handlers", "req_submit")]
+
+
+def test_indirect_call_through_file_scope_pointer():
+    fn = qom_file("softmmu/cpus.c").function("qemu_init_vcpu")
+    assert fn.indirect_calls == (("AccelOpsClass", "create_vcpu_thread"),)
+
+
+def test_missing_identifier_does_not_abort_extraction():
+    # An empty macro argument, `CASE(NONE, none, )`, parses with a
+    # zero-width (MISSING) identifier in the argument list.
+    ff = facts_of("void f(int t)\n{\n    switch (t) {\n        CASE(NONE, none, );\n"
+                  "        CASE(WAV, wav, );\n    }\n    g(t);\n}\n")
+    assert ff.error == ""
+    assert ff.function("f").calls[-1] == "g"

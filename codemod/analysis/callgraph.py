@@ -19,7 +19,10 @@ Entry points come from the registration rules in rules/entry-points.toml
 (EntryProfile); the graph records, for each entry, the kinds and the reason.
 A callback handed to a wrapper that passes its parameter on to a registrar
 (virtio_scsi_common_realize(..., cmd) -> virtio_add_queue(..., cmd)) is an
-entry of the registrar's kinds, through up to four wrappers.
+entry of the registrar's kinds, through up to four wrappers. A file-scope
+table of functions (`{ f, g }`, `[OP] = f`) is a deferred edge from each
+function that names the table. Whether a realize is hot-pluggable comes from
+the QOM type hierarchy (_qom_not_hotpluggable).
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from codemod.errors import Position, RuleError
 from codemod.rulesdata import builtin_rules_dir
 
 PHASES = ("startup", "runtime")
+_TYPE_TOKEN_RE = re.compile(r'"[^"]*"|[A-Za-z_]\w*')
 
 
 @dataclass(frozen=True)
@@ -79,7 +83,8 @@ class EntryProfile:
 
     kinds: dict[str, str]  # kind -> "startup" | "runtime"
     kind_order: tuple[str, ...]
-    names: tuple[tuple[re.Pattern[str], tuple[str, ...], bool], ...]  # (pattern, kinds, extern only)
+    # (pattern, kinds, extern only, file globs or ())
+    names: tuple[tuple[re.Pattern[str], tuple[str, ...], bool, tuple[str, ...]], ...]
     fields: tuple[FieldRule, ...]
     calls: dict[str, CallRule]
     sync: frozenset[str]
@@ -90,6 +95,17 @@ class EntryProfile:
     ignore_files: tuple[str, ...] = ()
     # Extern names defined once per program (main): one node per file, not merged.
     per_file_names: frozenset[str] = frozenset()
+    # Loadable modules: files invoking one of `module_markers` at top level;
+    # registrations of `module_fields` there take `module_kinds` (a module's
+    # types are registered, and their class_init run, when it is loaded).
+    module_markers: frozenset[str] = frozenset()
+    module_fields: frozenset[str] = frozenset()
+    module_kinds: tuple[str, ...] = ()
+    # Field registrations whose indirect calls (`drv->bdrv_open(...)`) are
+    # call edges too: (field rule index) of rules with `indirect_calls = true`.
+    indirect_rules: frozenset[int] = frozenset()
+    # Kinds whose walk follows call edges only (never deferred ones).
+    calls_only: frozenset[str] = frozenset()
     source: str = "<builtin>"
 
     def phase_of(self, kind: str) -> str:
@@ -103,6 +119,13 @@ class EntryProfile:
                 return rule.kinds
         return None
 
+    def field_called_indirectly(self, fld: str, struct_type: str | None) -> bool:
+        """Whether `obj->fld(...)` calls what the first matching rule registers."""
+        for k, rule in enumerate(self.fields):
+            if rule.matches(fld, struct_type):
+                return k in self.indirect_rules
+        return False
+
     def call_kinds(self, callee: str | None, index: int, not_hotpluggable: bool) -> tuple[str, ...] | None:
         rule = self.calls.get(callee) if callee else None
         if rule is None or index not in rule.args:
@@ -111,9 +134,11 @@ class EntryProfile:
             return rule.not_hotpluggable
         return rule.kinds
 
-    def name_kinds(self, name: str, static: bool = False) -> tuple[str, ...]:
+    def name_kinds(self, name: str, static: bool = False, path: str | None = None) -> tuple[str, ...]:
         out: list[str] = []
-        for pattern, kinds, extern_only in self.names:
+        for pattern, kinds, extern_only, files in self.names:
+            if files and (path is None or not any(fnmatch.fnmatch(path, g) for g in files)):
+                continue
             if (not static or not extern_only) and pattern.search(name):
                 out.extend(k for k in kinds if k not in out)
         return tuple(out)
@@ -161,11 +186,15 @@ def _load_profile(path: str) -> EntryProfile:
     for spec in data.get("names", []):
         pat = spec.get("pattern", "")
         try:
-            names.append((re.compile(pat), check_kinds(spec.get("kinds"), pat), bool(spec.get("extern_only"))))
+            names.append((re.compile(pat), check_kinds(spec.get("kinds"), pat), bool(spec.get("extern_only")),
+                          tuple(spec.get("files", ()))))
         except re.error as exc:
             raise RuleError(f"bad name pattern {pat!r}: {exc}", where(pat)) from None
     fields = []
+    indirect_rules = set()
     for spec in data.get("fields", []):
+        if spec.get("indirect_calls"):
+            indirect_rules.add(len(fields))
         flds = spec.get("fields", [])
         ctx = flds[0] if flds else "fields"
         plain = frozenset(f for f in flds if not f.startswith("^"))
@@ -193,6 +222,8 @@ def _load_profile(path: str) -> EntryProfile:
         follows.append(FollowRule(frozenset(flds), frozenset(spec["types"]) if "types" in spec else None,
                                   spec["class_field"], frozenset(spec["class_registrations"])))
     startup = data.get("startup", {})
+    modules = data.get("modules", {})
+    module_kinds = check_kinds(modules["kinds"], "[modules]") if "kinds" in modules else ()
     return EntryProfile(
         kinds=kinds,
         kind_order=tuple(kinds),
@@ -205,6 +236,12 @@ def _load_profile(path: str) -> EntryProfile:
         follows=tuple(follows),
         ignore_files=tuple(data.get("graph", {}).get("ignore_files", [])),
         per_file_names=frozenset(data.get("graph", {}).get("per_file_names", [])),
+        module_markers=frozenset(modules.get("markers", [])),
+        module_fields=frozenset(modules.get("fields", [])),
+        module_kinds=module_kinds,
+        indirect_rules=frozenset(indirect_rules),
+        calls_only=frozenset(check_kinds(data["walk"]["calls_only"], "[walk]")
+                             if data.get("walk", {}).get("calls_only") else ()),
         source=path,
     )
 
@@ -240,8 +277,13 @@ class CallGraph:
     # (node, parameter position) -> (file, callee, argument position) it is passed on to
     _forwards: dict[tuple[int, int], list[tuple[str, str, int]]] = field(default_factory=dict)
     _sinks: dict[tuple[int, int], list[tuple[tuple[str, ...], str]]] = field(default_factory=dict)
-    # (struct type, field) -> functions stored there (fields no entry rule names)
+    # (struct type, field) -> functions stored there (fields no entry rule names,
+    # and entry fields whose rule says indirect calls are calls)
     _field_targets: dict[tuple[str, str], set[int]] = field(default_factory=dict)
+    # class_init functions whose every instantiable type is neither
+    # user-creatable nor hot-pluggable (from the QOM type hierarchy) -> why
+    not_hotpluggable: dict[int, str] = field(default_factory=dict)
+    module_files: set[str] = field(default_factory=set)
 
     def forwarded_kinds(self, node: int, index: int, profile: "EntryProfile", depth: int = 0):
         """Registrations reached when `node` gets a callback as argument
@@ -349,6 +391,14 @@ class CallGraph:
             defined.append(ids)
         for spans in g.ranges.values():
             spans.sort()
+        node_flags: dict[int, set[str]] = {}
+        for ff, ids in zip(facts, defined):
+            for fn, node in zip(ff.functions, ids):
+                if fn.flags:
+                    node_flags.setdefault(node, set()).update(fn.flags)
+        g.not_hotpluggable = g._qom_not_hotpluggable(facts, node_flags)
+        if profile.module_markers:
+            g.module_files = {ff.path for ff in facts if profile.module_markers.intersection(ff.macros)}
         # Pass 1b: parameters functions hand on to other calls (wrappers
         # around registrars: virtio_scsi_common_realize -> virtio_add_queue).
         for ff, ids in zip(facts, defined):
@@ -376,7 +426,22 @@ class CallGraph:
                 if ref.how == "init" and ref.var:
                     tables[ref.var].append(ref)
             root_ok = not excluded[path]
+            fn_tables: dict[str, set[int]] = defaultdict(set)  # table variable -> its functions
             for ref in ff.refs:
+                if ref.how == "table" and ref.var:
+                    fn_tables[ref.var].update(g.resolve(path, ref.target))
+            for ref in ff.refs:
+                if ref.how == "table":
+                    continue
+                if ref.how == "tableuse":
+                    # A function naming a table of functions may call any of
+                    # them later (`handler = pdu_co_handlers[id]`): deferred.
+                    src = local.get(ref.function) if ref.function else None
+                    if src is not None and fn_tables.get(ref.target):
+                        deferred_sets[src].update(fn_tables[ref.target])
+                        for t in fn_tables[ref.target]:
+                            g.escapes.setdefault(t, f"listed in table {ref.target} used by {ref.function}")
+                    continue
                 g._apply_ref(ref, path, local, flags, tables, profile, call_sets, deferred_sets, root_ok)
             if profile.follows and root_ok:
                 g._apply_follows(path, tables, profile)
@@ -395,10 +460,76 @@ class CallGraph:
         g.deferred = [sorted(s - call_sets[i]) for i, s in enumerate(deferred_sets)]
         # Name patterns (generated registrations: QAPI, HMP tables).
         for node, name in enumerate(g.names):
-            kinds = profile.name_kinds(name, g.static[node])
+            kinds = profile.name_kinds(name, g.static[node], g.files[node])
             if kinds and not profile.excluded_root(g.files[node]):
                 g._add_entry(node, kinds, f"name matches an entry pattern ({g.files[node]})")
         return g
+
+    def _qom_not_hotpluggable(self, facts: list[FileFacts], node_flags: dict[int, set[str]]) -> dict[int, str]:
+        """class_init functions that only ever set up types no user can
+        create or hot-plug. A type's `user_creatable`/`hotpluggable` is the
+        value the nearest class_init on its `.parent` chain assigns (a
+        subclass's class_init runs after its parent's): a sysbus device is
+        not user-creatable because sys_bus_device_class_init says so, unless
+        its own class_init sets `user_creatable = true`. A class_init also
+        serves every subtype, so it counts only when no instantiable type
+        below it can be created by a user."""
+        macros: dict[str, str] = {}
+        for ff in facts:
+            for k, v in ff.type_names.items():
+                macros.setdefault(k, v)
+
+        def canon(expr: str, depth: int = 0) -> str:
+            out = []
+            for tok in _TYPE_TOKEN_RE.findall(expr):
+                if tok.startswith('"'):
+                    out.append(tok[1:-1])
+                elif tok in macros and depth < 8:
+                    out.append(canon(macros[tok], depth + 1))
+                else:
+                    out.append(tok)
+            return "".join(out)
+
+        types: dict[str, tuple[str, tuple[int, ...], bool]] = {}  # name -> (parent, class_init nodes, abstract)
+        for ff in facts:
+            for name, parent, class_init, _ii, abstract in ff.qom_types:
+                key = canon(name)
+                if key in types:
+                    continue
+                nodes = self.resolve(ff.path, class_init) if class_init else ()
+                types[key] = (canon(parent), nodes, abstract)
+
+        def setting(t: str, attr: str) -> tuple[bool | None, str]:
+            seen = 0
+            while t in types and seen < 64:
+                seen += 1
+                parent, nodes, _ = types[t]
+                for n in nodes:
+                    fl = node_flags.get(n, ())
+                    if f"{attr}=false" in fl:
+                        return False, f"{attr} = false in {self.names[n]} ({t})"
+                    if f"{attr}=true" in fl:
+                        return True, ""
+                t = parent
+            return None, ""
+
+        creatable: dict[int, bool] = {}
+        why: dict[int, str] = {}
+        for t, (_parent, _nodes, abstract) in types.items():
+            if abstract:
+                continue
+            uc, uc_why = setting(t, "user_creatable")
+            hp, hp_why = setting(t, "hotpluggable")
+            user = uc is not False and hp is not False
+            a, seen = t, 0
+            while a in types and seen < 64:
+                seen += 1
+                for n in types[a][1]:
+                    creatable[n] = creatable.get(n, False) or user
+                    if not user:
+                        why.setdefault(n, f"type {t}: {uc_why or hp_why}")
+                a = types[a][0]
+        return {n: why[n] for n, user in creatable.items() if not user}
 
     def _apply_follows(self, path: str, tables: dict[str, list[Ref]], profile: EntryProfile) -> None:
         for var, refs in tables.items():
@@ -431,6 +562,7 @@ class CallGraph:
         targets = self.resolve(path, ref.target)
         from_node = local.get(ref.function) if ref.function else None
         nh = bool(ref.function and NOT_HOTPLUGGABLE_FLAGS.intersection(flags.get(ref.function, ())))
+        nh = nh or (from_node is not None and from_node in self.not_hotpluggable)
         if ref.how == "forward":
             return  # used by pass 1b
         if ref.how in ("arg", "macro"):
@@ -439,6 +571,8 @@ class CallGraph:
                 if not root_ok:
                     return
                 where = f"{ref.site}() argument {ref.index + 1} in {path}"
+                if from_node in self.not_hotpluggable and kinds != profile.call_kinds(ref.site, ref.index, False):
+                    where += f"; not hot-pluggable: {self.not_hotpluggable[from_node]}"
                 if from_node is not None:
                     self._registered.setdefault(from_node, []).append((ref.site or "", kinds))
                 if targets:
@@ -474,13 +608,22 @@ class CallGraph:
             return
         if ref.how in ("store", "init"):
             kinds = profile.field_kinds(ref.site or "", ref.struct_type, nh)
+            if kinds is not None and path in self.module_files and ref.site in profile.module_fields:
+                kinds = profile.module_kinds
+            if kinds is not None and ref.struct_type and ref.site and profile.field_called_indirectly(
+                    ref.site, ref.struct_type):
+                self._field_targets.setdefault((ref.struct_type, ref.site), set()).update(targets)
             if kinds is not None:
                 if from_node is not None:
                     self._registered.setdefault(from_node, []).append((ref.site or "", kinds))
                 if root_ok:
                     owner = ref.struct_type or "?"
+                    reason = f"{owner}.{ref.site} in {path}"
+                    if (from_node in self.not_hotpluggable
+                            and kinds != profile.field_kinds(ref.site or "", ref.struct_type, False)):
+                        reason += f"; not hot-pluggable: {self.not_hotpluggable[from_node]}"
                     for t in targets:
-                        self._add_entry(t, kinds, f"{owner}.{ref.site} in {path}")
+                        self._add_entry(t, kinds, reason)
                 return
             if from_node is not None:
                 deferred_sets[from_node].update(targets)

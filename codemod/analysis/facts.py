@@ -13,13 +13,20 @@ are found with a regex over the original bytes, because tree-sitter shapes
 them differently depending on the masking and on what follows them (a
 declaration, a call expression, or a type specifier swallowing the next
 function definition).
+
+Besides functions and refs, a file's facts name the QOM types it declares
+(`.name`/`.parent`/`.class_init` of TypeInfo-like initialisers), its
+`#define TYPE_FOO "foo"` macros, and its top-level macro names, from which
+the call graph derives the type hierarchy and loadable modules.
 """
 
 from __future__ import annotations
 
 import bisect
+import operator
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import tree_sitter
 
@@ -77,6 +84,15 @@ class FileFacts:
     refs: list[Ref] = field(default_factory=list)
     parse_errors: int = 0
     error: str = ""  # set when extraction failed: the file then contributes nothing
+    # QOM types declared here (TypeInfo-like initialisers with a `.parent`):
+    # (name, parent, class_init, instance_init, abstract), names as written
+    # (`TYPE_FOO` or a string literal), functions by name or None.
+    qom_types: list[tuple[str, str, str | None, str | None, bool]] = field(default_factory=list)
+    # `#define TYPE_FOO "foo"` (or another TYPE_ name, or a concatenation):
+    # macro -> replacement text, to resolve QOM type names across files.
+    type_names: dict[str, str] = field(default_factory=dict)
+    # Names of the top-level macros the file invokes (`type_init`, `module_obj`).
+    macros: tuple[str, ...] = ()
 
     def function(self, name: str) -> FunctionFact | None:
         for fn in self.functions:
@@ -102,6 +118,9 @@ _QUERY_SRC = r"""
 (assignment_expression
    left: (field_expression field: (field_identifier) @flagfield)
    right: (false))
+(assignment_expression
+   left: (field_expression field: (field_identifier) @flagtrue)
+   right: (true))
 (initializer_pair value: (identifier) @init)
 (initializer_pair value: (pointer_expression operator: "&" argument: (identifier) @initaddr))
 (assignment_expression left: [(identifier) (subscript_expression)] right: (identifier) @value)
@@ -141,10 +160,16 @@ _MACRO_RE = re.compile(
 )
 _MACRO_ARG_RE = re.compile(rb'"[^"\n]*"|[^,\s]+')
 _IDENT_RE = re.compile(r"[A-Za-z_]\w*\Z")
+# `#define TYPE_FOO "foo"`, `#define TYPE_FOO TYPE_BAR`, `#define TYPE_FOO TYPE_BAR "-x"`.
+_TYPE_DEFINE_RE = re.compile(
+    rb'^[ \t]*#[ \t]*define[ \t]+(TYPE_\w+)[ \t]+((?:"[^"\n]*"|TYPE_\w+)(?:[ \t]*(?:"[^"\n]*"|TYPE_\w+))*)[ \t]*(?://[^\n]*|/\*[^\n]*)?$',
+    re.MULTILINE)
 _WS_RE = re.compile(r"\s+")
 
 
 def _norm(text: str) -> str:
+    if "  " not in text and text.isprintable():
+        return text.strip()  # no whitespace but single spaces: the common case
     return _WS_RE.sub(" ", text).strip()
 
 
@@ -180,16 +205,22 @@ def facts_for_files(files, macro_profile) -> list[FileFacts]:
 
 
 def _extract(parsed: ParsedFile) -> FileFacts:
+    # Hot path of the facts pass (millions of captured nodes on QEMU): the
+    # loops below bind what they use to locals, find each node's function
+    # by a linear sweep over sorted captures instead of a bisect per node,
+    # and defer work (argument positions, callee text, callback parameters)
+    # until a capture is known to make a Ref.
     data = parsed.source.data
     facts = FileFacts(parsed.source.display, parse_errors=sum(1 for _ in parsed.error_nodes()))
     caps = tree_sitter.QueryCursor(_query()).captures(parsed.tree.root_node)
+    caps_get = caps.get
 
     def text(node: tree_sitter.Node) -> str:
         return data[node.start_byte : node.end_byte].decode("utf-8", "surrogateescape")
 
     # Functions, sorted by start; nested definitions (only possible inside
     # ERROR recovery) are dropped so byte ranges do not overlap.
-    fn_nodes = sorted(caps.get("fn", ()), key=lambda n: n.start_byte)
+    fn_nodes = sorted(caps_get("fn", ()), key=_start)
     functions: list[tuple[tree_sitter.Node, str]] = []
     last_end = -1
     for node in fn_nodes:
@@ -198,11 +229,13 @@ def _extract(parsed: ParsedFile) -> FileFacts:
         name = function_name(node, data)
         if name is None:
             continue
-        if _CONST_RE.match(name):
+        if _CONST_MATCH(name):
             name = _macro_named_definition(node, name, text) or name
         functions.append((node, name))
         last_end = node.end_byte
     starts = [n.start_byte for n, _ in functions]
+    ends = [n.end_byte for n, _ in functions]
+    nfun = len(functions)
     # Where each function's own text starts: a macro the parser glued in front
     # (`type_init(f)` taken as the next function's type) is not inside it.
     heads = []
@@ -212,94 +245,114 @@ def _extract(parsed: ParsedFile) -> FileFacts:
 
     def owner(offset: int) -> int:
         i = bisect.bisect_right(starts, offset) - 1
-        if i >= 0 and offset < functions[i][0].end_byte:
+        if i >= 0 and offset < ends[i]:
             return i
         return -1
 
-    def owner_strict(offset: int) -> int:
-        i = owner(offset)
-        return i if i >= 0 and offset >= heads[i] else -1
+    def owned(nodes, strict: bool = False):
+        """(function index, node, start) of the nodes inside a function, in
+        source order: one sweep over the sorted nodes and function starts."""
+        out = []
+        if not nfun:
+            return out
+        i = -1
+        nxt = starts[0]
+        lo = heads if strict else starts
+        for node in sorted(nodes, key=_start):
+            off = node.start_byte
+            while off >= nxt:
+                i += 1
+                nxt = starts[i + 1] if i + 1 < nfun else _INF
+            if i >= 0 and off < ends[i] and off >= lo[i]:
+                out.append((i, node, off))
+        return out
 
     fn_names = [name for _, name in functions]
     # Parameters and local variables of each function: a call through a
     # function-pointer variable, or a local passed by address, must not
     # resolve to some function of the same name elsewhere in the tree.
-    param_names = [_param_names(node, text) for node, _ in functions]
-    callback_params: list[frozenset[str] | None] = [None] * len(functions)
+    sigs = [_signature(node, data) for node, _ in functions]
+    param_names = [sig.names for sig in sigs]
+    param_sets = [frozenset(p) for p in param_names]
     locals_: list[set[str]] = [set(p) for p in param_names]
-    for node in caps.get("local", ()):
-        i = owner_strict(node.start_byte)
-        if i >= 0:
-            locals_[i].add(text(node))
+    for i, node, s in owned(caps_get("local", ()), strict=True):
+        locals_[i].add(data[s : node.end_byte].decode("utf-8", "surrogateescape"))
 
     calls: list[dict[str, None]] = [{} for _ in functions]
     flags: list[dict[str, None]] = [{} for _ in functions]
-    # Capture lists are not guaranteed in source order: sort for stable facts.
-    for node in sorted(caps.get("call", ()), key=lambda n: n.start_byte):
-        i = owner(node.start_byte)
-        if i >= 0:
-            name = text(node)
-            if _CONST_RE.match(name):
-                name = _macro_named_call(node, name, text) or name
-            if name not in locals_[i]:
-                calls[i].setdefault(name)
-    for node in sorted(caps.get("flagfield", ()), key=lambda n: n.start_byte):
-        i = owner(node.start_byte)
-        if i >= 0:
-            flags[i].setdefault(text(node) + "=false")
+    for i, node, s in owned(caps_get("call", ())):
+        name = data[s : node.end_byte].decode("utf-8", "surrogateescape")
+        if name[:1].isupper() and _CONST_MATCH(name):
+            name = _macro_named_call(node, name, text) or name
+        if name not in locals_[i]:
+            calls[i].setdefault(name)
+    for cap, suffix in (("flagfield", "=false"), ("flagtrue", "=true")):
+        for i, node, s in owned(caps_get(cap, ())):
+            flags[i].setdefault(data[s : node.end_byte].decode("utf-8", "surrogateescape") + suffix)
 
     refs: list[Ref] = []
 
-    # Arguments: group by argument list so each list is walked once.
-    arg_lists: dict[int, tuple[tree_sitter.Node, list[tuple[tree_sitter.Node, bool]]]] = {}
-    for cap, address in (("arg", False), ("argaddr", True)):
-        for node in caps.get(cap, ()):
-            holder = node.parent
-            if holder is not None and holder.type != "argument_list":
-                holder = holder.parent  # &x or (T)x
-            if holder is None or holder.type != "argument_list":
-                continue
-            arg_lists.setdefault(holder.start_byte, (holder, []))[1].append((node, address))
-    for holder, args in arg_lists.values():
-        i = owner(holder.start_byte)
-        if i < 0:
+    # Arguments. Most are variables or constants: decide that from the name
+    # first; only the rest look at their argument list (callee, position),
+    # which is computed once per list.
+    lists: dict[int, tuple[str | None, dict[int, int]] | None] = {}
+    arg_nodes = [(n, False) for n in caps_get("arg", ())] + [(n, True) for n in caps_get("argaddr", ())]
+    arg_nodes.sort(key=_first_start)
+    i = -1
+    nxt = starts[0] if nfun else _INF
+    for node, address in arg_nodes:
+        s = node.start_byte
+        while s >= nxt:
+            i += 1
+            nxt = starts[i + 1] if i + 1 < nfun else _INF
+        if i < 0 or s >= ends[i]:
             continue  # file-scope "calls" are macros: found by the regex below
-        call = holder.parent
-        callee_node = call.child_by_field_name("function") if call is not None else None
-        callee = text(callee_node) if callee_node is not None and callee_node.type == "identifier" else None
-        if callee in _NAME_MACROS:
-            continue  # HELPER(foo): a name, not a call
-        positions = {c.start_byte: k for k, c in enumerate(holder.named_children)}
+        name = data[s : node.end_byte].decode("utf-8", "surrogateescape")
         variables = locals_[i]
-        for node, address in args:
-            name = text(node)
-            top = node if node.parent == holder else node.parent
-            if name in variables:
-                # A parameter handed on (a callback a wrapper passes to the
-                # real registrar): `forward`, with the parameter's position.
-                if callback_params[i] is None:
-                    callback_params[i] = _callback_params(functions[i][0], text)
-                if (not address and callee is not None and name in callback_params[i]
-                        and name not in _NOT_CALLBACKS and not _CAST_RE.match(callee)):
-                    refs.append(
-                        Ref(name, "forward", callee, positions.get(top.start_byte, -1),
-                            function=fn_names[i], param=param_names[i].index(name), offset=node.start_byte)
-                    )
-                continue  # a variable, never a function
-            if _CONST_RE.match(name):
-                continue  # a constant
-            refs.append(
-                Ref(name, "arg", callee, positions.get(top.start_byte, -1),
-                    function=fn_names[i], address=address, offset=node.start_byte)
-            )
+        if name in variables:
+            # A parameter handed on (a callback a wrapper passes to the
+            # real registrar) is a `forward`, with the parameter's position;
+            # any other variable is never a function.
+            if address or name not in param_sets[i] or name in _NOT_CALLBACKS:
+                continue
+        elif name[:1].isupper() and _CONST_MATCH(name):
+            continue  # a constant
+        parent = node.parent
+        holder = parent if parent.type == "argument_list" else parent.parent  # &x or (T)x
+        if holder is None or holder.type != "argument_list":
+            continue
+        hkey = holder.start_byte
+        if hkey in lists:
+            ctx = lists[hkey]
+        else:
+            call = holder.parent
+            callee_node = call.child_by_field_name("function") if call is not None else None
+            callee = text(callee_node) if callee_node is not None and callee_node.type == "identifier" else None
+            if callee in _NAME_MACROS:
+                ctx = None  # HELPER(foo): a name, not a call
+            else:
+                ctx = (callee, {c.start_byte: k for k, c in enumerate(holder.named_children)})
+            lists[hkey] = ctx
+        if ctx is None:
+            continue
+        callee, positions = ctx
+        top = node if parent == holder else parent
+        if name in variables:
+            if callee is not None and name in sigs[i].callbacks and not _CAST_RE.match(callee):
+                refs.append(
+                    Ref(name, "forward", callee, positions.get(top.start_byte, -1),
+                        function=fn_names[i], param=param_names[i].index(name), offset=s)
+                )
+            continue
+        refs.append(
+            Ref(name, "arg", callee, positions.get(top.start_byte, -1),
+                function=fn_names[i], address=address, offset=s)
+        )
 
     # Calls through a field of an object whose type is visible: `dk->process(s)`.
-    type_cache: dict[tuple[int, str], str | None] = {}
+    type_cache: dict = {}
     indirect: list[dict[tuple[str, str], None]] = [{} for _ in functions]
-    for node in sorted(caps.get("icall", ()), key=lambda n: n.start_byte):
-        i = owner(node.start_byte)
-        if i < 0:
-            continue
+    for i, node, _s in owned(caps_get("icall", ())):
         fexpr = node.parent
         t = _object_type(fexpr.child_by_field_name("argument"), i, functions, data, type_cache, text)
         if t is not None:
@@ -307,7 +360,7 @@ def _extract(parsed: ParsedFile) -> FileFacts:
 
     # Field stores: `dc->realize = foo_realize;`, `s->ops = &foo_ops;`.
     for cap, address in (("store", False), ("storeaddr", True)):
-        for node in caps.get(cap, ()):
+        for node in caps_get(cap, ()):
             assign = node.parent if not address else node.parent.parent
             lhs = assign.child_by_field_name("left") if assign is not None else None
             if lhs is None:
@@ -323,14 +376,17 @@ def _extract(parsed: ParsedFile) -> FileFacts:
             )
 
     # Struct initialisers: `.read = foo_read` in `static const MemoryRegionOps foo_ops = {...}`.
+    type_parents: list[tree_sitter.Node] = []
     for cap, address in (("init", False), ("initaddr", True)):
-        for node in caps.get(cap, ()):
+        for node in caps_get(cap, ()):
             pair = node.parent if not address else node.parent.parent
             if pair is None or pair.type != "initializer_pair":
                 continue
             fld = _designator_field(pair, text)
             if fld is None:
                 continue
+            if fld == "parent" and not address:
+                type_parents.append(pair)
             struct_type, var = _initializer_context(pair.parent, text)
             i = owner(node.start_byte)
             refs.append(
@@ -338,22 +394,77 @@ def _extract(parsed: ParsedFile) -> FileFacts:
                     function=fn_names[i] if i >= 0 else None, address=address, offset=node.start_byte)
             )
 
-    # Other value uses, inside functions (file-scope arrays of function
-    # pointers are registrations nobody can classify).
+    # Other value uses, inside functions.
     seen_values: set[int] = set()
-    for node in caps.get("value", ()):
-        if node.start_byte in seen_values:
+    for i, node, s in owned(caps_get("value", ())):
+        if s in seen_values:
             continue
-        seen_values.add(node.start_byte)
-        i = owner(node.start_byte)
-        if i >= 0:
-            refs.append(Ref(text(node), "value", None, function=fn_names[i], offset=node.start_byte))
+        seen_values.add(s)
+        refs.append(Ref(data[s : node.end_byte].decode("utf-8", "surrogateescape"), "value", None,
+                        function=fn_names[i], offset=s))
+
+    # File-scope tables of functions without field names (`{ f, g }`,
+    # `[P9_TREAD] = v9fs_read`): `table` refs naming the table variable, and
+    # a `tableuse` ref for each function that names the table.
+    table_vars: dict[str, None] = {}
+    elements = [n for n in caps_get("value", ()) if owner(n.start_byte) < 0 and n.parent.type == "initializer_list"]
+    for cap, address in (("init", False), ("initaddr", True)):
+        for node in caps_get(cap, ()):
+            pair = node.parent if not address else node.parent.parent
+            if (pair is not None and pair.type == "initializer_pair" and owner(node.start_byte) < 0
+                    and _designator_field(pair, text) is None):
+                elements.append(node)
+    for node in elements:
+        holder = node.parent
+        while holder is not None and holder.type != "initializer_list":
+            holder = holder.parent
+        struct_type, var = _initializer_context(holder, text)
+        if var is None:
+            continue
+        table_vars.setdefault(var)
+        refs.append(Ref(text(node), "table", None, struct_type=struct_type, var=var, offset=node.start_byte))
+    for var in table_vars:
+        used: set[int] = set()
+        for m in re.finditer(rb"\b" + re.escape(var.encode()) + rb"\b", data):
+            i = owner(m.start())
+            if i >= 0 and i not in used and m.start() >= heads[i]:
+                used.add(i)
+                refs.append(Ref(var, "tableuse", None, function=fn_names[i], offset=m.start()))
+
+    # QOM types: `.parent = TYPE_BAR` in a TypeInfo-like initialiser (QEMU
+    # always names the parent with a TYPE_ macro); its sibling fields give
+    # the name, class_init, instance_init and abstract.
+    for pair in sorted(type_parents, key=_start):
+        ilist = pair.parent
+        if ilist is None or ilist.type != "initializer_list":
+            continue
+        fields: dict[str, str] = {}
+        for sib in ilist.named_children:
+            if sib.type != "initializer_pair":
+                continue
+            fld = _designator_field(sib, text)
+            val = sib.child_by_field_name("value")
+            if fld in ("name", "parent", "class_init", "instance_init", "abstract") and val is not None:
+                fields[fld] = _norm(text(val))
+        if "name" in fields:
+            ci = fields.get("class_init")
+            ii = fields.get("instance_init")
+            facts.qom_types.append((fields["name"], fields["parent"],
+                                    ci if ci and _IDENT_RE.match(ci) else None,
+                                    ii if ii and _IDENT_RE.match(ii) else None,
+                                    fields.get("abstract") == "true"))
+    if b"TYPE_" in data:
+        for m in _TYPE_DEFINE_RE.finditer(data):
+            facts.type_names[m.group(1).decode()] = _norm(m.group(2).decode("utf-8", "surrogateescape"))
 
     # Top-level registration macros, on the original bytes.
+    macro_names: dict[str, None] = {}
     for m in _MACRO_RE.finditer(data):
-        if owner_strict(m.start()) >= 0:
+        i = owner(m.start())
+        if i >= 0 and m.start() >= heads[i]:
             continue
         macro = m.group(1).decode()
+        macro_names.setdefault(macro)
         args = _MACRO_ARG_RE.findall(m.group(2))
         base = m.start(2)
         for k, raw in enumerate(args):
@@ -362,18 +473,31 @@ def _extract(parsed: ParsedFile) -> FileFacts:
                 refs.append(Ref(arg, "macro", macro, k, offset=base + m.group(2).find(raw)))
 
     for k, (node, name) in enumerate(functions):
-        fact = _function_fact(node, name, data, text, tuple(calls[k]), tuple(flags[k]))
+        fact = _function_fact(node, name, data, text, tuple(calls[k]), tuple(flags[k]), sigs[k])
         fact.indirect_calls = tuple(indirect[k])
         facts.functions.append(fact)
     by_name = {name: k for k, name in enumerate(fn_names)}
     refs = [
         r for r in refs
-        if not _CONST_RE.match(r.target)
+        if not _CONST_MATCH(r.target)
         and (r.how == "forward" or r.function is None or r.target not in locals_[by_name[r.function]])
     ]
-    refs.sort(key=lambda r: (r.offset, r.how, r.site or "", r.index))
+    refs.sort(key=_ref_order)
     facts.refs = refs
+    facts.macros = tuple(macro_names)
     return facts
+
+
+_INF = float("inf")
+_start = operator.attrgetter("start_byte")
+
+
+def _first_start(pair) -> int:
+    return pair[0].start_byte
+
+
+def _ref_order(r: Ref):
+    return (r.offset, r.how, r.site or "", r.index)
 
 
 # Function-name macros: `HELPER(foo)` is `helper_foo` (include/exec/helper-head.h).
@@ -415,56 +539,98 @@ def _macro_named_call(node: tree_sitter.Node, macro: str, text) -> str | None:
     return _macro_name(macro, text(named[0]))
 
 
-def _function_fact(node, name, data, text, calls, flags) -> FunctionFact:
-    static = any(
-        c.type == "storage_class_specifier" and text(c) == "static" for c in node.children
-    )
-    type_node = node.child_by_field_name("type")
-    decl = node.child_by_field_name("declarator")
-    if type_node is None:
-        ret = "int"
-    elif type_node.type == "macro_type_specifier" and decl is not None:
-        # `type_init(f)` glued in front: the real type follows it.
-        words = data[type_node.end_byte : decl.start_byte].decode("utf-8", "surrogateescape").split()
-        ret = " ".join(w for w in words if w not in ("static", "inline", "extern")) or "int"
-    else:
-        ret = text(type_node)
+@dataclass
+class _Signature:
+    """One walk over a definition's declarator and parameter list, shared by
+    the function fact, the parameter names and the callback parameters."""
+
+    stars: int
+    names: tuple[str, ...]  # every named child of the parameter list ("" when unnamed)
+    params: list[str]
+    types: list[str]
+    callbacks: frozenset[str]
+
+
+def _signature(fn: tree_sitter.Node, data: bytes) -> _Signature:
+    decl = fn.child_by_field_name("declarator")
     stars = 0
     while decl is not None and decl.type != "function_declarator":
         if decl.type == "pointer_declarator":
             stars += 1
         decl = decl.child_by_field_name("declarator")
-    if stars:
-        ret = ret + " " + "*" * stars
+    plist = decl.child_by_field_name("parameters") if decl is not None else None
+    names: list[str] = []
     params: list[str] = []
     types: list[str] = []
-    plist = decl.child_by_field_name("parameters") if decl is not None else None
+    callbacks = set()
     if plist is not None:
         for p in plist.named_children:
-            if p.type not in ("parameter_declaration", "variadic_parameter"):
-                continue
-            ptext = _norm(text(p))
-            params.append(ptext)
-            types.append(_param_type(p, text) if p.type == "parameter_declaration" else "...")
-    has_errp = any(t.replace(" ", "") == "Error**" for t in types)
+            ptype = p.type
+            ident = p.child_by_field_name("declarator")
+            explicit = False
+            pstars = 0
+            while ident is not None and ident.type != "identifier":
+                t = ident.type
+                if t == "function_declarator":
+                    explicit = True
+                elif t == "pointer_declarator":
+                    pstars += 1
+                ident = ident.child_by_field_name("declarator")
+            pname = data[ident.start_byte : ident.end_byte].decode("utf-8", "surrogateescape") if ident else ""
+            names.append(pname)
+            if ptype == "parameter_declaration":
+                whole = data[p.start_byte : p.end_byte].decode("utf-8", "surrogateescape")
+                params.append(_norm(whole))
+                # Declaration text without the declared name: `Error **errp` -> `Error **`.
+                if ident is None:
+                    types.append(_norm(whole))
+                else:
+                    # Offsets into the decoded text: the bytes before the name are ASCII in C.
+                    s0 = len(data[p.start_byte : ident.start_byte].decode("utf-8", "surrogateescape"))
+                    types.append(_norm(whole[:s0] + whole[s0 + len(pname):]))
+                    if explicit:
+                        callbacks.add(pname)
+                    elif pstars <= 1:
+                        t = p.child_by_field_name("type")
+                        if t is not None and t.type == "type_identifier":
+                            callbacks.add(pname)
+            elif ptype == "variadic_parameter":
+                params.append(_norm(data[p.start_byte : p.end_byte].decode("utf-8", "surrogateescape")))
+                types.append("...")
+    return _Signature(stars, tuple(names), params, types, frozenset(callbacks))
+
+
+def _function_fact(node, name, data, text, calls, flags, sig: _Signature) -> FunctionFact:
+    static = False
+    for c in node.children:
+        if c.type == "storage_class_specifier" and data[c.start_byte : c.end_byte] == b"static":
+            static = True
+            break
+    type_node = node.child_by_field_name("type")
+    if type_node is None:
+        ret = "int"
+    elif type_node.type == "macro_type_specifier":
+        decl = node.child_by_field_name("declarator")
+        if decl is not None:
+            # `type_init(f)` glued in front: the real type follows it.
+            words = data[type_node.end_byte : decl.start_byte].decode("utf-8", "surrogateescape").split()
+            ret = " ".join(w for w in words if w not in ("static", "inline", "extern")) or "int"
+        else:
+            ret = text(type_node)
+    else:
+        ret = text(type_node)
+    if sig.stars:
+        ret = ret + " " + "*" * sig.stars
+    params, types = sig.params, sig.types
+    has_errp = False
+    for t in types:
+        if t.replace(" ", "") == "Error**":
+            has_errp = True
+            break
     if params == ["void"]:
         params, types = [], []
     return FunctionFact(name, static, node.start_byte, node.end_byte, _norm(ret), tuple(params),
                         tuple(types), has_errp, calls, flags)
-
-
-def _param_type(p: tree_sitter.Node, text) -> str:
-    """Declaration text without the declared name: `Error **errp` -> `Error **`."""
-    whole = text(p)
-    decl = p.child_by_field_name("declarator")
-    ident = decl
-    while ident is not None and ident.type != "identifier":
-        ident = ident.child_by_field_name("declarator")
-    if ident is None:
-        return _norm(whole)
-    s = ident.start_byte - p.start_byte
-    e = ident.end_byte - p.start_byte
-    return _norm(whole[:s] + whole[e:])
 
 
 def _designator_field(pair: tree_sitter.Node, text) -> str | None:
@@ -533,52 +699,7 @@ _NOT_CALLBACKS = frozenset({"errp", "opaque", "s", "dev", "obj", "bs", "vdev", "
                             "oc", "k", "dc", "list", "e", "p", "t", "c", "b"})
 # ALL_CAPS names are macros and enum constants, not functions (QEMU style).
 _CONST_RE = re.compile(r"[A-Z][A-Z0-9_]*\Z")
-
-
-def _param_names(fn: tree_sitter.Node, text) -> tuple[str, ...]:
-    decl = fn.child_by_field_name("declarator")
-    while decl is not None and decl.type != "function_declarator":
-        decl = decl.child_by_field_name("declarator")
-    plist = decl.child_by_field_name("parameters") if decl is not None else None
-    names: list[str] = []
-    if plist is not None:
-        for p in plist.named_children:
-            ident = p.child_by_field_name("declarator")
-            while ident is not None and ident.type != "identifier":
-                ident = ident.child_by_field_name("declarator")
-            names.append(text(ident) if ident is not None else "")
-    return tuple(names)
-
-
-def _callback_params(fn: tree_sitter.Node, text) -> frozenset[str]:
-    """Parameters that can hold a function: an explicit function pointer
-    (`void (*cb)(void *)`) or a typedef name (`QEMUTimerCB *cb`,
-    `VirtIOHandleOutput handle`); never a primitive, struct or enum type."""
-    decl = fn.child_by_field_name("declarator")
-    while decl is not None and decl.type != "function_declarator":
-        decl = decl.child_by_field_name("declarator")
-    plist = decl.child_by_field_name("parameters") if decl is not None else None
-    out = set()
-    if plist is None:
-        return frozenset()
-    for p in plist.named_children:
-        if p.type != "parameter_declaration":
-            continue
-        t = p.child_by_field_name("type")
-        d = p.child_by_field_name("declarator")
-        explicit = False
-        stars = 0
-        while d is not None and d.type != "identifier":
-            if d.type == "function_declarator":
-                explicit = True
-            elif d.type == "pointer_declarator":
-                stars += 1
-            d = d.child_by_field_name("declarator")
-        if d is None:
-            continue
-        if explicit or (t is not None and t.type == "type_identifier" and stars <= 1):
-            out.add(text(d))
-    return frozenset(out)
+_CONST_MATCH = _CONST_RE.match
 
 
 def _object_type(arg, i, functions, data, cache, text) -> str | None:
@@ -600,14 +721,50 @@ def _object_type(arg, i, functions, data, cache, text) -> str | None:
     if key not in cache:
         node = functions[i][0]
         body = data[node.start_byte : node.end_byte]
-        m = re.search(
-            rb"\b((?:struct\s+)?[A-Za-z_]\w*)[\s*]*\*\s*" + re.escape(name.encode()) + rb"\s*[=;,)\[]", body
-        )
+        ptr, plain = _decl_patterns(name)
+        m = ptr.search(body) or plain.search(body)
         if m is None:
-            m = re.search(rb"\b((?:struct\s+)?[A-Za-z_]\w*)\s+" + re.escape(name.encode()) + rb"\s*[=;,)\[]", body)
+            # Not declared in the function: a file-scope variable
+            # (`static const AccelOpsClass *cpus_accel;`), looked up once
+            # per file in the text outside function bodies.
+            gkey = (-1, name)
+            if gkey not in cache:
+                outside = cache.get(-1)
+                if outside is None:
+                    outside = cache[-1] = _outside_functions(functions, data)
+                gm = ptr.search(outside) or plain.search(outside)
+                gt = gm.group(1).decode("utf-8", "replace") if gm else None
+                cache[gkey] = _type_name(gt) if gt and gt not in _NOT_TYPES else None
+            cache[key] = cache[gkey]
+            return cache[key]
         t = m.group(1).decode("utf-8", "replace") if m else None
-        cache[key] = _type_name(t) if t and t not in ("return", "else", "case", "goto") else None
+        cache[key] = _type_name(t) if t and t not in _NOT_TYPES else None
     return cache[key]
+
+
+def _outside_functions(functions, data: bytes) -> bytes:
+    """The file's text without function bodies (declarations at file scope);
+    each body becomes a `;` so no declaration runs across it."""
+    parts = []
+    pos = 0
+    for node, _ in functions:
+        parts.append(data[pos : node.start_byte])
+        parts.append(b";")
+        pos = node.end_byte
+    parts.append(data[pos:])
+    return b"".join(parts)
+
+
+_NOT_TYPES = frozenset({"return", "else", "case", "goto"})
+
+
+@lru_cache(maxsize=8192)
+def _decl_patterns(name: str) -> tuple[re.Pattern[bytes], re.Pattern[bytes]]:
+    """`T *name` and `T name` followed by `=;,)[`: a declaration of `name`.
+    Compiled once per name (re's own cache is too small for a whole tree)."""
+    n = re.escape(name.encode())
+    return (re.compile(rb"\b((?:struct\s+)?[A-Za-z_]\w*)[\s*]*\*\s*" + n + rb"\s*[=;,)\[]"),
+            re.compile(rb"\b((?:struct\s+)?[A-Za-z_]\w*)\s+" + n + rb"\s*[=;,)\[]"))
 
 
 __all__ = ["Ref", "FunctionFact", "FileFacts", "extract_facts", "facts_for_files"]

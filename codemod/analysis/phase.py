@@ -4,7 +4,7 @@ For each entry kind (rules/entry-points.toml) a breadth-first walk from its
 entry points marks what the kind reaches, with the shortest chain. Startup
 kinds walk call edges only and stop at the main loop; runtime kinds also
 cross deferred edges (a callback whose address a runtime function hands out
-runs later, so at runtime). Then:
+runs later, so at runtime), except kinds listed in [walk] calls_only. Then:
 
   runtime  reached from a runtime kind only
   startup  reached from startup kinds only
@@ -71,7 +71,8 @@ class PhaseIndex:
             phase = profile.phase_of(kind)
             if not roots[kind]:
                 continue
-            walks.append(_bfs(graph, kind, phase, sorted(set(roots[kind])), stop))
+            walks.append(_bfs(graph, kind, phase, sorted(set(roots[kind])), stop,
+                              calls_only=kind in profile.calls_only))
         return cls(graph, profile, walks)
 
     # ------------------------------------------------------------ queries
@@ -196,12 +197,13 @@ class PhaseIndex:
         return "\n".join(lines) + "\n"
 
 
-def _bfs(graph: CallGraph, kind: str, phase: str, roots: list[int], stop: set[int]) -> _Walk:
+def _bfs(graph: CallGraph, kind: str, phase: str, roots: list[int], stop: set[int],
+         calls_only: bool = False) -> _Walk:
     n = len(graph)
     dist = [_UNREACHED] * n
     parent = [-1] * n
     calls = graph.calls
-    deferred = graph.deferred if phase == "runtime" else None
+    deferred = graph.deferred if phase == "runtime" and not calls_only else None
     blocked = stop if phase == "startup" else set()
     queue: deque[int] = deque()
     for r in roots:

@@ -435,12 +435,18 @@ class Matcher:
                 for env2, align2 in self._type_meta(inner.children[1], ttype, env, align):
                     yield env2, align2
                 return
-        if p.type == "parenthesized_expression" and t.type != p.type and t.type in EXPRESSION_TYPES:
-            # spatch's `paren` isomorphism: `(E)` in a pattern also matches a bare E.
+        if p.type == "parenthesized_expression" and t.type in EXPRESSION_TYPES:
+            # spatch's `paren` isomorphism: `(E)` in a pattern also matches a bare E (and
+            # `(x)` when E is already bound to `(x)`).
             inner = [c for c in p.children if c.kind != "leaf" or c.text not in ("(", ")")]
-            if len(inner) == 1:
+            if t.type != p.type:
+                if len(inner) == 1:
+                    yield from self._node(inner[0], t, env, align)
+                return
+            if len(inner) == 1 and inner[0].kind == "meta" and inner[0].text in env \
+                    and env[inner[0].text].norm == self.t.norm(t):
                 yield from self._node(inner[0], t, env, align)
-            return
+                return
         if t.type != p.type:
             return
         if p.type == "binary_expression" and len(p.children) == 3 and p.children[1].text in ("*", "+"):
@@ -963,13 +969,42 @@ class Matcher:
         pdecls = [c for c in p.children if c.field_name == "declarator"]
         tdecls = [c for c in _children(t) if c.type not in (",", ";") and
                   t.field_name_for_child(t.children.index(c)) == "declarator"]
-        if ptype is None or len(pdecls) != 1 or len(tdecls) != 1:
+        if ptype is None or len(pdecls) != 1 or not tdecls or (len(tdecls) > 1 and not self._split_ok(p)):
             # Fall back to plain structural matching.
             if [c.type for c in p.children] and len(_children(t)) == len(p.children):
                 yield from self._seq(list(p.children), _children(t), env, align, False, t.end_byte)
             return
+        if len(tdecls) == 1:
+            yield from self._one_declarator(p, ptype, pdecls[0], t, tdecls[0], env, align)
+            return
+        # `int i, rc;`: the pattern's one declarator matches each of the target's (spatch
+        # splits the declaration). Removing the whole pattern removes just that declarator
+        # here; the rule runner then takes commas (or the whole declaration) with it.
+        for td in tdecls:
+            for env2, align2 in self._one_declarator(p, ptype, pdecls[0], t, td, env, align):
+                if not p.minus:
+                    yield env2, align2
+                    continue
+                ttype = t.child_by_field_name("type")
+                semi_p, semi_t = p.children[-1], _children(t)[-1]
+                a = _Linked(Atom(ptype.start, ptype.end, ttype.start_byte, ttype.end_byte, False), align)
+                a = _Linked(Atom(pdecls[0].start, pdecls[0].end, td.start_byte, td.end_byte, True), a)
+                a = _Linked(Atom(semi_p.start, semi_p.end, semi_t.start_byte, semi_t.end_byte, False), a)
+                yield env2, a
+
+    def _split_ok(self, p: PNode) -> bool:
+        """Whether a declaration pattern may match one declarator of several: spatch does not
+        when code is added right before or after the declaration (it cannot split it)."""
+        text = self.pattern.text
+        for chunk in self.pattern.plus:
+            if chunk.anchor <= p.start and not text[chunk.anchor:p.start].strip():
+                return False
+            if chunk.anchor >= p.end and not text[p.end:chunk.anchor].strip():
+                return False
+        return True
+
+    def _one_declarator(self, p: PNode, ptype: PNode, pdecl: PNode, t, tdecl, env: dict, align):
         ttype = t.child_by_field_name("type")
-        pdecl, tdecl = pdecls[0], tdecls[0]
         # Peel pointer declarators off both sides.
         pstars, pcore = _peel(pdecl)
         tstars, tcore = _peel_node(tdecl)
@@ -1170,13 +1205,90 @@ def _constraint_ok(c, text: str) -> bool:
     return True
 
 
+_MACRO_NOISE_RE = re.compile(rb'"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\'|/\*.*?\*/|//[^\n]*|\\\r?\n', re.S)
+_MACRO_PREFIX = b"int _(){"  # fits in the shortest `#define X ` before a body
+_MACRO_SUFFIX = b";}"
+
+
+def macro_bodies(target: Target) -> list[tuple[int, int]]:
+    """(start, end) of every #define body in the file."""
+    out = []
+    data = target.data
+    for ty in ("preproc_def", "preproc_function_def", "ERROR"):
+        for d in target.nodes_of_type(ty):
+            if ty == "ERROR" and (not d.children or d.children[0].type != "#define"):
+                continue
+            v = next((c for c in d.children if c.type == "preproc_arg"), None)
+            if v is None:
+                continue
+            # tree-sitter ends the body at a comment inside it: the body is the logical line.
+            end = v.start_byte
+            while True:
+                nl = data.find(b"\n", end)
+                if nl == -1:
+                    end = len(data)
+                    break
+                if data[nl - 1:nl] == b"\\" or data[nl - 2:nl] == b"\\\r":
+                    end = nl + 1
+                    continue
+                end = nl - 1 if data[nl - 1:nl] == b"\r" else nl
+                break
+            if end > v.start_byte:
+                out.append((v.start_byte, end))
+    return sorted(set(out))
+
+
+def macro_view(target: Target, bodies: list[tuple[int, int]], parse) -> Target | None:
+    """The #define bodies as code spatch matches in them: a text of the file's length that
+    is blank except for each body that parses as statements or an expression, wrapped in
+    a function of its own at the body's own offsets (so matches and edits refer to the
+    file's bytes). parse(bytes) -> tree."""
+    data = target.data
+    buf = bytearray(b" " * len(data))
+    for k, ch in enumerate(data):
+        if ch == 10:
+            buf[k] = 10
+    cursor = 0
+    kept = 0
+    for vs, ve in bodies:
+        if vs - len(_MACRO_PREFIX) < cursor:
+            continue
+
+        def blank(m):
+            if m.group().startswith((b'"', b"'")):
+                return m.group()
+            return bytes(10 if c == 10 else 32 for c in m.group())
+
+        body = _MACRO_NOISE_RE.sub(blank, data[vs:ve])
+        if not body.strip():
+            continue
+        alone = parse(_MACRO_PREFIX + body + _MACRO_SUFFIX)
+        if alone.root_node.has_error:
+            continue  # not code on its own (a type, a fragment): spatch does not match there either
+        buf[vs - len(_MACRO_PREFIX):vs] = _MACRO_PREFIX
+        buf[vs:ve] = body
+        end = ve + len(_MACRO_SUFFIX)
+        if end > len(buf):
+            buf.extend(b" " * (end - len(buf)))
+        buf[ve:end] = _MACRO_SUFFIX
+        cursor = end
+        kept += 1
+    if not kept:
+        return None
+    view = bytes(buf)
+    return Target(view, parse(view), target.to_original)
+
+
 def find_matches(rule: CompiledRule, target: Target, prebound: dict[str, Binding],
-                 near: list[int] | None = None) -> list[Match]:
-    """All matches of the rule's alternatives; earlier alternatives win a spot."""
+                 near: list[int] | None = None, kinds: tuple[str, ...] | None = None) -> list[Match]:
+    """All matches of the rule's alternatives; earlier alternatives win a spot.
+    kinds: only alternatives of these pattern kinds (expr, stmts, toplevel)."""
     out: list[Match] = []
     taken: set[tuple[int, int]] = set()
     seen: set = set()
     for pattern in rule.alternatives:
+        if kinds is not None and pattern.kind not in kinds:
+            continue
         m = Matcher(rule, pattern, target)
         new_spots = set()
         for match in m.matches(prebound, near):

@@ -79,6 +79,9 @@ class Match:
     start: int  # target range of the whole match
     end: int
     subs: tuple = ()  # further matches made together with this one (other paths, nests)
+    # (offset, text, type) of expressions a typed metavariable matched without knowing their
+    # type: the match holds only if the type is right, which allocfix cannot tell.
+    undecided: tuple = ()
 
 
 class _Linked:
@@ -109,6 +112,27 @@ class Target:
         self.to_original = to_original  # current offset -> original offset or None
         self._by_type: dict[str, list[tree_sitter.Node]] | None = None
         self._norm_cache: dict[tuple[int, int], str] = {}
+        self.path: str | None = None  # the file's path: its local headers give types too
+        self._headers: list["Target"] | None = None
+
+    def local_headers(self) -> list["Target"]:
+        """The headers spatch reads for types by default: `#include "x.h"` found next to
+        the file (not those found on an include path, nor headers they include)."""
+        if self._headers is None:
+            self._headers = []
+            if self.path is not None:
+                import os
+
+                here = os.path.dirname(self.path)
+                for inc in self.nodes_of_type("preproc_include"):
+                    arg = inc.child_by_field_name("path")
+                    if arg is None or arg.type != "string_literal":
+                        continue
+                    name = self.text(arg)[1:-1]
+                    header = _header_target(os.path.normpath(os.path.join(here, name)))
+                    if header is not None:
+                        self._headers.append(header)
+        return self._headers
 
     def nodes_of_type(self, type_name: str) -> list[tree_sitter.Node]:
         if self._by_type is None:
@@ -166,6 +190,25 @@ class Target:
         if ty == "identifier":
             found = self._declared_type(node)
             return found if found is not None else self._macro_type(self.text(node), 0)
+        if ty == "field_expression":
+            found = self._field_type(node)
+            if found is not None and found.endswith(" []") and not (
+                    node.parent is not None and node.parent.type == "subscript_expression"
+                    and node.parent.child_by_field_name("argument") == node):
+                return None  # an array used whole: spatch's array types are not modelled
+            return found
+        if ty == "subscript_expression":
+            arg = node.child_by_field_name("argument")
+            if arg is None:
+                return None
+            if arg.type == "identifier":
+                elem = self._array_element_type(arg)
+                if elem is not None:
+                    return elem
+            inner = self.expr_type(arg)
+            if inner is not None and inner.endswith(" []"):
+                return inner[:-3]
+            return _norm_type(inner[:-1]) if inner is not None and inner.endswith("*") else None
         if ty == "binary_expression":
             op = node.child_by_field_name("operator")
             op_text = op.type if op is not None else ""
@@ -178,17 +221,193 @@ class Target:
             return left if left is not None else right
         return None
 
-    def _macro_type(self, name: str, depth: int) -> str | None:
-        """Type of an object-like macro whose value is integer arithmetic (as spatch infers)."""
-        if depth > 8:
-            return None
+    def unknowable(self, node) -> bool:
+        """Whether spatch cannot know the expression's type either: it uses a name that no
+        declaration in this file or the headers next to it mentions (spatch reads no
+        others by default). False means allocfix merely does not model how spatch would
+        infer it."""
+        ty = node.type
+        if ty == "parenthesized_expression":
+            inner = [c for c in node.named_children if c.type != "comment"]
+            return len(inner) == 1 and self.unknowable(inner[0])
+        if ty == "identifier":
+            name = self.text(node)
+            if name in self._macro_values():
+                return True  # its value's type is inferred as spatch does (expr_type)
+            return name not in self.declared_names()
+        if ty == "field_expression":
+            fld = node.child_by_field_name("field")
+            arg = node.child_by_field_name("argument")
+            if fld is None or arg is None:
+                return False
+            if self.text(fld) not in self.declared_names() or self.unknowable(arg):
+                return True
+            # The base's type is known but no visible definition of it has the field.
+            base = self.expr_type(arg)
+            if base is None:
+                return False
+            base = re.sub(r"\b(?:const|volatile)\b", " ", base.rstrip("* ")).strip()
+            return " ".join(base.split()) not in self._struct_fields()
+        if ty in ("pointer_expression", "subscript_expression"):
+            arg = node.child_by_field_name("argument")
+            return arg is not None and self.unknowable(arg)
+        if ty == "call_expression":
+            fn = node.child_by_field_name("function")
+            return fn is not None and fn.type == "identifier" and self.text(fn) not in self.declared_names()
+        if ty == "binary_expression":
+            left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
+            return left is not None and right is not None and self.unknowable(left) and self.unknowable(right)
+        return False
+
+    def declared_names(self) -> frozenset[str]:
+        """Every name inside a declaration of this file or its local headers (an
+        over-approximation: initializers count too)."""
+        if getattr(self, "_declared_names", None) is None:
+            names: set[str] = set()
+            for ty in ("declaration", "field_declaration", "parameter_declaration", "enumerator",
+                       "type_definition", "function_definition", "preproc_function_def", "preproc_def"):
+                for d in self.nodes_of_type(ty):
+                    if ty == "function_definition":
+                        d = d.child_by_field_name("declarator") or d
+                    stack = [d]
+                    while stack:
+                        n = stack.pop()
+                        if n.type in ("identifier", "field_identifier", "type_identifier"):
+                            names.add(self.text(n))
+                        elif n.type != "compound_statement":
+                            stack.extend(n.children)
+            for header in self.local_headers():
+                names |= header.declared_names()
+            self._declared_names = frozenset(names)
+        return self._declared_names
+
+    def _macro_values(self) -> dict[str, str]:
         if getattr(self, "_macros", None) is None:
             self._macros = {}
             for d in self.nodes_of_type("preproc_def"):
                 n, v = d.child_by_field_name("name"), d.child_by_field_name("value")
                 if n is not None and v is not None:
                     self._macros[self.text(n)] = self.text(v).strip()
-        value = self._macros.get(name)
+        return self._macros
+
+    def _field_type(self, node) -> str | None:
+        """`a->f` / `a.f`: the field's declared type, when the struct (or the typedef naming
+        it) is defined in this file."""
+        arg = node.child_by_field_name("argument")
+        fld = node.child_by_field_name("field")
+        op = node.child_by_field_name("operator")
+        if arg is None or fld is None or op is None:
+            return None
+        base = self.expr_type(arg)
+        if base is None:
+            return None
+        if op.type == "->":
+            if not base.endswith("*"):
+                return None
+            base = _norm_type(base[:-1])
+        elif base.endswith("*"):
+            return None
+        base = re.sub(r"\b(?:const|volatile)\b", " ", base).strip()
+        fields = self._struct_fields().get(" ".join(base.split()))
+        return fields.get(self.text(fld)) if fields is not None else None
+
+    def _struct_fields(self) -> dict[str, dict[str, str]]:
+        """Struct/union name (`struct S`, or a typedef name) -> field name -> type, for the
+        definitions in this file."""
+        if getattr(self, "_fields", None) is not None:
+            return self._fields
+        out: dict[str, dict[str, str]] = {}
+        for kind in ("struct_specifier", "union_specifier"):
+            for spec in self.nodes_of_type(kind):
+                body = spec.child_by_field_name("body")
+                if body is None:
+                    continue
+                fields: dict[str, str] = {}
+                for fd in body.named_children:
+                    if fd.type != "field_declaration":
+                        continue
+                    ftype = fd.child_by_field_name("type")
+                    if ftype is None or ftype.type in ("struct_specifier", "union_specifier") and \
+                            ftype.child_by_field_name("body") is not None:
+                        continue
+                    quals = [self.text(c) for c in fd.named_children if c.type == "type_qualifier"]
+                    base_text = " ".join(quals + [self.text(ftype)])
+                    for i, c in enumerate(fd.children):
+                        if fd.field_name_for_child(i) != "declarator":
+                            continue
+                        stars, core = 0, c
+                        while core is not None and core.type == "pointer_declarator":
+                            stars += 1
+                            core = core.child_by_field_name("declarator")
+                        if core is not None and core.type == "array_declarator":
+                            # An array field: only its elements get a type (`s.a[i]`).
+                            core = core.child_by_field_name("declarator")
+                            if core is not None and core.type == "field_identifier":
+                                fields[self.text(core)] = _norm_type(base_text + " " + "*" * stars) + " []"
+                            continue
+                        if core is not None and core.type == "field_identifier":
+                            fields[self.text(core)] = _norm_type(base_text + " " + "*" * stars)
+                name = spec.child_by_field_name("name")
+                keyword = "struct" if kind == "struct_specifier" else "union"
+                if name is not None:
+                    out[f"{keyword} {self.text(name)}"] = fields
+                parent = spec.parent
+                if parent is not None and parent.type == "type_definition":
+                    for i, c in enumerate(parent.children):
+                        if parent.field_name_for_child(i) == "declarator" and c.type == "type_identifier":
+                            out[self.text(c)] = fields
+        for td in self.nodes_of_type("type_definition"):
+            # `typedef struct S S;` after (or before) `struct S { ... }`.
+            ttype = td.child_by_field_name("type")
+            if ttype is None or ttype.type not in ("struct_specifier", "union_specifier") or \
+                    ttype.child_by_field_name("body") is not None:
+                continue
+            name = ttype.child_by_field_name("name")
+            keyword = "struct" if ttype.type == "struct_specifier" else "union"
+            fields = out.get(f"{keyword} {self.text(name)}") if name is not None else None
+            if fields is None:
+                continue
+            for i, c in enumerate(td.children):
+                if td.field_name_for_child(i) == "declarator" and c.type == "type_identifier":
+                    out.setdefault(self.text(c), fields)
+        for header in self.local_headers():
+            for name, fields in header._struct_fields().items():
+                out.setdefault(name, fields)
+        self._fields = out
+        return out
+
+    def _array_element_type(self, ident) -> str | None:
+        """`T x[N]` in scope: T (with its stars)."""
+        name = self.text(ident)
+        scope = ident.parent
+        while scope is not None:
+            if scope.type in ("compound_statement", "translation_unit"):
+                for d in scope.named_children:
+                    if d.type != "declaration" or d.start_byte >= ident.start_byte:
+                        continue
+                    base = d.child_by_field_name("type")
+                    for i, c in enumerate(d.children):
+                        if d.field_name_for_child(i) != "declarator":
+                            continue
+                        core = c.child_by_field_name("declarator") if c.type == "init_declarator" else c
+                        stars = 0
+                        while core is not None and core.type == "pointer_declarator":
+                            stars += 1
+                            core = core.child_by_field_name("declarator")
+                        if core is not None and core.type == "array_declarator":
+                            inner = core.child_by_field_name("declarator")
+                            if inner is not None and inner.type == "identifier" and self.text(inner) == name \
+                                    and base is not None:
+                                quals = [self.text(q) for q in d.named_children if q.type == "type_qualifier"]
+                                return _norm_type(" ".join(quals + [self.text(base)]) + " " + "*" * stars)
+            scope = scope.parent
+        return None
+
+    def _macro_type(self, name: str, depth: int) -> str | None:
+        """Type of an object-like macro whose value is integer arithmetic (as spatch infers)."""
+        if depth > 8:
+            return None
+        value = self._macro_values().get(name)
         if value is None:
             return None
         if re.fullmatch(r'"(?:[^"\\]|\\.)*"', value):
@@ -252,6 +471,11 @@ class Target:
                 if found is not None:
                     return found
             scope = scope.parent
+        if self._headers is not None or self.path is not None:
+            for header in self.local_headers():
+                found = header._declared_in(header.tree.root_node, name, len(header.data))
+                if found is not None:
+                    return found
         return None
 
     def _declared_in(self, scope, name: str, before: int) -> str | None:
@@ -293,6 +517,23 @@ class Target:
             cached = normalize_tokens(self.data, node)
             self._norm_cache[key] = cached
         return cached
+
+
+_HEADER_CACHE: dict[str, "Target | None"] = {}
+
+
+def _header_target(path: str) -> "Target | None":
+    """A header parsed once per process (for its declarations only)."""
+    if path not in _HEADER_CACHE:
+        from codemod.cparse import parser as c_parser
+
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except OSError:
+            data = None
+        _HEADER_CACHE[path] = Target(data, c_parser().parse(data), lambda o: o) if data is not None else None
+    return _HEADER_CACHE[path]
 
 
 def normalize_tokens(data: bytes, node) -> str:
@@ -369,18 +610,18 @@ class Matcher:
 
     def _make(self, env, align, start, end) -> Match:
         extra = env.get(SUBS_KEY, ())
-        bindings = {k: v for k, v in env.items() if k != SUBS_KEY}
+        bindings = {k: v for k, v in env.items() if k[0] != "\0"}
         subs = []
         for item in extra:
             if isinstance(item, Match):
                 subs.append(item)
             else:  # another path's match: its own bindings and alignment
                 sub_env, sub_align = item
-                sub_bindings = {k: v for k, v in sub_env.items() if k != SUBS_KEY}
+                sub_bindings = {k: v for k, v in sub_env.items() if k[0] != "\0"}
                 subs.append(Match(self.rule, self.pattern, sub_bindings, sub_align.to_list() if sub_align else [],
-                                  start, end))
+                                  start, end, (), sub_env.get(UNDECIDED_KEY, ())))
         return Match(self.rule, self.pattern, bindings, align.to_list() if align else [], start, end,
-                     tuple(subs))
+                     tuple(subs), env.get(UNDECIDED_KEY, ()))
 
     def _candidates(self, p: PNode, near: list[int] | None):
         if p.kind == "meta":
@@ -435,6 +676,24 @@ class Matcher:
                 for env2, align2 in self._type_meta(inner.children[1], ttype, env, align):
                     yield env2, align2
                 return
+        if p.type == "type_descriptor" and t.type == "type_descriptor":
+            ptype = next((c for c in p.children if c.field_name == "type"), None)
+            mv = self.metavars.get(ptype.text) if ptype is not None and ptype.kind == "meta" else None
+            if mv is not None and mv.kind == "type" and len(p.children) == 2:
+                # `(T *)` against `(void **)`: T is `void *` (the stars the pattern lacks).
+                pstars = _abstract_stars(p.children[1])
+                tdecl = t.child_by_field_name("declarator")
+                tstars = _abstract_stars(tdecl) if tdecl is not None else 0
+                if pstars is not None and tstars is not None and tstars > pstars:
+                    ttype = t.child_by_field_name("type")
+                    quals = [self.t.text(c) for c in _children(t) if c.type == "type_qualifier"]
+                    full = " ".join(quals + [self.t.text(ttype)]) + " " + "*" * (tstars - pstars)
+                    if mv.constraint is not None and not _constraint_ok(mv.constraint, full):
+                        return
+                    env2 = self._bind(ptype.text, "type", full, normalize_text(full), None, None, env)
+                    if env2 is not None:
+                        yield env2, _Linked(Atom(p.start, p.end, t.start_byte, t.end_byte, p.minus), align)
+                    return
         if p.type == "parenthesized_expression" and t.type in EXPRESSION_TYPES:
             # spatch's `paren` isomorphism: `(E)` in a pattern also matches a bare E (and
             # `(x)` when E is already bound to `(x)`).
@@ -499,8 +758,8 @@ class Matcher:
             if allow_rest and all(q.kind == "dots" or _closing(q) for q in rest):
                 # Trailing `...` of a statement sequence: to the end of the function.
                 stmts = [t for t in ts if t.type not in ("{", "}")]
-                if not self._when_ok(p, stmts + self._continuation(stmts[-1] if stmts else None, container),
-                                     env):
+                if not _after_return(ts) and not self._when_ok(
+                        p, stmts + self._continuation(stmts[-1] if stmts else None, container), env):
                     return
                 span = (stmts[0].start_byte, stmts[-1].end_byte) if stmts else (list_end, list_end)
                 atom = Atom(p.start, p.end, span[0], span[1], p.minus, True)
@@ -509,8 +768,9 @@ class Matcher:
                 return
         if p.kind == "dots" or (p.kind == "meta" and p.type in ("expression list", "parameter list")):
             # Absorb k items. Shortest first, as spatch prefers.
+            unreachable = p.kind == "dots" and container is not None and _after_return(ts)
             for k in range(len(ts) + 1):
-                if p.kind == "dots" and not self._when_ok(p, ts[:k], env):
+                if p.kind == "dots" and not unreachable and not self._when_ok(p, ts[:k], env):
                     continue
                 if k:
                     span = (ts[0].start_byte, ts[k - 1].end_byte)
@@ -561,6 +821,7 @@ class Matcher:
         escape = allow_rest
         fn_body = _function_body(container)
         hits: list = []  # statement nodes where `target` matched first on some path
+        exempt_hits: set = set()  # ... on a path that leaves early (need not match further)
         failed = False
         seen: set = set()
         budget = [20000]
@@ -609,6 +870,8 @@ class Matcher:
             seen.add(key)
             if hit_at(node):
                 hits.append(node)
+                if exempt:
+                    exempt_hits.add((node.start_byte, node.end_byte))
                 if any_:
                     # `when any`: later occurrences on the path match too; the path is satisfied.
                     walk(succ(node), True)
@@ -714,7 +977,7 @@ class Matcher:
             if _DEBUG:
                 print("REMOTE", h.type, [c.type for c in siblings], [q.type for q in middle], got is not None)
             if got is None:
-                if exists:
+                if exists or (h.start_byte, h.end_byte) in exempt_hits:
                     continue
                 return
             # Each path has its own bindings for what it matched (spatch: one environment
@@ -863,6 +1126,12 @@ class Matcher:
             n = stack.pop()
             for _ in sub._node(p, n, dict(env), None):
                 return True
+            if n.type == "preproc_if" and _is_if0(n):
+                # spatch does not see the dead branch of `#if 0`.
+                alt = n.child_by_field_name("alternative")
+                if alt is not None:
+                    stack.append(alt)
+                continue
             stack.extend(_children(n))
         return False
 
@@ -913,8 +1182,16 @@ class Matcher:
         as far as declarations in the file tell, must be the declared one. An
         expression of unknown type does not match (as in spatch)."""
         actual = self.t.expr_type(t)
+        if actual is None and self.t.unknowable(t):
+            return None  # nothing spatch reads declares it: no match there either
         if actual is None:
-            return None
+            # spatch would know the type from headers allocfix does not read: the match goes
+            # on, marked undecided, and the rule runner refuses it with a clear message.
+            env2 = dict(env)
+            shown = re.sub(r"[A-Za-z_]\w*", lambda m: env[m.group()].text if m.group() in env and
+                           env[m.group()].kind == "type" else m.group(), type_text.replace("|", " or "))
+            env2[UNDECIDED_KEY] = env.get(UNDECIDED_KEY, ()) + ((t.start_byte, self.t.text(t), shown),)
+            return env2
         if "|" in type_text:
             for alternative in type_text.split("|"):
                 got = self._typed(alternative, t, env)
@@ -1061,6 +1338,7 @@ class Matcher:
 
 
 SUBS_KEY = "\0subs"
+UNDECIDED_KEY = "\0undecided"
 _DEBUG = False
 STATEMENT_LISTS = frozenset({"compound_statement", "translation_unit"})
 
@@ -1075,6 +1353,36 @@ def _norm_type(text: str) -> str:
 
 _C_KEYWORD_TYPE_RE = re.compile(
     r"(?:(?:const|volatile|signed|unsigned|short|long|int|char|float|double|void|_Bool|bool)\s*)+")
+
+
+def _abstract_stars(d) -> int | None:
+    """Stars of an abstract pointer declarator (PNode or tree node); None for others."""
+    stars = 0
+    while d is not None:
+        if d.type != "abstract_pointer_declarator":
+            return None
+        stars += 1
+        kids = [c for c in d.children if c.type not in ("*", "comment")]
+        if any(c.type == "type_qualifier" for c in kids):
+            return None
+        d = kids[0] if kids else None
+    return stars
+
+
+def _after_return(ts: list) -> bool:
+    """Whether the statements ts follow a `return` in their block: no path from the code
+    before reaches them (a label's code after a return belongs to other paths)."""
+    if not ts:
+        return False
+    before = ts[0].prev_named_sibling
+    while before is not None and before.type == "comment":
+        before = before.prev_named_sibling
+    return before is not None and before.type == "return_statement"
+
+
+def _is_if0(n) -> bool:
+    cond = n.child_by_field_name("condition")
+    return cond is not None and cond.text.strip() == b"0"
 
 
 def _in_if0(node) -> bool:

@@ -13,6 +13,7 @@ without it.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,9 @@ def test_golden(pair):
     run = run_allocfix(pair.rule, pair.source, pair.virtuals)
     if pair.allocfix_note:
         assert not run.ok and run.message, "allocfix was expected to refuse this pair"
+        if "unsupported" in pair.allocfix_note:
+            # The refusal names the construct and where it is in the C file.
+            assert re.search(rf"{re.escape(pair.source.name)}:\d+:\d+: unsupported: ", run.message), run.message
         return
     assert run.ok, run.message
     want = pair.expected.read_bytes() if pair.expected else pair.source.read_bytes()

@@ -201,6 +201,65 @@ def _split_declarations(edits: list, data: bytes, tree) -> list:
     return out
 
 
+def _join_removals(edits: list, data: bytes, tree) -> list:
+    """Two removals of whole lines with only comments and blank lines between them: the
+    lines between go too (spatch drops what lies between removed tokens)."""
+    removals = sorted((e for e in edits if not e.text and e.end > e.start), key=lambda e: e.start)
+    if len(removals) < 2:
+        return edits
+    grown: dict[int, Edit] = {}
+    for a, b in zip(removals, removals[1:]):
+        if a.end >= b.start or data[a.end - 1:a.end] != b"\n" or (b.start and data[b.start - 1:b.start] != b"\n"):
+            continue
+        if not _only_comments(data[a.end:b.start], a.end, tree):
+            continue
+        grown[id(b)] = Edit(a.end, b.end, b"", b.rule, b.note)
+    return [grown.get(id(e), e) for e in edits]
+
+
+def _only_comments(gap: bytes, offset: int, tree) -> bool:
+    """Whether gap (at offset) holds nothing but comments and whitespace, and some comment."""
+    pos, seen = 0, False
+    while pos < len(gap):
+        if gap[pos:pos + 1].isspace():
+            pos += 1
+            continue
+        node = tree.root_node.descendant_for_byte_range(offset + pos, offset + pos)
+        if node is None or node.type != "comment" or node.start_byte != offset + pos:
+            return False
+        seen = True
+        pos = node.end_byte - offset
+    return seen
+
+
+def _with_comments_above(e: Edit, data: bytes, tree) -> Edit:
+    """A removal of whole lines takes the comment lines right above it (no blank line
+    between), as spatch drops the comments attached to removed code."""
+    if e.text or e.end <= e.start or (e.start > 0 and data[e.start - 1:e.start] != b"\n") or \
+            not (e.end == len(data) or data[e.end - 1:e.end] == b"\n"):
+        return e
+    start = e.start
+    while start > 0:
+        prev_start = data.rfind(b"\n", 0, start - 1) + 1
+        line = data[prev_start:start].strip()
+        if line.startswith(b"//"):
+            start = prev_start
+            continue
+        if not line.endswith(b"*/"):
+            break
+        close = data.rfind(b"*/", prev_start, start)
+        node = tree.root_node.descendant_for_byte_range(close, close + 1)
+        if node is None or node.type != "comment" or node.end_byte != close + 2:
+            break
+        top = data.rfind(b"\n", 0, node.start_byte) + 1
+        if data[top:node.start_byte].strip():
+            break
+        start = top
+    if start == e.start:
+        return e
+    return Edit(start, e.end, b"", e.rule, e.note)
+
+
 class RuleRunner:
     """Runs every rule group over one file's text."""
 
@@ -264,6 +323,7 @@ class RuleRunner:
                 continue
             if target is None or target.tree is not tree:
                 target = Target(data, tree, omap.to_original)
+                target.path = self.original.source.path
             edits = EditSet()
             rule_edits: list = []
             out_envs: list[dict] = []
@@ -273,6 +333,7 @@ class RuleRunner:
                 if prebound is None:
                     continue
                 for m, mtree in self._matches(rule, target, prebound, near, tree, macros_ok):
+                    self._refuse_undecided(rule, m, omap)
                     new_env = dict(env)
                     for name, b in m.bindings.items():
                         spec = rule.metavars.get(name)
@@ -294,7 +355,8 @@ class RuleRunner:
                             orig = omap.to_original(off)
                             if orig is not None:
                                 outcome.reports.append((orig, label, rule.name))
-            for e in _split_declarations(rule_edits, data, tree):
+            for e in _join_removals([_with_comments_above(e, data, tree)
+                                     for e in _split_declarations(rule_edits, data, tree)], data, tree):
                 edits.add(e)
             envs[rule.name] = out_envs
             if out_envs:
@@ -309,6 +371,20 @@ class RuleRunner:
                 omap.push(edits.shifts())
                 _, tree = parse_bytes(data, self.profile)
         return data, tree
+
+    def _refuse_undecided(self, rule: CompiledRule, m, omap: OffsetMap) -> None:
+        """A match that holds only if an expression has a type allocfix cannot see (spatch
+        reads it from headers): refuse the file rather than rewrite a subset of what spatch
+        would."""
+        for part in _with_subs(m):
+            for offset, text, type_text in part.undecided:
+                orig = omap.to_original(offset)
+                line, col = self.original.source.line_col(orig if orig is not None else 0)
+                where = f"{rule.file}:{rule.pos.line}" if rule.pos is not None else rule.file
+                raise ScriptFailure(
+                    f"{self.display}:{line}:{col}: unsupported: the type of `{' '.join(text.split())}` is not "
+                    f"known from this file or the headers next to it (rule {rule.name} at {where} needs it to be "
+                    f"`{type_text.strip()}`); allocfix cannot tell whether the rule applies here")
 
     def _matches(self, rule: CompiledRule, target: Target, prebound, near, tree, macros_ok: bool):
         """The rule's matches in the code, then (as spatch) in #define bodies; each with the

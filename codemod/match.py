@@ -290,6 +290,20 @@ class Target:
                     self._macros[self.text(n)] = self.text(v).strip()
         return self._macros
 
+    def misparsed_sizeof(self) -> list:
+        """`sizeof(long)-1` and `sizeof(int) * n`: tree-sitter-c reads a cast there
+        (`sizeof((long)-1)`), where C reads `sizeof(long) - 1`. Patterns cannot match
+        across such a spot."""
+        if getattr(self, "_misparsed", None) is None:
+            out = []
+            for n in self.nodes_of_type("sizeof_expression"):
+                v = n.child_by_field_name("value")
+                if v is not None and v.type == "cast_expression" and \
+                        not self.data[n.start_byte + 6:v.start_byte].strip():
+                    out.append(n)
+            self._misparsed = out
+        return self._misparsed
+
     def _field_type(self, node) -> str | None:
         """`a->f` / `a.f`: the field's declared type, when the struct (or the typedef naming
         it) is defined in this file."""
@@ -632,6 +646,14 @@ class Matcher:
             else:
                 types = IDENTIFIER_TYPES
             cands = [n for t in types for n in self.t.nodes_of_type(t)]
+        elif p.type == "binary_expression" and len(p.children) == 3 and p.children[1].text in ("==", "!=") \
+                and _null_or_zero(p.children[2]):
+            # The boolean isomorphisms: `X == NULL` is also `!X`, `X != NULL` any test.
+            if p.children[1].text == "==":
+                cands = self.t.nodes_of_type(p.type) + self.t.nodes_of_type("unary_expression")
+            else:
+                cands = [n for t in EXPRESSION_TYPES for n in self.t.nodes_of_type(t)]
+            cands.sort(key=lambda n: (n.start_byte, -n.end_byte))
         else:
             cands = self.t.nodes_of_type(p.type)
         if near:
@@ -706,10 +728,17 @@ class Matcher:
                     and env[inner[0].text].norm == self.t.norm(t):
                 yield from self._node(inner[0], t, env, align)
                 return
+        if p.type == "binary_expression" and len(p.children) == 3 and t.type != "binary_expression" \
+                and p.children[1].text in ("==", "!="):
+            yield from self._boolean_iso(p, t, env, align)
+            return
         if t.type != p.type:
             return
-        if p.type == "binary_expression" and len(p.children) == 3 and p.children[1].text in ("*", "+"):
-            # spatch's isomorphism: `A * B` and `A + B` also match `B * A`, `B + A`.
+        if p.type == "binary_expression" and len(p.children) == 3 and (
+                p.children[1].text in ("*", "+", "|", "&") or
+                p.children[1].text in ("==", "!=") and self._constant_like(p.children[2])):
+            # spatch's isomorphisms: `A * B`, `A + B`, `A | B`, `A & B` also match `B * A`, ...;
+            # `E == C` and `E != C` (C a constant) also match `C == E`, `C != E`.
             tkids = _children(t)
             if len(tkids) == 3 and self.t.text(tkids[1]) == p.children[1].text:
                 env2 = self._bind_positions(p, t, env)
@@ -1051,6 +1080,44 @@ class Matcher:
 
     # -- function definitions: `T f(PS) { ... }` --------------------------------------
 
+    def _constant_like(self, p: PNode) -> bool:
+        if p.kind == "leaf":
+            return p.type in ("number_literal", "char_literal", "string_literal", "null") or p.text == "NULL"
+        if p.type == "null":
+            return True
+        if p.kind == "meta":
+            mv = self.metavars.get(p.text)
+            return mv is not None and mv.kind == "constant"
+        return False
+
+    def _boolean_iso(self, p: PNode, t, env: dict, align):
+        """standard.iso: `X == NULL` and `X == 0` also match `!X`; `X != NULL` and `X != 0`
+        also match a bare `X` used as a test (an if/while/for condition, an operand of
+        `&&`, `||`, `!`, `?:`)."""
+        left, op, right = p.children
+        if not _null_or_zero(right):
+            return
+        if op.text == "==":
+            if t.type != "unary_expression":
+                return
+            bang = t.child_by_field_name("operator")
+            arg = t.child_by_field_name("argument")
+            if bang is None or bang.type != "!" or arg is None:
+                return
+            env2 = self._bind_positions(p, t, env)
+            if env2 is None:
+                return
+            a = _Linked(Atom(op.start, right.end, bang.start_byte, bang.end_byte, op.minus and right.minus), align)
+            yield from self._node(left, _strip_parens(arg), env2, a)
+            return
+        if not _is_test(t):
+            return
+        env2 = self._bind_positions(p, t, env)
+        if env2 is None:
+            return
+        for env3, a in self._node(left, t, env2, align):
+            yield env3, _Linked(Atom(op.start, right.end, t.end_byte, t.end_byte, op.minus and right.minus), a)
+
     def _function(self, p: PNode, t, env: dict, align):
         pf = {c.field_name: c for c in p.children if c.field_name}
         ptype, pdecl, pbody = pf.get("type"), pf.get("declarator"), pf.get("body")
@@ -1353,6 +1420,37 @@ def _norm_type(text: str) -> str:
 
 _C_KEYWORD_TYPE_RE = re.compile(
     r"(?:(?:const|volatile|signed|unsigned|short|long|int|char|float|double|void|_Bool|bool)\s*)+")
+
+
+def _null_or_zero(p: PNode) -> bool:
+    return p.type == "null" or (p.kind == "leaf" and p.text in ("NULL", "0"))
+
+
+def _strip_parens(n):
+    while n.type == "parenthesized_expression":
+        inner = [c for c in n.named_children if c.type != "comment"]
+        if len(inner) != 1:
+            break
+        n = inner[0]
+    return n
+
+
+def _is_test(t) -> bool:
+    """Whether the expression is used as a truth value (spatch's TestExpression)."""
+    child, n = t, t.parent
+    while n is not None and n.type == "parenthesized_expression":
+        child, n = n, n.parent
+    if n is None:
+        return False
+    if n.type in ("if_statement", "while_statement", "do_statement", "for_statement", "conditional_expression"):
+        return n.child_by_field_name("condition") == child
+    if n.type == "binary_expression":
+        op = n.child_by_field_name("operator")
+        return op is not None and op.type in ("&&", "||")
+    if n.type == "unary_expression":
+        op = n.child_by_field_name("operator")
+        return op is not None and op.type == "!"
+    return False
 
 
 def _abstract_stars(d) -> int | None:

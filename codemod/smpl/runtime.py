@@ -155,6 +155,26 @@ def _prefilter(rule: CompiledRule, data: bytes) -> bool:
     return False
 
 
+_ARITH_CACHE: dict[int, bool] = {}
+
+
+def _has_arithmetic(rule: CompiledRule) -> bool:
+    """Whether a pattern has a binary `+ - * &` (what a misread `sizeof(T)-1` hides)."""
+    key = id(rule)
+    if key not in _ARITH_CACHE:
+        found = False
+        for pattern in rule.alternatives:
+            stack = list(pattern.nodes)
+            while stack and not found:
+                n = stack.pop()
+                if n.type == "binary_expression" and any(
+                        c.kind == "leaf" and c.text in ("+", "-", "*", "&") for c in n.children):
+                    found = True
+                stack.extend(n.children)
+        _ARITH_CACHE[key] = found
+    return _ARITH_CACHE[key]
+
+
 def _split_declarations(edits: list, data: bytes, tree) -> list:
     """Removed declarators of a declaration with several (`int i, rc;`) take a comma with
     them, as spatch prints it: the one after, or the one before when every declarator
@@ -324,6 +344,7 @@ class RuleRunner:
             if target is None or target.tree is not tree:
                 target = Target(data, tree, omap.to_original)
                 target.path = self.original.source.path
+            self._refuse_misparse(rule, target, omap)
             edits = EditSet()
             rule_edits: list = []
             out_envs: list[dict] = []
@@ -371,6 +392,22 @@ class RuleRunner:
                 omap.push(edits.shifts())
                 _, tree = parse_bytes(data, self.profile)
         return data, tree
+
+    def _refuse_misparse(self, rule: CompiledRule, target: Target, omap: OffsetMap) -> None:
+        """A rule with arithmetic in its pattern could match across `sizeof(T)-1`, which the
+        C parser misreads: refuse the file (naming the spot) rather than miss matches there."""
+        if not _has_arithmetic(rule):
+            return
+        bad = target.misparsed_sizeof()
+        if not bad:
+            return
+        orig = omap.to_original(bad[0].start_byte)
+        line, col = self.original.source.line_col(orig if orig is not None else 0)
+        text = " ".join(target.text(bad[0]).split())
+        raise ScriptFailure(
+            f"{self.display}:{line}:{col}: unsupported: `{text}`: tree-sitter-c reads a cast after sizeof "
+            f"(`sizeof((T)...)`) where C reads `sizeof(T) ...`, so rule {rule.name} "
+            f"({rule.file}) could miss a match here; add parentheses, e.g. `(sizeof(T)) - 1`")
 
     def _refuse_undecided(self, rule: CompiledRule, m, omap: OffsetMap) -> None:
         """A match that holds only if an expression has a type allocfix cannot see (spatch

@@ -878,9 +878,10 @@ class Matcher:
                 if parent.type == "function_definition" or parent.type == "translation_unit" or \
                         (fn_body is not None and parent == fn_body):
                     return None
-                if parent.type in ("while_statement", "for_statement", "do_statement"):
-                    n = parent
-                    continue
+                if parent.type in ("while_statement", "for_statement", "do_statement") and \
+                        parent.child_by_field_name("body") == n:
+                    # The end of a loop body goes back to the loop's test (spatch's back edge).
+                    return ("loop", parent)
                 n = parent
 
         def walk(node, exempt: bool) -> None:
@@ -892,6 +893,21 @@ class Matcher:
             if node is None or node == "end":
                 if not exempt:
                     failed = True
+                return
+            if isinstance(node, tuple):
+                # Back at a loop's test: run it again or leave the loop.
+                loop = node[1]
+                key = (loop.start_byte, loop.end_byte, "loop-test", exempt)
+                if key in seen:
+                    return
+                seen.add(key)
+                heads = [loop.child_by_field_name(f) for f in ("update", "condition")]
+                if not self._when_ok(p, [h for h in heads if h is not None], env):
+                    if not exempt:
+                        failed = True
+                    return
+                walk(loop.child_by_field_name("body"), exempt)
+                walk(succ(loop), exempt)
                 return
             key = (node.start_byte, node.end_byte, node.type, exempt)
             if key in seen:
@@ -959,11 +975,18 @@ class Matcher:
             elif ty in ("break_statement", "continue_statement"):
                 if exempt and not strict:
                     return
+                stops = ("while_statement", "for_statement", "do_statement", "function_definition")
+                if ty == "break_statement":
+                    stops += ("switch_statement",)
                 loop = node.parent
-                while loop is not None and loop.type not in ("while_statement", "for_statement", "do_statement",
-                                                             "switch_statement", "function_definition"):
+                while loop is not None and loop.type not in stops:
                     loop = loop.parent
-                walk(succ(loop) if loop is not None and loop.type != "function_definition" else None, exempt)
+                if loop is None or loop.type == "function_definition":
+                    walk(None, exempt)
+                elif ty == "continue_statement":
+                    walk(("loop", loop), exempt)
+                else:
+                    walk(succ(loop), exempt)
             else:
                 walk(succ(node), exempt)
 

@@ -260,22 +260,42 @@ class Target:
         return False
 
     def declared_names(self) -> frozenset[str]:
-        """Every name inside a declaration of this file or its local headers (an
-        over-approximation: initializers count too)."""
+        """Every name this file or its local headers declare (variables, parameters, fields,
+        functions, enumerators, typedefs, macros), wherever they are."""
         if getattr(self, "_declared_names", None) is None:
             names: set[str] = set()
-            for ty in ("declaration", "field_declaration", "parameter_declaration", "enumerator",
-                       "type_definition", "function_definition", "preproc_function_def", "preproc_def"):
+
+            def declarator_names(d) -> None:
+                # The declared name of a declarator (through pointers, arrays, functions,
+                # initializers), and of a function declarator's parameters.
+                while d is not None:
+                    if d.type in ("identifier", "field_identifier", "type_identifier"):
+                        names.add(self.text(d))
+                        return
+                    if d.type == "function_declarator":
+                        params = d.child_by_field_name("parameters")
+                        for prm in params.named_children if params is not None else ():
+                            if prm.type == "parameter_declaration":
+                                declarator_names(prm.child_by_field_name("declarator"))
+                    inner = d.child_by_field_name("declarator")
+                    if inner is None:
+                        kids = [c for c in d.named_children if c.type in (
+                            "identifier", "field_identifier", "type_identifier", "pointer_declarator",
+                            "array_declarator", "function_declarator", "parenthesized_declarator")]
+                        inner = kids[0] if kids else None
+                    d = inner
+
+            for ty in ("declaration", "field_declaration", "type_definition", "function_definition",
+                       "parameter_declaration"):
                 for d in self.nodes_of_type(ty):
-                    if ty == "function_definition":
-                        d = d.child_by_field_name("declarator") or d
-                    stack = [d]
-                    while stack:
-                        n = stack.pop()
-                        if n.type in ("identifier", "field_identifier", "type_identifier"):
-                            names.add(self.text(n))
-                        elif n.type != "compound_statement":
-                            stack.extend(n.children)
+                    for i, c in enumerate(d.children):
+                        if d.field_name_for_child(i) == "declarator":
+                            declarator_names(c)
+            for ty in ("enumerator", "preproc_def", "preproc_function_def"):
+                for d in self.nodes_of_type(ty):
+                    n = d.child_by_field_name("name")
+                    if n is not None:
+                        names.add(self.text(n))
             for header in self.local_headers():
                 names |= header.declared_names()
             self._declared_names = frozenset(names)
@@ -940,7 +960,9 @@ class Matcher:
                 leaves = not strict and _falls_through(node)
                 walk(cons, exempt or (leaves and not _falls_through(cons)))
                 if body is not None:
-                    walk(body, exempt or (leaves and not _falls_through(body)))
+                    # spatch: only the `then` branch is an early exit; an `else` that leaves
+                    # is a path like any other.
+                    walk(body, exempt)
                 else:
                     walk(succ(node), exempt)
             elif ty in ("while_statement", "for_statement"):

@@ -195,6 +195,8 @@ def main(argv=None) -> int:
             parts = [f"{label}: {show(v)}" for label, v in
                      (("only spatch", only_sp), ("only allocfix", only_af), ("differ", differ)) if v]
             note = "; ".join(parts + ([note] if note else []))
+        else:
+            parts = []
         if not spatch_ok:
             note = f"spatch fails: {sp_err}" + (f"; {note}" if note else "")
         same_parsed = same_diff
@@ -205,11 +207,11 @@ def main(argv=None) -> int:
             # A difference allocfix does not announce: neither spatch's parse trouble nor an
             # allocfix refusal ("unsupported: ...") explains it.
             silent = sorted(f for f in odd if f not in refused and not spatch_parse_trouble(tree, f))
-        if refused and loads:
-            kinds = sorted({re.sub(r"^.*?unsupported: ", "", m).split(" `")[0][:60] for m in refused.values()})
-            note = f"allocfix refuses {len(refused)} files ({'; '.join(kinds)})" + (
-                f"; silent differences: {', '.join(silent[:3])}" if silent else "") + (
-                f"; {note}" if note and not note.startswith(tuple(refused)[0]) else "")
+        if refused and loads and spatch_ok:
+            # The refusals replace allocfix's failure summary in the note.
+            kinds = sorted({re.sub(r"^.*?unsupported: ", "", m).split(":")[0][:60] for m in refused.values()})
+            note = "; ".join([f"allocfix refuses {len(refused)} files (unsupported: {', '.join(kinds)})"] +
+                             ([f"silent differences: {', '.join(silent[:3])}"] if silent else []) + parts)
         rows.append((rule.name, spatch_ok, loads, len(sp_files), len(af_files), same_files, same_diff, same_parsed,
                      len(refused), len(silent) if same_diff == "no" else 0, note))
         print(f"{rule.name}: done ({time.time() - t0:.0f} s)", file=sys.stderr, flush=True)

@@ -102,3 +102,27 @@ def test_finalize_sees_script_globals(tmp_path, capsys):
     run_finalizers(load_rules([rule], profile))
     err = capsys.readouterr().err
     assert "calls: ['one', 'two']" in err
+
+
+@pytest.mark.integration
+@pytest.mark.spatch
+@pytest.mark.skipif(not spatch_available(), reason="spatch (Coccinelle) is not installed")
+@pytest.mark.parametrize("rule,subdir", [("return_directly", "semihosting"), ("typecast", "replay"),
+                                         ("round", "semihosting")])
+def test_qemu_rule_agrees_or_refuses(qemu_tree, rule, subdir):
+    """QEMU's own rules on a QEMU directory: per file, allocfix's result is spatch's, or
+    allocfix refuses the file naming an unsupported construct and its position."""
+    sp_file = qemu_tree / "scripts" / "coccinelle" / f"{rule}.cocci"
+    macro = qemu_tree / "scripts" / "cocci-macro-file.h"
+    checked = 0
+    for source in sorted((qemu_tree / subdir).glob("*.c")):
+        mine = run_allocfix(sp_file, source)
+        theirs = run_spatch(sp_file, source, macro_file=macro)
+        if not theirs.ok:
+            continue
+        if not mine.ok:
+            assert re.search(r":\d+:\d+: unsupported: ", mine.message), mine.message
+            continue
+        assert same_but_whitespace(mine.output, theirs.output), source.name
+        checked += 1
+    assert checked

@@ -405,7 +405,8 @@ class RuleRunner:
         line, col = self.original.source.line_col(orig if orig is not None else 0)
         text = " ".join(target.text(bad[0]).split())
         raise ScriptFailure(
-            f"{self.display}:{line}:{col}: unsupported: `{text}`: tree-sitter-c reads a cast after sizeof "
+            f"{self.display}:{line}:{col}: unsupported: sizeof(T) before an operator: `{text}`: tree-sitter-c "
+            f"reads a cast after sizeof "
             f"(`sizeof((T)...)`) where C reads `sizeof(T) ...`, so rule {rule.name} "
             f"({rule.file}) could miss a match here; add parentheses, e.g. `(sizeof(T)) - 1`")
 
@@ -419,7 +420,7 @@ class RuleRunner:
                 line, col = self.original.source.line_col(orig if orig is not None else 0)
                 where = f"{rule.file}:{rule.pos.line}" if rule.pos is not None else rule.file
                 raise ScriptFailure(
-                    f"{self.display}:{line}:{col}: unsupported: the type of `{' '.join(text.split())}` is not "
+                    f"{self.display}:{line}:{col}: unsupported: type inference: the type of `{' '.join(text.split())}` is not "
                     f"known from this file or the headers next to it (rule {rule.name} at {where} needs it to be "
                     f"`{type_text.strip()}`); allocfix cannot tell whether the rule applies here")
 

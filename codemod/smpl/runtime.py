@@ -155,12 +155,12 @@ def _prefilter(rule: CompiledRule, data: bytes) -> bool:
     return False
 
 
-_ARITH_CACHE: dict[int, bool] = {}
+_ARITH_CACHE: dict[tuple, bool] = {}
 
 
 def _has_arithmetic(rule: CompiledRule) -> bool:
     """Whether a pattern has a binary `+ - * &` (what a misread `sizeof(T)-1` hides)."""
-    key = id(rule)
+    key = (rule.file, rule.name, rule.pos, len(rule.alternatives))
     if key not in _ARITH_CACHE:
         found = False
         for pattern in rule.alternatives:

@@ -81,6 +81,9 @@ class Match:
     start: int  # target range of the whole match
     end: int
     subs: tuple = ()  # further matches made together with this one (other paths, nests)
+    # (offset, text, type) of expressions a typed metavariable matched without knowing their
+    # type: the match holds only if the type is right, which allocfix cannot tell.
+    undecided: tuple = ()
 
 
 class _Linked:
@@ -133,6 +136,27 @@ class Target:
         self._norm_cache: dict[tuple[int, int], str] = {}
         self._around: dict[tuple, list[tree_sitter.Node]] = {}
         self._queried: dict[str, list[tree_sitter.Node] | None] = {}
+        self.path: str | None = None  # the file's path: its local headers give types too
+        self._headers: list["Target"] | None = None
+
+    def local_headers(self) -> list["Target"]:
+        """The headers spatch reads for types by default: `#include "x.h"` found next to
+        the file (not those found on an include path, nor headers they include)."""
+        if self._headers is None:
+            self._headers = []
+            if self.path is not None:
+                import os
+
+                here = os.path.dirname(self.path)
+                for inc in self.nodes_of_type("preproc_include"):
+                    arg = inc.child_by_field_name("path")
+                    if arg is None or arg.type != "string_literal":
+                        continue
+                    name = self.text(arg)[1:-1]
+                    header = _header_target(os.path.normpath(os.path.join(here, name)))
+                    if header is not None:
+                        self._headers.append(header)
+        return self._headers
 
     def nodes_of_type(self, type_name: str) -> list[tree_sitter.Node]:
         if self._by_type is None and len(self._queried) < _QUERY_TYPES_MAX:
@@ -239,6 +263,25 @@ class Target:
         if ty == "identifier":
             found = self._declared_type(node)
             return found if found is not None else self._macro_type(self.text(node), 0)
+        if ty == "field_expression":
+            found = self._field_type(node)
+            if found is not None and found.endswith(" []") and not (
+                    node.parent is not None and node.parent.type == "subscript_expression"
+                    and node.parent.child_by_field_name("argument") == node):
+                return None  # an array used whole: spatch's array types are not modelled
+            return found
+        if ty == "subscript_expression":
+            arg = node.child_by_field_name("argument")
+            if arg is None:
+                return None
+            if arg.type == "identifier":
+                elem = self._array_element_type(arg)
+                if elem is not None:
+                    return elem
+            inner = self.expr_type(arg)
+            if inner is not None and inner.endswith(" []"):
+                return inner[:-3]
+            return _norm_type(inner[:-1]) if inner is not None and inner.endswith("*") else None
         if ty == "binary_expression":
             op = node.child_by_field_name("operator")
             op_text = op.type if op is not None else ""
@@ -251,17 +294,227 @@ class Target:
             return left if left is not None else right
         return None
 
-    def _macro_type(self, name: str, depth: int) -> str | None:
-        """Type of an object-like macro whose value is integer arithmetic (as spatch infers)."""
-        if depth > 8:
-            return None
+    def unknowable(self, node) -> bool:
+        """Whether spatch cannot know the expression's type either: it uses a name that no
+        declaration in this file or the headers next to it mentions (spatch reads no
+        others by default). False means allocfix merely does not model how spatch would
+        infer it."""
+        ty = node.type
+        if ty == "parenthesized_expression":
+            inner = [c for c in node.named_children if c.type != "comment"]
+            return len(inner) == 1 and self.unknowable(inner[0])
+        if ty == "identifier":
+            name = self.text(node)
+            if name in self._macro_values():
+                return True  # its value's type is inferred as spatch does (expr_type)
+            return name not in self.declared_names()
+        if ty == "field_expression":
+            fld = node.child_by_field_name("field")
+            arg = node.child_by_field_name("argument")
+            if fld is None or arg is None:
+                return False
+            if self.text(fld) not in self.declared_names() or self.unknowable(arg):
+                return True
+            # The base's type is known but no visible definition of it has the field.
+            base = self.expr_type(arg)
+            if base is None:
+                return False
+            base = re.sub(r"\b(?:const|volatile)\b", " ", base.rstrip("* ")).strip()
+            return " ".join(base.split()) not in self._struct_fields()
+        if ty in ("pointer_expression", "subscript_expression"):
+            arg = node.child_by_field_name("argument")
+            return arg is not None and self.unknowable(arg)
+        if ty == "call_expression":
+            fn = node.child_by_field_name("function")
+            return fn is not None and fn.type == "identifier" and self.text(fn) not in self.declared_names()
+        if ty == "binary_expression":
+            left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
+            return left is not None and right is not None and self.unknowable(left) and self.unknowable(right)
+        return False
+
+    def declared_names(self) -> frozenset[str]:
+        """Every name this file or its local headers declare (variables, parameters, fields,
+        functions, enumerators, typedefs, macros), wherever they are."""
+        if getattr(self, "_declared_names", None) is None:
+            names: set[str] = set()
+
+            def declarator_names(d) -> None:
+                # The declared name of a declarator (through pointers, arrays, functions,
+                # initializers), and of a function declarator's parameters.
+                while d is not None:
+                    if d.type in ("identifier", "field_identifier", "type_identifier"):
+                        names.add(self.text(d))
+                        return
+                    if d.type == "function_declarator":
+                        params = d.child_by_field_name("parameters")
+                        for prm in params.named_children if params is not None else ():
+                            if prm.type == "parameter_declaration":
+                                declarator_names(prm.child_by_field_name("declarator"))
+                    inner = d.child_by_field_name("declarator")
+                    if inner is None:
+                        kids = [c for c in d.named_children if c.type in (
+                            "identifier", "field_identifier", "type_identifier", "pointer_declarator",
+                            "array_declarator", "function_declarator", "parenthesized_declarator")]
+                        inner = kids[0] if kids else None
+                    d = inner
+
+            for ty in ("declaration", "field_declaration", "type_definition", "function_definition",
+                       "parameter_declaration"):
+                for d in self.nodes_of_type(ty):
+                    for i, c in enumerate(d.children):
+                        if d.field_name_for_child(i) == "declarator":
+                            declarator_names(c)
+            for ty in ("enumerator", "preproc_def", "preproc_function_def"):
+                for d in self.nodes_of_type(ty):
+                    n = d.child_by_field_name("name")
+                    if n is not None:
+                        names.add(self.text(n))
+            for header in self.local_headers():
+                names |= header.declared_names()
+            self._declared_names = frozenset(names)
+        return self._declared_names
+
+    def _macro_values(self) -> dict[str, str]:
         if getattr(self, "_macros", None) is None:
             self._macros = {}
             for d in self.nodes_of_type("preproc_def"):
                 n, v = d.child_by_field_name("name"), d.child_by_field_name("value")
                 if n is not None and v is not None:
                     self._macros[self.text(n)] = self.text(v).strip()
-        value = self._macros.get(name)
+        return self._macros
+
+    def misparsed_sizeof(self) -> list:
+        """`sizeof(long)-1` and `sizeof(int) * n`: tree-sitter-c reads a cast there
+        (`sizeof((long)-1)`), where C reads `sizeof(long) - 1`. Patterns cannot match
+        across such a spot."""
+        if getattr(self, "_misparsed", None) is None:
+            out = []
+            for n in self.nodes_of_type("sizeof_expression"):
+                v = n.child_by_field_name("value")
+                if v is not None and v.type == "cast_expression" and \
+                        not self.data[n.start_byte + 6:v.start_byte].strip():
+                    out.append(n)
+            self._misparsed = out
+        return self._misparsed
+
+    def _field_type(self, node) -> str | None:
+        """`a->f` / `a.f`: the field's declared type, when the struct (or the typedef naming
+        it) is defined in this file."""
+        arg = node.child_by_field_name("argument")
+        fld = node.child_by_field_name("field")
+        op = node.child_by_field_name("operator")
+        if arg is None or fld is None or op is None:
+            return None
+        base = self.expr_type(arg)
+        if base is None:
+            return None
+        if op.type == "->":
+            if not base.endswith("*"):
+                return None
+            base = _norm_type(base[:-1])
+        elif base.endswith("*"):
+            return None
+        base = re.sub(r"\b(?:const|volatile)\b", " ", base).strip()
+        fields = self._struct_fields().get(" ".join(base.split()))
+        return fields.get(self.text(fld)) if fields is not None else None
+
+    def _struct_fields(self) -> dict[str, dict[str, str]]:
+        """Struct/union name (`struct S`, or a typedef name) -> field name -> type, for the
+        definitions in this file."""
+        if getattr(self, "_fields", None) is not None:
+            return self._fields
+        out: dict[str, dict[str, str]] = {}
+        for kind in ("struct_specifier", "union_specifier"):
+            for spec in self.nodes_of_type(kind):
+                body = spec.child_by_field_name("body")
+                if body is None:
+                    continue
+                fields: dict[str, str] = {}
+                for fd in body.named_children:
+                    if fd.type != "field_declaration":
+                        continue
+                    ftype = fd.child_by_field_name("type")
+                    if ftype is None or ftype.type in ("struct_specifier", "union_specifier") and \
+                            ftype.child_by_field_name("body") is not None:
+                        continue
+                    quals = [self.text(c) for c in fd.named_children if c.type == "type_qualifier"]
+                    base_text = " ".join(quals + [self.text(ftype)])
+                    for i, c in enumerate(fd.children):
+                        if fd.field_name_for_child(i) != "declarator":
+                            continue
+                        stars, core = 0, c
+                        while core is not None and core.type == "pointer_declarator":
+                            stars += 1
+                            core = core.child_by_field_name("declarator")
+                        if core is not None and core.type == "array_declarator":
+                            # An array field: only its elements get a type (`s.a[i]`).
+                            core = core.child_by_field_name("declarator")
+                            if core is not None and core.type == "field_identifier":
+                                fields[self.text(core)] = _norm_type(base_text + " " + "*" * stars) + " []"
+                            continue
+                        if core is not None and core.type == "field_identifier":
+                            fields[self.text(core)] = _norm_type(base_text + " " + "*" * stars)
+                name = spec.child_by_field_name("name")
+                keyword = "struct" if kind == "struct_specifier" else "union"
+                if name is not None:
+                    out[f"{keyword} {self.text(name)}"] = fields
+                parent = spec.parent
+                if parent is not None and parent.type == "type_definition":
+                    for i, c in enumerate(parent.children):
+                        if parent.field_name_for_child(i) == "declarator" and c.type == "type_identifier":
+                            out[self.text(c)] = fields
+        for td in self.nodes_of_type("type_definition"):
+            # `typedef struct S S;` after (or before) `struct S { ... }`.
+            ttype = td.child_by_field_name("type")
+            if ttype is None or ttype.type not in ("struct_specifier", "union_specifier") or \
+                    ttype.child_by_field_name("body") is not None:
+                continue
+            name = ttype.child_by_field_name("name")
+            keyword = "struct" if ttype.type == "struct_specifier" else "union"
+            fields = out.get(f"{keyword} {self.text(name)}") if name is not None else None
+            if fields is None:
+                continue
+            for i, c in enumerate(td.children):
+                if td.field_name_for_child(i) == "declarator" and c.type == "type_identifier":
+                    out.setdefault(self.text(c), fields)
+        for header in self.local_headers():
+            for name, fields in header._struct_fields().items():
+                out.setdefault(name, fields)
+        self._fields = out
+        return out
+
+    def _array_element_type(self, ident) -> str | None:
+        """`T x[N]` in scope: T (with its stars)."""
+        name = self.text(ident)
+        scope = ident.parent
+        while scope is not None:
+            if scope.type in ("compound_statement", "translation_unit"):
+                for d in scope.named_children:
+                    if d.type != "declaration" or d.start_byte >= ident.start_byte:
+                        continue
+                    base = d.child_by_field_name("type")
+                    for i, c in enumerate(d.children):
+                        if d.field_name_for_child(i) != "declarator":
+                            continue
+                        core = c.child_by_field_name("declarator") if c.type == "init_declarator" else c
+                        stars = 0
+                        while core is not None and core.type == "pointer_declarator":
+                            stars += 1
+                            core = core.child_by_field_name("declarator")
+                        if core is not None and core.type == "array_declarator":
+                            inner = core.child_by_field_name("declarator")
+                            if inner is not None and inner.type == "identifier" and self.text(inner) == name \
+                                    and base is not None:
+                                quals = [self.text(q) for q in d.named_children if q.type == "type_qualifier"]
+                                return _norm_type(" ".join(quals + [self.text(base)]) + " " + "*" * stars)
+            scope = scope.parent
+        return None
+
+    def _macro_type(self, name: str, depth: int) -> str | None:
+        """Type of an object-like macro whose value is integer arithmetic (as spatch infers)."""
+        if depth > 8:
+            return None
+        value = self._macro_values().get(name)
         if value is None:
             return None
         if re.fullmatch(r'"(?:[^"\\]|\\.)*"', value):
@@ -325,6 +578,11 @@ class Target:
                 if found is not None:
                     return found
             scope = scope.parent
+        if self._headers is not None or self.path is not None:
+            for header in self.local_headers():
+                found = header._declared_in(header.tree.root_node, name, len(header.data))
+                if found is not None:
+                    return found
         return None
 
     def _declared_in(self, scope, name: str, before: int) -> str | None:
@@ -366,6 +624,23 @@ class Target:
             cached = normalize_tokens(self.data, node)
             self._norm_cache[key] = cached
         return cached
+
+
+_HEADER_CACHE: dict[str, "Target | None"] = {}
+
+
+def _header_target(path: str) -> "Target | None":
+    """A header parsed once per process (for its declarations only)."""
+    if path not in _HEADER_CACHE:
+        from codemod.cparse import parser as c_parser
+
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except OSError:
+            data = None
+        _HEADER_CACHE[path] = Target(data, c_parser().parse(data), lambda o: o) if data is not None else None
+    return _HEADER_CACHE[path]
 
 
 def normalize_tokens(data: bytes, node) -> str:
@@ -446,18 +721,18 @@ class Matcher:
 
     def _make(self, env, align, start, end) -> Match:
         extra = env.get(SUBS_KEY, ())
-        bindings = {k: v for k, v in env.items() if k != SUBS_KEY}
+        bindings = {k: v for k, v in env.items() if k[0] != "\0"}
         subs = []
         for item in extra:
             if isinstance(item, Match):
                 subs.append(item)
             else:  # another path's match: its own bindings and alignment
                 sub_env, sub_align = item
-                sub_bindings = {k: v for k, v in sub_env.items() if k != SUBS_KEY}
+                sub_bindings = {k: v for k, v in sub_env.items() if k[0] != "\0"}
                 subs.append(Match(self.rule, self.pattern, sub_bindings, sub_align.to_list() if sub_align else [],
-                                  start, end))
+                                  start, end, (), sub_env.get(UNDECIDED_KEY, ())))
         return Match(self.rule, self.pattern, bindings, align.to_list() if align else [], start, end,
-                     tuple(subs))
+                     tuple(subs), env.get(UNDECIDED_KEY, ()))
 
     def _candidates(self, p: PNode, near: list[int] | None):
         if p.kind == "meta":
@@ -467,14 +742,27 @@ class Matcher:
                 types = EXPRESSION_TYPES
             else:
                 types = IDENTIFIER_TYPES
+            iso = False
+        elif p.type == "binary_expression" and len(p.children) == 3 and p.children[1].text in ("==", "!=") \
+                and _null_or_zero(p.children[2]):
+            # The boolean isomorphisms: `X == NULL` is also `!X`, `X != NULL` any test.
+            types = (p.type, "unary_expression") if p.children[1].text == "==" else EXPRESSION_TYPES
+            iso = True
         else:
             types = (p.type,)
+            iso = False
         if near:
             # Only nodes holding every bound position can match: those are
             # ancestors of the token at the first one (no whole-tree index).
             chain = self.t.ancestors_at(near[0])
             cands = [c for t in types for c in chain
                      if c.type == t and all(c.start_byte <= o < c.end_byte for o in near)]
+            if iso:
+                cands.sort(key=lambda n: (n.start_byte, -n.end_byte))
+        elif iso:
+            # The isomorphic forms need not hold the pattern's words (`!x` has no NULL).
+            cands = [n for t in types for n in self.t.nodes_of_type(t)]
+            cands.sort(key=lambda n: (n.start_byte, -n.end_byte))
         else:
             words = self._anchor_words(p)
             if words is None:
@@ -532,16 +820,47 @@ class Matcher:
                 for env2, align2 in self._type_meta(inner.children[1], ttype, env, align):
                     yield env2, align2
                 return
-        if p.type == "parenthesized_expression" and t.type != p.type and t.type in EXPRESSION_TYPES:
-            # spatch's `paren` isomorphism: `(E)` in a pattern also matches a bare E.
+        if p.type == "type_descriptor" and t.type == "type_descriptor":
+            ptype = next((c for c in p.children if c.field_name == "type"), None)
+            mv = self.metavars.get(ptype.text) if ptype is not None and ptype.kind == "meta" else None
+            if mv is not None and mv.kind == "type" and len(p.children) == 2:
+                # `(T *)` against `(void **)`: T is `void *` (the stars the pattern lacks).
+                pstars = _abstract_stars(p.children[1])
+                tdecl = t.child_by_field_name("declarator")
+                tstars = _abstract_stars(tdecl) if tdecl is not None else 0
+                if pstars is not None and tstars is not None and tstars > pstars:
+                    ttype = t.child_by_field_name("type")
+                    quals = [self.t.text(c) for c in _children(t) if c.type == "type_qualifier"]
+                    full = " ".join(quals + [self.t.text(ttype)]) + " " + "*" * (tstars - pstars)
+                    if mv.constraint is not None and not _constraint_ok(mv.constraint, full):
+                        return
+                    env2 = self._bind(ptype.text, "type", full, normalize_text(full), None, None, env)
+                    if env2 is not None:
+                        yield env2, _Linked(Atom(p.start, p.end, t.start_byte, t.end_byte, p.minus), align)
+                    return
+        if p.type == "parenthesized_expression" and t.type in EXPRESSION_TYPES:
+            # spatch's `paren` isomorphism: `(E)` in a pattern also matches a bare E (and
+            # `(x)` when E is already bound to `(x)`).
             inner = [c for c in p.children if c.kind != "leaf" or c.text not in ("(", ")")]
-            if len(inner) == 1:
+            if t.type != p.type:
+                if len(inner) == 1:
+                    yield from self._node(inner[0], t, env, align)
+                return
+            if len(inner) == 1 and inner[0].kind == "meta" and inner[0].text in env \
+                    and env[inner[0].text].norm == self.t.norm(t):
                 yield from self._node(inner[0], t, env, align)
+                return
+        if p.type == "binary_expression" and len(p.children) == 3 and t.type != "binary_expression" \
+                and p.children[1].text in ("==", "!="):
+            yield from self._boolean_iso(p, t, env, align)
             return
         if t.type != p.type:
             return
-        if p.type == "binary_expression" and len(p.children) == 3 and p.children[1].text in ("*", "+"):
-            # spatch's isomorphism: `A * B` and `A + B` also match `B * A`, `B + A`.
+        if p.type == "binary_expression" and len(p.children) == 3 and (
+                p.children[1].text in ("*", "+", "|", "&") or
+                p.children[1].text in ("==", "!=") and self._constant_like(p.children[2])):
+            # spatch's isomorphisms: `A * B`, `A + B`, `A | B`, `A & B` also match `B * A`, ...;
+            # `E == C` and `E != C` (C a constant) also match `C == E`, `C != E`.
             tkids = _children(t)
             if len(tkids) == 3 and self.t.text(tkids[1]) == p.children[1].text:
                 env2 = self._bind_positions(p, t, env)
@@ -590,8 +909,8 @@ class Matcher:
             if allow_rest and all(q.kind == "dots" or _closing(q) for q in rest):
                 # Trailing `...` of a statement sequence: to the end of the function.
                 stmts = [t for t in ts if t.type not in ("{", "}")]
-                if not self._when_ok(p, stmts + self._continuation(stmts[-1] if stmts else None, container),
-                                     env):
+                if not _after_return(ts) and not self._when_ok(
+                        p, stmts + self._continuation(stmts[-1] if stmts else None, container), env):
                     return
                 span = (stmts[0].start_byte, stmts[-1].end_byte) if stmts else (list_end, list_end)
                 atom = Atom(p.start, p.end, span[0], span[1], p.minus, True)
@@ -600,8 +919,9 @@ class Matcher:
                 return
         if p.kind == "dots" or (p.kind == "meta" and p.type in ("expression list", "parameter list")):
             # Absorb k items. Shortest first, as spatch prefers.
+            unreachable = p.kind == "dots" and container is not None and _after_return(ts)
             for k in range(len(ts) + 1):
-                if p.kind == "dots" and not self._when_ok(p, ts[:k], env):
+                if p.kind == "dots" and not unreachable and not self._when_ok(p, ts[:k], env):
                     continue
                 if k:
                     span = (ts[0].start_byte, ts[k - 1].end_byte)
@@ -652,6 +972,7 @@ class Matcher:
         escape = allow_rest
         fn_body = _function_body(container)
         hits: list = []  # statement nodes where `target` matched first on some path
+        exempt_hits: set = set()  # ... on a path that leaves early (need not match further)
         failed = False
         seen: set = set()
         budget = [20000]
@@ -679,9 +1000,10 @@ class Matcher:
                 if parent.type == "function_definition" or parent.type == "translation_unit" or \
                         (fn_body is not None and parent == fn_body):
                     return None
-                if parent.type in ("while_statement", "for_statement", "do_statement"):
-                    n = parent
-                    continue
+                if parent.type in ("while_statement", "for_statement", "do_statement") and \
+                        parent.child_by_field_name("body") == n:
+                    # The end of a loop body goes back to the loop's test (spatch's back edge).
+                    return ("loop", parent)
                 n = parent
 
         def walk(node, exempt: bool) -> None:
@@ -694,12 +1016,29 @@ class Matcher:
                 if not exempt:
                     failed = True
                 return
+            if isinstance(node, tuple):
+                # Back at a loop's test: run it again or leave the loop.
+                loop = node[1]
+                key = (loop.start_byte, loop.end_byte, "loop-test", exempt)
+                if key in seen:
+                    return
+                seen.add(key)
+                heads = [loop.child_by_field_name(f) for f in ("update", "condition")]
+                if not self._when_ok(p, [h for h in heads if h is not None], env):
+                    if not exempt:
+                        failed = True
+                    return
+                walk(loop.child_by_field_name("body"), exempt)
+                walk(succ(loop), exempt)
+                return
             key = (node.start_byte, node.end_byte, node.type, exempt)
             if key in seen:
                 return
             seen.add(key)
             if hit_at(node):
                 hits.append(node)
+                if exempt:
+                    exempt_hits.add((node.start_byte, node.end_byte))
                 if any_:
                     # `when any`: later occurrences on the path match too; the path is satisfied.
                     walk(succ(node), True)
@@ -723,7 +1062,9 @@ class Matcher:
                 leaves = not strict and _falls_through(node)
                 walk(cons, exempt or (leaves and not _falls_through(cons)))
                 if body is not None:
-                    walk(body, exempt or (leaves and not _falls_through(body)))
+                    # spatch: only the `then` branch is an early exit; an `else` that leaves
+                    # is a path like any other.
+                    walk(body, exempt)
                 else:
                     walk(succ(node), exempt)
             elif ty in ("while_statement", "for_statement"):
@@ -758,11 +1099,18 @@ class Matcher:
             elif ty in ("break_statement", "continue_statement"):
                 if exempt and not strict:
                     return
+                stops = ("while_statement", "for_statement", "do_statement", "function_definition")
+                if ty == "break_statement":
+                    stops += ("switch_statement",)
                 loop = node.parent
-                while loop is not None and loop.type not in ("while_statement", "for_statement", "do_statement",
-                                                             "switch_statement", "function_definition"):
+                while loop is not None and loop.type not in stops:
                     loop = loop.parent
-                walk(succ(loop) if loop is not None and loop.type != "function_definition" else None, exempt)
+                if loop is None or loop.type == "function_definition":
+                    walk(None, exempt)
+                elif ty == "continue_statement":
+                    walk(("loop", loop), exempt)
+                else:
+                    walk(succ(loop), exempt)
             else:
                 walk(succ(node), exempt)
 
@@ -805,7 +1153,7 @@ class Matcher:
             if _DEBUG:
                 print("REMOTE", h.type, [c.type for c in siblings], [q.type for q in middle], got is not None)
             if got is None:
-                if exists:
+                if exists or (h.start_byte, h.end_byte) in exempt_hits:
                     continue
                 return
             # Each path has its own bindings for what it matched (spatch: one environment
@@ -878,6 +1226,44 @@ class Matcher:
             yield from self._seq(rest, ts[k:], env2, _Linked(atom, align), allow_rest, list_end, container)
 
     # -- function definitions: `T f(PS) { ... }` --------------------------------------
+
+    def _constant_like(self, p: PNode) -> bool:
+        if p.kind == "leaf":
+            return p.type in ("number_literal", "char_literal", "string_literal", "null") or p.text == "NULL"
+        if p.type == "null":
+            return True
+        if p.kind == "meta":
+            mv = self.metavars.get(p.text)
+            return mv is not None and mv.kind == "constant"
+        return False
+
+    def _boolean_iso(self, p: PNode, t, env: dict, align):
+        """standard.iso: `X == NULL` and `X == 0` also match `!X`; `X != NULL` and `X != 0`
+        also match a bare `X` used as a test (an if/while/for condition, an operand of
+        `&&`, `||`, `!`, `?:`)."""
+        left, op, right = p.children
+        if not _null_or_zero(right):
+            return
+        if op.text == "==":
+            if t.type != "unary_expression":
+                return
+            bang = t.child_by_field_name("operator")
+            arg = t.child_by_field_name("argument")
+            if bang is None or bang.type != "!" or arg is None:
+                return
+            env2 = self._bind_positions(p, t, env)
+            if env2 is None:
+                return
+            a = _Linked(Atom(op.start, right.end, bang.start_byte, bang.end_byte, op.minus and right.minus), align)
+            yield from self._node(left, _strip_parens(arg), env2, a)
+            return
+        if not _is_test(t):
+            return
+        env2 = self._bind_positions(p, t, env)
+        if env2 is None:
+            return
+        for env3, a in self._node(left, t, env2, align):
+            yield env3, _Linked(Atom(op.start, right.end, t.end_byte, t.end_byte, op.minus and right.minus), a)
 
     def _function(self, p: PNode, t, env: dict, align):
         pf = {c.field_name: c for c in p.children if c.field_name}
@@ -954,6 +1340,12 @@ class Matcher:
             n = stack.pop()
             for _ in sub._node(p, n, dict(env), None):
                 return True
+            if n.type == "preproc_if" and _is_if0(n):
+                # spatch does not see the dead branch of `#if 0`.
+                alt = n.child_by_field_name("alternative")
+                if alt is not None:
+                    stack.append(alt)
+                continue
             stack.extend(_children(n))
         return False
 
@@ -1004,8 +1396,16 @@ class Matcher:
         as far as declarations in the file tell, must be the declared one. An
         expression of unknown type does not match (as in spatch)."""
         actual = self.t.expr_type(t)
+        if actual is None and self.t.unknowable(t):
+            return None  # nothing spatch reads declares it: no match there either
         if actual is None:
-            return None
+            # spatch would know the type from headers allocfix does not read: the match goes
+            # on, marked undecided, and the rule runner refuses it with a clear message.
+            env2 = dict(env)
+            shown = re.sub(r"[A-Za-z_]\w*", lambda m: env[m.group()].text if m.group() in env and
+                           env[m.group()].kind == "type" else m.group(), type_text.replace("|", " or "))
+            env2[UNDECIDED_KEY] = env.get(UNDECIDED_KEY, ()) + ((t.start_byte, self.t.text(t), shown),)
+            return env2
         if "|" in type_text:
             for alternative in type_text.split("|"):
                 got = self._typed(alternative, t, env)
@@ -1060,13 +1460,42 @@ class Matcher:
         pdecls = [c for c in p.children if c.field_name == "declarator"]
         tdecls = [c for c in _children(t) if c.type not in (",", ";") and
                   t.field_name_for_child(t.children.index(c)) == "declarator"]
-        if ptype is None or len(pdecls) != 1 or len(tdecls) != 1:
+        if ptype is None or len(pdecls) != 1 or not tdecls or (len(tdecls) > 1 and not self._split_ok(p)):
             # Fall back to plain structural matching.
             if [c.type for c in p.children] and len(_children(t)) == len(p.children):
                 yield from self._seq(list(p.children), _children(t), env, align, False, t.end_byte)
             return
+        if len(tdecls) == 1:
+            yield from self._one_declarator(p, ptype, pdecls[0], t, tdecls[0], env, align)
+            return
+        # `int i, rc;`: the pattern's one declarator matches each of the target's (spatch
+        # splits the declaration). Removing the whole pattern removes just that declarator
+        # here; the rule runner then takes commas (or the whole declaration) with it.
+        for td in tdecls:
+            for env2, align2 in self._one_declarator(p, ptype, pdecls[0], t, td, env, align):
+                if not p.minus:
+                    yield env2, align2
+                    continue
+                ttype = t.child_by_field_name("type")
+                semi_p, semi_t = p.children[-1], _children(t)[-1]
+                a = _Linked(Atom(ptype.start, ptype.end, ttype.start_byte, ttype.end_byte, False), align)
+                a = _Linked(Atom(pdecls[0].start, pdecls[0].end, td.start_byte, td.end_byte, True), a)
+                a = _Linked(Atom(semi_p.start, semi_p.end, semi_t.start_byte, semi_t.end_byte, False), a)
+                yield env2, a
+
+    def _split_ok(self, p: PNode) -> bool:
+        """Whether a declaration pattern may match one declarator of several: spatch does not
+        when code is added right before or after the declaration (it cannot split it)."""
+        text = self.pattern.text
+        for chunk in self.pattern.plus:
+            if chunk.anchor <= p.start and not text[chunk.anchor:p.start].strip():
+                return False
+            if chunk.anchor >= p.end and not text[p.end:chunk.anchor].strip():
+                return False
+        return True
+
+    def _one_declarator(self, p: PNode, ptype: PNode, pdecl: PNode, t, tdecl, env: dict, align):
         ttype = t.child_by_field_name("type")
-        pdecl, tdecl = pdecls[0], tdecls[0]
         # Peel pointer declarators off both sides.
         pstars, pcore = _peel(pdecl)
         tstars, tcore = _peel_node(tdecl)
@@ -1123,6 +1552,7 @@ class Matcher:
 
 
 SUBS_KEY = "\0subs"
+UNDECIDED_KEY = "\0undecided"
 _DEBUG = False
 STATEMENT_LISTS = frozenset({"compound_statement", "translation_unit"})
 
@@ -1137,6 +1567,67 @@ def _norm_type(text: str) -> str:
 
 _C_KEYWORD_TYPE_RE = re.compile(
     r"(?:(?:const|volatile|signed|unsigned|short|long|int|char|float|double|void|_Bool|bool)\s*)+")
+
+
+def _null_or_zero(p: PNode) -> bool:
+    return p.type == "null" or (p.kind == "leaf" and p.text in ("NULL", "0"))
+
+
+def _strip_parens(n):
+    while n.type == "parenthesized_expression":
+        inner = [c for c in n.named_children if c.type != "comment"]
+        if len(inner) != 1:
+            break
+        n = inner[0]
+    return n
+
+
+def _is_test(t) -> bool:
+    """Whether the expression is used as a truth value (spatch's TestExpression)."""
+    child, n = t, t.parent
+    while n is not None and n.type == "parenthesized_expression":
+        child, n = n, n.parent
+    if n is None:
+        return False
+    if n.type in ("if_statement", "while_statement", "do_statement", "for_statement", "conditional_expression"):
+        return n.child_by_field_name("condition") == child
+    if n.type == "binary_expression":
+        op = n.child_by_field_name("operator")
+        return op is not None and op.type in ("&&", "||")
+    if n.type == "unary_expression":
+        op = n.child_by_field_name("operator")
+        return op is not None and op.type == "!"
+    return False
+
+
+def _abstract_stars(d) -> int | None:
+    """Stars of an abstract pointer declarator (PNode or tree node); None for others."""
+    stars = 0
+    while d is not None:
+        if d.type != "abstract_pointer_declarator":
+            return None
+        stars += 1
+        kids = [c for c in d.children if c.type not in ("*", "comment")]
+        if any(c.type == "type_qualifier" for c in kids):
+            return None
+        d = kids[0] if kids else None
+    return stars
+
+
+def _after_return(ts: list) -> bool:
+    """Whether the statements ts follow a `return` in their block: no path from the code
+    before reaches them (a label's code after a return belongs to other paths)."""
+    if not ts:
+        return False
+    before = ts[0].prev_named_sibling
+    while before is not None and before.type == "comment":
+        before = before.prev_named_sibling
+    return before is not None and before.type == "return_statement"
+
+
+def _is_if0(n) -> bool:
+    cond = n.child_by_field_name("condition")
+    return cond is not None and cond.text.strip() == b"0"
 
 
 def _in_if0(node) -> bool:
@@ -1267,13 +1758,90 @@ def _constraint_ok(c, text: str) -> bool:
     return True
 
 
+_MACRO_NOISE_RE = re.compile(rb'"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\'|/\*.*?\*/|//[^\n]*|\\\r?\n', re.S)
+_MACRO_PREFIX = b"int _(){"  # fits in the shortest `#define X ` before a body
+_MACRO_SUFFIX = b";}"
+
+
+def macro_bodies(target: Target) -> list[tuple[int, int]]:
+    """(start, end) of every #define body in the file."""
+    out = []
+    data = target.data
+    for ty in ("preproc_def", "preproc_function_def", "ERROR"):
+        for d in target.nodes_of_type(ty):
+            if ty == "ERROR" and (not d.children or d.children[0].type != "#define"):
+                continue
+            v = next((c for c in d.children if c.type == "preproc_arg"), None)
+            if v is None:
+                continue
+            # tree-sitter ends the body at a comment inside it: the body is the logical line.
+            end = v.start_byte
+            while True:
+                nl = data.find(b"\n", end)
+                if nl == -1:
+                    end = len(data)
+                    break
+                if data[nl - 1:nl] == b"\\" or data[nl - 2:nl] == b"\\\r":
+                    end = nl + 1
+                    continue
+                end = nl - 1 if data[nl - 1:nl] == b"\r" else nl
+                break
+            if end > v.start_byte:
+                out.append((v.start_byte, end))
+    return sorted(set(out))
+
+
+def macro_view(target: Target, bodies: list[tuple[int, int]], parse) -> Target | None:
+    """The #define bodies as code spatch matches in them: a text of the file's length that
+    is blank except for each body that parses as statements or an expression, wrapped in
+    a function of its own at the body's own offsets (so matches and edits refer to the
+    file's bytes). parse(bytes) -> tree."""
+    data = target.data
+    buf = bytearray(b" " * len(data))
+    for k, ch in enumerate(data):
+        if ch == 10:
+            buf[k] = 10
+    cursor = 0
+    kept = 0
+    for vs, ve in bodies:
+        if vs - len(_MACRO_PREFIX) < cursor:
+            continue
+
+        def blank(m):
+            if m.group().startswith((b'"', b"'")):
+                return m.group()
+            return bytes(10 if c == 10 else 32 for c in m.group())
+
+        body = _MACRO_NOISE_RE.sub(blank, data[vs:ve])
+        if not body.strip():
+            continue
+        alone = parse(_MACRO_PREFIX + body + _MACRO_SUFFIX)
+        if alone.root_node.has_error:
+            continue  # not code on its own (a type, a fragment): spatch does not match there either
+        buf[vs - len(_MACRO_PREFIX):vs] = _MACRO_PREFIX
+        buf[vs:ve] = body
+        end = ve + len(_MACRO_SUFFIX)
+        if end > len(buf):
+            buf.extend(b" " * (end - len(buf)))
+        buf[ve:end] = _MACRO_SUFFIX
+        cursor = end
+        kept += 1
+    if not kept:
+        return None
+    view = bytes(buf)
+    return Target(view, parse(view), target.to_original)
+
+
 def find_matches(rule: CompiledRule, target: Target, prebound: dict[str, Binding],
-                 near: list[int] | None = None) -> list[Match]:
-    """All matches of the rule's alternatives; earlier alternatives win a spot."""
+                 near: list[int] | None = None, kinds: tuple[str, ...] | None = None) -> list[Match]:
+    """All matches of the rule's alternatives; earlier alternatives win a spot.
+    kinds: only alternatives of these pattern kinds (expr, stmts, toplevel)."""
     out: list[Match] = []
     taken: set[tuple[int, int]] = set()
     seen: set = set()
     for pattern in rule.alternatives:
+        if kinds is not None and pattern.kind not in kinds:
+            continue
         m = Matcher(rule, pattern, target)
         new_spots = set()
         for match in m.matches(prebound, near):

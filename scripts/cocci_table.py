@@ -108,7 +108,10 @@ def spatch_parse_trouble(tree: Path, rel: str) -> bool:
     return _PARSE_CACHE[rel]
 
 
-def allocfix_diffs(tree: Path, rule: Path, subs, profile) -> tuple[dict[str, bytes], str]:
+def allocfix_diffs(tree: Path, rule: Path, subs, profile, refused: dict | None = None
+                   ) -> tuple[dict[str, bytes], str]:
+    """allocfix's output per changed file, and a summary of its refusals (refused, when
+    given, collects file -> message)."""
     from codemod.testing import run_allocfix_loaded
 
     try:
@@ -117,12 +120,15 @@ def allocfix_diffs(tree: Path, rule: Path, subs, profile) -> tuple[dict[str, byt
         return {}, str(exc).splitlines()[0]
     files: dict[str, bytes] = {}
     failures = []
+    refused = {} if refused is None else refused
     for sub in subs:
         for c in sorted((tree / sub).rglob("*.c")):
             data = c.read_bytes()
             run = run_allocfix_loaded(rules, profile, c, data)
             if not run.ok:
-                failures.append(f"{c.relative_to(tree)}: {run.message.splitlines()[0] if run.message else ''}")
+                first = run.message.splitlines()[0] if run.message else ""
+                failures.append(f"{c.relative_to(tree)}: {first}")
+                refused[str(c.relative_to(tree))] = first
                 continue
             output = run.output
             if run.starred:
@@ -169,7 +175,8 @@ def main(argv=None) -> int:
         if args.spatch_only:
             print(f"{rule.name}: spatch changed {len(sp_files)} files ({time.time() - t0:.0f} s)", flush=True)
             continue
-        af_files, af_err = allocfix_diffs(tree, rule, args.dirs, profile)
+        refused: dict[str, str] = {}
+        af_files, af_err = allocfix_diffs(tree, rule, args.dirs, profile, refused)
         loads = not (af_err and not af_files and af_err.startswith(str(rule)))
         spatch_ok = not sp_err
         if loads and spatch_ok:
@@ -188,27 +195,41 @@ def main(argv=None) -> int:
             parts = [f"{label}: {show(v)}" for label, v in
                      (("only spatch", only_sp), ("only allocfix", only_af), ("differ", differ)) if v]
             note = "; ".join(parts + ([note] if note else []))
+        else:
+            parts = []
         if not spatch_ok:
             note = f"spatch fails: {sp_err}" + (f"; {note}" if note else "")
         same_parsed = same_diff
+        silent: list[str] = []
         if same_diff == "no":
             odd = set(sp_files) ^ set(af_files) | set(differ)
             same_parsed = "yes" if all(spatch_parse_trouble(tree, f) for f in odd) else "no"
+            # A difference allocfix does not announce: neither spatch's parse trouble nor an
+            # allocfix refusal ("unsupported: ...") explains it.
+            silent = sorted(f for f in odd if f not in refused and not spatch_parse_trouble(tree, f))
+        if refused and loads and spatch_ok:
+            # The refusals replace allocfix's failure summary in the note.
+            kinds = sorted({re.sub(r"^.*?unsupported: ", "", m).split(":")[0][:60] for m in refused.values()})
+            note = "; ".join([f"allocfix refuses {len(refused)} files (unsupported: {', '.join(kinds)})"] +
+                             ([f"silent differences: {', '.join(silent[:3])}"] if silent else []) + parts)
         rows.append((rule.name, spatch_ok, loads, len(sp_files), len(af_files), same_files, same_diff, same_parsed,
-                     note))
+                     len(refused), len(silent) if same_diff == "no" else 0, note))
         print(f"{rule.name}: done ({time.time() - t0:.0f} s)", file=sys.stderr, flush=True)
     if args.spatch_only:
         return 0
     print(f"Directories: {' '.join(args.dirs)}\n")
     print("| rule | spatch runs? | allocfix loads? | files changed (spatch / allocfix) | same changed files? "
-          "| same diff? | same diff where spatch parses the file? | note |")
-    print("|---|---|---|---|---|---|---|---|")
-    for name, sok, loads, ns, na, sf, sd, sp, note in rows:
+          "| same diff? | same diff where spatch parses the file? | files allocfix refuses | silent differences "
+          "| note |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for name, sok, loads, ns, na, sf, sd, sp, nref, nsilent, note in rows:
         print(f"| {name} | {'yes' if sok else 'no'} | {'yes' if loads else 'no'} | {ns} / {na} | {sf} | {sd} | "
-              f"{sp} | {note.replace('|', '/')[:240]} |")
+              f"{sp} | {nref} | {nsilent} | {note.replace('|', '/')[:300]} |")
     print(f"\nsame diff as spatch: {sum(r[6] == 'yes' for r in rows)} of {len(rows)}; "
           f"same where spatch parses the file: {sum(r[7] == 'yes' for r in rows)}; "
-          f"allocfix loads {sum(r[2] for r in rows)}; spatch runs {sum(r[1] for r in rows)}")
+          f"allocfix loads {sum(r[2] for r in rows)}; spatch runs {sum(r[1] for r in rows)}; "
+          f"rules with silent differences (files spatch parses, allocfix neither agrees nor refuses): "
+          f"{sum(1 for r in rows if r[9])}")
     return 0
 
 

@@ -13,6 +13,7 @@ without it.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,9 @@ def test_golden(pair):
     run = run_allocfix(pair.rule, pair.source, pair.virtuals)
     if pair.allocfix_note:
         assert not run.ok and run.message, "allocfix was expected to refuse this pair"
+        if "unsupported" in pair.allocfix_note:
+            # The refusal names the construct and where it is in the C file.
+            assert re.search(rf"{re.escape(pair.source.name)}:\d+:\d+: unsupported: ", run.message), run.message
         return
     assert run.ok, run.message
     want = pair.expected.read_bytes() if pair.expected else pair.source.read_bytes()
@@ -98,3 +102,27 @@ def test_finalize_sees_script_globals(tmp_path, capsys):
     run_finalizers(load_rules([rule], profile))
     err = capsys.readouterr().err
     assert "calls: ['one', 'two']" in err
+
+
+@pytest.mark.integration
+@pytest.mark.spatch
+@pytest.mark.skipif(not spatch_available(), reason="spatch (Coccinelle) is not installed")
+@pytest.mark.parametrize("rule,subdir", [("return_directly", "semihosting"), ("typecast", "replay"),
+                                         ("round", "semihosting")])
+def test_qemu_rule_agrees_or_refuses(qemu_tree, rule, subdir):
+    """QEMU's own rules on a QEMU directory: per file, allocfix's result is spatch's, or
+    allocfix refuses the file naming an unsupported construct and its position."""
+    sp_file = qemu_tree / "scripts" / "coccinelle" / f"{rule}.cocci"
+    macro = qemu_tree / "scripts" / "cocci-macro-file.h"
+    checked = 0
+    for source in sorted((qemu_tree / subdir).glob("*.c")):
+        mine = run_allocfix(sp_file, source)
+        theirs = run_spatch(sp_file, source, macro_file=macro)
+        if not theirs.ok:
+            continue
+        if not mine.ok:
+            assert re.search(r":\d+:\d+: unsupported: ", mine.message), mine.message
+            continue
+        assert same_but_whitespace(mine.output, theirs.output), source.name
+        checked += 1
+    assert checked

@@ -48,6 +48,9 @@ CASES = [
     ("unknown-type-in-set", "@@\n{ u64, int } a;\n@@\n- f(a);\n", 2, 1, ["unknown type 'u64'", "typedef u64"]),
     ("unclosed-nest", "@@\n@@\nf(...) {\n<...\n- g();\n}\n", 4, 1, ["nest is not closed"]),
     ("fresh-unknown", '@@\nfresh identifier n = "x_" ## E;\n@@\n- f();\n', 2, 18, ["undeclared metavariable 'E'"]),
+    ("unsupported-nest-bare-expression",
+     "@@\nexpression e;\nidentifier fn, g;\n@@\nfn(...) {\n<...\n  free(e);\n  ...\n  g(e)\n...>\n}\n", 9, 3,
+     ["unsupported: a nest", "bare expression", "`g(e)`"]),
 ]
 
 

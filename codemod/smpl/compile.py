@@ -609,6 +609,11 @@ def identifiers_needed(nodes: tuple[PNode, ...], metavars: dict) -> tuple[frozen
     needed: list[frozenset[str]] = []
 
     def walk(p: PNode) -> None:
+        if p.type == "binary_expression" and len(p.children) == 3 and p.children[1].text in ("==", "!=") \
+                and (p.children[2].type == "null" or p.children[2].text in ("NULL", "0")):
+            # `X == NULL` also matches `!X` (standard.iso): only X's words are sure to occur.
+            walk(p.children[0])
+            return
         if p.kind == "leaf" and p.type in ("identifier", "field_identifier", "type_identifier"):
             if not p.text.startswith("__af_"):
                 needed.append(frozenset({p.text}))

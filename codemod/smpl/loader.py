@@ -179,8 +179,10 @@ def compile_pattern(lines, metavars, profile: MacroProfile, path: str) -> comp.P
     for k, whens, minus, nest_lines, nest_required in dots:
         nest = None
         if nest_lines:
-            nest = tuple(compile_pattern(alt, metavars, profile, path)
-                         for alt in comp.expand_alternatives(nest_lines, path))
+            alts = comp.expand_alternatives(nest_lines, path)
+            for alt in alts:
+                _check_nest_shape(alt, path)
+            nest = tuple(compile_pattern(alt, metavars, profile, path) for alt in alts)
         clauses = []
         for op, arg, line in whens:
             pat = None
@@ -192,6 +194,24 @@ def compile_pattern(lines, metavars, profile: MacroProfile, path: str) -> comp.P
             clauses.append(comp.WhenClause(op, pat, arg))
         dot_specs.append(comp.DotsSpec(k, tuple(clauses), minus, nest, nest_required))
     return comp.Pattern(kind, nodes, text, markers, origins, tuple(plus), tuple(dot_specs), path)
+
+
+def _check_nest_shape(lines, path: str) -> None:
+    """`<... S; ... f(x) ...>`: statements, then an expression without `;`. spatch looks for
+    that expression inside the statements that follow along the control flow; allocfix
+    matches whole statements there, so it says so rather than fail to parse."""
+    code = [l for l in lines if l.marker != "+" and l.text.strip()
+            and not l.text.strip().startswith(("when ", "WHEN "))]
+    if len(code) < 2:
+        return
+    last = code[-1].text.strip()
+    if last.endswith((";", "}", "{")) or last.startswith("..."):
+        return
+    if any(l.text.strip().endswith((";", "}")) or l.text.strip().startswith("...") for l in code[:-1]):
+        raise RuleError("unsupported: a nest `<... ...>` whose statements end in a bare expression "
+                        f"(`{last}`): allocfix matches only whole statements after `...`",
+                        Position(path, code[-1].line, code[-1].col + code[-1].text.index(last[0])),
+                        hint="end the nest with a statement (e.g. `fn2(..., err, ...);`) or split the rule")
 
 
 def load_rules(paths: list[Path], profile: MacroProfile, virtuals: set[str] | None = None) -> RuleSet:

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from codemod.api import Location
 from codemod.cparse import MacroProfile, ParsedFile, enclosing_function, function_name, parse_bytes
-from codemod.edits import EditSet, OffsetMap
-from codemod.match import Binding, Target, find_matches, normalize_text
+from codemod.edits import Edit, EditSet, OffsetMap
+from codemod.match import Binding, Target, find_matches, macro_bodies, macro_view, normalize_text
 from codemod.smpl.compile import CompiledRule
 from codemod.smpl.loader import RuleSet
 from codemod.smpl.script import Cocci, Outputs, ScriptValue
@@ -185,6 +185,131 @@ def _prefilter(rule: CompiledRule, data: bytes) -> bool:
     return False
 
 
+_ARITH_CACHE: dict[tuple, bool] = {}
+
+
+def _has_arithmetic(rule: CompiledRule) -> bool:
+    """Whether a pattern has a binary `+ - * &` (what a misread `sizeof(T)-1` hides)."""
+    key = (rule.file, rule.name, rule.pos, len(rule.alternatives))
+    if key not in _ARITH_CACHE:
+        found = False
+        for pattern in rule.alternatives:
+            stack = list(pattern.nodes)
+            while stack and not found:
+                n = stack.pop()
+                if n.type == "binary_expression" and any(
+                        c.kind == "leaf" and c.text in ("+", "-", "*", "&") for c in n.children):
+                    found = True
+                stack.extend(n.children)
+        _ARITH_CACHE[key] = found
+    return _ARITH_CACHE[key]
+
+
+def _split_declarations(edits: list, data: bytes, tree) -> list:
+    """Removed declarators of a declaration with several (`int i, rc;`) take a comma with
+    them, as spatch prints it: the one after, or the one before when every declarator
+    after them goes too; when all go, the whole declaration goes (its line, if alone)."""
+    groups: dict[tuple[int, int], tuple] = {}
+    out = []
+    for e in edits:
+        decl = None
+        if not e.text and e.end > e.start:
+            node = tree.root_node.descendant_for_byte_range(e.start, e.end - 1)
+            while node is not None and (node.start_byte, node.end_byte) != (e.start, e.end):
+                node = node.parent if node.end_byte - node.start_byte <= e.end - e.start else None
+            if node is not None and node.parent is not None and node.parent.type == "declaration":
+                parent = node.parent
+                idx = [i for i, c in enumerate(parent.children) if parent.field_name_for_child(i) == "declarator"]
+                if len(idx) > 1 and any(parent.children[i] == node for i in idx):
+                    decl = parent
+        if decl is None:
+            out.append(e)
+            continue
+        key = (decl.start_byte, decl.end_byte)
+        groups.setdefault(key, (decl, {}))[1][e.start] = e
+    for decl, removed in groups.values():
+        dnodes = [c for i, c in enumerate(decl.children) if decl.field_name_for_child(i) == "declarator"]
+        gone = [k for k, d in enumerate(dnodes) if d.start_byte in removed]
+        sample = removed[dnodes[gone[0]].start_byte]
+        if len(gone) == len(dnodes):
+            start, end = decl.start_byte, decl.end_byte
+            ls = data.rfind(b"\n", 0, start) + 1
+            le = data.find(b"\n", end)
+            le = len(data) if le == -1 else le
+            if not data[ls:start].strip() and not data[end:le].strip():
+                start, end = ls, min(le + 1, len(data))
+            out.append(Edit(start, end, b"", sample.rule, sample.note))
+            continue
+        kept_last = max(k for k in range(len(dnodes)) if k not in gone)
+        for k in gone:
+            d = dnodes[k]
+            if k < kept_last:
+                span = (d.start_byte, dnodes[k + 1].start_byte)
+            else:
+                span = (dnodes[k - 1].end_byte, d.end_byte)
+            out.append(Edit(span[0], span[1], b"", sample.rule, sample.note))
+    return out
+
+
+def _join_removals(edits: list, data: bytes, tree) -> list:
+    """Two removals of whole lines with only comments and blank lines between them: the
+    lines between go too (spatch drops what lies between removed tokens)."""
+    removals = sorted((e for e in edits if not e.text and e.end > e.start), key=lambda e: e.start)
+    if len(removals) < 2:
+        return edits
+    grown: dict[int, Edit] = {}
+    for a, b in zip(removals, removals[1:]):
+        if a.end >= b.start or data[a.end - 1:a.end] != b"\n" or (b.start and data[b.start - 1:b.start] != b"\n"):
+            continue
+        if not _only_comments(data[a.end:b.start], a.end, tree):
+            continue
+        grown[id(b)] = Edit(a.end, b.end, b"", b.rule, b.note)
+    return [grown.get(id(e), e) for e in edits]
+
+
+def _only_comments(gap: bytes, offset: int, tree) -> bool:
+    """Whether gap (at offset) holds nothing but comments and whitespace, and some comment."""
+    pos, seen = 0, False
+    while pos < len(gap):
+        if gap[pos:pos + 1].isspace():
+            pos += 1
+            continue
+        node = tree.root_node.descendant_for_byte_range(offset + pos, offset + pos)
+        if node is None or node.type != "comment" or node.start_byte != offset + pos:
+            return False
+        seen = True
+        pos = node.end_byte - offset
+    return seen
+
+
+def _with_comments_above(e: Edit, data: bytes, tree) -> Edit:
+    """A removal of whole lines takes the comment lines right above it (no blank line
+    between), as spatch drops the comments attached to removed code."""
+    if e.text or e.end <= e.start or (e.start > 0 and data[e.start - 1:e.start] != b"\n") or \
+            not (e.end == len(data) or data[e.end - 1:e.end] == b"\n"):
+        return e
+    start = e.start
+    while start > 0:
+        prev_start = data.rfind(b"\n", 0, start - 1) + 1
+        line = data[prev_start:start].strip()
+        if line.startswith(b"//"):
+            start = prev_start
+            continue
+        if not line.endswith(b"*/"):
+            break
+        close = data.rfind(b"*/", prev_start, start)
+        node = tree.root_node.descendant_for_byte_range(close, close + 1)
+        if node is None or node.type != "comment" or node.end_byte != close + 2:
+            break
+        top = data.rfind(b"\n", 0, node.start_byte) + 1
+        if data[top:node.start_byte].strip():
+            break
+        start = top
+    if start == e.start:
+        return e
+    return Edit(start, e.end, b"", e.rule, e.note)
+
+
 class RuleRunner:
     """Runs every rule group over one file's text."""
 
@@ -194,6 +319,7 @@ class RuleRunner:
         self.api = api  # the `allocfix` object scripts see
         self.original = original
         self.display = display
+        self._macro_target = None  # (target, view or False): #define bodies of the current text
 
     def run(self, data: bytes, tree) -> RunOutcome:
         outcome = RunOutcome(data)
@@ -224,6 +350,9 @@ class RuleRunner:
         matched: set[str] = set()
         label = Path(group_path).stem
         target: Target | None = None  # node index of the current text, shared by rules until it changes
+        # The analysis API knows no allocation sites in #define bodies: rule files whose
+        # scripts ask it do not match there.
+        macros_ok = not any(r.kind == "script" and "allocfix" in r.code_text for r in rules)
         if hasattr(self.api, "enter_group"):
             self.api.enter_group(label)  # lets the analysis say which rule file looked at a site
         for rule in rules:
@@ -244,14 +373,18 @@ class RuleRunner:
                 continue
             if target is None or target.tree is not tree:
                 target = Target(data, tree, omap.to_original)
+                target.path = self.original.source.path
+            self._refuse_misparse(rule, target, omap)
             edits = EditSet()
+            rule_edits: list = []
             out_envs: list[dict] = []
             seen: set = set()
             for env in inputs:
                 prebound, near = self._prebind(rule, env, omap)
                 if prebound is None:
                     continue
-                for m in find_matches(rule, target, prebound, near):
+                for m, mtree in self._matches(rule, target, prebound, near, tree, macros_ok):
+                    self._refuse_undecided(rule, m, omap)
                     new_env = dict(env)
                     for name, b in m.bindings.items():
                         spec = rule.metavars.get(name)
@@ -265,8 +398,7 @@ class RuleRunner:
                     if rule.transforms:
                         try:
                             for part in _with_subs(m):
-                                for e in edits_for_match(part, data, tree, f"{label}:{rule.name}"):
-                                    edits.add(e)
+                                rule_edits.extend(edits_for_match(part, data, mtree, f"{label}:{rule.name}"))
                         except TransformError as exc:
                             raise ScriptFailure(f"{rule.file}: rule {rule.name}: {exc}") from None
                     elif rule.context_mode:
@@ -274,6 +406,9 @@ class RuleRunner:
                             orig = omap.to_original(off)
                             if orig is not None:
                                 outcome.reports.append((orig, label, rule.name))
+            for e in _join_removals([_with_comments_above(e, data, tree)
+                                     for e in _split_declarations(rule_edits, data, tree)], data, tree):
+                edits.add(e)
             envs[rule.name] = out_envs
             if out_envs:
                 matched.add(rule.name)
@@ -287,6 +422,58 @@ class RuleRunner:
                 omap.push(edits.shifts())
                 _, tree = parse_bytes(data, self.profile)
         return data, tree
+
+    def _refuse_misparse(self, rule: CompiledRule, target: Target, omap: OffsetMap) -> None:
+        """A rule with arithmetic in its pattern could match across `sizeof(T)-1`, which the
+        C parser misreads: refuse the file (naming the spot) rather than miss matches there."""
+        if not _has_arithmetic(rule):
+            return
+        bad = target.misparsed_sizeof()
+        if not bad:
+            return
+        orig = omap.to_original(bad[0].start_byte)
+        line, col = self.original.source.line_col(orig if orig is not None else 0)
+        text = " ".join(target.text(bad[0]).split())
+        raise ScriptFailure(
+            f"{self.display}:{line}:{col}: unsupported: sizeof(T) before an operator: `{text}`: tree-sitter-c "
+            f"reads a cast after sizeof "
+            f"(`sizeof((T)...)`) where C reads `sizeof(T) ...`, so rule {rule.name} "
+            f"({rule.file}) could miss a match here; add parentheses, e.g. `(sizeof(T)) - 1`")
+
+    def _refuse_undecided(self, rule: CompiledRule, m, omap: OffsetMap) -> None:
+        """A match that holds only if an expression has a type allocfix cannot see (spatch
+        reads it from headers): refuse the file rather than rewrite a subset of what spatch
+        would."""
+        for part in _with_subs(m):
+            for offset, text, type_text in part.undecided:
+                orig = omap.to_original(offset)
+                line, col = self.original.source.line_col(orig if orig is not None else 0)
+                where = f"{rule.file}:{rule.pos.line}" if rule.pos is not None else rule.file
+                raise ScriptFailure(
+                    f"{self.display}:{line}:{col}: unsupported: type inference: the type of `{' '.join(text.split())}` is not "
+                    f"known from this file or the headers next to it (rule {rule.name} at {where} needs it to be "
+                    f"`{type_text.strip()}`); allocfix cannot tell whether the rule applies here")
+
+    def _matches(self, rule: CompiledRule, target: Target, prebound, near, tree, macros_ok: bool):
+        """The rule's matches in the code, then (as spatch) in #define bodies; each with the
+        tree its offsets belong to."""
+        for m in find_matches(rule, target, prebound, near):
+            yield m, tree
+        if not macros_ok or not any(p.kind in ("expr", "stmts") for p in rule.alternatives):
+            return
+        cache = self._macro_target
+        if cache is None or cache[0] is not target:
+            bodies = macro_bodies(target)
+            cache = self._macro_target = [target, bodies, b"\n".join(target.data[x:y] for x, y in bodies), False]
+        if not cache[1] or not _prefilter(rule, cache[2]):
+            return
+        if cache[3] is False:
+            cache[3] = macro_view(target, cache[1], lambda text: parse_bytes(text, self.profile)[1])
+        view = cache[3]
+        if view is None:
+            return
+        for m in find_matches(rule, view, prebound, near, kinds=("expr", "stmts")):
+            yield m, view.tree
 
     def _input_envs(self, rule: CompiledRule, envs: dict) -> list[dict] | None:
         inherited = rule.inherited_rules

@@ -1,0 +1,4 @@
+void f(char *p)
+{
+    if (!p) return;
+}

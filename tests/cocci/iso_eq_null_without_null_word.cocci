@@ -1,0 +1,6 @@
+@@
+expression E;
+statement S;
+@@
+- if (E == NULL) S
++ bail(E);

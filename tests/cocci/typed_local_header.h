@@ -1,0 +1,4 @@
+typedef struct Lane {
+    Header hdr;
+    unsigned width;
+} Lane;

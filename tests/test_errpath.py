@@ -80,7 +80,7 @@ def test_label_before_the_site_is_not_used():
 
 def test_label_reading_an_uninitialised_local_is_not_used():
     code = ("int f(Foo *s)\n{\n    char *a;\n    char *b;\n    int ret;\n\n    ALLOC;\n    b = g(s);\n"
-            "    if (!b) {\n        ret = -EIO;\n        goto fail;\n    }\n    return 0;\nfail:\n    g_free(b);\n"
+            "    if (!b) {\n        ret = -EIO;\n        goto fail;\n    }\n    return 0;\nfail:\n    log_failure(b);\n"
             "    return ret;\n}\n")
     conv, _, _ = _conv(code)
     assert conv.label is None and "uninitialised" in conv.evidence

@@ -883,9 +883,11 @@ def convention(fn: tree_sitter.Node | None, data: bytes, name: str | None, site_
     at_label = False
     if base.errp:
         use, local = _label_errp_use(label_node, body.end_byte, data, base.errp)
-        if use == "set" and message is None:
+        if use == "set" and message is None and not undo:
             return direct(f"not jumping to '{label}:', which sets {base.errp} with its own message")
         if use == "set":
+            # The label reports (its own message when a direct return would
+            # leave a lock or handle held): error_setg would set errp twice.
             at_label, dest = True, None
         if use == "propagate":
             dest = "&" + local

@@ -242,3 +242,25 @@ def test_label_with_fixed_errp_message_is_reused_when_a_return_would_keep_a_lock
             "fail:\n    error_setg(errp, \"Could not reload\");\n    qemu_mutex_unlock(&t->lock);\n    return ret;\n}\n")
     conv = _conv_at(code, "ALLOC", "t->e")
     assert (conv.label, conv.errp_at_label, conv.error_dest) == ("fail", True, None)
+
+
+_HELPER_FILE = ("static int alloc_failed(void)\n{\n    fprintf(stderr, \"out of memory\\n\");\n    return -1;\n}\n\n"
+                "static int add_one(Ctx *c, const char *a)\n{\n    char *p = strdup(a);\n    if (!p) {\n"
+                "        return alloc_failed();\n    }\n    return push(c, p);\n}\n\n"
+                "static int add_two(Ctx *c, size_t n)\n{\n    void *p = malloc(n);\n    if (!p) {\n"
+                "        return alloc_failed();\n    }\n    return push(c, p);\n}\n\n"
+                "static int add_three(Ctx *c, size_t n)\n{\n    if (next(c) == -1) {\n        return -1;\n    }\n"
+                "    ALLOC;\n    return 0;\n}\n")
+
+
+def test_file_allocation_failure_helper_is_the_failure_value():
+    conv, _, _ = _conv(_HELPER_FILE)
+    assert conv.failure_value == "alloc_failed()" and "alloc_failed" in conv.evidence
+
+
+def test_helper_used_once_or_of_another_type_is_not_learned():
+    once = _HELPER_FILE.replace("static int add_two", "static int add_two_unused").replace(
+        "    void *p = malloc(n);\n    if (!p) {\n        return alloc_failed();\n    }\n", "")
+    assert _conv(once)[0].failure_value == "-1"
+    other = _HELPER_FILE.replace("static int alloc_failed", "static long alloc_failed")
+    assert _conv(other)[0].failure_value == "-1"

@@ -162,6 +162,27 @@ def _integer_value(values: list[str]) -> tuple[str, str] | None:
     return None
 
 
+# `p = malloc(n); if (!p) { return alloc_failed(); }`: a file's own helper
+# for allocation failures (it reports, then returns the failure value).
+_HELPER_CHECK_RE = re.compile(
+    rb"=\s*(?:malloc|calloc|realloc|strdup|strndup|g_try_\w+|qemu_try_\w+)\s*\([^;]*\)\s*;\s*"
+    rb"if\s*\(\s*!\s*[\w.\->\[\]]+\s*\)\s*\{?\s*return\s+(\w+)\s*\(\s*\)\s*;")
+
+
+def alloc_failure_helper(data: bytes, return_type: str) -> str | None:
+    """The helper the file's own allocation checks return, when it uses one
+    at least twice and defines it in the file with this return type."""
+    uses = [m.group(1).decode() for m in _HELPER_CHECK_RE.finditer(data)]
+    for name in sorted(set(uses), key=uses.count, reverse=True):
+        if uses.count(name) < 2:
+            break
+        m = re.search(rb"^(?:static\s+)?(?:inline\s+)?([\w ]+?)\s+" + re.escape(name.encode())
+                      + rb"\s*\(\s*void\s*\)\s*\{", data, re.M)
+        if m is not None and m.group(1).decode().split()[-1] == return_type.split()[-1]:
+            return name
+    return None
+
+
 def _convention(fn: tree_sitter.Node | None, data: bytes, name: str | None) -> ErrorConvention:
     if fn is None:
         return ErrorConvention(None, "", None, None, "not inside a function")
@@ -189,6 +210,10 @@ def _convention(fn: tree_sitter.Node | None, data: bytes, name: str | None) -> E
         return ErrorConvention(name, base, errp, false,
                                f"{name} returns {base} without errp: false may not mean failure to callers",
                                confident=False)
+    helper = alloc_failure_helper(data, base) if not errp else None
+    if helper is not None:
+        return ErrorConvention(name, base, errp, f"{helper}()",
+                               f"this file reports allocation failures with 'return {helper}();'")
     found = _integer_value(values)
     if found is not None:
         value, why = found

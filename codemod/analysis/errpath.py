@@ -366,10 +366,6 @@ _ACQUIRE_WORDS = ("new", "alloc", "malloc", "create", "init", "open", "lock", "r
 _SILENT_PREFIXES = ("trace_", "assert", "g_assert")
 
 
-def _words(name: str) -> list[str]:
-    return re.findall(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])", name)
-
-
 def _key(node, data: bytes) -> str:
     """The object an argument names: `&s->lock` -> `s->lock`, `(void *)p` -> `p`."""
     while node.type in ("pointer_expression", "cast_expression", "parenthesized_expression"):
@@ -431,14 +427,9 @@ class _Held:
     def acquired_by_name(self, callee: str) -> bool:
         """A call named like the release with an acquire word in its place
         (`deflateEnd` <- `deflateInit`, `cache_unlock` <- `cache_lock`)."""
-        for m in re.finditer(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])", callee):
-            if m.group(0).lower() not in _RELEASE_WORDS:
-                continue
-            pre, post = callee[: m.start()], callee[m.end() :]
-            pat = (re.escape(pre) + "(?i:" + "|".join(_ACQUIRE_WORDS) + ")" + re.escape(post) + r"\s*\(").encode()
-            if re.search(rb"(?<!\w)" + pat, self.before):
-                return True
-        return False
+        acq = _acquire_re(callee)
+        return acq is not None and re.search(rb"(?<!\w)(?:" + acq.pattern.encode() + rb")\s*\(",
+                                             self.before) is not None
 
     def counted(self, key: str) -> bool:
         k = re.escape(key.encode()).replace(rb"\-\>", rb"\s*->\s*")

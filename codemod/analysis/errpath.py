@@ -419,7 +419,7 @@ class _Held:
         self.locals = local_declarations(fn, data)
 
     def assigned(self, key: str) -> bool:
-        k = re.escape(key.encode()).replace(rb"\-\>", rb"\s*->\s*").replace(rb"\.", rb"\s*\.\s*")
+        k = re.escape(key.encode()).replace(rb"\->", rb"\s*->\s*").replace(rb"\.", rb"\s*\.\s*")
         if re.search(rb"(?<![\w>.])" + k + rb"\s*=(?!=)(?!\s*NULL\b)(?!\s*0\s*[;,)])", self.before):
             return True
         return re.search(rb"&\s*" + k + rb"(?![\w\[])(?!\s*(?:->|\.))", self.before) is not None
@@ -432,7 +432,7 @@ class _Held:
                                              self.before) is not None
 
     def counted(self, key: str) -> bool:
-        k = re.escape(key.encode()).replace(rb"\-\>", rb"\s*->\s*")
+        k = re.escape(key.encode()).replace(rb"\->", rb"\s*->\s*")
         return re.search(rb"(?<![\w>.])" + k + rb"\s*(?:\+\+|\+=)|\+\+\s*" + k + rb"(?![\w])", self.before) is not None
 
     def is_target(self, key: str) -> bool:

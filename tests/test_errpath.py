@@ -264,3 +264,19 @@ def test_helper_used_once_or_of_another_type_is_not_learned():
     assert _conv(once)[0].failure_value == "-1"
     other = _HELPER_FILE.replace("static int alloc_failed", "static long alloc_failed")
     assert _conv(other)[0].failure_value == "-1"
+
+
+def test_release_before_a_later_return_is_needed_by_a_direct_return():
+    code = ("int f(Foo *s, size_t n)\n{\n    int ret;\n\n    qemu_mutex_lock(&s->lock);\n    if (s->busy) {\n"
+            "        qemu_mutex_unlock(&s->lock);\n        return -EBUSY;\n    }\n    s->buf = ALLOC;\n"
+            "    ret = fill(s);\n    qemu_mutex_unlock(&s->lock);\n    return ret;\n}\n")
+    conv = _conv_at(code, "ALLOC", "s->buf")
+    assert conv.label is None and conv.undo == ("qemu_mutex_unlock(&s->lock);",)
+
+
+def test_release_already_done_on_the_way_to_the_site_is_not_needed():
+    code = ("int f(Foo *s)\n{\n    size_t n;\n\n    rcu_read_lock();\n    n = s->len;\n    rcu_read_unlock();\n"
+            "    s->buf = ALLOC;\n    if (fill(s) < 0) {\n        rcu_read_unlock();\n        return -EIO;\n    }\n"
+            "    return 0;\n}\n")
+    conv = _conv_at(code, "ALLOC", "s->buf")
+    assert conv.undo == ()

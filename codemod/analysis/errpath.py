@@ -827,6 +827,68 @@ def _undo_on_return(chain: tuple[Segment, ...]) -> tuple[str, ...]:
     return tuple(out)
 
 
+def _exits(block) -> bool:
+    stmts = [c for c in block.named_children if c.type != "comment"]
+    return bool(stmts) and stmts[-1].type in ("return_statement", "goto_statement")
+
+
+def _undo_before_returns(fn, data: bytes, site: int, targets) -> tuple[str, ...]:
+    """Releases the function performs before its returns after the site
+    (`qemu_mutex_unlock(&s->lock); return 0;`) of what is held at the site
+    and not already released on the way to it: a new return must do them too."""
+    body = fn.child_by_field_name("body")
+    held = _Held(fn, data, site, set(targets))
+    fn_name = function_name(fn, data) or ""
+    stmt_start = _site_statement_start(body, site)
+    out: list[str] = []
+    for block in _walk(body):
+        if block.type != "compound_statement":
+            continue
+        stmts = [c for c in block.named_children if c.type != "comment"]
+        if not stmts or stmts[-1].type != "return_statement" or stmts[-1].start_byte <= site:
+            continue
+        for st in stmts[:-1]:
+            if st.start_byte <= site or st.type != "expression_statement" or not st.named_child_count:
+                continue
+            call = st.named_children[0]
+            if call.type != "call_expression":
+                continue
+            callee = _text(call.child_by_field_name("function"), data)
+            if callee in _NULL_SAFE_FREES or not _release_words(callee):
+                continue
+            arglist = call.child_by_field_name("arguments")
+            keys = [_key(a, data) for a in (arglist.named_children if arglist is not None else [])
+                    if a.type != "comment"]
+            if any(held.is_target(k) or held.in_target(k) for k in keys):
+                continue
+            acq = _acquire_re(callee)
+            if not (any(held.assigned(k) for k in keys) or held.acquired_by_name(callee)
+                    or (acq is not None and acq.fullmatch(fn_name))):
+                continue
+            text = _text(st, data)
+            if text in out or _released_on_the_way(body, data, text, stmt_start):
+                continue
+            out.append(text)
+    return tuple(out)
+
+
+def _released_on_the_way(body, data: bytes, text: str, end: int) -> bool:
+    """The same statement runs before `end` outside a branch that leaves."""
+    for n in _walk(body):
+        if n.type != "expression_statement" or n.start_byte >= end or _text(n, data) != text:
+            continue
+        p = n.parent
+        leaves = False
+        while p is not None and p != body:
+            if p.type == "compound_statement" and _exits(p):
+                leaves = True
+                break
+            p = p.parent
+        if not leaves:
+            return True
+    return False
+
+
 def convention(fn: tree_sitter.Node | None, data: bytes, name: str | None, site_offset: int | None = None,
                assigned_at_site: set[str] | frozenset[str] = frozenset()) -> ErrorConvention:
     """The convention for a failure at site_offset (a label is reused only when safe)."""
@@ -836,10 +898,12 @@ def convention(fn: tree_sitter.Node | None, data: bytes, name: str | None, site_
     if fn is None or site_offset is None or base.failure_value is None:
         return base
     choice = choose_label(fn, data, site_offset, assigned_at_site, base.failure_value.startswith("-"))
+    # A direct return must still undo what the function's other returns and
+    # its cleanup labels undo (a lock taken earlier, a counter, a handle).
+    undo = _undo_before_returns(fn, data, site_offset, assigned_at_site)
     if choice is None:
-        return base
-    # A direct return must still undo what the function's error path undoes.
-    undo = _undo_on_return(choice.chain)
+        return _replace(base, undo=undo) if undo else base
+    undo += tuple(u for u in _undo_on_return(choice.chain) if u not in undo)
 
     def direct(why: str) -> ErrorConvention:
         return _replace(base, evidence=base.evidence + "; " + why, undo=undo)
@@ -894,7 +958,7 @@ def convention(fn: tree_sitter.Node | None, data: bytes, name: str | None, site_
     after = [s for s in choice.chain if s.start >= label_node.start_byte]
     if not jumped_before and after and not any(s.held or s.effects for s in after):
         # Nothing to clean up yet: return directly, as QEMU code does early on.
-        return _replace(base, evidence=base.evidence + f"; '{label}:' has nothing to clean up yet")
+        return _replace(base, evidence=base.evidence + f"; '{label}:' has nothing to clean up yet", undo=undo)
     dest = base.error_dest
     at_label = False
     if base.errp:

@@ -778,7 +778,7 @@ def plan_site(site: Site, parsed: ParsedFile, phase: PhaseInfo | None = None, *,
             stub_notes.append(f"free {', '.join(unsure)} here if {fn_name} still owns "
                               f"{'it' if len(unsure) == 1 else 'them'}")
         if conv.undo and not conv.label:
-            stub_notes.append(f"undo what {fn_name}'s error path undoes before returning: "
+            stub_notes.append(f"before returning, release what {fn_name}'s other exits release: "
                               f"{' '.join(conv.undo)}")
         if conv.failure_value == "" and not conv.errp and not hmp:
             stub_notes.append(f"{fn_name} cannot report this failure: decide how to recover (R5, R7)")

@@ -280,3 +280,12 @@ def test_release_already_done_on_the_way_to_the_site_is_not_needed():
             "    return 0;\n}\n")
     conv = _conv_at(code, "ALLOC", "s->buf")
     assert conv.undo == ()
+
+
+def test_release_of_something_acquired_after_the_site_is_not_needed():
+    code = ("int f(Cpu *cpu, hwaddr addr)\n{\n    Regs *regs;\n    hwaddr len = sizeof(*regs);\n\n"
+            "    cpu->saved = ALLOC;\n    regs = as_map(cpu->as, addr, &len);\n    if (!regs) {\n"
+            "        as_unmap(cpu->as, regs, len, 0);\n        return -EFAULT;\n    }\n    load(cpu, regs);\n"
+            "    as_unmap(cpu->as, regs, len, len);\n    return 0;\n}\n")
+    conv = _conv_at(code, "ALLOC", "cpu->saved")
+    assert conv.undo == ()

@@ -415,6 +415,7 @@ class _Held:
         body = fn.child_by_field_name("body")
         self.data = data
         self.before = data[body.start_byte : _site_statement_start(body, site)]
+        self.after = data[site : body.end_byte]
         self.targets = {re.sub(r"\s+", "", t) for t in targets}
         self.locals = local_declarations(fn, data)
 
@@ -423,6 +424,19 @@ class _Held:
         if re.search(rb"(?<![\w>.])" + k + rb"\s*=(?!=)(?!\s*NULL\b)(?!\s*0\s*[;,)])", self.before):
             return True
         return re.search(rb"&\s*" + k + rb"(?![\w\[])(?!\s*(?:->|\.))", self.before) is not None
+
+    def fresh(self, key: str) -> bool:
+        """A local first given a value after the site: what a release of it
+        undoes is acquired later (`regs = map(...)` after the allocation)."""
+        if key not in self.locals or self.assigned(key):
+            return False
+        return re.search(rb"(?<![\w>.])" + re.escape(key.encode()) + rb"\s*=(?!=)", self.after) is not None
+
+    def holds_any(self, keys: list[str]) -> bool:
+        """Some argument names something acquired before the site, none
+        something acquired after it."""
+        keys = [k for k in keys if k not in ("NULL", "0")]
+        return any(self.assigned(k) for k in keys) and not any(self.fresh(k) for k in keys)
 
     def acquired_by_name(self, callee: str) -> bool:
         """A call named like the release with an acquire word in its place
@@ -564,8 +578,8 @@ def _analyse_segment(label: str, labeled, data: bytes, held: _Held, trusted: boo
                     acq = _acquire_re(callee)
                     if any(held.is_target(k) or held.in_target(k) for k in keys):
                         harmful = harmful or f"'{stmt}' would be handed the NULL from the failed allocation"
-                    elif any(held.assigned(k) for k in keys if k not in ("NULL", "0")) or \
-                            held.acquired_by_name(callee) or (acq is not None and acq.fullmatch(fn_name)):
+                    elif held.holds_any(keys) or (not any(held.fresh(k) for k in keys) and (
+                            held.acquired_by_name(callee) or (acq is not None and acq.fullmatch(fn_name)))):
                         # Also the teardown of this very function (`foo_setup` /
                         # `foo_cleanup`), written to undo a partial setup.
                         releases.append(stmt)
@@ -862,7 +876,8 @@ def _undo_before_returns(fn, data: bytes, site: int, targets) -> tuple[str, ...]
             if any(held.is_target(k) or held.in_target(k) for k in keys):
                 continue
             acq = _acquire_re(callee)
-            if not (any(held.assigned(k) for k in keys) or held.acquired_by_name(callee)
+            if any(held.fresh(k) for k in keys) or not (
+                    held.holds_any(keys) or held.acquired_by_name(callee)
                     or (acq is not None and acq.fullmatch(fn_name))):
                 continue
             text = _text(st, data)

@@ -289,3 +289,12 @@ def test_release_of_something_acquired_after_the_site_is_not_needed():
             "    as_unmap(cpu->as, regs, len, len);\n    return 0;\n}\n")
     conv = _conv_at(code, "ALLOC", "cpu->saved")
     assert conv.undo == ()
+
+
+def test_label_that_zeroes_the_status_is_not_a_failure_entry():
+    code = ("int f(Foo *s, size_t n)\n{\n    uint8_t *out;\n    int ret;\n\n    ret = prep(s);\n    if (ret < 0) {\n"
+            "        goto fail;\n    }\n    out = ALLOC;\n    ret = write(s, out);\n    if (ret < 0) {\n"
+            "        goto fail;\n    }\n    goto success;\n\nsuccess:\n    ret = 0;\nfail:\n    g_free(out);\n"
+            "    return ret;\n}\n")
+    conv = _conv_at(code, "ALLOC", "out")
+    assert (conv.label, conv.status_var) == ("fail", "ret")

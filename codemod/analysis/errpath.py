@@ -608,12 +608,12 @@ def _analyse_segment(label: str, labeled, data: bytes, held: _Held, trusted: boo
                     elif not trusted:
                         harmful = harmful or f"'{_text(n, data)}' undoes an increment not done at this point"
                     continue
+                if n.parent is not None and n.parent.type == "expression_statement" and n.parent in nodes:
+                    assigns.add(lkey)  # `success: ret = 0;` overrides the status too
                 if _text(right, data).strip() in ("NULL", "0"):
                     resets.add(lkey)
                 else:
                     effects = True
-                    if n.parent is not None and n.parent.type == "expression_statement" and n.parent in nodes:
-                        assigns.add(lkey)
     # `p = NULL;` after freeing p is part of the free; any other reset is a state change.
     if resets - freed:
         effects = True

@@ -173,9 +173,18 @@ def run(build: Path, src: Path, dirs: list[str], keep: bool, jobs: int, log=prin
     # Headers under the directories: allocfix may change them; they are
     # reported (not compiled on their own: their TUs are not all known).
     headers = sorted(p for d in dirs for p in (src / d).rglob("*.h"))
-    for path in [u.source for u in units] + headers:
+    # Scan from the top of the tree: the engine's idempotency re-run resolves
+    # quoted includes (size facts) through the display path, relative to the
+    # current directory; from elsewhere sizes differ and rewrites are dropped.
+    cwd = os.getcwd()
+    os.chdir(src)
+    try:
+        results = [(path, process_file(str(path), str(path.relative_to(src)), config))
+                   for path in [u.source for u in units] + headers]
+    finally:
+        os.chdir(cwd)
+    for path, result in results:
         display = str(path.relative_to(src))
-        result = process_file(str(path), display, config)
         if result.status is not Status.OK:
             log(f"{display}: {result.message}")
             continue

@@ -75,9 +75,17 @@ def compare_paths(orig: dict, mine: dict) -> tuple[bool, list[str]]:
             kinds.append("different goto label")
     elif _norm_value(orig["value"]) != _norm_value(mine["value"]):
         kinds.append("different return value")
-    if bool(orig["errp_used"] or orig.get("errp_at_label")) != bool(mine["errp_used"]):
-        kinds.append("errp used by the original only" if orig["errp_used"] else "errp used by allocfix only")
+    if bool(orig["errp_used"] or orig.get("errp_at_label")) != _mine_errp(orig, mine):
+        kinds.append("errp used by the original only" if orig["errp_used"] or orig.get("errp_at_label")
+                     else "errp used by allocfix only")
     return not kinds, kinds
+
+
+def _mine_errp(orig: dict, mine: dict) -> bool:
+    """allocfix sets errp itself, or jumps to the same label as the original,
+    whose code sets it (`err: error_setg(errp, "%s", msg)`)."""
+    return bool(mine["errp_used"] or (mine["kind"] == "goto" and mine["label"] == orig["label"]
+                                       and orig.get("errp_at_label")))
 
 
 def same_value(orig: dict, mine: dict) -> bool:
@@ -88,7 +96,7 @@ def same_value(orig: dict, mine: dict) -> bool:
         value_ok = True
     else:
         value_ok = orig["value"] is not None and _norm_value(orig["value"]) == _norm_value(mine["value"])
-    return value_ok and bool(orig["errp_used"] or orig.get("errp_at_label")) == bool(mine["errp_used"])
+    return value_ok and bool(orig["errp_used"] or orig.get("errp_at_label")) == _mine_errp(orig, mine)
 
 
 def _index(findings: list[dict]) -> dict:

@@ -80,7 +80,7 @@ def test_label_before_the_site_is_not_used():
 
 def test_label_reading_an_uninitialised_local_is_not_used():
     code = ("int f(Foo *s)\n{\n    char *a;\n    char *b;\n    int ret;\n\n    ALLOC;\n    b = g(s);\n"
-            "    if (!b) {\n        ret = -EIO;\n        goto fail;\n    }\n    return 0;\nfail:\n    g_free(b);\n"
+            "    if (!b) {\n        ret = -EIO;\n        goto fail;\n    }\n    return 0;\nfail:\n    log_failure(b);\n"
             "    return ret;\n}\n")
     conv, _, _ = _conv(code)
     assert conv.label is None and "uninitialised" in conv.evidence
@@ -128,3 +128,173 @@ def test_named_error_constant_is_the_failure_value():
             "    return VIRTIO_NET_OK;\n}\n")
     conv, _, _ = _conv(code)
     assert conv.failure_value == "VIRTIO_NET_ERR" and conv.confident
+
+
+# --- stacked cleanup labels: the label is chosen by what is held at the site --
+
+_STACKED = ("int f(Foo *s, size_t n)\n{\n    Error *err = NULL;\n\n    foo_lock(s);\n    s->a = ALLOC_A;\n"
+            "    s->cache = cache_init(n, &err);\n    if (!s->cache) {\n        goto free_a;\n    }\n"
+            "    s->b = ALLOC_B;\n    s->c = ALLOC_C;\n    foo_unlock(s);\n    return 0;\n\nfree_b:\n"
+            "    g_free(s->b);\n    s->b = NULL;\nfree_cache:\n    cache_fini(s->cache);\n    s->cache = NULL;\n"
+            "free_a:\n    g_free(s->a);\n    s->a = NULL;\nerr_out:\n    foo_unlock(s);\n    return -ENOMEM;\n}\n")
+
+
+def _conv_at(code: str, marker: str, target: str):
+    data = code.encode()
+    parsed = parse_source(SourceFile("t.c", "t.c", data), PROFILE)
+    fn = [c for c in parsed.tree.root_node.children if c.type == "function_definition"][-1]
+    return convention(fn, data, function_name(fn, data), data.index(marker.encode()), assigned_at_site={target})
+
+
+@pytest.mark.parametrize("marker, target, label", [
+    ("ALLOC_A", "s->a", "err_out"),  # only the lock is held: its own free is not needed
+    ("ALLOC_B", "s->b", "free_cache"),  # a, cache and the lock are held; b is not
+    ("ALLOC_C", "s->c", "free_b"),  # b is held too
+])
+def test_stacked_labels_are_chosen_by_what_is_held(marker, target, label):
+    conv = _conv_at(_STACKED, marker, target)
+    assert conv.label == label and conv.failure_value == "-ENOMEM"
+
+
+def test_label_undoing_an_increment_not_yet_made_is_skipped():
+    code = ("int f(Ring *r, Req *q, size_t n)\n{\n    int ret;\n\n    q->buf = ALLOC;\n    r->count++;\n"
+            "    ret = push(r, q);\n    if (ret < 0) {\n        goto out_dec;\n    }\n    return 0;\n\nout_dec:\n"
+            "    r->count--;\n    return ret;\n}\n")
+    conv = _conv_at(code, "ALLOC", "q->buf")
+    assert conv.label is None and "r->count--" in conv.evidence
+
+
+def test_label_handing_the_null_pointer_to_a_teardown_is_not_used():
+    code = ("Pair *f(Ctrl *s, size_t n, Error **errp)\n{\n    Pair *q;\n\n    q = ALLOC;\n    q->s = s;\n"
+            "    if (!map(s, q, errp)) {\n        goto fail;\n    }\n    return q;\nfail:\n    pair_free(q);\n"
+            "    return NULL;\n}\n")
+    conv = _conv_at(code, "ALLOC", "q")
+    assert conv.label is None and "pair_free(q);" in conv.evidence and conv.failure_value == "NULL"
+
+
+def test_direct_return_lists_what_the_error_path_releases():
+    code = ("int f(Tab *t, size_t n)\n{\n    uint8_t *map;\n    int ret;\n\n    qemu_mutex_lock(&t->lock);\n"
+            "    t->x = ALLOC;\n    map = tab_map(t);\n    if (!map) {\n        ret = -EIO;\n        goto out;\n    }\n"
+            "    ret = 0;\nout:\n    tab_log(t, map);\n    qemu_mutex_unlock(&t->lock);\n    return ret;\n}\n")
+    conv = _conv_at(code, "ALLOC", "t->x")
+    assert conv.label is None and "uninitialised" in conv.evidence
+    assert conv.undo == ("qemu_mutex_unlock(&t->lock);",)
+
+
+def test_message_variable_set_before_each_jump_is_set_too():
+    code = ("int f(Chan *c, size_t n, Error **errp)\n{\n    Lz *z = g_new0(Lz, 1);\n    const char *msg;\n\n"
+            "    if (lz_init(&z->st) != 0) {\n        msg = \"init failed\";\n        goto err_z;\n    }\n"
+            "    z->buf = ALLOC;\n    if (lz_reset(&z->st) != 0) {\n        msg = \"reset failed\";\n"
+            "        goto err_buf;\n    }\n    return 0;\n\nerr_buf:\n    g_free(z->buf);\nerr_end:\n"
+            "    lz_end(&z->st);\nerr_z:\n    g_free(z);\n    error_setg(errp, \"chan: %s\", msg);\n    return -1;\n}\n")
+    conv = _conv_at(code, "ALLOC", "z->buf")
+    assert (conv.label, conv.message_var, conv.errp_at_label) == ("err_end", "msg", True)
+    assert conv.failure_value == "-1"
+
+
+def test_errno_variable_set_before_each_jump_gets_enomem():
+    code = ("struct iovec *f(Mem *m, size_t count)\n{\n    struct iovec *vec;\n    void *t;\n    int err = 0;\n\n"
+            "    vec = ALLOC;\n    t = mem_map(m, count);\n    if (!t) {\n        err = EFAULT;\n        goto fail;\n"
+            "    }\n    return vec;\nfail:\n    g_free(vec);\n    errno = err;\n    return NULL;\n}\n")
+    conv = _conv_at(code, "ALLOC", "vec")
+    assert conv.label == "fail" and conv.presets == (("err", "ENOMEM"),)
+
+
+def test_jump_variable_with_an_unknown_value_prevents_the_jump():
+    code = ("int f(Foo *s)\n{\n    int err = 0;\n    int ret;\n\n    s->a = g(s);\n    s->b = ALLOC;\n"
+            "    if (h(s)) {\n        err = s->last;\n        ret = -EIO;\n        goto fail;\n    }\n    return 0;\n"
+            "fail:\n    g_free(s->a);\n    report(err);\n    return ret;\n}\n")
+    conv = _conv_at(code, "ALLOC", "s->b")
+    assert conv.label is None and "'err'" in conv.evidence
+
+
+def test_teardown_of_the_function_itself_undoes_a_partial_setup():
+    code = ("int threads_setup(int n)\n{\n    int i;\n\n    pool = ALLOC;\n    for (i = 0; i < n; i++) {\n"
+            "        if (spawn(i) < 0) {\n            goto exit;\n        }\n    }\n    return 0;\nexit:\n"
+            "    threads_cleanup();\n    return -1;\n}\n")
+    conv = _conv_at(code, "ALLOC", "pool")
+    assert conv.label == "exit" and conv.failure_value == "-1"
+
+
+def test_release_guarded_by_a_null_pointer_or_by_success_does_not_run():
+    code = ("int f(Foo *s, int n)\n{\n    uint64_t *slice;\n    uint64_t *t;\n    int i, ret;\n\n    slice = NULL;\n"
+            "    t = ALLOC;\n    for (i = 0; i < n; i++) {\n        ret = get(s, &slice);\n        if (ret < 0) {\n"
+            "            goto fail;\n        }\n    }\n    ret = 0;\nfail:\n    if (slice) {\n"
+            "        cache_put(s->cache, &slice);\n    }\n    if (ret == 0 && n) {\n"
+            "        for (i = 0; i < n; i++) {\n            swap(&t[i]);\n        }\n    }\n"
+            "    flush(s, ret);\n    g_free(t);\n    return ret;\n}\n")
+    conv = _conv_at(code, "ALLOC", "t")
+    assert (conv.label, conv.status_var) == ("fail", "ret")
+
+
+def test_state_reset_at_a_label_is_cleanup_to_keep():
+    code = ("int f(Drv *bs, size_t n)\n{\n    int ret;\n    void *t = NULL;\n\n    ret = wipe(bs);\n"
+            "    if (ret < 0) {\n        goto fail_broken;\n    }\n    t = ALLOC;\n    ret = write(bs, t);\n"
+            "    if (ret < 0) {\n        goto fail_broken;\n    }\n    return 0;\n\nfail_broken:\n"
+            "    bs->drv = NULL;\nfail:\n    g_free(t);\n    return ret;\n}\n")
+    conv = _conv_at(code, "ALLOC", "t")
+    assert conv.label == "fail_broken"
+
+
+def test_label_with_fixed_errp_message_is_reused_when_a_return_would_keep_a_lock():
+    code = ("int f(Tab *t, size_t n, Error **errp)\n{\n    int ret;\n\n    qemu_mutex_lock(&t->lock);\n"
+            "    ret = check(t);\n    if (ret < 0) {\n        goto fail;\n    }\n    t->e = ALLOC;\n    return 0;\n"
+            "fail:\n    error_setg(errp, \"Could not reload\");\n    qemu_mutex_unlock(&t->lock);\n    return ret;\n}\n")
+    conv = _conv_at(code, "ALLOC", "t->e")
+    assert (conv.label, conv.errp_at_label, conv.error_dest) == ("fail", True, None)
+
+
+_HELPER_FILE = ("static int alloc_failed(void)\n{\n    fprintf(stderr, \"out of memory\\n\");\n    return -1;\n}\n\n"
+                "static int add_one(Ctx *c, const char *a)\n{\n    char *p = strdup(a);\n    if (!p) {\n"
+                "        return alloc_failed();\n    }\n    return push(c, p);\n}\n\n"
+                "static int add_two(Ctx *c, size_t n)\n{\n    void *p = malloc(n);\n    if (!p) {\n"
+                "        return alloc_failed();\n    }\n    return push(c, p);\n}\n\n"
+                "static int add_three(Ctx *c, size_t n)\n{\n    if (next(c) == -1) {\n        return -1;\n    }\n"
+                "    ALLOC;\n    return 0;\n}\n")
+
+
+def test_file_allocation_failure_helper_is_the_failure_value():
+    conv, _, _ = _conv(_HELPER_FILE)
+    assert conv.failure_value == "alloc_failed()" and "alloc_failed" in conv.evidence
+
+
+def test_helper_used_once_or_of_another_type_is_not_learned():
+    once = _HELPER_FILE.replace("static int add_two", "static int add_two_unused").replace(
+        "    void *p = malloc(n);\n    if (!p) {\n        return alloc_failed();\n    }\n", "")
+    assert _conv(once)[0].failure_value == "-1"
+    other = _HELPER_FILE.replace("static int alloc_failed", "static long alloc_failed")
+    assert _conv(other)[0].failure_value == "-1"
+
+
+def test_release_before_a_later_return_is_needed_by_a_direct_return():
+    code = ("int f(Foo *s, size_t n)\n{\n    int ret;\n\n    qemu_mutex_lock(&s->lock);\n    if (s->busy) {\n"
+            "        qemu_mutex_unlock(&s->lock);\n        return -EBUSY;\n    }\n    s->buf = ALLOC;\n"
+            "    ret = fill(s);\n    qemu_mutex_unlock(&s->lock);\n    return ret;\n}\n")
+    conv = _conv_at(code, "ALLOC", "s->buf")
+    assert conv.label is None and conv.undo == ("qemu_mutex_unlock(&s->lock);",)
+
+
+def test_release_already_done_on_the_way_to_the_site_is_not_needed():
+    code = ("int f(Foo *s)\n{\n    size_t n;\n\n    rcu_read_lock();\n    n = s->len;\n    rcu_read_unlock();\n"
+            "    s->buf = ALLOC;\n    if (fill(s) < 0) {\n        rcu_read_unlock();\n        return -EIO;\n    }\n"
+            "    return 0;\n}\n")
+    conv = _conv_at(code, "ALLOC", "s->buf")
+    assert conv.undo == ()
+
+
+def test_release_of_something_acquired_after_the_site_is_not_needed():
+    code = ("int f(Cpu *cpu, hwaddr addr)\n{\n    Regs *regs;\n    hwaddr len = sizeof(*regs);\n\n"
+            "    cpu->saved = ALLOC;\n    regs = as_map(cpu->as, addr, &len);\n    if (!regs) {\n"
+            "        as_unmap(cpu->as, regs, len, 0);\n        return -EFAULT;\n    }\n    load(cpu, regs);\n"
+            "    as_unmap(cpu->as, regs, len, len);\n    return 0;\n}\n")
+    conv = _conv_at(code, "ALLOC", "cpu->saved")
+    assert conv.undo == ()
+
+
+def test_label_that_zeroes_the_status_is_not_a_failure_entry():
+    code = ("int f(Foo *s, size_t n)\n{\n    uint8_t *out;\n    int ret;\n\n    ret = prep(s);\n    if (ret < 0) {\n"
+            "        goto fail;\n    }\n    out = ALLOC;\n    ret = write(s, out);\n    if (ret < 0) {\n"
+            "        goto fail;\n    }\n    goto success;\n\nsuccess:\n    ret = 0;\nfail:\n    g_free(out);\n"
+            "    return ret;\n}\n")
+    conv = _conv_at(code, "ALLOC", "out")
+    assert (conv.label, conv.status_var) == ("fail", "ret")

@@ -194,3 +194,31 @@ def test_errp_possibly_set_by_an_unchecked_call_makes_a_stub():
     guarded = ("void f(Foo *s, size_t n, Error **errp)\n{\n    ERRP_GUARD();\n\n    foo_probe(s, errp);\n"
                "    if (*errp) {\n        return;\n    }\n    s->b = g_malloc(n);\n}\n")
     assert _one(guarded).action is Action.REWRITE
+
+
+def test_label_that_reports_a_message_variable_gets_it_set_and_no_error_setg():
+    code = ("int f(Chan *c, size_t n, Error **errp)\n{\n    Lz *z = c->z;\n    const char *msg;\n\n"
+            "    if (lz_init(&z->st) != 0) {\n        msg = \"init failed\";\n        goto err_z;\n    }\n"
+            "    z->buf = g_malloc(n);\n    c->ready = true;\n    return 0;\n\nerr_end:\n    lz_end(&z->st);\n"
+            "err_z:\n    error_setg(errp, \"chan: %s\", msg);\n    return -1;\n}\n")
+    p = _one(code)
+    assert p.action == Action.REWRITE
+    assert p.failure_block == '{\n    msg = "Could not allocate buf";\n    goto err_end;\n}'
+    assert "qapi/error.h" not in p.headers
+
+
+def test_errno_variable_of_the_label_is_set_before_the_jump():
+    code = ("struct iovec *f(Mem *m, size_t count)\n{\n    struct iovec *vec;\n    void *t;\n    int err = 0;\n\n"
+            "    vec = g_new0(struct iovec, count);\n    t = mem_map(m, count);\n    if (!t) {\n        err = EFAULT;\n"
+            "        goto fail;\n    }\n    return vec;\nfail:\n    g_free(vec);\n    errno = err;\n    return NULL;\n}\n")
+    p = _one(code)
+    assert p.failure_block == "{\n    err = ENOMEM;\n    goto fail;\n}" and p.action == Action.REWRITE
+
+
+def test_direct_return_that_would_keep_a_lock_is_a_stub_naming_the_release():
+    code = ("int f(Tab *t, size_t n)\n{\n    uint8_t *map;\n    int ret;\n\n    qemu_mutex_lock(&t->lock);\n"
+            "    t->x = g_malloc(n);\n    map = tab_map(t);\n    if (!map) {\n        ret = -EIO;\n        goto out;\n"
+            "    }\n    ret = 0;\nout:\n    tab_log(t, map);\n    qemu_mutex_unlock(&t->lock);\n    return ret;\n}\n")
+    p = _one(code)
+    assert p.action == Action.STUB and "qemu_mutex_unlock(&t->lock);" in p.failure_block
+    assert p.failure_block.rstrip("}").rstrip().endswith("return -ENOMEM;")

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import tree_sitter
 
-from codemod.cparse import declarator_identifier
+from codemod.cparse import declarator_identifier, function_name
 
 SIGNED_INT_TYPES = frozenset({
     "int", "long", "ssize_t", "int64_t", "int32_t", "int16_t", "int8_t", "off_t", "long long",
@@ -48,6 +48,15 @@ class ErrorConvention:
     # Where error_setg writes: errp, or &local_err when the cleanup label
     # propagates a local Error into errp (so *errp is set once).
     error_dest: str | None = None
+    # `msg = "Could not allocate ..."; goto label;` where the label reports msg.
+    message_var: str | None = None
+    # The label's code sets errp itself: no error_setg before the jump.
+    errp_at_label: bool = False
+    # Other variables the label's code reads that each jump sets (`err = ENOMEM`).
+    presets: tuple[tuple[str, str], ...] = ()
+    # Returning directly: releases the function's cleanup labels perform
+    # that the return would skip (a human must add them: stub).
+    undo: tuple[str, ...] = ()
 
     @property
     def can_fail(self) -> bool:
@@ -157,6 +166,27 @@ def _integer_value(values: list[str]) -> tuple[str, str] | None:
     return None
 
 
+# `p = malloc(n); if (!p) { return alloc_failed(); }`: a file's own helper
+# for allocation failures (it reports, then returns the failure value).
+_HELPER_CHECK_RE = re.compile(
+    rb"=\s*(?:malloc|calloc|realloc|strdup|strndup|g_try_\w+|qemu_try_\w+)\s*\([^;]*\)\s*;\s*"
+    rb"if\s*\(\s*!\s*[\w.\->\[\]]+\s*\)\s*\{?\s*return\s+(\w+)\s*\(\s*\)\s*;")
+
+
+def alloc_failure_helper(data: bytes, return_type: str) -> str | None:
+    """The helper the file's own allocation checks return, when it uses one
+    at least twice and defines it in the file with this return type."""
+    uses = [m.group(1).decode() for m in _HELPER_CHECK_RE.finditer(data)]
+    for name in sorted(set(uses), key=uses.count, reverse=True):
+        if uses.count(name) < 2:
+            break
+        m = re.search(rb"^(?:static\s+)?(?:inline\s+)?([\w ]+?)\s+" + re.escape(name.encode())
+                      + rb"\s*\(\s*void\s*\)\s*\{", data, re.M)
+        if m is not None and m.group(1).decode().split()[-1] == return_type.split()[-1]:
+            return name
+    return None
+
+
 def _convention(fn: tree_sitter.Node | None, data: bytes, name: str | None) -> ErrorConvention:
     if fn is None:
         return ErrorConvention(None, "", None, None, "not inside a function")
@@ -184,6 +214,10 @@ def _convention(fn: tree_sitter.Node | None, data: bytes, name: str | None) -> E
         return ErrorConvention(name, base, errp, false,
                                f"{name} returns {base} without errp: false may not mean failure to callers",
                                confident=False)
+    helper = alloc_failure_helper(data, base) if not errp else None
+    if helper is not None:
+        return ErrorConvention(name, base, errp, f"{helper}()",
+                               f"this file reports allocation failures with 'return {helper}();'")
     found = _integer_value(values)
     if found is not None:
         value, why = found
@@ -283,16 +317,19 @@ def is_auto_decl(decl_node, data: bytes) -> bool:
     return any(m in text for m in AUTO_CLEANUP_MARKERS)
 
 
-def _label_is_safe(fn, data: bytes, label: tree_sitter.Node, site: int, assigned_at_site: set[str]) -> str | None:
-    """Why jumping from `site` to `label` would be wrong, or None."""
+def _label_is_safe(fn, data: bytes, label: tree_sitter.Node, site: int,
+                  assigned_at_site: set[str]) -> tuple[list[str], str | None]:
+    """(locals the label's code reads that may be uninitialised at `site`,
+    why jumping from `site` to `label` would be wrong regardless, or None)."""
     body = fn.child_by_field_name("body")
     locals_ = local_declarations(fn, data)
     # No automatic-cleanup variable may come into scope between the site and the label.
     for name, decl in locals_.items():
         if site < decl.start_byte < label.start_byte and is_auto_decl(decl, data):
-            return f"the jump would skip the initialisation of automatic-cleanup variable '{name}'"
+            return [], f"the jump would skip the initialisation of automatic-cleanup variable '{name}'"
     # Every local the cleanup reads must hold a value when we jump.
     seen = set()
+    uninit = []
     for n in _walk(body):
         if n.start_byte < label.start_byte or n.type != "identifier":
             continue
@@ -300,82 +337,371 @@ def _label_is_safe(fn, data: bytes, label: tree_sitter.Node, site: int, assigned
         if name in seen or name not in locals_ or name in assigned_at_site:
             continue
         seen.add(name)
+        parent = n.parent
+        if parent is not None and parent.type == "assignment_expression" and parent.child_by_field_name(
+                "left") == n and _text(parent.child_by_field_name("operator"), data) == "=":
+            continue  # first seen being written (`for (i = 0; ...)`), not read
         decl = locals_[name]
         if decl.start_byte > label.start_byte or _declarator_has_init(decl, name, data):
             continue
         if assigned_before(fn, data, name, site):
             continue
-        return f"'{name}', used after the label, may be uninitialised at this point"
-    return None
+        uninit.append(name)
+    return uninit, None
 
 
-_FREE_LIKE_RE = re.compile(r"g_free|qemu_vfree|g_clear_pointer|\w+_free|\w+_unref|\w+_destroy")
+# --- what a cleanup label undoes ---------------------------------------------
+#
+# Cleanup labels are often stacked (`err2: free(b); err1: unlock(); return`):
+# jumping to a label runs its code and everything it falls through to, so
+# the right label for a failure is the one whose code undoes exactly what
+# is held at the failure, chosen by position, not by the nearest goto.
+
+# Frees that accept NULL, so running them on a pointer still NULL is harmless.
+_NULL_SAFE_FREES = frozenset({"g_free", "qemu_vfree", "g_clear_pointer", "free", "g_strfreev"})
+# Words that make a call a release of what its arguments name (or, without
+# arguments, of what the matching acquire call took): `cache_fini`,
+# `deflateEnd`, `qemu_mutex_unlock`, `nvme_free_queue_pair`, `bdrv_unref`.
+_RELEASE_WORDS = frozenset({"free", "vfree", "unref", "destroy", "fini", "finalize", "cleanup", "close",
+                            "unlock", "end", "put", "release", "deinit", "uninit", "unmap", "unregister",
+                            "del", "delete", "dec"})
+_ACQUIRE_WORDS = ("new", "alloc", "malloc", "create", "init", "open", "lock", "ref", "get", "begin", "start",
+                  "map", "register", "add", "acquire", "take", "setup", "inc", "enter")
+_SILENT_PREFIXES = ("trace_", "assert", "g_assert")
 
 
-def _label_only_frees_unset(fn, data: bytes, label, site: int, assigned_at_site) -> bool:
-    """Does the code after the label only free things not yet set at site?"""
-    body = fn.child_by_field_name("body")
-    ret, _ = _first_return_after(body, label.start_byte, data)
-    end = ret.start_byte if ret is not None else body.end_byte
-    before = data[body.start_byte : site]
-    for n in _walk(body):
-        if not (label.start_byte <= n.start_byte < end) or n.type != "expression_statement":
-            continue
-        e = n.named_children[0] if n.named_child_count else None
-        if e is None or e.type != "call_expression":
+def _key(node, data: bytes) -> str:
+    """The object an argument names: `&s->lock` -> `s->lock`, `(void *)p` -> `p`."""
+    while node.type in ("pointer_expression", "cast_expression", "parenthesized_expression"):
+        if node.type == "pointer_expression" and _text(node, data).lstrip().startswith("*"):
+            break
+        inner = node.child_by_field_name("argument") or node.child_by_field_name("value")
+        if inner is None:
+            kids = [c for c in node.named_children if c.type != "comment"]
+            inner = kids[-1] if kids else None
+        if inner is None:
+            break
+        node = inner
+    return re.sub(r"\s+", "", _text(node, data))
+
+
+@dataclass(frozen=True)
+class Segment:
+    """The code between one cleanup label and the next (or the end)."""
+    label: str
+    node: tree_sitter.Node  # the labeled_statement
+    start: int
+    end: int
+    falls_through: bool  # control reaches the next label
+    held: tuple[str, ...]  # releases of what is held at the site (statement text)
+    harmful: str | None  # why running this code at the site would be wrong
+    effects: bool  # other calls or assignments (reporting, state changes)
+    assigns: frozenset[str]  # variables the code sets unconditionally
+    # Releases of things not held at the site, unless an acquire the chain
+    # runs first takes them (`unlocked: lock(); locked: ...; unlock();`).
+    unheld: tuple[tuple[str, str], ...] = ()  # (callee, statement)
+    acquires: tuple[str, ...] = ()  # callees of the calls in this code
+
+
+def _site_statement_start(body, site: int) -> int:
+    node = body.descendant_for_byte_range(site, site)
+    while node is not None and node.parent is not None and node.parent != body and node.type not in (
+            "expression_statement", "declaration", "return_statement"):
+        node = node.parent
+    return node.start_byte if node is not None else site
+
+
+class _Held:
+    """What the code before the site has acquired (textual: assignments, `&x`
+    handed to calls, acquire calls matching a release by name, counters)."""
+
+    def __init__(self, fn, data: bytes, site: int, targets: set[str]):
+        body = fn.child_by_field_name("body")
+        self.data = data
+        self.before = data[body.start_byte : _site_statement_start(body, site)]
+        self.after = data[site : body.end_byte]
+        self.targets = {re.sub(r"\s+", "", t) for t in targets}
+        self.locals = local_declarations(fn, data)
+
+    def assigned(self, key: str) -> bool:
+        k = re.escape(key.encode()).replace(rb"\->", rb"\s*->\s*").replace(rb"\.", rb"\s*\.\s*")
+        if re.search(rb"(?<![\w>.])" + k + rb"\s*=(?!=)(?!\s*NULL\b)(?!\s*0\s*[;,)])", self.before):
+            return True
+        return re.search(rb"&\s*" + k + rb"(?![\w\[])(?!\s*(?:->|\.))", self.before) is not None
+
+    def fresh(self, key: str) -> bool:
+        """A local first given a value after the site: what a release of it
+        undoes is acquired later (`regs = map(...)` after the allocation)."""
+        if key not in self.locals or self.assigned(key):
             return False
-        callee = e.child_by_field_name("function")
-        if callee is None or not _FREE_LIKE_RE.fullmatch(_text(callee, data)):
+        return re.search(rb"(?<![\w>.])" + re.escape(key.encode()) + rb"\s*=(?!=)", self.after) is not None
+
+    def holds_any(self, keys: list[str]) -> bool:
+        """Some argument names something acquired before the site, none
+        something acquired after it."""
+        keys = [k for k in keys if k not in ("NULL", "0")]
+        return any(self.assigned(k) for k in keys) and not any(self.fresh(k) for k in keys)
+
+    def acquired_by_name(self, callee: str) -> bool:
+        """A call named like the release with an acquire word in its place
+        (`deflateEnd` <- `deflateInit`, `cache_unlock` <- `cache_lock`)."""
+        acq = _acquire_re(callee)
+        return acq is not None and re.search(rb"(?<!\w)(?:" + acq.pattern.encode() + rb")\s*\(",
+                                             self.before) is not None
+
+    def counted(self, key: str) -> bool:
+        k = re.escape(key.encode()).replace(rb"\->", rb"\s*->\s*")
+        return re.search(rb"(?<![\w>.])" + k + rb"\s*(?:\+\+|\+=)|\+\+\s*" + k + rb"(?![\w])", self.before) is not None
+
+    def is_target(self, key: str) -> bool:
+        return key in self.targets
+
+    def in_target(self, key: str) -> bool:
+        """Reads through the pointer the failed allocation left NULL."""
+        return any(re.match(re.escape(t) + r"(->|\[)", key) for t in self.targets)
+
+    def null_local(self, key: str) -> bool:
+        """A local still NULL at the site: declared or set to NULL, never given a value."""
+        decl = self.locals.get(key)
+        if decl is None or self.assigned(key):
             return False
-        args = e.child_by_field_name("arguments")
-        for a in (args.named_children if args is not None else []):
-            name = _text(a, data).lstrip("&").strip()
-            if name in assigned_at_site:
-                continue
-            if re.search(rb"(?<![\w>.])" + re.escape(name.encode()) + rb"\s*=(?!=)(?!\s*NULL\b)", before) or \
-                    re.search(rb"&\s*" + re.escape(name.encode()) + rb"\b", before):
-                return False
-    return True
+        return _declared_null(decl, key, self.data) or re.search(
+            rb"(?<![\w>.])" + re.escape(key.encode()) + rb"\s*=\s*NULL\s*;", self.before) is not None
 
 
-def cleanup_label(fn: tree_sitter.Node, data: bytes, after: int) -> tuple[str, str | None, str | None] | None:
-    """The cleanup label failures after `after` should jump to, if the function has one.
+def _declared_null(decl, name: str, data: bytes) -> bool:
+    for d in decl.children_by_field_name("declarator"):
+        if d.type == "init_declarator":
+            inner = declarator_identifier(d.child_by_field_name("declarator"))
+            value = d.child_by_field_name("value")
+            if inner is not None and _text(inner, data) == name and value is not None:
+                return _text(value, data).strip() in ("NULL", "0")
+    return False
 
-    A label counts when it comes after the site and some `goto` reaches it.
-    Returns (label, status variable returned there or None, value that
-    variable is given before existing gotos, or the constant returned there).
-    """
+
+def _segment_nodes(labeled) -> list:
+    """A labeled statement's own statement and the siblings up to the next label."""
+    out = []
+    inner = [c for c in labeled.named_children if c.type not in ("statement_identifier", "comment")]
+    out += inner
+    sib = labeled.next_named_sibling
+    while sib is not None and sib.type != "labeled_statement":
+        out.append(sib)
+        sib = sib.next_named_sibling
+    return out
+
+
+def _release_words(callee: str) -> list[tuple[str, str]]:
+    """(prefix, suffix) around each release word of a callee name."""
+    out = []
+    for m in re.finditer(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])", callee):
+        if m.group(0).lower() in _RELEASE_WORDS:
+            out.append((callee[: m.start()], callee[m.end() :]))
+    return out
+
+
+def _acquire_re(callee: str) -> re.Pattern | None:
+    """Names of the acquire calls a release pairs with: `deflateEnd` ->
+    `deflateInit`, `qemu_co_mutex_unlock` -> `qemu_co_mutex_lock`."""
+    alts = [re.escape(pre) + "(?i:" + "|".join(_ACQUIRE_WORDS) + ")" + re.escape(post)
+            for pre, post in _release_words(callee)]
+    return re.compile("|".join(f"(?:{a})" for a in alts)) if alts else None
+
+
+def _guarded_by(node, key: str, data: bytes, stop) -> bool:
+    """node sits in `if (key)` / `if (key != NULL)`: it does nothing while key is NULL."""
+    n = node.parent
+    while n is not None and n != stop:
+        if n.type == "if_statement":
+            cond = n.child_by_field_name("condition")
+            text = re.sub(r"\s+", "", _text(cond, data)).strip("()") if cond is not None else ""
+            if text in (key, f"{key}!=NULL", f"NULL!={key}") or text.startswith(f"{key}&&"):
+                return True
+        n = n.parent
+    return False
+
+
+def _guarded_by_success(node, status: str, data: bytes, stop) -> bool:
+    """node runs only on success: inside `if (ret == 0 && ...)` / `if (ret >= 0)`
+    (callers set the -errno status to a negative value before jumping)."""
+    n = node.parent
+    while n is not None and n != stop:
+        if n.type == "if_statement":
+            cond = n.child_by_field_name("condition")
+            text = re.sub(r"\s+", "", _text(cond, data)).strip("()") if cond is not None else ""
+            first = text.split("&&")[0]
+            if first in (f"{status}==0", f"{status}>=0", f"{status}>0"):
+                return True
+        n = n.parent
+    return False
+
+
+def _analyse_segment(label: str, labeled, data: bytes, held: _Held, trusted: bool, fn_name: str = "",
+                     status: str | None = None) -> Segment:
+    """trusted: an existing goto before the site already runs this code, so
+    releases of things this function did not acquire are the developer's call."""
+    nodes = _segment_nodes(labeled)
+    nested = [n for n in nodes if n.type == "labeled_statement"]
+    if nested:  # `a: b: stmt`: a's code is empty and falls into b
+        nodes = []
+    releases: list[str] = []
+    unheld: list[tuple[str, str]] = []
+    acquires: list[str] = []
+    harmful = None
+    effects = False
+    assigns: set[str] = set()
+    freed: set[str] = set()
+    resets: set[str] = set()
+    for top in nodes:
+        for n in _walk(top):
+            if n.type == "call_expression":
+                callee_node = n.child_by_field_name("function")
+                callee = _text(callee_node, data) if callee_node is not None else ""
+                arglist = n.child_by_field_name("arguments")
+                args = [a for a in (arglist.named_children if arglist is not None else []) if a.type != "comment"]
+                keys = [_key(a, data) for a in args]
+                stmt = _text(n, data) + ";"
+                acquires.append(callee)
+                null_at_site = [k for k in keys if held.is_target(k) or held.null_local(k)]
+                if any(_guarded_by(n, k, data, labeled) for k in null_at_site) or \
+                        (status and _guarded_by_success(n, status, data, labeled)):
+                    continue  # `if (p) { release(p); }` with p still NULL, or success-only code
+                if callee in _NULL_SAFE_FREES:
+                    key = keys[0] if keys else ""
+                    freed.add(key)
+                    if held.assigned(key) and not held.is_target(key):
+                        releases.append(stmt)
+                    elif held.is_target(key) or held.null_local(key) or trusted:
+                        pass  # a NULL pointer, or the developer's own choice
+                    elif held.in_target(key):
+                        harmful = harmful or f"'{stmt}' reads through the NULL '{key.split('->')[0]}'"
+                    else:
+                        harmful = harmful or f"'{stmt}' frees '{key}', not allocated at this point"
+                elif _release_words(callee):
+                    freed.update(keys)
+                    acq = _acquire_re(callee)
+                    if any(held.is_target(k) or held.in_target(k) for k in keys):
+                        harmful = harmful or f"'{stmt}' would be handed the NULL from the failed allocation"
+                    elif held.holds_any(keys) or (not any(held.fresh(k) for k in keys) and (
+                            held.acquired_by_name(callee) or (acq is not None and acq.fullmatch(fn_name)))):
+                        # Also the teardown of this very function (`foo_setup` /
+                        # `foo_cleanup`), written to undo a partial setup.
+                        releases.append(stmt)
+                    elif not trusted:
+                        unheld.append((callee, stmt))
+                elif any(held.is_target(k) or held.in_target(k) for k in keys):
+                    harmful = harmful or f"'{stmt}' would be handed the NULL from the failed allocation"
+                elif not callee.startswith(_SILENT_PREFIXES):
+                    effects = True
+            elif n.type == "update_expression" and "--" in _text(n, data):
+                arg = n.child_by_field_name("argument")
+                key = _key(arg, data) if arg is not None else ""
+                if held.counted(key):
+                    releases.append(_text(n, data) + ";")
+                elif not trusted:
+                    harmful = harmful or f"'{_text(n, data)}' undoes an increment not done at this point"
+            elif n.type == "assignment_expression":
+                left, right = n.child_by_field_name("left"), n.child_by_field_name("right")
+                op = n.child_by_field_name("operator")
+                if left is None or right is None:
+                    continue
+                lkey = _key(left, data)
+                if op is not None and op.type == "-=":
+                    if held.counted(lkey):
+                        releases.append(_text(n, data) + ";")
+                    elif not trusted:
+                        harmful = harmful or f"'{_text(n, data)}' undoes an increment not done at this point"
+                    continue
+                if n.parent is not None and n.parent.type == "expression_statement" and n.parent in nodes:
+                    assigns.add(lkey)  # `success: ret = 0;` overrides the status too
+                if _text(right, data).strip() in ("NULL", "0"):
+                    resets.add(lkey)
+                else:
+                    effects = True
+    # `p = NULL;` after freeing p is part of the free; any other reset is a state change.
+    if resets - freed:
+        effects = True
+    last = [n for n in nodes if n.type != "comment"]
+    falls = bool(nested) or not (last and last[-1].type in ("return_statement", "goto_statement"))
+    end = nodes[-1].end_byte if nodes else labeled.end_byte
+    return Segment(label, labeled, labeled.start_byte, end, falls, tuple(releases), harmful, effects,
+                   frozenset(assigns), tuple(unheld), tuple(acquires))
+
+
+def _flat_labels(block) -> list:
+    """Labeled statements of a block in order, `a: b: stmt` as two."""
+    out = []
+    for c in block.named_children:
+        n = c
+        while n is not None and n.type == "labeled_statement":
+            out.append(n)
+            inner = [k for k in n.named_children if k.type not in ("statement_identifier", "comment")]
+            n = inner[0] if inner else None
+    return out
+
+
+def label_chain(fn, data: bytes, label: str, site: int, targets: set[str] = frozenset(),
+                status: str | None = None) -> list[Segment]:
+    """The cascade of labels `label` belongs to (labels control falls through
+    from one to the next), each analysed against what is held at `site`."""
     body = fn.child_by_field_name("body")
-    if body is None:
-        return None
     labels, gotos = _labels_and_gotos(body, data)
-    after_site = {l for l, n in labels.items() if n.start_byte > after}
-    if not after_site:
-        return None
-    # The first jump after the site shows the cleanup state at this point
-    # (cascades of labels free in reverse order); else the busiest label;
-    # else a label only reached by falling through.
-    following = sorted((g, l) for l in after_site for g in gotos.get(l, []) if g > after)
-    if following:
-        label = following[0][1]
-    elif any(gotos.get(l) for l in after_site):
-        label = max(after_site, key=lambda l: (len(gotos.get(l, [])), -labels[l].start_byte))
-    else:
-        label = min(after_site, key=lambda l: labels[l].start_byte)
-    node = labels[label]
-    ret, value = _first_return_after(body, node.start_byte, data)
-    status = None
-    assigned = None
-    if value is not None and value.type == "identifier" and _text(value, data) in local_declarations(fn, data):
-        status = _text(value, data)
-        pattern = (rb"\b" + re.escape(status.encode()) + rb"\s*=\s*(" + _FAILURE_VALUE.encode() + rb")\s*;\s*goto\s+"
-                   + re.escape(label.encode()) + rb"\s*;")
-        found = re.findall(pattern, data[body.start_byte : body.end_byte])
-        if found:
-            assigned = found[0].decode()
-    elif value is not None:
-        assigned = _text(value, data)
-    return label, status, assigned
+    node = labels.get(label)
+    if node is None:
+        return []
+    held = _Held(fn, data, site, targets)
+    fn_name = function_name(fn, data) or ""
+    ordered = _flat_labels(node.parent)
+    names = [_text(n.child_by_field_name("label"), data) for n in ordered]
+    early = {l for l, gs in gotos.items() if any(g < site for g in gs)}
+    out = []
+    vouched = False
+    for name, n in zip(names, ordered):
+        # Later labels run whenever an earlier one does: a label an existing
+        # goto before the site reaches vouches for the code from there on.
+        vouched = vouched or name in early
+        out.append(_analyse_segment(name, n, data, held, vouched, fn_name, status))
+    # Keep the run of segments containing `label` that control falls through.
+    idx = names.index(label)
+    lo = idx
+    while lo > 0 and out[lo - 1].falls_through:
+        lo -= 1
+    hi = idx
+    while hi < len(out) - 1 and out[hi].falls_through:
+        hi += 1
+    return [s for s in out[lo : hi + 1] if s.start > site]
+
+
+def _bad_from(chain: list[Segment], i: int, status: str | None) -> list[str | None]:
+    """Why each segment from chain[i] on would be wrong when entered at chain[i]."""
+    out = []
+    acquired: list[str] = []
+    for seg in chain[i:]:
+        why = seg.harmful or (f"'{seg.label}:' sets '{status}'" if status and status in seg.assigns else None)
+        acquired += seg.acquires
+        for callee, stmt in seg.unheld:
+            acq = _acquire_re(callee)
+            if why is None and not (acq is not None and any(acq.fullmatch(a) for a in acquired)):
+                why = f"'{stmt}' undoes something not done at this point"
+        out.append(why)
+    return out
+
+
+def choose_in_chain(chain: list[Segment], status: str | None) -> tuple[Segment | None, str]:
+    """The label whose code undoes exactly what is held: the first one from
+    which no later code is wrong at the site, skipping labels whose own code
+    has nothing to do there. (None, why) when every entry is wrong."""
+    first_why = ""
+    for i, seg in enumerate(chain):
+        bad = _bad_from(chain, i, status)
+        if any(bad):
+            if not first_why:
+                k = next(j for j, b in enumerate(bad) if b)
+                first_why = f"'{chain[i + k].label}:': {bad[k]}"
+            continue
+        if seg.held or seg.effects or i == len(chain) - 1:
+            return seg, ""
+    return None, first_why or "no label fits"
 
 
 def _label_errp_use(label: tree_sitter.Node, end: int, data: bytes, errp: str) -> tuple[str, str | None]:
@@ -390,6 +716,198 @@ def _label_errp_use(label: tree_sitter.Node, end: int, data: bytes, errp: str) -
     return "none", None
 
 
+def _start_label(body, data: bytes, after: int) -> str | None:
+    """The label existing code suggests for a failure after `after`: the first
+    jump after the site, else the busiest label, else one only fallen into."""
+    labels, gotos = _labels_and_gotos(body, data)
+    after_site = {l for l, n in labels.items() if n.start_byte > after}
+    if not after_site:
+        return None
+    following = sorted((g, l) for l in after_site for g in gotos.get(l, []) if g > after)
+    if following:
+        return following[0][1]
+    if any(gotos.get(l) for l in after_site):
+        return max(after_site, key=lambda l: (len(gotos.get(l, [])), -labels[l].start_byte))
+    return min(after_site, key=lambda l: labels[l].start_byte)
+
+
+def _status_after(fn, body, data: bytes, label: str, node) -> tuple[str | None, str | None]:
+    """(status variable the label's code returns, value existing gotos give it
+    or the constant returned there)."""
+    ret, value = _first_return_after(body, node.start_byte, data)
+    if value is not None and value.type == "identifier" and _text(value, data) in local_declarations(fn, data):
+        status = _text(value, data)
+        pattern = (rb"\b" + re.escape(status.encode()) + rb"\s*=\s*(" + _FAILURE_VALUE.encode()
+                   + rb")\s*;\s*goto\s+\w+\s*;")
+        found = re.findall(pattern, data[body.start_byte : body.end_byte])
+        return status, (found[0].decode() if found else None)
+    if value is not None:
+        return None, _text(value, data)
+    return None, None
+
+
+@dataclass(frozen=True)
+class LabelChoice:
+    label: str | None  # None: no label fits (why_not says why)
+    status: str | None
+    assigned: str | None
+    chain: tuple[Segment, ...]
+    why_not: str = ""
+
+
+def choose_label(fn, data: bytes, after: int, targets: set[str] | frozenset[str] = frozenset(),
+                 negative: bool = False) -> LabelChoice | None:
+    """The cleanup label a failure at `after` should jump to, chosen by what
+    each label's code undoes (label_chain, choose_in_chain); None when no
+    label follows the site."""
+    body = fn.child_by_field_name("body")
+    if body is None:
+        return None
+    start = _start_label(body, data, after)
+    if start is None:
+        return None
+    labels, _ = _labels_and_gotos(body, data)
+    status, assigned = _status_after(fn, body, data, start, labels[start])
+    # With a negative status, code under `if (ret >= 0)` does not run.
+    chain = label_chain(fn, data, start, after, set(targets), status if negative else None)
+    if not chain:
+        return LabelChoice(start, status, assigned, ())
+    seg, why = choose_in_chain(chain, status)
+    if seg is None:
+        return LabelChoice(None, status, assigned, tuple(chain), why)
+    return LabelChoice(seg.label, status, assigned, tuple(chain))
+
+
+def cleanup_label(fn: tree_sitter.Node, data: bytes, after: int,
+                  targets: set[str] | frozenset[str] = frozenset()) -> tuple[str, str | None, str | None] | None:
+    """(label, status variable, its failure value) for a failure at `after`, or None."""
+    choice = choose_label(fn, data, after, targets)
+    if choice is None or choice.label is None:
+        return None
+    return choice.label, choice.status, choice.assigned
+
+
+def _preset_values(body, data: bytes, labels: set[str]) -> dict[str, list]:
+    """Locals every existing jump into these labels sets just before it
+    (`err = EFAULT; goto fail;`, `err_msg = "..."; goto out;`): name -> values."""
+    found: dict[str, list] | None = None
+    for n in _walk(body):
+        if n.type != "goto_statement":
+            continue
+        lab = n.child_by_field_name("label")
+        if lab is None or _text(lab, data) not in labels:
+            continue
+        here: dict[str, list] = {}
+        prev = n.prev_named_sibling
+        while prev is not None and prev.type in ("comment", "expression_statement"):
+            if prev.type == "expression_statement":
+                e = prev.named_children[0] if prev.named_child_count else None
+                if e is None or e.type != "assignment_expression" or \
+                        _text(e.child_by_field_name("operator"), data) != "=":
+                    break
+                left = e.child_by_field_name("left")
+                if left is not None and left.type == "identifier":
+                    here.setdefault(_text(left, data), []).append(e.child_by_field_name("right"))
+            prev = prev.prev_named_sibling
+        if found is None:
+            found = here
+        else:
+            found = {k: found[k] + v for k, v in here.items() if k in found}
+    return found or {}
+
+
+_ERRNO_RE = re.compile(r"(-?)(TARGET_)?E[A-Z0-9]+")
+
+
+def _preset_for(values: list, data: bytes) -> str | None:
+    """What allocfix sets such a variable to: None for a message (strings),
+    the ENOMEM of the family the jumps use, or "" when it cannot tell."""
+    texts = [re.sub(r"\s+", "", _text(v, data)) for v in values if v is not None]
+    if values and all(v is not None and v.type in ("string_literal", "concatenated_string") for v in values):
+        return None
+    forms = {(m.group(1), m.group(2) or "") for t in texts if (m := _ERRNO_RE.fullmatch(t))}
+    if len(forms) == 1 and all(_ERRNO_RE.fullmatch(t) for t in texts):
+        sign, target = forms.pop()
+        return f"{sign}{target}ENOMEM"
+    return ""
+
+
+def _undo_on_return(chain: tuple[Segment, ...]) -> tuple[str, ...]:
+    """What the label code releases that a direct return would leave held
+    (locks, counters, handles; frees of locals are the plan's business)."""
+    out: list[str] = []
+    for seg in chain:
+        for stmt in seg.held:
+            callee = stmt.split("(", 1)[0].strip()
+            if callee in _NULL_SAFE_FREES or stmt in out:
+                continue
+            out.append(stmt)
+    return tuple(out)
+
+
+def _exits(block) -> bool:
+    stmts = [c for c in block.named_children if c.type != "comment"]
+    return bool(stmts) and stmts[-1].type in ("return_statement", "goto_statement")
+
+
+def _undo_before_returns(fn, data: bytes, site: int, targets) -> tuple[str, ...]:
+    """Releases the function performs before its returns after the site
+    (`qemu_mutex_unlock(&s->lock); return 0;`) of what is held at the site
+    and not already released on the way to it: a new return must do them too."""
+    body = fn.child_by_field_name("body")
+    held = _Held(fn, data, site, set(targets))
+    fn_name = function_name(fn, data) or ""
+    stmt_start = _site_statement_start(body, site)
+    out: list[str] = []
+    for block in _walk(body):
+        if block.type != "compound_statement":
+            continue
+        stmts = [c for c in block.named_children if c.type != "comment"]
+        if not stmts or stmts[-1].type != "return_statement" or stmts[-1].start_byte <= site:
+            continue
+        for st in stmts[:-1]:
+            if st.start_byte <= site or st.type != "expression_statement" or not st.named_child_count:
+                continue
+            call = st.named_children[0]
+            if call.type != "call_expression":
+                continue
+            callee = _text(call.child_by_field_name("function"), data)
+            if callee in _NULL_SAFE_FREES or not _release_words(callee):
+                continue
+            arglist = call.child_by_field_name("arguments")
+            keys = [_key(a, data) for a in (arglist.named_children if arglist is not None else [])
+                    if a.type != "comment"]
+            if any(held.is_target(k) or held.in_target(k) for k in keys):
+                continue
+            acq = _acquire_re(callee)
+            if any(held.fresh(k) for k in keys) or not (
+                    held.holds_any(keys) or held.acquired_by_name(callee)
+                    or (acq is not None and acq.fullmatch(fn_name))):
+                continue
+            text = _text(st, data)
+            if text in out or _released_on_the_way(body, data, text, stmt_start):
+                continue
+            out.append(text)
+    return tuple(out)
+
+
+def _released_on_the_way(body, data: bytes, text: str, end: int) -> bool:
+    """The same statement runs before `end` outside a branch that leaves."""
+    for n in _walk(body):
+        if n.type != "expression_statement" or n.start_byte >= end or _text(n, data) != text:
+            continue
+        p = n.parent
+        leaves = False
+        while p is not None and p != body:
+            if p.type == "compound_statement" and _exits(p):
+                leaves = True
+                break
+            p = p.parent
+        if not leaves:
+            return True
+    return False
+
+
 def convention(fn: tree_sitter.Node | None, data: bytes, name: str | None, site_offset: int | None = None,
                assigned_at_site: set[str] | frozenset[str] = frozenset()) -> ErrorConvention:
     """The convention for a failure at site_offset (a label is reused only when safe)."""
@@ -398,12 +916,22 @@ def convention(fn: tree_sitter.Node | None, data: bytes, name: str | None, site_
         base = _replace(base, error_dest=base.errp)
     if fn is None or site_offset is None or base.failure_value is None:
         return base
-    found = cleanup_label(fn, data, site_offset)
-    if found is None:
-        return base
-    label, status, assigned = found
+    choice = choose_label(fn, data, site_offset, assigned_at_site, base.failure_value.startswith("-"))
+    # A direct return must still undo what the function's other returns and
+    # its cleanup labels undo (a lock taken earlier, a counter, a handle).
+    undo = _undo_before_returns(fn, data, site_offset, assigned_at_site)
+    if choice is None:
+        return _replace(base, undo=undo) if undo else base
+    undo += tuple(u for u in _undo_on_return(choice.chain) if u not in undo)
+
+    def direct(why: str) -> ErrorConvention:
+        return _replace(base, evidence=base.evidence + "; " + why, undo=undo)
+
+    if choice.label is None:
+        return direct(f"no cleanup label fits ({choice.why_not})")
+    label, status, assigned = choice.label, choice.status, choice.assigned
     body = fn.child_by_field_name("body")
-    labels, _ = _labels_and_gotos(body, data)
+    labels, gotos = _labels_and_gotos(body, data)
     label_node = labels[label]
     value = base.failure_value
     if status is None:
@@ -413,29 +941,60 @@ def convention(fn: tree_sitter.Node | None, data: bytes, name: str | None, site_
                 re.fullmatch(_FAILURE_VALUE, assigned) or _NAMED_ERROR_RE.fullmatch(f"return {assigned};".encode())):
             value = assigned  # the label itself returns a failure constant
         else:
-            return base
+            return direct(f"'{label}:' returns {assigned or 'nothing'}, not a failure value")
     elif assigned is not None and value not in ("NULL", "false", "FALSE"):
         family = _integer_value([assigned])
         if family is not None:
             value = family[0]
-    why = _label_is_safe(fn, data, label_node, site_offset, set(assigned_at_site) | ({status} if status else set()))
+    chain_labels = {s.label for s in choice.chain} or {label}
+    reaching = [s.label for s in choice.chain if s.start >= label_node.start_byte] or [label]
+    uninit, why = _label_is_safe(fn, data, label_node, site_offset,
+                                 set(assigned_at_site) | ({status} if status else set()))
+    # Variables the existing jumps set for the label's code (an errno it
+    # stores, a message it reports): the failure block sets them too.
+    message = None
+    presets: list[tuple[str, str]] = []
+    after_text = data[label_node.start_byte : body.end_byte]
+    locals_ = local_declarations(fn, data)
+    for var, values in _preset_values(body, data, chain_labels).items():
+        if var == status or var in assigned_at_site or var not in locals_ or \
+                not re.search(rb"\b" + re.escape(var.encode()) + rb"\b", after_text):
+            continue
+        preset = _preset_for(values, data)
+        if preset is None and message is None:
+            message = var
+        elif preset:
+            presets.append((var, preset))
+        elif why is None:
+            why = f"each jump to it sets '{var}' to a value allocfix cannot choose"
+        if var in uninit:
+            uninit.remove(var)
+    if why is None and uninit:
+        why = f"'{uninit[0]}', used after the label, may be uninitialised at this point"
     if why is not None:
-        return _replace(base, evidence=base.evidence + f"; not jumping to '{label}:': {why}")
-    if not any(g < site_offset for g in _labels_and_gotos(body, data)[1].get(label, [])) and \
-            _label_only_frees_unset(fn, data, label_node, site_offset, assigned_at_site):
+        return direct(f"not jumping to '{label}:': {why}")
+    jumped_before = any(g < site_offset for l in reaching for g in gotos.get(l, []))
+    after = [s for s in choice.chain if s.start >= label_node.start_byte]
+    if not jumped_before and after and not any(s.held or s.effects for s in after):
         # Nothing to clean up yet: return directly, as QEMU code does early on.
-        return _replace(base, evidence=base.evidence + f"; '{label}:' has nothing to clean up yet")
+        return _replace(base, evidence=base.evidence + f"; '{label}:' has nothing to clean up yet", undo=undo)
     dest = base.error_dest
+    at_label = False
     if base.errp:
         use, local = _label_errp_use(label_node, body.end_byte, data, base.errp)
+        if use == "set" and message is None and not undo:
+            return direct(f"not jumping to '{label}:', which sets {base.errp} with its own message")
         if use == "set":
-            return _replace(base, evidence=base.evidence + f"; not jumping to '{label}:', which sets {base.errp}")
+            # The label reports (its own message when a direct return would
+            # leave a lock or handle held): error_setg would set errp twice.
+            at_label, dest = True, None
         if use == "propagate":
             dest = "&" + local
     return ErrorConvention(base.function, base.return_type, base.errp, value,
                            base.evidence + f"; failures jump to its '{label}:' cleanup", label, status,
                            confident=base.confident or status is not None or assigned is not None,
-                           error_dest=dest)
+                           error_dest=dest, message_var=message, errp_at_label=at_label,
+                           presets=tuple(presets))
 
 
 def _replace(conv: ErrorConvention, **changes) -> ErrorConvention:

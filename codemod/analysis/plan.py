@@ -608,7 +608,7 @@ def failure_block(conv: ErrorConvention, target: str, indent_width: int, *, free
     else:
         if conv.failure_value is None:
             return None
-        if conv.errp:
+        if conv.errp and not conv.errp_at_label:
             lines += _call("error_setg", [conv.error_dest or conv.errp, f'"Could not allocate {what}"'], inner)
             summary.append(f"error_setg({conv.error_dest or conv.errp})")
         for f in frees:
@@ -617,6 +617,13 @@ def failure_block(conv: ErrorConvention, target: str, indent_width: int, *, free
         if stub_note:
             lines += _comment(stub_note, inner)
         if conv.label:
+            if conv.message_var:
+                # The label reports this message (through errp when it sets it).
+                lines.append(f'{conv.message_var} = "Could not allocate {what}";')
+                summary.append(f'{conv.message_var} = "Could not allocate {what}"')
+            for var, value in conv.presets:
+                lines.append(f"{var} = {value};")
+                summary.append(f"{var} = {value}")
             if conv.status_var:
                 lines.append(f"{conv.status_var} = {conv.failure_value};")
                 summary.append(f"{conv.status_var} = {conv.failure_value}")
@@ -770,6 +777,9 @@ def plan_site(site: Site, parsed: ParsedFile, phase: PhaseInfo | None = None, *,
         if unsure:
             stub_notes.append(f"free {', '.join(unsure)} here if {fn_name} still owns "
                               f"{'it' if len(unsure) == 1 else 'them'}")
+        if conv.undo and not conv.label:
+            stub_notes.append(f"before returning, release what {fn_name}'s other exits release: "
+                              f"{' '.join(conv.undo)}")
         if conv.failure_value == "" and not conv.errp and not hmp:
             stub_notes.append(f"{fn_name} cannot report this failure: decide how to recover (R5, R7)")
         elif not conv.confident and conv.failure_value is not None:
@@ -803,7 +813,7 @@ def plan_site(site: Site, parsed: ParsedFile, phase: PhaseInfo | None = None, *,
         return report(why + f"; {conv.evidence}", policy)
     text, summary = block
     cond = _condition(guard, checked_ptr, indent)
-    headers = ("qemu/error-report.h",) if exits or hmp else (("qapi/error.h",) if conv.errp else ())
+    headers = ("qemu/error-report.h",) if exits or hmp else (("qapi/error.h",) if conv.errp and not conv.errp_at_label else ())
     common["target"] = target if form in ("assign", "decl", "realloc") else checked_ptr
     if stub_notes:
         action = Action.STUB

@@ -1,0 +1,32 @@
+"""recall.py's error-path comparison when the label itself sets errp."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+_spec = importlib.util.spec_from_file_location("scripts.recall", REPO / "scripts" / "recall.py")
+recall = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(recall)
+
+ORIG = {"kind": "goto", "value": '"out of memory"', "label": "err_end", "errp_used": False,
+        "errp_at_label": True}
+
+
+def test_jump_to_the_same_label_that_sets_errp_agrees():
+    mine = recall.parse_error_path('msg = "Could not allocate buf"; goto err_end')
+    assert recall.compare_paths(ORIG, mine) == (True, [])
+    assert recall.same_value(ORIG, mine)
+
+
+def test_jump_elsewhere_does_not_inherit_the_label_errp():
+    mine = recall.parse_error_path("ret = -ENOMEM; goto out")
+    agree, kinds = recall.compare_paths(ORIG, mine)
+    assert not agree and kinds == ["different goto label", "errp used by the original only"]
+
+
+def test_errp_set_by_allocfix_only_is_still_a_disagreement():
+    orig = {"kind": "goto", "value": "-ENOMEM", "label": "fail", "errp_used": False, "errp_at_label": False}
+    mine = recall.parse_error_path("error_setg(errp); ret = -ENOMEM; goto fail")
+    assert recall.compare_paths(orig, mine) == (False, ["errp used by allocfix only"])

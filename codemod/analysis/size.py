@@ -30,7 +30,9 @@ understood is "unknown" with a reason.
 from __future__ import annotations
 
 import re
-from collections import OrderedDict
+import tomllib
+from collections import ChainMap, OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -59,15 +61,6 @@ _SCALARS: dict[str, int] = {
     "int64_t": 8, "uint64_t": 8, "intptr_t": 8, "uintptr_t": 8, "ptrdiff_t": 8,
     "size_t": 8, "ssize_t": 8, "off_t": 8, "time_t": 8,
     "hwaddr": 8, "ram_addr_t": 8, "vaddr": 8, "dma_addr_t": 8, "target_ulong": 8,
-    "gchar": 1, "guchar": 1, "gboolean": 4, "gint": 4, "guint": 4, "gshort": 2, "gushort": 2,
-    "glong": 8, "gulong": 8, "gint8": 1, "guint8": 1, "gint16": 2, "guint16": 2,
-    "gint32": 4, "guint32": 4, "gint64": 8, "guint64": 8, "gsize": 8, "gssize": 8,
-    "gfloat": 4, "gdouble": 8, "gpointer": 8, "gconstpointer": 8, "goffset": 8,
-    "gunichar": 4, "gunichar2": 2,
-    # function-pointer and handle typedefs (pointer-sized)
-    "GDestroyNotify": 8, "GFunc": 8, "GCompareFunc": 8, "GCompareDataFunc": 8, "GHashFunc": 8,
-    "GEqualFunc": 8, "GSourceFunc": 8, "GThreadFunc": 8, "GHFunc": 8, "GHRFunc": 8, "GIOFunc": 8,
-    "GCopyFunc": 8, "GChildWatchFunc": 8, "HANDLE": 8, "SRWLOCK": 8, "CONDITION_VARIABLE": 8,
 }
 
 # Value ranges of narrow types: a value of this type can be no larger.
@@ -86,26 +79,24 @@ _UNSIGNED_MAX: dict[str, int] = {
     **{n: v for n, v in _TYPE_MAX.items() if n.startswith(("u", "gu")) or n in ("unsigned char", "unsigned short")},
 }
 
-# Layouts of common system and glib types (x86_64 glibc, glib 2.x):
-# name -> (size, alignment). Their definitions live in system headers,
-# which are never scanned.
-_SYSTEM_LAYOUTS: dict[str, tuple[int, int]] = {
-    "pthread_mutex_t": (40, 8), "pthread_cond_t": (48, 8), "pthread_rwlock_t": (56, 8),
-    "pthread_t": (8, 8), "pthread_key_t": (4, 4), "pthread_once_t": (4, 4), "pthread_attr_t": (56, 8),
-    "pthread_spinlock_t": (4, 4), "sem_t": (32, 8), "sigset_t": (128, 8), "jmp_buf": (200, 8),
-    "sigjmp_buf": (200, 8), "va_list": (24, 8), "pid_t": (4, 4), "uid_t": (4, 4), "gid_t": (4, 4),
-    "mode_t": (4, 4), "socklen_t": (4, 4), "clockid_t": (4, 4), "dev_t": (8, 8), "ino_t": (8, 8),
-    "struct iovec": (16, 8), "struct timespec": (16, 8), "struct timeval": (16, 8),
-    "struct sockaddr": (16, 2), "struct sockaddr_in": (16, 4), "struct sockaddr_in6": (28, 4),
-    "struct sockaddr_un": (110, 2), "struct sockaddr_storage": (128, 8), "struct in_addr": (4, 4),
-    "struct stat": (144, 8), "struct pollfd": (8, 4), "struct epoll_event": (12, 1),
-    "GMutex": (8, 8), "GCond": (16, 8), "GRecMutex": (16, 8), "GRWLock": (16, 8), "GPrivate": (32, 8),
-    "GOnce": (16, 8), "GList": (24, 8), "GSList": (16, 8), "GQueue": (24, 8), "GString": (24, 8),
-    "GArray": (16, 8), "GByteArray": (16, 8), "GPtrArray": (16, 8), "GHashTableIter": (48, 8),
-    "GError": (16, 8), "GPollFD": (8, 4), "GTimeVal": (16, 8),
-}
+# Layouts of types defined in system and library headers (never scanned):
+# data in rules/system-types.toml, with where each number comes from.
 
-_SYSTEM_OFFSETS: dict[str, dict[str, int]] = {"struct iovec": {"iov_base": 0, "iov_len": 8}}
+
+@lru_cache(maxsize=1)
+def system_types() -> tuple[dict[str, tuple[int, int]], dict[str, dict[str, int]]]:
+    """(name -> (size, align), name -> {field: offset}) from rules/system-types.toml."""
+    from codemod.rulesdata import builtin_rules_dir
+
+    data = tomllib.loads((builtin_rules_dir() / "system-types.toml").read_text(encoding="utf-8"))
+    layouts: dict[str, tuple[int, int]] = {}
+    offsets: dict[str, dict[str, int]] = {}
+    for name, spec in data.get("types", {}).items():
+        layouts[name] = (int(spec["size"]), int(spec["align"]))
+        if "fields" in spec:
+            offsets[name] = {k: int(v) for k, v in spec["fields"].items()}
+    return layouts, offsets
+
 
 # qemu/queue.h heads and links used as field types: QTAILQ_HEAD(, T) ...
 _QUEUE_RE = re.compile(r"^(QLIST|QSLIST|QSIMPLEQ|QTAILQ)_(HEAD|ENTRY)\s*\(")
@@ -145,19 +136,65 @@ TypeRef = tuple[str, int, tuple[str, ...]]
 FieldDef = tuple[str, TypeRef, str]
 
 
+# A function whose body is `return EXPR;`: parameters (name, type) and EXPR.
+InlineFn = tuple[tuple[tuple[str, TypeRef], ...], str]
+
+
+class _UnionChain(Mapping):
+    """Constants seen through several layers: every layer's variants, unioned."""
+
+    def __init__(self, maps: list):
+        self.maps = maps
+
+    def __getitem__(self, key: str) -> list[str]:
+        found: list[str] | None = None
+        for m in self.maps:
+            texts = m.get(key)
+            if texts:
+                found = list(texts) if found is None else found + [t for t in texts if t not in found]
+        if found is None:
+            raise KeyError(key)
+        return found
+
+    def get(self, key, default=None):
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+    def __contains__(self, key) -> bool:
+        return any(key in m for m in self.maps)
+
+    def __iter__(self):
+        seen: set[str] = set()
+        for m in self.maps:
+            for k in m:
+                if k not in seen:
+                    seen.add(k)
+                    yield k
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
 @dataclass
 class SizeFacts:
-    """File-independent knowledge: constants and type layouts.
+    """File-independent knowledge: constants, type layouts, helpers, properties.
 
-    constants: name -> list of C expression texts (one per #define/enum
+    constants:  name -> list of C expression texts (one per #define/enum
         occurrence; conditional variants are all kept and unioned).
-    typedefs:  name -> TypeRef.
-    records:   "struct X"/"union X" -> (packed, [FieldDef...]).
+    typedefs:   name -> TypeRef.
+    records:    "struct X"/"union X" -> (packed, [FieldDef...]).
+    functions:  name -> InlineFn, for functions whose body is one return.
+    properties: "Type.field" -> [(DEFINE_PROP_x, property name, "file:line")]
+        for integer device properties (codemod.analysis.props).
     """
 
     constants: dict[str, list[str]] = field(default_factory=dict)
     typedefs: dict[str, TypeRef] = field(default_factory=dict)
     records: dict[str, tuple[bool, list[FieldDef]]] = field(default_factory=dict)
+    functions: dict[str, InlineFn] = field(default_factory=dict)
+    properties: dict[str, list[tuple[str, str, str]]] = field(default_factory=dict)
 
     @classmethod
     def from_parsed(cls, files: list[ParsedFile]) -> "SizeFacts":
@@ -169,7 +206,8 @@ class SizeFacts:
     def merge(self, other: "SizeFacts") -> "SizeFacts":
         """A new SizeFacts with both; for types `self` wins, constants are unioned."""
         out = SizeFacts(
-            {k: list(v) for k, v in self.constants.items()}, dict(self.typedefs), dict(self.records)
+            {k: list(v) for k, v in self.constants.items()}, dict(self.typedefs), dict(self.records),
+            dict(self.functions), dict(self.properties),
         )
         for name, texts in other.constants.items():
             cur = out.constants.setdefault(name, [])
@@ -178,7 +216,22 @@ class SizeFacts:
             out.typedefs.setdefault(name, ref)
         for name, rec in other.records.items():
             out.records.setdefault(name, rec)
+        for name, fn in other.functions.items():
+            out.functions.setdefault(name, fn)
+        for name, props in other.properties.items():
+            out.properties.setdefault(name, props)
         return out
+
+    def layered(self, *others: "SizeFacts") -> "SizeFacts":
+        """A view of self over `others` (merge's meaning) that copies nothing."""
+        layers = [self, *others]
+        return SizeFacts(
+            _UnionChain([f.constants for f in layers]),  # type: ignore[arg-type]
+            ChainMap(*[f.typedefs for f in layers]),  # type: ignore[arg-type]
+            ChainMap(*[f.records for f in layers]),  # type: ignore[arg-type]
+            ChainMap(*[f.functions for f in layers]),  # type: ignore[arg-type]
+            ChainMap(*[f.properties for f in layers]),  # type: ignore[arg-type]
+        )
 
 
 def _text(data: bytes, node: tree_sitter.Node) -> str:
@@ -206,6 +259,8 @@ def _collect_facts(parsed: ParsedFile, facts: SizeFacts) -> None:
             continue
         if t == "preproc_function_def":
             continue
+        if t == "function_definition":
+            _collect_inline_fn(parsed, node, facts)
         if t == "enumerator_list":
             # Implicit values count up from the last explicit one: "(ANCHOR) + k".
             anchor, k = "0", -1
@@ -237,6 +292,54 @@ def _collect_facts(parsed: ParsedFile, facts: SizeFacts) -> None:
                     if name and base:
                         facts.typedefs.setdefault(name, (base, ptr, dims))
         stack.extend(reversed(node.children))
+
+
+def _collect_inline_fn(parsed: ParsedFile, fn: tree_sitter.Node, facts: SizeFacts) -> None:
+    """Record `T name(params) { return EXPR; }` so calls of it can be evaluated."""
+    body = fn.child_by_field_name("body")
+    if body is None:
+        return
+    stmts = [c for c in body.named_children if c.type != "comment"]
+    if len(stmts) != 1 or stmts[0].type != "return_statement" or not stmts[0].named_children:
+        return
+    data = parsed.source.data
+    decl = fn.child_by_field_name("declarator")
+    while decl is not None and decl.type != "function_declarator":
+        decl = decl.child_by_field_name("declarator")
+    if decl is None:
+        return
+    name_node = decl.child_by_field_name("declarator")
+    plist = decl.child_by_field_name("parameters")
+    if name_node is None or name_node.type != "identifier" or plist is None:
+        return
+    params: list[tuple[str, TypeRef]] = []
+    for p in plist.named_children:
+        if p.type == "comment":
+            continue
+        if p.type != "parameter_declaration":
+            return  # variadic or K&R: not a plain function of its arguments
+        tnode = p.child_by_field_name("type")
+        d = p.child_by_field_name("declarator")
+        if tnode is None:
+            return
+        if d is None:
+            if _text(data, tnode) == "void":
+                continue
+            return
+        pname, ptr, dims = _unwrap_declarator(data, d)
+        if not pname:
+            return
+        params.append((pname, (_type_key(parsed, tnode, None), ptr + (1 if dims else 0), ())))
+    expr = _COMMENT_RE.sub(" ", _text(data, stmts[0].named_children[0])).strip()
+    if expr and len(expr) <= 400:
+        facts.functions.setdefault(_text(data, name_node), (tuple(params), expr))
+
+
+def _implicit_tag(name: str) -> str:
+    """`Foo` used as a type with no typedef in sight but a `struct Foo`: QEMU
+    declares `typedef struct Foo Foo;` through macros (OBJECT_DECLARE_TYPE,
+    OBJECT_DECLARE_SIMPLE_TYPE) or in qemu/typedefs.h, so Foo is struct Foo."""
+    return f"struct {name}" if name and " " not in name and not name.startswith("<") else ""
 
 
 def _record_key(parsed: ParsedFile, node: tree_sitter.Node, facts: SizeFacts | None) -> str:
@@ -688,6 +791,7 @@ class _FunctionIndex:
         self.decls: dict[str, list[_Decl]] = {}
         self.writes: list[_Write] = []
         self.params: list[_Decl] = []
+        self.calls: list[tuple[int, str, str]] = []  # (offset, callee, argument text) of every call
         data = ctx.data
         decl = fn.child_by_field_name("declarator")
         while decl is not None and decl.type != "function_declarator":
@@ -746,6 +850,8 @@ class _FunctionIndex:
                     self.writes.append(_Write(n.start_byte, n.end_byte, _norm(_text(data, arg)), "++"))
             elif t == "call_expression":
                 self._call_writes(ctx, n)
+                args = n.child_by_field_name("arguments")
+                self.calls.append((n.start_byte, _callee(data, n) or "", _text(data, args) if args is not None else ""))
             elif t == "pointer_expression" and n.child_count and _text(data, n.children[0]) == "&":
                 arg = n.child_by_field_name("argument")
                 parent = n.parent
@@ -816,6 +922,62 @@ def _callee(data: bytes, call: tree_sitter.Node | None) -> str | None:
     return _text(data, f)
 
 
+class _FileIndex:
+    """Who calls what and who writes which field, over the whole file (one walk).
+
+    Used for provenance across functions of the file: a parameter takes the
+    values its callers pass, a field the values any function assigns to it.
+    """
+
+    def __init__(self, ctx: "_FileContext"):
+        data = ctx.data
+        self.calls: dict[str, list[tuple[tree_sitter.Node, tree_sitter.Node | None]]] = {}
+        self.other_refs: dict[str, int] = {}  # identifier uses that are not a call or a declaration
+        self.field_writes: dict[str, list[tuple[tree_sitter.Node, tree_sitter.Node]]] = {}
+        self.fills: list[tuple[tree_sitter.Node, tree_sitter.Node]] = []
+        self.static_fns: set[str] = set()
+        self.macro_text: list[str] = []
+        stack: list[tuple[tree_sitter.Node, tree_sitter.Node | None]] = [(ctx.parsed.root, None)]
+        while stack:
+            n, fn = stack.pop()
+            t = n.type
+            if t == "function_definition":
+                fn = n
+                if any(c.type == "storage_class_specifier" and _text(data, c) == "static" for c in n.children):
+                    name = function_name(n, data)
+                    if name:
+                        self.static_fns.add(name)
+            elif t == "call_expression":
+                f = n.child_by_field_name("function")
+                if f is not None and f.type == "identifier":
+                    name = _text(data, f)
+                    self.calls.setdefault(name, []).append((n, fn))
+                    if fn is not None and _fill_source(name) is not None:
+                        self.fills.append((n, fn))
+            elif t == "identifier":
+                p = n.parent
+                if not ((p.type == "call_expression" and p.child_by_field_name("function") == n)
+                        or (p.type == "function_declarator" and p.child_by_field_name("declarator") == n)):
+                    name = _text(data, n)
+                    self.other_refs[name] = self.other_refs.get(name, 0) + 1
+            elif t == "assignment_expression" and fn is not None:
+                left = n.child_by_field_name("left")
+                field_node = left.child_by_field_name("field") if left is not None and left.type == "field_expression" else None
+                if field_node is not None:
+                    self.field_writes.setdefault(_text(data, field_node), []).append((n, fn))
+            elif t in ("preproc_function_def", "preproc_def"):
+                self.macro_text.append(_text(data, n))
+                continue
+            stack.extend((c, fn) for c in n.children)
+
+    def all_calls_seen(self, name: str) -> bool:
+        """Is every use of function `name` in the file a direct call (no pointer taken, no macro)?"""
+        if name not in self.static_fns or self.other_refs.get(name, 0):
+            return False
+        rx = re.compile(rf"\b{re.escape(name)}\b")
+        return not any(rx.search(m) for m in self.macro_text)
+
+
 class _FileContext:
     def __init__(self, parsed: ParsedFile, facts: SizeFacts):
         self.parsed = parsed
@@ -831,6 +993,17 @@ class _FileContext:
         self._missing: dict[str, str] = {}  # type -> the innermost type or bound that is not known
         self.last_missing = ""
         self._loop_memo: dict[tuple[int, int], list[tuple[int, int]]] = {}
+        self._index: _FileIndex | None = None
+        self.budget = 0  # evaluations across functions left for the current site
+        self._param_memo: dict[tuple[int, int, int], Val] = {}
+        self._field_memo: dict[tuple[str, str, int], Val | None] = {}
+        self._fn_by_node: dict[int, tree_sitter.Node] = {}
+
+    @property
+    def index(self) -> _FileIndex:
+        if self._index is None:
+            self._index = _FileIndex(self)
+        return self._index
 
     def function(self, fn: tree_sitter.Node) -> _FunctionIndex:
         key = (fn.start_byte, fn.end_byte)
@@ -954,8 +1127,9 @@ class _FileContext:
         if key in _SCALARS:
             s = _SCALARS[key]
             return s, min(s, 16)
-        if key in _SYSTEM_LAYOUTS:
-            return _SYSTEM_LAYOUTS[key]
+        system = system_types()[0].get(key)
+        if system is not None:
+            return system
         m = _QUEUE_RE.match(key)
         if m:
             return _QUEUE_LAYOUTS[(m.group(1), m.group(2))]
@@ -971,6 +1145,8 @@ class _FileContext:
             result = self._layout(key, depth)
         elif key in ("void",):
             result = (1, 1)  # GNU: sizeof(void) == 1
+        elif _implicit_tag(key) in self.facts.records:
+            result = self._layout(_implicit_tag(key), depth)
         if result is None:
             self._missing[key] = self.last_missing if key in self.facts.typedefs or key in self.facts.records else key
         self._type_memo[key] = result
@@ -1041,8 +1217,8 @@ class _FileContext:
             if ref is None:
                 return None
             base = self.resolve_typedef(ref)[0]
-            if base in _SYSTEM_OFFSETS:
-                hit = _SYSTEM_OFFSETS[base].get(part)
+            if base in system_types()[1]:
+                hit = system_types()[1][base].get(part)
                 if hit is None:
                     return None
                 off += hit
@@ -1065,6 +1241,8 @@ class _FileContext:
             seen += 1
         if ptr or dims:
             return None
+        if base not in self.facts.records and _implicit_tag(base) in self.facts.records:
+            return _implicit_tag(base)
         return base if base in self.facts.records else None
 
     def field_type(self, ref: TypeRef, name: str, depth: int = 0) -> TypeRef | None:
@@ -1120,13 +1298,17 @@ def _parse_snippet(text: str) -> tuple[bytes, tree_sitter.Node, tree_sitter.Tree
 class _Evaluator:
     """Evaluates an expression node to a Val at program point `at`."""
 
-    def __init__(self, ctx: _FileContext, data: bytes, fn: _FunctionIndex | None, at: int, depth: int = 0):
+    def __init__(self, ctx: _FileContext, data: bytes, fn: _FunctionIndex | None, at: int, depth: int = 0,
+                 hops: int = 0, bindings: dict[str, tuple[Val, TypeRef | None]] | None = None):
         self.ctx = ctx
         self.data = data
         self.fn = fn
         self.at = at
         self.depth = depth
         self.active: set[tuple[str, int]] = set()
+        self.hops = hops  # steps taken across functions (caller, field writer, helper) to get here
+        self.bindings = bindings or {}  # parameters of a helper being evaluated inline
+        self.inlining: frozenset[str] = frozenset()
 
     def text(self, node: tree_sitter.Node) -> str:
         return _text(self.data, node)
@@ -1325,6 +1507,8 @@ class _Evaluator:
             return self.type_of(expr.named_children[-1]) if expr.named_children else None
         if t == "identifier":
             name = self.text(expr)
+            if name in self.bindings:
+                return self.bindings[name][1]
             if self.fn is not None:
                 d = self.fn.decl_of(name, self.at)
                 if d is not None:
@@ -1367,6 +1551,8 @@ class _Evaluator:
     # -- names -----------------------------------------------------------------
     def _identifier(self, node: tree_sitter.Node) -> Val:
         name = self.text(node)
+        if name in self.bindings:
+            return self.bindings[name][0]
         local = self.fn.decl_of(name, self.at) if self.fn is not None else None
         if local is None:
             c = self.ctx.constant(name)
@@ -1429,7 +1615,7 @@ class _Evaluator:
                     src = f"{path}: value written by the guest, parameter of MMIO/PIO write handler {fn.name}"
                     vals.append(_unknown(src, taint=src))
                 else:
-                    vals.append(_unknown(f"{path}: parameter of {fn.name}, not bounded"))
+                    vals.append(self._param_from_callers(fn, decl, path))
             for w in writes:
                 vals.append(self._write_value(w, path))
             if decl is not None and not decl.is_param and not writes:
@@ -1483,27 +1669,206 @@ class _Evaluator:
         return _unknown(f"{path}: updated at line {line} ({w.op or w.kind})")
 
     def _lvalue(self, node: tree_sitter.Node) -> Val:
-        """s->len, hdr.size, buf[i], *p: taint from fills of the base; writes of the path."""
+        """s->len, hdr.size, buf[i], *p: taint from fills of the base; writes of the path;
+        for fields, where the field's values come from in the rest of the file."""
         path = _norm(self.text(node))
         ref = self.type_of(node)
-        if self.fn is None:
-            return _unknown(f"{path}: not a constant")
-        taint = None
-        vals: list[Val] = []
-        for w in self.fn.writes:
-            if not _path_overlaps(w.path, path) and not (w.kind == "fill" and _base_of(path) == w.path):
-                continue
-            if w.kind == "fill":
-                taint = f"{path}: {w.source}"
-            elif w.path == path and w.kind in ("=", "decl"):
-                vals.append(self._write_value(w, path))
-        if taint is not None:
-            return self._type_bound(_unknown(taint, taint=taint), ref)
-        if len(vals) == 1 and vals[0].hi is not None:
-            # assigned here (once); other functions may write it too: bound is a hint, not proof
-            return self._type_bound(_unknown(f"{path}: field, written elsewhere too"), ref)
         kind = "field" if node.type == "field_expression" else "array element" if node.type == "subscript_expression" else "memory"
+        assigned_here = False
+        if self.fn is not None:
+            taint = None
+            for w in self.fn.writes:
+                if w.kind == "fill" and (_path_overlaps(w.path, path) or _base_of(path) == w.path):
+                    taint = f"{path}: {w.source}"
+                elif w.path == path and w.kind in ("=", "decl"):
+                    assigned_here = True
+            if taint is not None:
+                return self._type_bound(_unknown(taint, taint=taint), ref)
+            local = self._local_path_value(path)
+            if local is not None:
+                return self._type_bound(local, ref)
+        if node.type == "field_expression":
+            prov = self._field_provenance(node, path)
+            if prov is not None:
+                return self._type_bound(prov, ref)
+        if self.fn is None:
+            return self._type_bound(_unknown(f"{path}: not a constant"), ref)
+        if assigned_here:
+            # assigned here, not on every path; other functions may write it too
+            return self._type_bound(_unknown(f"{path}: field, written elsewhere too"), ref)
         return self._type_bound(_unknown(f"{path}: {kind}, not bounded"), ref)
+
+    # Calls that cannot change a structure they are handed a member of.
+    _HARMLESS_CALLS = re.compile(r"^(g_free|qemu_vfree|free|g_assert|assert|trace_\w+|qemu_log\w*|error_\w+|warn_report\w*|info_report\w*)$")
+
+    def _local_path_value(self, path: str) -> Val | None:
+        """`s->n = X; ... g_malloc(s->n)`: the value of the assignment that
+        dominates the read, when nothing between can change the path."""
+        fn = self.fn
+        assert fn is not None
+        loops = self.ctx.loops_around(fn, self.at)
+        killer = None
+        for w in fn.writes:
+            if w.offset >= self.at:
+                break
+            if w.path == path and w.kind == "=" and _dominates(fn.fn, w, self.at):
+                killer = w
+        if killer is None:
+            return None
+        after = [w for w in fn.writes if killer.offset <= w.offset < self.at and _path_overlaps(w.path, path)]
+        if any(w.path != path or w.kind not in ("=", "op=") for w in after):
+            return None  # a whole-struct write, an address taken, a fill: not followed
+        # a loop around the read that writes the path changes it on a later trip
+        if any(lo <= w.offset < hi and _path_overlaps(w.path, path) for lo, hi in loops for w in fn.writes):
+            return None
+        base = _base_of(path)
+        rx = re.compile(rf"\b{re.escape(base)}\b")
+        for off, callee, args in fn.calls:
+            if killer.end <= off < self.at and rx.search(args) and not self._HARMLESS_CALLS.match(callee):
+                return None  # a call handed the structure may change the field
+        v = self._write_value(after[0], path)
+        for w in after[1:]:
+            v = v_union(v, self._write_value(w, path))
+        return v
+
+    def _param_from_callers(self, fn: _FunctionIndex, decl: _Decl, path: str) -> Val:
+        """A parameter's entry value from the calls of its function in this file.
+
+        One caller passing guest/image/user data makes the parameter tainted
+        (that path exists). A bound needs every caller: the function must be
+        static with no other use of its name (no pointer to it, no macro)."""
+        ctx = self.ctx
+        plain = _unknown(f"{path}: parameter of {fn.name}, not bounded")
+        if self.hops >= _MAX_HOPS or ctx.budget <= 0 or decl not in fn.params:
+            return plain
+        idx = fn.params.index(decl)
+        key = (fn.fn.start_byte, idx, self.hops)
+        memo = ctx._param_memo.get(key)
+        if memo is not None:
+            return memo
+        ctx._param_memo[key] = plain  # a recursive call sees the plain answer
+        calls = ctx.index.calls.get(fn.name, [])
+        complete = 0 < len(calls) <= _MAX_CALLERS and ctx.index.all_calls_seen(fn.name)
+        seen: list[tuple[Val, int]] = []
+        result = plain
+        for call, caller in calls[:_MAX_CALLERS]:
+            args = call.child_by_field_name("arguments")
+            nodes = [a for a in args.named_children if a.type != "comment"] if args is not None else []
+            if caller is None or len(nodes) != len(fn.params) or ctx.budget <= 0:
+                complete = False
+                continue
+            ctx.budget -= 1
+            ev = _Evaluator(ctx, ctx.data, ctx.function(caller), call.start_byte, self.depth + 2, hops=self.hops + 1)
+            v = ev.eval(nodes[idx])
+            line = self.line(call.start_byte)
+            if v.taint:
+                why = f"{path}: parameter of {fn.name}, given {ev._short(nodes[idx])} at line {line}; {v.taint}"
+                result = Val(v.lo, v.hi, v.reach, v.notes, why, None)
+                break
+            seen.append((v, line))
+        else:
+            if complete and seen and all(v.hi is not None for v, _ in seen):
+                u = seen[0][0]
+                for v, _ in seen[1:]:
+                    u = v_union(u, v)
+                lines = ", ".join(str(ln) for _, ln in seen[:4]) + (", ..." if len(seen) > 4 else "")
+                note = f"{path}: parameter of static {fn.name}, at most {u.hi} from every call (line {lines})"
+                result = Val(u.lo, u.hi, u.reach, (note,), None, None)
+        ctx._param_memo[key] = result
+        return result
+
+    def _field_provenance(self, node: tree_sitter.Node, path: str) -> Val | None:
+        """Where a field's value comes from outside the reading function.
+
+        A user-settable device property (codemod.analysis.props), a struct
+        read wholesale from guest memory or a disk image somewhere in the
+        file, or an assignment anywhere in the file from such data: each
+        makes the field tainted, with the way there as evidence. None when
+        none of these is found (the field stays unknown)."""
+        ctx = self.ctx
+        fld = node.child_by_field_name("field")
+        arg = node.child_by_field_name("argument")
+        op = node.child_by_field_name("operator")
+        if fld is None or arg is None:
+            return None
+        fname = self.text(fld)
+        inner = self.type_of(arg)
+        if inner is not None and op is not None and self.text(op) == "->":
+            inner = self._deref(inner)
+        rec = ctx.record_of(inner) if inner is not None else None
+        if rec is None:
+            return None
+        names = [inner[0]]
+        tag = rec.split(" ", 1)[1] if " " in rec else rec
+        if not tag.startswith("<") and tag not in names:
+            names.append(tag)
+        for n in names:
+            props = ctx.facts.properties.get(f"{n}.{fname}")
+            if props:
+                macro, pname, loc = props[0]
+                why = f"{path}: user-settable device property {pname} ({macro} at {loc})"
+                return _unknown(why, taint=why)
+        key = (rec, fname, self.hops)
+        if key in ctx._field_memo:
+            return ctx._field_memo[key]
+        ctx._field_memo[key] = None
+        result = None
+        if self.hops < _MAX_HOPS:
+            result = self._field_fills(rec, path) or self._field_writes(rec, fname, node, path)
+        ctx._field_memo[key] = result
+        return result
+
+    def _field_fills(self, rec: str, path: str) -> Val | None:
+        """A struct of this type filled from guest memory / an image somewhere in the file."""
+        ctx = self.ctx
+        for call, wfn in ctx.index.fills:
+            fill = _fill_source(_callee(ctx.data, call) or "")
+            args = call.child_by_field_name("arguments")
+            nodes = [a for a in args.named_children if a.type != "comment"] if args is not None else []
+            if fill is None or fill[0] >= len(nodes):
+                continue
+            target = nodes[fill[0]]
+            while target.type in ("parenthesized_expression", "cast_expression") and target.named_children:
+                target = target.child_by_field_name("value") or target.named_children[-1]
+            ev = _Evaluator(ctx, ctx.data, ctx.function(wfn), call.start_byte, self.depth + 2, hops=self.hops + 1)
+            if target.type == "pointer_expression" and ev.text(target.children[0]) == "&":
+                t = ev.type_of(target.child_by_field_name("argument"))
+            else:
+                t = ev.type_of(target)
+                t = ev._deref(t) if t is not None else None
+            if t is not None and ctx.record_of(t) == rec:
+                line = self.line(call.start_byte)
+                why = f"{path}: field of a {rec.split(' ', 1)[-1]} {fill[1]} at line {line}"
+                return _unknown(why, taint=why)
+        return None
+
+    def _field_writes(self, rec: str, fname: str, node: tree_sitter.Node, path: str) -> Val | None:
+        """An assignment to this field (of this struct type) anywhere in the file from tainted data."""
+        ctx = self.ctx
+        for assign, wfn in ctx.index.field_writes.get(fname, []):
+            if ctx.budget <= 0:
+                return None
+            if self.data is ctx.data and assign.start_byte <= node.start_byte < assign.end_byte:
+                continue
+            left = assign.child_by_field_name("left")
+            right = assign.child_by_field_name("right")
+            base = left.child_by_field_name("argument") if left is not None else None
+            lop = left.child_by_field_name("operator") if left is not None else None
+            if base is None or right is None:
+                continue
+            ev = _Evaluator(ctx, ctx.data, ctx.function(wfn), assign.start_byte, self.depth + 2, hops=self.hops + 1)
+            t = ev.type_of(base)
+            if t is not None and lop is not None and ev.text(lop) == "->":
+                t = ev._deref(t)
+            if t is None or ctx.record_of(t) != rec:
+                continue
+            ctx.budget -= 1
+            v = ev.eval(right)
+            if v.taint:
+                line = self.line(assign.start_byte)
+                why = f"{path}: field {fname} is set from {ev._short(right)} at line {line}; {v.taint}"
+                return Val(v.lo, v.hi, v.reach, v.notes, why, None)
+        return None
 
     def _offsetof(self, texts: list[str]) -> Val:
         off = self.ctx.offset_of(texts[0], _norm(texts[1])) if len(texts) == 2 else None
@@ -1563,10 +1928,32 @@ class _Evaluator:
         if src is not None:
             ev = f"{src} at line {line}" if line else src
             return _unknown(ev, taint=ev)
+        helper = self.ctx.facts.functions.get(fname)
+        if helper is not None and len(helper[0]) == len(args) and fname not in self.inlining and len(self.inlining) < 3:
+            return self._inline(fname, helper, args)
         if fname in ("strlen", "strnlen") and len(args) == 2 and fname == "strnlen":
             b = self.eval(args[1])
             return _combine(0, b.hi, b.reach, b)
         return _unknown(f"{fname or self._short(node)}(): result not bounded")
+
+    def _inline(self, fname: str, helper: InlineFn, args: list[tree_sitter.Node]) -> Val:
+        """A call of a one-line helper (`return ns->lbaf.ms * lba;`): its
+        expression with the parameters bound to the arguments' values."""
+        params, expr = helper
+        snippet = _parse_snippet(expr)
+        if snippet is None:
+            return _unknown(f"{fname}(): result not bounded")
+        bindings = {pname: (self.eval(a), ptype) for (pname, ptype), a in zip(params, args)}
+        sub = _Evaluator(self.ctx, snippet[0], None, -1, self.depth + 2, hops=self.hops, bindings=bindings)
+        sub.inlining = self.inlining | {fname}
+        v = sub.eval(snippet[1])
+        if v.hi is None and not v.taint:
+            return _unknown(f"{fname}(): result not bounded ({v.why})" if v.why else f"{fname}(): result not bounded")
+        short = _WS_RE.sub(" ", expr)
+        short = short if len(short) <= 48 else short[:45] + "..."
+        if v.taint and not v.taint.startswith(f"{fname}("):
+            return Val(v.lo, v.hi, v.reach, v.notes, f"{fname}() returns {short}; {v.taint}", None)
+        return v_with_note(v, f"{fname}() returns {short}")
 
     # -- dominating checks ---------------------------------------------------------
     def _refine(self, node: tree_sitter.Node, v: Val) -> Val:
@@ -1629,6 +2016,12 @@ class _Evaluator:
             if lo is None or bound > lo:
                 return Val(bound, hi, v.reach, v.notes + (f"{path} >= {bound} (check at line {line})",), v.taint, v.why)
         return v
+
+
+# Limits of the analysis across functions of a file (per allocation site).
+_MAX_HOPS = 3  # caller -> caller's caller -> ... / field writer / helper
+_MAX_CALLERS = 16
+_BUDGET = 64  # evaluations in other functions
 
 
 _CONDITIONAL = {"conditional_expression", "if_statement", "while_statement", "for_statement",
@@ -1820,7 +2213,7 @@ def _context(parsed: ParsedFile, facts: SizeFacts | None) -> _FileContext:
         _CONTEXTS.move_to_end(key)
         return hit[2]
     own = file_facts(parsed)
-    merged = own.merge(facts) if facts is not None else own
+    merged = own.layered(facts) if facts is not None else own
     ctx = _FileContext(parsed, merged)
     _CONTEXTS[key] = (parsed, facts, ctx)
     while len(_CONTEXTS) > _CACHE_SIZE:
@@ -1887,6 +2280,7 @@ def classify_size(site: "Site", parsed: ParsedFile, *, limit: int = DEFAULT_LIMI
 
 def _classify(site, parsed: ParsedFile, limit: int, facts: SizeFacts | None) -> SizeInfo:
     ctx = _context(parsed, facts)
+    ctx.budget = _BUDGET
     data = ctx.data
     fn = ctx.function(site.function) if site.function is not None else None
     at = site.call.start_byte

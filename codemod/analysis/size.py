@@ -554,7 +554,8 @@ def v_div(a: Val, b: Val) -> Val:
     dlo = max(b.lo or 1, 1)
     hi = a.hi // dlo if a.hi is not None and a.hi >= 0 else None
     lo = a.lo // b.hi if a.lo is not None and a.lo >= 0 and b.hi and b.hi > 0 else (0 if a.lo is not None and a.lo >= 0 else None)
-    return _combine(lo, hi, a.reach and b.reach, a, b)
+    # a.hi / dlo is reached only when the divisor can be that small: known only for a constant
+    return _combine(lo, hi, a.reach and b.exact is not None, a, b)
 
 
 def v_mod(a: Val, b: Val) -> Val:
@@ -1666,7 +1667,46 @@ class _Evaluator:
             return _unknown(f"{path}: updated at line {line}")
         if w.kind == "&":
             return _unknown(f"{path}: address taken at line {line}, written elsewhere")
+        grows = self._growth(w, path, line)
+        if grows is not None:
+            return grows
         return _unknown(f"{path}: updated at line {line} ({w.op or w.kind})")
+
+    def _growth(self, w: _Write, path: str, line: int) -> Val | None:
+        """`x += e` / `x++`: the value before the write combined with e.
+
+        In an endless loop (`for (;;)`, `while (1)`) around both the write
+        and the read, x grows by at least e on every trip, and only the data
+        decides how many trips there are: no bound exists, x is large."""
+        if w.kind == "++":
+            if b"--" in self.ctx.data[w.offset : w.end]:
+                return None
+            op, rhs, shown = "+=", _const(1), "1"
+        elif w.kind == "op=" and w.value is not None and w.op in ("+=", "*=", "<<=", "|=", "-="):
+            op, rhs, shown = w.op, self._eval_at(w.value, w.offset), _WS_RE.sub(" ", _text(self.ctx.data, w.value))
+        else:
+            return None
+        fn = self.fn
+        assert fn is not None
+        if op == "+=" and rhs.lo is not None and rhs.lo >= 1:
+            loop = _endless_loop(fn.fn, w.offset, self.at)
+            if loop is not None:
+                why = (f"{path} grows by {shown} (at least {rhs.lo}) on every trip of the endless loop at line "
+                       f"{self.line(loop.start_byte)}, which only the data ends")
+                return Val(rhs.lo, None, True, (), why, None)
+        if not _IDENT_RE.fullmatch(path):
+            return None
+        ev = _Evaluator(self.ctx, self.ctx.data, fn, w.offset, self.depth + 1, hops=self.hops)
+        ev.active = self.active
+        prev = ev._variable(path, fn.decl_of(path, w.offset))
+        new = {"+=": v_add, "-=": v_sub, "*=": v_mul, "<<=": v_shl}.get(op)
+        if new is not None:
+            v = new(prev, rhs)
+        else:
+            v = v_or(prev, rhs, "|")
+        if v.hi is None and not v.taint:
+            return None
+        return v_with_note(v, f"{path} {op} {shown} at line {line}") if v.hi is not None else v
 
     def _lvalue(self, node: tree_sitter.Node) -> Val:
         """s->len, hdr.size, buf[i], *p: taint from fills of the base; writes of the path;
@@ -1687,7 +1727,13 @@ class _Evaluator:
             local = self._local_path_value(path)
             if local is not None:
                 return self._type_bound(local, ref)
-        if node.type == "field_expression":
+            # an assignment here on some path from guest/image data: that path exists
+            for w in self.fn.writes:
+                if w.path == path and w.kind == "=" and w.offset < self.at:
+                    v = self._write_value(w, path)
+                    if v.taint:
+                        return self._type_bound(v, ref)
+        if node.type == "field_expression" and not self._local_struct(path):
             prov = self._field_provenance(node, path)
             if prov is not None:
                 return self._type_bound(prov, ref)
@@ -1697,6 +1743,14 @@ class _Evaluator:
             # assigned here, not on every path; other functions may write it too
             return self._type_bound(_unknown(f"{path}: field, written elsewhere too"), ref)
         return self._type_bound(_unknown(f"{path}: {kind}, not bounded"), ref)
+
+    def _local_struct(self, path: str) -> bool:
+        """`hdr.len` of a struct variable local to this function: only this
+        function writes it, so other functions' writes of the type say nothing."""
+        if self.fn is None or "->" in path:
+            return False
+        d = self.fn.decl_of(_base_of(path), self.at)
+        return d is not None and not d.is_param and d.type[1] == 0 and not d.type[2]
 
     # Calls that cannot change a structure they are handed a member of.
     _HARMLESS_CALLS = re.compile(r"^(g_free|qemu_vfree|free|g_assert|assert|trace_\w+|qemu_log\w*|error_\w+|warn_report\w*|info_report\w*)$")
@@ -1721,10 +1775,8 @@ class _Evaluator:
         # a loop around the read that writes the path changes it on a later trip
         if any(lo <= w.offset < hi and _path_overlaps(w.path, path) for lo, hi in loops for w in fn.writes):
             return None
-        base = _base_of(path)
-        rx = re.compile(rf"\b{re.escape(base)}\b")
         for off, callee, args in fn.calls:
-            if killer.end <= off < self.at and rx.search(args) and not self._HARMLESS_CALLS.match(callee):
+            if killer.end <= off < self.at and _hands_over(path, args) and not self._HARMLESS_CALLS.match(callee):
                 return None  # a call handed the structure may change the field
         v = self._write_value(after[0], path)
         for w in after[1:]:
@@ -2024,6 +2076,27 @@ _MAX_CALLERS = 16
 _BUDGET = 64  # evaluations in other functions
 
 
+_IDENT_RE = re.compile(r"[A-Za-z_]\w*")
+
+
+def _endless_loop(fn: tree_sitter.Node, offset: int, at: int) -> tree_sitter.Node | None:
+    """The innermost `for (;;)` / `while (1)` / `do ... while (1)` around both offsets."""
+    node = fn.named_descendant_for_byte_range(offset, offset)
+    while node is not None and node != fn:
+        if node.type in ("for_statement", "while_statement", "do_statement") and node.start_byte <= at < node.end_byte:
+            cond = node.child_by_field_name("condition")
+            if node.type == "for_statement":
+                endless = cond is None
+            else:
+                while cond is not None and cond.type == "parenthesized_expression" and cond.named_children:
+                    cond = cond.named_children[0]
+                endless = cond is not None and cond.type in ("number_literal", "true") and (
+                    cond.type == "true" or parse_int_literal(cond.text.decode()) not in (None, 0))
+            return node if endless else None
+        node = node.parent
+    return None
+
+
 _CONDITIONAL = {"conditional_expression", "if_statement", "while_statement", "for_statement",
                 "do_statement", "switch_statement", "case_statement"}
 
@@ -2046,6 +2119,19 @@ def _dominates(fn: tree_sitter.Node, w: "_Write", at: int) -> bool:
                 return False
         node = parent
     return False
+
+
+def _hands_over(path: str, args: str) -> bool:
+    """Do call arguments `args` give the callee a way to change `path`:
+    the base itself (`s`, `&hdr`) or the address of a prefix (`&s->hdr`)?"""
+    base = _base_of(path)
+    # the base not followed by a member access: `s`, `&hdr`, `(void *)s`
+    if re.search(rf"(?<![\w.>]){re.escape(base)}\b(?!\s*(?:\.|->|\[))", args):
+        return True
+    flat = _norm(args)
+    prefixes = [m.start() for m in re.finditer(r"\.|->|\[", path)] + [len(path)]
+    # `&s->hdr` hands over s->hdr.n; `&s->hdrx` and `&s->hdr.m` do not
+    return any(re.search(re.escape(f"&{path[:i]}") + r"(?![\w.\[]|->)", flat) for i in prefixes if i)
 
 
 def _base_of(path: str) -> str:

@@ -29,6 +29,7 @@ understood is "unknown" with a reason.
 
 from __future__ import annotations
 
+import bisect
 import re
 import tomllib
 from collections import ChainMap, OrderedDict
@@ -39,7 +40,7 @@ from typing import TYPE_CHECKING
 
 import tree_sitter
 
-from codemod.cparse import ParsedFile, function_name
+from codemod.cparse import C_LANGUAGE, ParsedFile, function_name
 from codemod.cparse import parser as c_parser
 from codemod.findings import SizeInfo
 
@@ -241,13 +242,32 @@ def _text(data: bytes, node: tree_sitter.Node) -> str:
 _COMMENT_RE = re.compile(r"/\*.*?\*/|//[^\n]*", re.DOTALL)
 
 
+_FACTS_QUERY_SRC = """
+(preproc_def) @def
+(function_definition) @fn
+(enumerator_list) @enum
+(struct_specifier body: (field_declaration_list)) @rec
+(union_specifier body: (field_declaration_list)) @rec
+(type_definition) @td
+"""
+_FACTS_QUERY: tree_sitter.Query | None = None
+
+
 def _collect_facts(parsed: ParsedFile, facts: SizeFacts) -> None:
+    """Constants, typedefs, records and one-line helpers of one file.
+
+    The nodes are found by a query (matched in C: headers are many and
+    large) and handled in source order, outer before inner, so the first
+    definition of a name wins as in a walk of the tree."""
+    global _FACTS_QUERY
+    if _FACTS_QUERY is None:
+        _FACTS_QUERY = tree_sitter.Query(C_LANGUAGE, _FACTS_QUERY_SRC)
     data = parsed.source.data
-    stack = [parsed.root]
-    while stack:
-        node = stack.pop()
-        t = node.type
-        if t == "preproc_def":
+    caps = tree_sitter.QueryCursor(_FACTS_QUERY).captures(parsed.root)
+    nodes = [(n.start_byte, -n.end_byte, kind, n) for kind, ns in caps.items() for n in ns]
+    nodes.sort(key=lambda x: (x[0], x[1]))
+    for _, _, kind, node in nodes:
+        if kind == "def":
             name = node.child_by_field_name("name")
             value = node.child_by_field_name("value")
             if name is not None and value is not None:
@@ -256,12 +276,9 @@ def _collect_facts(parsed: ParsedFile, facts: SizeFacts) -> None:
                     lst = facts.constants.setdefault(_text(data, name), [])
                     if body not in lst:
                         lst.append(body)
-            continue
-        if t == "preproc_function_def":
-            continue
-        if t == "function_definition":
+        elif kind == "fn":
             _collect_inline_fn(parsed, node, facts)
-        if t == "enumerator_list":
+        elif kind == "enum":
             # Implicit values count up from the last explicit one: "(ANCHOR) + k".
             anchor, k = "0", -1
             for e in node.named_children:
@@ -280,10 +297,9 @@ def _collect_facts(parsed: ParsedFile, facts: SizeFacts) -> None:
                 lst = facts.constants.setdefault(_text(data, name), [])
                 if expr not in lst:
                     lst.append(expr)
-        elif t in ("struct_specifier", "union_specifier"):
-            if node.child_by_field_name("body") is not None:
-                _record_key(parsed, node, facts)  # registers the record
-        elif t == "type_definition":
+        elif kind == "rec":
+            _record_key(parsed, node, facts)  # registers the record
+        elif kind == "td":
             type_node = node.child_by_field_name("type")
             if type_node is not None:
                 base = _type_key(parsed, type_node, facts)
@@ -291,7 +307,6 @@ def _collect_facts(parsed: ParsedFile, facts: SizeFacts) -> None:
                     name, ptr, dims = _unwrap_declarator(data, decl)
                     if name and base:
                         facts.typedefs.setdefault(name, (base, ptr, dims))
-        stack.extend(reversed(node.children))
 
 
 def _collect_inline_fn(parsed: ParsedFile, fn: tree_sitter.Node, facts: SizeFacts) -> None:
@@ -923,60 +938,83 @@ def _callee(data: bytes, call: tree_sitter.Node | None) -> str | None:
     return _text(data, f)
 
 
+_INDEX_QUERY_SRC = """
+(call_expression function: (identifier)) @call
+(assignment_expression left: (field_expression field: (field_identifier))) @assign
+(function_definition) @fn
+(preproc_function_def) @macro
+(preproc_def) @macro
+"""
+_INDEX_QUERY: tree_sitter.Query | None = None
+
+
+def _index_query() -> tree_sitter.Query:
+    global _INDEX_QUERY
+    if _INDEX_QUERY is None:
+        _INDEX_QUERY = tree_sitter.Query(C_LANGUAGE, _INDEX_QUERY_SRC)
+    return _INDEX_QUERY
+
+
 class _FileIndex:
-    """Who calls what and who writes which field, over the whole file (one walk).
+    """Who calls what and who writes which field, over the whole file (one
+    tree-sitter query, matched in C).
 
     Used for provenance across functions of the file: a parameter takes the
     values its callers pass, a field the values any function assigns to it.
     """
 
     def __init__(self, ctx: "_FileContext"):
+        self.ctx = ctx
         data = ctx.data
+        caps = tree_sitter.QueryCursor(_index_query()).captures(ctx.parsed.root)
+        fns = sorted(caps.get("fn", ()), key=lambda n: n.start_byte)
+        self._fn_starts = [n.start_byte for n in fns]
+        self._fns = fns
         self.calls: dict[str, list[tuple[tree_sitter.Node, tree_sitter.Node | None]]] = {}
-        self.other_refs: dict[str, int] = {}  # identifier uses that are not a call or a declaration
-        self.field_writes: dict[str, list[tuple[tree_sitter.Node, tree_sitter.Node]]] = {}
         self.fills: list[tuple[tree_sitter.Node, tree_sitter.Node]] = []
-        self.static_fns: set[str] = set()
-        self.macro_text: list[str] = []
-        stack: list[tuple[tree_sitter.Node, tree_sitter.Node | None]] = [(ctx.parsed.root, None)]
-        while stack:
-            n, fn = stack.pop()
-            t = n.type
-            if t == "function_definition":
-                fn = n
-                if any(c.type == "storage_class_specifier" and _text(data, c) == "static" for c in n.children):
-                    name = function_name(n, data)
-                    if name:
-                        self.static_fns.add(name)
-            elif t == "call_expression":
-                f = n.child_by_field_name("function")
-                if f is not None and f.type == "identifier":
-                    name = _text(data, f)
-                    self.calls.setdefault(name, []).append((n, fn))
-                    if fn is not None and _fill_source(name) is not None:
-                        self.fills.append((n, fn))
-            elif t == "identifier":
-                p = n.parent
-                if not ((p.type == "call_expression" and p.child_by_field_name("function") == n)
-                        or (p.type == "function_declarator" and p.child_by_field_name("declarator") == n)):
-                    name = _text(data, n)
-                    self.other_refs[name] = self.other_refs.get(name, 0) + 1
-            elif t == "assignment_expression" and fn is not None:
-                left = n.child_by_field_name("left")
-                field_node = left.child_by_field_name("field") if left is not None and left.type == "field_expression" else None
-                if field_node is not None:
-                    self.field_writes.setdefault(_text(data, field_node), []).append((n, fn))
-            elif t in ("preproc_function_def", "preproc_def"):
-                self.macro_text.append(_text(data, n))
-                continue
-            stack.extend((c, fn) for c in n.children)
+        for call in sorted(caps.get("call", ()), key=lambda n: n.start_byte):
+            name = _text(data, call.child_by_field_name("function"))
+            fn = self.enclosing(call.start_byte)
+            self.calls.setdefault(name, []).append((call, fn))
+            if fn is not None and _fill_source(name) is not None:
+                self.fills.append((call, fn))
+        self.field_writes: dict[str, list[tuple[tree_sitter.Node, tree_sitter.Node]]] = {}
+        for assign in sorted(caps.get("assign", ()), key=lambda n: n.start_byte):
+            fn = self.enclosing(assign.start_byte)
+            fld = assign.child_by_field_name("left").child_by_field_name("field")
+            if fn is not None and fld is not None:
+                self.field_writes.setdefault(_text(data, fld), []).append((assign, fn))
+        self.macro_text = [_text(data, m) for m in caps.get("macro", ())]
+        self._seen: dict[str, bool] = {}
 
-    def all_calls_seen(self, name: str) -> bool:
-        """Is every use of function `name` in the file a direct call (no pointer taken, no macro)?"""
-        if name not in self.static_fns or self.other_refs.get(name, 0):
-            return False
-        rx = re.compile(rf"\b{re.escape(name)}\b")
-        return not any(rx.search(m) for m in self.macro_text)
+    def enclosing(self, offset: int) -> tree_sitter.Node | None:
+        i = bisect.bisect_right(self._fn_starts, offset) - 1
+        if i >= 0 and offset < self._fns[i].end_byte:
+            return self._fns[i]
+        return None
+
+    def all_calls_seen(self, fn: tree_sitter.Node, name: str) -> bool:
+        """Is every use of function `name` (defined by `fn`) in this file a
+        direct call: static, no pointer taken, not named in a macro body?"""
+        hit = self._seen.get(name)
+        if hit is not None:
+            return hit
+        data = self.ctx.data
+        ok = any(c.type == "storage_class_specifier" and _text(data, c) == "static" for c in fn.children)
+        if ok:
+            rx = re.compile(rf"\b{re.escape(name)}\b")
+            ok = not any(rx.search(m) for m in self.macro_text)
+        if ok:
+            q = tree_sitter.Query(C_LANGUAGE, f'((identifier) @id (#eq? @id "{name}"))')
+            for n in tree_sitter.QueryCursor(q).captures(self.ctx.parsed.root).get("id", ()):
+                p = n.parent
+                if (p is not None and ((p.type == "call_expression" and p.child_by_field_name("function") == n)
+                                       or (p.type == "function_declarator" and p.child_by_field_name("declarator") == n))):
+                    continue
+                ok = False
+                break
+        self._seen[name] = ok
+        return ok
 
 
 class _FileContext:
@@ -995,10 +1033,37 @@ class _FileContext:
         self.last_missing = ""
         self._loop_memo: dict[tuple[int, int], list[tuple[int, int]]] = {}
         self._index: _FileIndex | None = None
+        self._filled: dict[str, tuple[int, str]] | None = None
+        self._var_memo: dict[tuple[int, str, int, int], Val] = {}
         self.budget = 0  # evaluations across functions left for the current site
         self._param_memo: dict[tuple[int, int, int], Val] = {}
         self._field_memo: dict[tuple[str, str, int], Val | None] = {}
         self._fn_by_node: dict[int, tree_sitter.Node] = {}
+
+    def filled_records(self) -> dict[str, tuple[int, str]]:
+        """Record types that some call in the file fills from guest memory or
+        an image (`bdrv_pread(..., &s->hdr, ...)`): record -> (line, how)."""
+        if self._filled is None:
+            self._filled = {}
+            for call, wfn in self.index.fills:
+                fill = _fill_source(_callee(self.data, call) or "")
+                args = call.child_by_field_name("arguments")
+                nodes = [a for a in args.named_children if a.type != "comment"] if args is not None else []
+                if fill is None or fill[0] >= len(nodes):
+                    continue
+                target = nodes[fill[0]]
+                while target.type in ("parenthesized_expression", "cast_expression") and target.named_children:
+                    target = target.child_by_field_name("value") or target.named_children[-1]
+                ev = _Evaluator(self, self.data, self.function(wfn), call.start_byte, 2, hops=_MAX_HOPS)
+                if target.type == "pointer_expression" and ev.text(target.children[0]) == "&":
+                    t = ev.type_of(target.child_by_field_name("argument"))
+                else:
+                    t = ev.type_of(target)
+                    t = ev._deref(t) if t is not None else None
+                rec = self.record_of(t) if t is not None else None
+                if rec is not None and rec not in self._filled:
+                    self._filled[rec] = (self.parsed.source.line_col(call.start_byte)[0], fill[1])
+        return self._filled
 
     @property
     def index(self) -> _FileIndex:
@@ -1591,46 +1656,58 @@ class _Evaluator:
         key = (path, self.at)
         if key in self.active or len(self.active) > 12:
             return _unknown(f"{path}: depends on itself")
+        # a value at a point is asked for again and again (x += a; x += b; ...): once
+        memo_key = (fn.fn.start_byte, path, self.at, self.hops)
+        hit = self.ctx._var_memo.get(memo_key)
+        if hit is not None:
+            return hit
         self.active.add(key)
         try:
-            vals: list[Val] = []
-            # Writes that can reach `at`: those before it, and any inside a loop around it.
-            loops = self.ctx.loops_around(fn, self.at)
-            loop = loops[-1] if loops else None
-            writes = [w for w in fn.writes if w.path == path and (
-                w.offset < self.at or (loop is not None and loop[0] <= w.offset < loop[1]))]
-            # The last plain assignment on every path to `at` hides the entry
-            # value and all earlier writes (but not writes later in a loop it precedes).
-            killer = None
-            for w in writes:
-                if w.offset < self.at and w.kind in ("=", "decl", "fill") and _dominates(fn.fn, w, self.at):
-                    if killer is None or w.offset > killer.offset:
-                        killer = w
-            if killer is not None:
-                writes = [w for w in writes if w.offset >= killer.offset and (
-                    w.offset < self.at or any(lo > killer.offset and lo <= w.offset < hi for lo, hi in loops))]
-            elif decl is not None and decl.is_param:
-                if fn.mmio_size_param() is decl:
-                    vals.append(Val(1, 8, False, (f"{path}: access size of MMIO handler {fn.name}, at most 8",)))
-                elif fn.is_mmio_write_handler() and fn.params[2] is decl:
-                    src = f"{path}: value written by the guest, parameter of MMIO/PIO write handler {fn.name}"
-                    vals.append(_unknown(src, taint=src))
-                else:
-                    vals.append(self._param_from_callers(fn, decl, path))
-            for w in writes:
-                vals.append(self._write_value(w, path))
-            if decl is not None and not decl.is_param and not writes:
-                vals.append(_unknown(f"{path}: never assigned"))
-            if not vals:
-                return _unknown(f"{path}: not bounded")
-            v = vals[0]
-            for x in vals[1:]:
-                v = v_union(v, x)
-            if decl is not None:
-                v = self._type_bound(v, decl.type)
-            return v
+            v = self._variable_uncached(path, decl)
         finally:
             self.active.discard(key)
+        self.ctx._var_memo[memo_key] = v
+        return v
+
+    def _variable_uncached(self, path: str, decl: _Decl | None) -> Val:
+        fn = self.fn
+        assert fn is not None
+        vals: list[Val] = []
+        # Writes that can reach `at`: those before it, and any inside a loop around it.
+        loops = self.ctx.loops_around(fn, self.at)
+        loop = loops[-1] if loops else None
+        writes = [w for w in fn.writes if w.path == path and (
+            w.offset < self.at or (loop is not None and loop[0] <= w.offset < loop[1]))]
+        # The last plain assignment on every path to `at` hides the entry
+        # value and all earlier writes (but not writes later in a loop it precedes).
+        killer = None
+        for w in writes:
+            if w.offset < self.at and w.kind in ("=", "decl", "fill") and _dominates(fn.fn, w, self.at):
+                if killer is None or w.offset > killer.offset:
+                    killer = w
+        if killer is not None:
+            writes = [w for w in writes if w.offset >= killer.offset and (
+                w.offset < self.at or any(lo > killer.offset and lo <= w.offset < hi for lo, hi in loops))]
+        elif decl is not None and decl.is_param:
+            if fn.mmio_size_param() is decl:
+                vals.append(Val(1, 8, False, (f"{path}: access size of MMIO handler {fn.name}, at most 8",)))
+            elif fn.is_mmio_write_handler() and fn.params[2] is decl:
+                src = f"{path}: value written by the guest, parameter of MMIO/PIO write handler {fn.name}"
+                vals.append(_unknown(src, taint=src))
+            else:
+                vals.append(self._param_from_callers(fn, decl, path))
+        for w in writes:
+            vals.append(self._write_value(w, path))
+        if decl is not None and not decl.is_param and not writes:
+            vals.append(_unknown(f"{path}: never assigned"))
+        if not vals:
+            return _unknown(f"{path}: not bounded")
+        v = vals[0]
+        for x in vals[1:]:
+            v = v_union(v, x)
+        if decl is not None:
+            v = self._type_bound(v, decl.type)
+        return v
 
     def _eval_at(self, node: tree_sitter.Node, at: int) -> Val:
         """Evaluate a node of the file itself at program point `at` (this
@@ -1800,7 +1877,7 @@ class _Evaluator:
             return memo
         ctx._param_memo[key] = plain  # a recursive call sees the plain answer
         calls = ctx.index.calls.get(fn.name, [])
-        complete = 0 < len(calls) <= _MAX_CALLERS and ctx.index.all_calls_seen(fn.name)
+        complete = 0 < len(calls) <= _MAX_CALLERS and ctx.index.all_calls_seen(fn.fn, fn.name)
         seen: list[tuple[Val, int]] = []
         result = plain
         for call, caller in calls[:_MAX_CALLERS]:
@@ -1872,27 +1949,12 @@ class _Evaluator:
 
     def _field_fills(self, rec: str, path: str) -> Val | None:
         """A struct of this type filled from guest memory / an image somewhere in the file."""
-        ctx = self.ctx
-        for call, wfn in ctx.index.fills:
-            fill = _fill_source(_callee(ctx.data, call) or "")
-            args = call.child_by_field_name("arguments")
-            nodes = [a for a in args.named_children if a.type != "comment"] if args is not None else []
-            if fill is None or fill[0] >= len(nodes):
-                continue
-            target = nodes[fill[0]]
-            while target.type in ("parenthesized_expression", "cast_expression") and target.named_children:
-                target = target.child_by_field_name("value") or target.named_children[-1]
-            ev = _Evaluator(ctx, ctx.data, ctx.function(wfn), call.start_byte, self.depth + 2, hops=self.hops + 1)
-            if target.type == "pointer_expression" and ev.text(target.children[0]) == "&":
-                t = ev.type_of(target.child_by_field_name("argument"))
-            else:
-                t = ev.type_of(target)
-                t = ev._deref(t) if t is not None else None
-            if t is not None and ctx.record_of(t) == rec:
-                line = self.line(call.start_byte)
-                why = f"{path}: field of a {rec.split(' ', 1)[-1]} {fill[1]} at line {line}"
-                return _unknown(why, taint=why)
-        return None
+        hit = self.ctx.filled_records().get(rec)
+        if hit is None:
+            return None
+        line, desc = hit
+        why = f"{path}: field of a {rec.split(' ', 1)[-1]} {desc} at line {line}"
+        return _unknown(why, taint=why)
 
     def _field_writes(self, rec: str, fname: str, node: tree_sitter.Node, path: str) -> Val | None:
         """An assignment to this field (of this struct type) anywhere in the file from tainted data."""

@@ -306,3 +306,20 @@ def test_growth_in_an_endless_loop_is_large():
     # a loop with a condition is not endless: the count stays unknown
     bounded = src.replace("for (;;) {", "for (int i = 0; i < n_chunks(fd); i++) {")
     assert one(bounded).cls == "unknown"
+
+
+def test_qmp_command_arguments_come_from_the_client():
+    src = ("char *qmp_log_read(int64_t count, Error **errp)\n{\n    return g_malloc(count + 1);\n}\n")
+    info = one(src)
+    assert info.cls == "large" and "argument of the QMP command handler qmp_log_read" in info.evidence
+    # a static helper named qmp_* is no handler; a check bounds the argument as usual
+    assert one(src.replace("char *qmp_log_read", "static char *qmp_log_read")).cls == "unknown"
+    checked = src.replace("    return", "    if (count > 512) {\n        return NULL;\n    }\n    return")
+    assert (one(checked).cls, one(checked).max_bytes) == ("small", 513)
+
+
+def test_hmp_arguments_from_the_qdict():
+    src = ("void hmp_dump_mem(Monitor *mon, const QDict *qdict)\n{\n"
+           "    int64_t len = qdict_get_int(qdict, \"len\");\n    g_free(g_malloc(len));\n}\n")
+    info = one(src)
+    assert info.cls == "large" and "qdict_get_int" in info.evidence

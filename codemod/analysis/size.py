@@ -708,6 +708,8 @@ _RESULT_SOURCES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^pci_get_(byte|word|long|quad)$"), "read from guest-written PCI config space by {f}"),
     (re.compile(r"^(be|le)(16|32|64)_to_cpu(p|_p)?$"), "external (on-disk/wire) field decoded by {f}"),
     (re.compile(r"^(lduw|ldl|ldq|ldub)_(le_|be_)?(pci_)?dma$"), "read from guest memory by {f}"),
+    # QDicts hold monitor command (HMP) and command line arguments
+    (re.compile(r"^qdict_get_(try_)?(int|uint)$"), "monitor/command-line argument read by {f}"),
 ]
 
 # function -> (buffer argument index, description)
@@ -808,6 +810,7 @@ class _FunctionIndex:
         self.writes: list[_Write] = []
         self.params: list[_Decl] = []
         self.calls: list[tuple[int, str, str]] = []  # (offset, callee, argument text) of every call
+        self.is_static = any(c.type == "storage_class_specifier" and _text(ctx.data, c) == "static" for c in fn.children)
         data = ctx.data
         decl = fn.child_by_field_name("declarator")
         while decl is not None and decl.type != "function_declarator":
@@ -1693,6 +1696,10 @@ class _Evaluator:
                 vals.append(Val(1, 8, False, (f"{path}: access size of MMIO handler {fn.name}, at most 8",)))
             elif fn.is_mmio_write_handler() and fn.params[2] is decl:
                 src = f"{path}: value written by the guest, parameter of MMIO/PIO write handler {fn.name}"
+                vals.append(_unknown(src, taint=src))
+            elif fn.name.startswith("qmp_") and not fn.is_static and decl.type[1] == 0:
+                # QAPI command handlers get their arguments from the QMP (or guest agent) client
+                src = f"{path}: argument of the QMP command handler {fn.name}, chosen by the client"
                 vals.append(_unknown(src, taint=src))
             else:
                 vals.append(self._param_from_callers(fn, decl, path))

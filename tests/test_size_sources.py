@@ -323,3 +323,11 @@ def test_hmp_arguments_from_the_qdict():
            "    int64_t len = qdict_get_int(qdict, \"len\");\n    g_free(g_malloc(len));\n}\n")
     info = one(src)
     assert info.cls == "large" and "qdict_get_int" in info.evidence
+
+
+def test_evidence_names_where_an_outside_layout_comes_from(qapi_tree):
+    facts = qapi.schema_facts(qapi_tree)
+    info = one(_alloc("Widget"), facts)
+    assert "Widget: QAPI struct from qapi/widgets.json" in info.evidence
+    info = one("static void *f(void)\n{\n    return g_new0(z_stream, 1);\n}\n")
+    assert "z_stream: rules/system-types.toml" in info.evidence

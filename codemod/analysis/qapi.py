@@ -55,6 +55,7 @@ not_eq or or_eq xor xor_eq unix errno mips sparc i386 linux
 _SCHEMA_GLOBS = ("qapi/*.json", "qga/*.json", "storage-daemon/qapi/*.json")
 
 _CACHE: dict[str, SizeFacts | None] = {}
+_FILE_KEY = " file"  # where a definition was read (not a valid schema key)
 
 
 class SchemaError(ValueError):
@@ -173,7 +174,7 @@ def _load(paths: list[Path]) -> list[dict]:
             if "include" in e and isinstance(e["include"], str):
                 queue.append(p.parent / e["include"])
             else:
-                defs.append(e)
+                defs.append(dict(e, **{_FILE_KEY: p}))
     return defs
 
 
@@ -266,6 +267,8 @@ def facts_from_definitions(defs: list[dict]) -> SizeFacts:
     for name, kind in kinds.items():
         d = by_name[name]
         cn = c_name(name)
+        if _FILE_KEY in d:
+            facts.origins[cn] = f"QAPI {kind} from {d[_FILE_KEY]}"
         fields: list[FieldDef] | None
         if kind == "enum":
             facts.typedefs[cn] = ("int", 0, ())
@@ -328,5 +331,12 @@ def schema_facts(root: Path) -> SizeFacts | None:
     for pattern in _SCHEMA_GLOBS:
         paths.extend(sorted(Path(root).glob(pattern)))
     result = facts_from_definitions(_load(paths)) if paths else None
+    if result is not None:
+        resolved = Path(root).resolve()
+        for name, where in list(result.origins.items()):
+            try:
+                result.origins[name] = where.replace(str(resolved) + "/", "")
+            except (AttributeError, TypeError):
+                pass
     _CACHE[key] = result
     return result

@@ -196,6 +196,7 @@ class SizeFacts:
     records: dict[str, tuple[bool, list[FieldDef]]] = field(default_factory=dict)
     functions: dict[str, InlineFn] = field(default_factory=dict)
     properties: dict[str, list[tuple[str, str, str]]] = field(default_factory=dict)
+    origins: dict[str, str] = field(default_factory=dict)  # type name -> where its layout comes from
 
     @classmethod
     def from_parsed(cls, files: list[ParsedFile]) -> "SizeFacts":
@@ -208,7 +209,7 @@ class SizeFacts:
         """A new SizeFacts with both; for types `self` wins, constants are unioned."""
         out = SizeFacts(
             {k: list(v) for k, v in self.constants.items()}, dict(self.typedefs), dict(self.records),
-            dict(self.functions), dict(self.properties),
+            dict(self.functions), dict(self.properties), dict(self.origins),
         )
         for name, texts in other.constants.items():
             cur = out.constants.setdefault(name, [])
@@ -221,6 +222,8 @@ class SizeFacts:
             out.functions.setdefault(name, fn)
         for name, props in other.properties.items():
             out.properties.setdefault(name, props)
+        for name, origin in other.origins.items():
+            out.origins.setdefault(name, origin)
         return out
 
     def layered(self, *others: "SizeFacts") -> "SizeFacts":
@@ -232,6 +235,7 @@ class SizeFacts:
             ChainMap(*[f.records for f in layers]),  # type: ignore[arg-type]
             ChainMap(*[f.functions for f in layers]),  # type: ignore[arg-type]
             ChainMap(*[f.properties for f in layers]),  # type: ignore[arg-type]
+            ChainMap(*[f.origins for f in layers]),  # type: ignore[arg-type]
         )
 
 
@@ -1081,6 +1085,19 @@ class _FileContext:
             idx = self.functions[key] = _FunctionIndex(self, fn)
         return idx
 
+    def sized(self, size: int, ref: TypeRef | None) -> Val:
+        """sizeof's value; a note says where the layout of a type the tree does
+        not define comes from (the QAPI schema, rules/system-types.toml)."""
+        if ref is None or ref[1]:
+            return _const(size)
+        base = ref[0]
+        origin = self.facts.origins.get(base)
+        if origin is None and base in system_types()[0]:
+            origin = "rules/system-types.toml"
+        if origin is None:
+            return _const(size)
+        return Val(size, size, True, (f"{base}: {origin}",))
+
     def unknown_size(self, shown: str, ref: TypeRef | None) -> str:
         if ref is None:
             return f"{shown}: type of the operand not known"
@@ -1525,7 +1542,7 @@ class _Evaluator:
             size = self.ctx.sizeof_ref(ref) if ref else None
             if size is None:
                 return _unknown(self.ctx.unknown_size(self._short(node), ref))
-            return _const(size)
+            return self.ctx.sized(size, ref)
         expr = node.child_by_field_name("value")
         while expr is not None and expr.type == "parenthesized_expression" and expr.named_children:
             expr = expr.named_children[0]
@@ -1540,7 +1557,7 @@ class _Evaluator:
         size = self.ctx.sizeof_ref(ref) if ref else None
         if size is None:
             return _unknown(self.ctx.unknown_size(self._short(node), ref))
-        return _const(size)
+        return self.ctx.sized(size, ref)
 
     def _typeref(self, tnode: tree_sitter.Node | None) -> TypeRef | None:
         if tnode is None:
@@ -2469,7 +2486,7 @@ def _classify(site, parsed: ParsedFile, limit: int, facts: SizeFacts | None) -> 
         size = ctx.sizeof_ref(ref) if ref is not None else None
         if size is None:
             return _unknown(ctx.unknown_size(f"sizeof({texts[i] if i < len(texts) else '?'})", ref))
-        return _const(size)
+        return ctx.sized(size, ref)
 
     kind = site.allocator.size
     if kind == "arg0":

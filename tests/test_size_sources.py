@@ -331,3 +331,23 @@ def test_evidence_names_where_an_outside_layout_comes_from(qapi_tree):
     assert "Widget: QAPI struct from qapi/widgets.json" in info.evidence
     info = one("static void *f(void)\n{\n    return g_new0(z_stream, 1);\n}\n")
     assert "z_stream: rules/system-types.toml" in info.evidence
+
+
+def test_reset_inside_the_endless_loop_bounds_nothing_but_proves_no_growth():
+    src = ("static void *walk(Ring *r)\n{\n    size_t off = 0;\n    void *p = NULL;\n\n    for (;;) {\n"
+           "        g_free(p);\n        p = g_malloc(off + 1);\n        if (ring_wrapped(r)) {\n            off = 0;\n"
+           "        } else {\n            off += 16;\n        }\n        if (ring_done(r)) {\n            break;\n        }\n"
+           "    }\n    return p;\n}\n")
+    info = one(src)
+    assert info.cls == "unknown" and "endless loop" not in info.evidence
+
+
+def test_field_grown_by_guest_data_has_no_bound():
+    src = ("typedef struct Tx {\n    uint32_t len;\n    uint8_t *buf;\n} Tx;\n"
+           "static void tx_add(Tx *t, const uint8_t *desc)\n{\n    t->len += lduw_le_p(desc);\n}\n"
+           "static void tx_pad(Tx *t, uint32_t min_len)\n{\n    int add = min_len - t->len;\n\n"
+           "    if (add > 0) {\n        t->buf = g_realloc(t->buf, t->len + add);\n    }\n}\n")
+    info = one(src)
+    # what is added is bounded (a uint16_t), the field it is added to is not
+    assert info.cls == "large" and info.max_bytes is None
+    assert "field len grows by lduw_le_p(desc) at line 7" in info.evidence

@@ -1791,7 +1791,10 @@ class _Evaluator:
         assert fn is not None
         if op == "+=" and rhs.lo is not None and rhs.lo >= 1:
             loop = _endless_loop(fn.fn, w.offset, self.at)
-            if loop is not None:
+            # a reset inside the loop (`x = 0` on wrap-around) bounds the growth
+            if loop is not None and not any(
+                    x.path == path and x.kind in ("=", "decl", "fill", "&") and loop.start_byte <= x.offset < loop.end_byte
+                    for x in fn.writes):
                 why = (f"{path} grows by {shown} (at least {rhs.lo}) on every trip of the endless loop at line "
                        f"{self.line(loop.start_byte)}, which only the data ends")
                 return Val(rhs.lo, None, True, (), why, None)
@@ -2004,6 +2007,12 @@ class _Evaluator:
             v = ev.eval(right)
             if v.taint:
                 line = self.line(assign.start_byte)
+                aop = assign.child_by_field_name("operator")
+                op = ev.text(aop) if aop is not None else "="
+                if op != "=":
+                    # `f += x`: x is what is added, not the field's value, which has no bound
+                    why = f"{path}: field {fname} grows by {ev._short(right)} at line {line}; {v.taint}"
+                    return Val(None, None, True, v.notes, why, None)
                 why = f"{path}: field {fname} is set from {ev._short(right)} at line {line}; {v.taint}"
                 return Val(v.lo, v.hi, v.reach, v.notes, why, None)
         return None

@@ -351,3 +351,18 @@ def test_field_grown_by_guest_data_has_no_bound():
     # what is added is bounded (a uint16_t), the field it is added to is not
     assert info.cls == "large" and info.max_bytes is None
     assert "field len grows by lduw_le_p(desc) at line 7" in info.evidence
+
+
+def test_outside_inputs_fingerprint_follows_schema_and_properties(tmp_path):
+    root = _tree(tmp_path, {"qapi/a.json": "{ 'struct': 'A', 'data': { 'x': 'int' } }\n",
+                            "hw/d.c": 'DEFINE_PROP_UINT32("n", DevState, n, 1),\n'})
+    first = headers.outside_inputs_fingerprint(root)
+    props._INDEX.clear()
+    assert headers.outside_inputs_fingerprint(root) == first
+    (root / "hw/d.c").write_text('DEFINE_PROP_UINT32("n", DevState, n, 1),\nDEFINE_PROP_UINT32("m", DevState, m, 1),\n')
+    props._INDEX.clear()
+    second = headers.outside_inputs_fingerprint(root)
+    assert second != first
+    (root / "qapi/a.json").write_text("{ 'struct': 'A', 'data': { 'x': 'int', 'y': 'str' } }\n")
+    props._INDEX.clear()
+    assert headers.outside_inputs_fingerprint(root) != second

@@ -192,3 +192,26 @@ def _limited(path: str, data: bytes, root: Path, profile: MacroProfile, depth: i
             following.extend(nested)
         frontier = following
     return merged if found else None
+
+
+def outside_inputs_fingerprint(root: Path) -> str:
+    """What size facts read besides the file and its headers: the QAPI schema
+    files and the tree's device properties (both in other files than the one
+    scanned). For the runner's cache key next to its header fingerprint, so a
+    schema or property change invalidates cached results."""
+    import hashlib
+    import json
+
+    from codemod.analysis import props, qapi
+
+    h = hashlib.sha256()
+    root = Path(root)
+    for pattern in qapi._SCHEMA_GLOBS:
+        for p in sorted(root.glob(pattern)):
+            try:
+                st = p.stat()
+            except OSError:
+                continue
+            h.update(f"{p}\0{st.st_size}\0{st.st_mtime_ns}\0".encode())
+    h.update(json.dumps(props.tree_properties(root), sort_keys=True).encode())
+    return h.hexdigest()

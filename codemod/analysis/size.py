@@ -1040,16 +1040,16 @@ class _FileContext:
         self.last_missing = ""
         self._loop_memo: dict[tuple[int, int], list[tuple[int, int]]] = {}
         self._index: _FileIndex | None = None
-        self._filled: dict[str, tuple[int, str]] | None = None
+        self._filled: dict[str, tuple[int, str, str]] | None = None
         self._var_memo: dict[tuple[int, str, int, int], Val] = {}
         self.budget = 0  # evaluations across functions left for the current site
         self._param_memo: dict[tuple[int, int, int], Val] = {}
         self._field_memo: dict[tuple[str, str, int], Val | None] = {}
         self._fn_by_node: dict[int, tree_sitter.Node] = {}
 
-    def filled_records(self) -> dict[str, tuple[int, str]]:
+    def filled_records(self) -> dict[str, tuple[int, str, str]]:
         """Record types that some call in the file fills from guest memory or
-        an image (`bdrv_pread(..., &s->hdr, ...)`): record -> (line, how)."""
+        an image (`bdrv_pread(..., &s->hdr, ...)`): record -> (line, how, type name)."""
         if self._filled is None:
             self._filled = {}
             for call, wfn in self.index.fills:
@@ -1069,7 +1069,9 @@ class _FileContext:
                     t = ev._deref(t) if t is not None else None
                 rec = self.record_of(t) if t is not None else None
                 if rec is not None and rec not in self._filled:
-                    self._filled[rec] = (self.parsed.source.line_col(call.start_byte)[0], fill[1])
+                    # name it as the code does (a typedef of an anonymous struct has no tag)
+                    shown = t[0].split(" ", 1)[-1] if "<" not in t[0] else "struct"
+                    self._filled[rec] = (self.parsed.source.line_col(call.start_byte)[0], fill[1], shown)
         return self._filled
 
     @property
@@ -1979,8 +1981,8 @@ class _Evaluator:
         hit = self.ctx.filled_records().get(rec)
         if hit is None:
             return None
-        line, desc = hit
-        why = f"{path}: field of a {rec.split(' ', 1)[-1]} {desc} at line {line}"
+        line, desc, shown = hit
+        why = f"{path}: field of a {shown} {desc} at line {line}"
         return _unknown(why, taint=why)
 
     def _field_writes(self, rec: str, fname: str, node: tree_sitter.Node, path: str) -> Val | None:

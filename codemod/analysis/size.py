@@ -21,9 +21,21 @@ table says (rules/allocators.toml `size`), then evaluated to an interval
   structs filled by dma_memory_read, pci_dma_read, address_space_read,
   bdrv_pread, ..., and byte-swapped fields (be32_to_cpu(h.x)).
 
+* provenance across the functions of the file: a parameter takes what its
+  callers pass (one tainted caller taints it; a bound needs every caller of
+  a static function), a field what any function assigns to a field of that
+  struct type or reads into such a struct from the guest or an image, a
+  call of a one-line helper (`return EXPR;`, from the file or a header) its
+  expression; each step is named in the evidence;
+* user-controlled values: integer device properties (DEFINE_PROP_*,
+  codemod.analysis.props), QMP command handler arguments, QDict values;
+* `x += e` with e >= 1 in an endless loop (`for (;;)`) around the read and
+  no reset there: the data alone decides how far x grows.
+
 Unknown variables are assumed non-negative (sizes are size_t). Everything
-here works on the tree of one file plus SizeFacts (types and constants of
-that file and its headers); nothing raises for odd input: what cannot be
+here works on the tree of one file plus SizeFacts (types, constants,
+helpers and properties of that file, its headers, the QAPI schema and
+rules/system-types.toml); nothing raises for odd input: what cannot be
 understood is "unknown" with a reason.
 """
 

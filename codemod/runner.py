@@ -569,9 +569,13 @@ def headers_fingerprint(root: Path) -> str:
 
 def dependency_key(spec: RunSpec, scan_root: str) -> str:
     """The part of every file's key that comes from outside the file."""
+    from codemod.analysis.headers import outside_inputs_fingerprint
+
     index = spec.phase_index
     errp = getattr(index, "errp_functions", None)
-    return digest(headers_fingerprint(_tree_root(spec, scan_root)), str(spec.tree_root),
+    root = _tree_root(spec, scan_root)
+    # Sizes also come from the QAPI schema and device properties in other files.
+    return digest(headers_fingerprint(root), outside_inputs_fingerprint(root), str(spec.tree_root),
                   "phase" if index is not None else "no-phase",
                   "\0".join(sorted(errp)) if errp else "")
 

@@ -321,7 +321,15 @@ def test_dependency_key_follows_headers(tree):
     with_header = runnermod.dependency_key(spec, str(tree))
     assert with_header != before
     header.write_text("#define DEV_SIZE 8192\n")
-    assert runnermod.dependency_key(spec, str(tree)) != with_header
+    with_new_header = runnermod.dependency_key(spec, str(tree))
+    assert with_new_header != with_header
+    # Sizes of QAPI types come from the schema, outside any header.
+    (tree / "qapi").mkdir()
+    (tree / "qapi" / "dev.json").write_text("{ 'struct': 'DevInfo', 'data': { 'id': 'str' } }\n")
+    with_schema = runnermod.dependency_key(spec, str(tree))
+    assert with_schema != with_new_header
+    (tree / "qapi" / "dev.json").write_text("{ 'struct': 'DevInfo', 'data': { 'id': 'str', 'n': 'int' } }\n")
+    assert runnermod.dependency_key(spec, str(tree)) != with_schema
 
 
 def test_facts_stage_loading():

@@ -21,23 +21,38 @@ table says (rules/allocators.toml `size`), then evaluated to an interval
   structs filled by dma_memory_read, pci_dma_read, address_space_read,
   bdrv_pread, ..., and byte-swapped fields (be32_to_cpu(h.x)).
 
+* provenance across the functions of the file: a parameter takes what its
+  callers pass (one tainted caller taints it; a bound needs every caller of
+  a static function), a field what any function assigns to a field of that
+  struct type or reads into such a struct from the guest or an image, a
+  call of a one-line helper (`return EXPR;`, from the file or a header) its
+  expression; each step is named in the evidence;
+* user-controlled values: integer device properties (DEFINE_PROP_*,
+  codemod.analysis.props), QMP command handler arguments, QDict values;
+* `x += e` with e >= 1 in an endless loop (`for (;;)`) around the read and
+  no reset there: the data alone decides how far x grows.
+
 Unknown variables are assumed non-negative (sizes are size_t). Everything
-here works on the tree of one file plus SizeFacts (types and constants of
-that file and its headers); nothing raises for odd input: what cannot be
+here works on the tree of one file plus SizeFacts (types, constants,
+helpers and properties of that file, its headers, the QAPI schema and
+rules/system-types.toml); nothing raises for odd input: what cannot be
 understood is "unknown" with a reason.
 """
 
 from __future__ import annotations
 
+import bisect
 import re
-from collections import OrderedDict
+import tomllib
+from collections import ChainMap, OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import tree_sitter
 
-from codemod.cparse import ParsedFile, function_name
+from codemod.cparse import C_LANGUAGE, ParsedFile, function_name
 from codemod.cparse import parser as c_parser
 from codemod.findings import SizeInfo
 
@@ -59,15 +74,6 @@ _SCALARS: dict[str, int] = {
     "int64_t": 8, "uint64_t": 8, "intptr_t": 8, "uintptr_t": 8, "ptrdiff_t": 8,
     "size_t": 8, "ssize_t": 8, "off_t": 8, "time_t": 8,
     "hwaddr": 8, "ram_addr_t": 8, "vaddr": 8, "dma_addr_t": 8, "target_ulong": 8,
-    "gchar": 1, "guchar": 1, "gboolean": 4, "gint": 4, "guint": 4, "gshort": 2, "gushort": 2,
-    "glong": 8, "gulong": 8, "gint8": 1, "guint8": 1, "gint16": 2, "guint16": 2,
-    "gint32": 4, "guint32": 4, "gint64": 8, "guint64": 8, "gsize": 8, "gssize": 8,
-    "gfloat": 4, "gdouble": 8, "gpointer": 8, "gconstpointer": 8, "goffset": 8,
-    "gunichar": 4, "gunichar2": 2,
-    # function-pointer and handle typedefs (pointer-sized)
-    "GDestroyNotify": 8, "GFunc": 8, "GCompareFunc": 8, "GCompareDataFunc": 8, "GHashFunc": 8,
-    "GEqualFunc": 8, "GSourceFunc": 8, "GThreadFunc": 8, "GHFunc": 8, "GHRFunc": 8, "GIOFunc": 8,
-    "GCopyFunc": 8, "GChildWatchFunc": 8, "HANDLE": 8, "SRWLOCK": 8, "CONDITION_VARIABLE": 8,
 }
 
 # Value ranges of narrow types: a value of this type can be no larger.
@@ -86,26 +92,24 @@ _UNSIGNED_MAX: dict[str, int] = {
     **{n: v for n, v in _TYPE_MAX.items() if n.startswith(("u", "gu")) or n in ("unsigned char", "unsigned short")},
 }
 
-# Layouts of common system and glib types (x86_64 glibc, glib 2.x):
-# name -> (size, alignment). Their definitions live in system headers,
-# which are never scanned.
-_SYSTEM_LAYOUTS: dict[str, tuple[int, int]] = {
-    "pthread_mutex_t": (40, 8), "pthread_cond_t": (48, 8), "pthread_rwlock_t": (56, 8),
-    "pthread_t": (8, 8), "pthread_key_t": (4, 4), "pthread_once_t": (4, 4), "pthread_attr_t": (56, 8),
-    "pthread_spinlock_t": (4, 4), "sem_t": (32, 8), "sigset_t": (128, 8), "jmp_buf": (200, 8),
-    "sigjmp_buf": (200, 8), "va_list": (24, 8), "pid_t": (4, 4), "uid_t": (4, 4), "gid_t": (4, 4),
-    "mode_t": (4, 4), "socklen_t": (4, 4), "clockid_t": (4, 4), "dev_t": (8, 8), "ino_t": (8, 8),
-    "struct iovec": (16, 8), "struct timespec": (16, 8), "struct timeval": (16, 8),
-    "struct sockaddr": (16, 2), "struct sockaddr_in": (16, 4), "struct sockaddr_in6": (28, 4),
-    "struct sockaddr_un": (110, 2), "struct sockaddr_storage": (128, 8), "struct in_addr": (4, 4),
-    "struct stat": (144, 8), "struct pollfd": (8, 4), "struct epoll_event": (12, 1),
-    "GMutex": (8, 8), "GCond": (16, 8), "GRecMutex": (16, 8), "GRWLock": (16, 8), "GPrivate": (32, 8),
-    "GOnce": (16, 8), "GList": (24, 8), "GSList": (16, 8), "GQueue": (24, 8), "GString": (24, 8),
-    "GArray": (16, 8), "GByteArray": (16, 8), "GPtrArray": (16, 8), "GHashTableIter": (48, 8),
-    "GError": (16, 8), "GPollFD": (8, 4), "GTimeVal": (16, 8),
-}
+# Layouts of types defined in system and library headers (never scanned):
+# data in rules/system-types.toml, with where each number comes from.
 
-_SYSTEM_OFFSETS: dict[str, dict[str, int]] = {"struct iovec": {"iov_base": 0, "iov_len": 8}}
+
+@lru_cache(maxsize=1)
+def system_types() -> tuple[dict[str, tuple[int, int]], dict[str, dict[str, int]]]:
+    """(name -> (size, align), name -> {field: offset}) from rules/system-types.toml."""
+    from codemod.rulesdata import builtin_rules_dir
+
+    data = tomllib.loads((builtin_rules_dir() / "system-types.toml").read_text(encoding="utf-8"))
+    layouts: dict[str, tuple[int, int]] = {}
+    offsets: dict[str, dict[str, int]] = {}
+    for name, spec in data.get("types", {}).items():
+        layouts[name] = (int(spec["size"]), int(spec["align"]))
+        if "fields" in spec:
+            offsets[name] = {k: int(v) for k, v in spec["fields"].items()}
+    return layouts, offsets
+
 
 # qemu/queue.h heads and links used as field types: QTAILQ_HEAD(, T) ...
 _QUEUE_RE = re.compile(r"^(QLIST|QSLIST|QSIMPLEQ|QTAILQ)_(HEAD|ENTRY)\s*\(")
@@ -145,19 +149,66 @@ TypeRef = tuple[str, int, tuple[str, ...]]
 FieldDef = tuple[str, TypeRef, str]
 
 
+# A function whose body is `return EXPR;`: parameters (name, type) and EXPR.
+InlineFn = tuple[tuple[tuple[str, TypeRef], ...], str]
+
+
+class _UnionChain(Mapping):
+    """Constants seen through several layers: every layer's variants, unioned."""
+
+    def __init__(self, maps: list):
+        self.maps = maps
+
+    def __getitem__(self, key: str) -> list[str]:
+        found: list[str] | None = None
+        for m in self.maps:
+            texts = m.get(key)
+            if texts:
+                found = list(texts) if found is None else found + [t for t in texts if t not in found]
+        if found is None:
+            raise KeyError(key)
+        return found
+
+    def get(self, key, default=None):
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+    def __contains__(self, key) -> bool:
+        return any(key in m for m in self.maps)
+
+    def __iter__(self):
+        seen: set[str] = set()
+        for m in self.maps:
+            for k in m:
+                if k not in seen:
+                    seen.add(k)
+                    yield k
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
 @dataclass
 class SizeFacts:
-    """File-independent knowledge: constants and type layouts.
+    """File-independent knowledge: constants, type layouts, helpers, properties.
 
-    constants: name -> list of C expression texts (one per #define/enum
+    constants:  name -> list of C expression texts (one per #define/enum
         occurrence; conditional variants are all kept and unioned).
-    typedefs:  name -> TypeRef.
-    records:   "struct X"/"union X" -> (packed, [FieldDef...]).
+    typedefs:   name -> TypeRef.
+    records:    "struct X"/"union X" -> (packed, [FieldDef...]).
+    functions:  name -> InlineFn, for functions whose body is one return.
+    properties: "Type.field" -> [(DEFINE_PROP_x, property name, "file:line")]
+        for integer device properties (codemod.analysis.props).
     """
 
     constants: dict[str, list[str]] = field(default_factory=dict)
     typedefs: dict[str, TypeRef] = field(default_factory=dict)
     records: dict[str, tuple[bool, list[FieldDef]]] = field(default_factory=dict)
+    functions: dict[str, InlineFn] = field(default_factory=dict)
+    properties: dict[str, list[tuple[str, str, str]]] = field(default_factory=dict)
+    origins: dict[str, str] = field(default_factory=dict)  # type name -> where its layout comes from
 
     @classmethod
     def from_parsed(cls, files: list[ParsedFile]) -> "SizeFacts":
@@ -169,28 +220,35 @@ class SizeFacts:
     def merge(self, other: "SizeFacts") -> "SizeFacts":
         """A new SizeFacts with both; for types `self` wins, constants are unioned."""
         out = SizeFacts(
-            {k: list(v) for k, v in self.constants.items()}, dict(self.typedefs), dict(self.records)
+            {k: list(v) for k, v in self.constants.items()}, dict(self.typedefs), dict(self.records),
+            dict(self.functions), dict(self.properties), dict(self.origins),
         )
-        out.absorb(other)
+        for name, texts in other.constants.items():
+            cur = out.constants.setdefault(name, [])
+            cur.extend(t for t in texts if t not in cur)
+        for name, ref in other.typedefs.items():
+            out.typedefs.setdefault(name, ref)
+        for name, rec in other.records.items():
+            out.records.setdefault(name, rec)
+        for name, fn in other.functions.items():
+            out.functions.setdefault(name, fn)
+        for name, props in other.properties.items():
+            out.properties.setdefault(name, props)
+        for name, origin in other.origins.items():
+            out.origins.setdefault(name, origin)
         return out
 
-    def absorb(self, other: "SizeFacts") -> None:
-        """Add `other` to these facts in place (what `merge` does without copying
-        self: merging a file's many headers one by one would copy the growing
-        result each time)."""
-        constants = self.constants
-        for name, texts in other.constants.items():
-            cur = constants.get(name)
-            if cur is None:
-                constants[name] = list(texts)
-            else:
-                cur.extend(t for t in texts if t not in cur)
-        typedefs = self.typedefs
-        for name, ref in other.typedefs.items():
-            typedefs.setdefault(name, ref)
-        records = self.records
-        for name, rec in other.records.items():
-            records.setdefault(name, rec)
+    def layered(self, *others: "SizeFacts") -> "SizeFacts":
+        """A view of self over `others` (merge's meaning) that copies nothing."""
+        layers = [self, *others]
+        return SizeFacts(
+            _UnionChain([f.constants for f in layers]),  # type: ignore[arg-type]
+            ChainMap(*[f.typedefs for f in layers]),  # type: ignore[arg-type]
+            ChainMap(*[f.records for f in layers]),  # type: ignore[arg-type]
+            ChainMap(*[f.functions for f in layers]),  # type: ignore[arg-type]
+            ChainMap(*[f.properties for f in layers]),  # type: ignore[arg-type]
+            ChainMap(*[f.origins for f in layers]),  # type: ignore[arg-type]
+        )
 
 
 def _text(data: bytes, node: tree_sitter.Node) -> str:
@@ -200,13 +258,32 @@ def _text(data: bytes, node: tree_sitter.Node) -> str:
 _COMMENT_RE = re.compile(r"/\*.*?\*/|//[^\n]*", re.DOTALL)
 
 
+_FACTS_QUERY_SRC = """
+(preproc_def) @def
+(function_definition) @fn
+(enumerator_list) @enum
+(struct_specifier body: (field_declaration_list)) @rec
+(union_specifier body: (field_declaration_list)) @rec
+(type_definition) @td
+"""
+_FACTS_QUERY: tree_sitter.Query | None = None
+
+
 def _collect_facts(parsed: ParsedFile, facts: SizeFacts) -> None:
+    """Constants, typedefs, records and one-line helpers of one file.
+
+    The nodes are found by a query (matched in C: headers are many and
+    large) and handled in source order, outer before inner, so the first
+    definition of a name wins as in a walk of the tree."""
+    global _FACTS_QUERY
+    if _FACTS_QUERY is None:
+        _FACTS_QUERY = tree_sitter.Query(C_LANGUAGE, _FACTS_QUERY_SRC)
     data = parsed.source.data
-    stack = [parsed.root]
-    while stack:
-        node = stack.pop()
-        t = node.type
-        if t == "preproc_def":
+    caps = tree_sitter.QueryCursor(_FACTS_QUERY).captures(parsed.root)
+    nodes = [(n.start_byte, -n.end_byte, kind, n) for kind, ns in caps.items() for n in ns]
+    nodes.sort(key=lambda x: (x[0], x[1]))
+    for _, _, kind, node in nodes:
+        if kind == "def":
             name = node.child_by_field_name("name")
             value = node.child_by_field_name("value")
             if name is not None and value is not None:
@@ -215,10 +292,9 @@ def _collect_facts(parsed: ParsedFile, facts: SizeFacts) -> None:
                     lst = facts.constants.setdefault(_text(data, name), [])
                     if body not in lst:
                         lst.append(body)
-            continue
-        if t == "preproc_function_def":
-            continue
-        if t == "enumerator_list":
+        elif kind == "fn":
+            _collect_inline_fn(parsed, node, facts)
+        elif kind == "enum":
             # Implicit values count up from the last explicit one: "(ANCHOR) + k".
             anchor, k = "0", -1
             for e in node.named_children:
@@ -237,10 +313,9 @@ def _collect_facts(parsed: ParsedFile, facts: SizeFacts) -> None:
                 lst = facts.constants.setdefault(_text(data, name), [])
                 if expr not in lst:
                     lst.append(expr)
-        elif t in ("struct_specifier", "union_specifier"):
-            if node.child_by_field_name("body") is not None:
-                _record_key(parsed, node, facts)  # registers the record
-        elif t == "type_definition":
+        elif kind == "rec":
+            _record_key(parsed, node, facts)  # registers the record
+        elif kind == "td":
             type_node = node.child_by_field_name("type")
             if type_node is not None:
                 base = _type_key(parsed, type_node, facts)
@@ -248,7 +323,54 @@ def _collect_facts(parsed: ParsedFile, facts: SizeFacts) -> None:
                     name, ptr, dims = _unwrap_declarator(data, decl)
                     if name and base:
                         facts.typedefs.setdefault(name, (base, ptr, dims))
-        stack.extend(reversed(node.children))
+
+
+def _collect_inline_fn(parsed: ParsedFile, fn: tree_sitter.Node, facts: SizeFacts) -> None:
+    """Record `T name(params) { return EXPR; }` so calls of it can be evaluated."""
+    body = fn.child_by_field_name("body")
+    if body is None:
+        return
+    stmts = [c for c in body.named_children if c.type != "comment"]
+    if len(stmts) != 1 or stmts[0].type != "return_statement" or not stmts[0].named_children:
+        return
+    data = parsed.source.data
+    decl = fn.child_by_field_name("declarator")
+    while decl is not None and decl.type != "function_declarator":
+        decl = decl.child_by_field_name("declarator")
+    if decl is None:
+        return
+    name_node = decl.child_by_field_name("declarator")
+    plist = decl.child_by_field_name("parameters")
+    if name_node is None or name_node.type != "identifier" or plist is None:
+        return
+    params: list[tuple[str, TypeRef]] = []
+    for p in plist.named_children:
+        if p.type == "comment":
+            continue
+        if p.type != "parameter_declaration":
+            return  # variadic or K&R: not a plain function of its arguments
+        tnode = p.child_by_field_name("type")
+        d = p.child_by_field_name("declarator")
+        if tnode is None:
+            return
+        if d is None:
+            if _text(data, tnode) == "void":
+                continue
+            return
+        pname, ptr, dims = _unwrap_declarator(data, d)
+        if not pname:
+            return
+        params.append((pname, (_type_key(parsed, tnode, None), ptr + (1 if dims else 0), ())))
+    expr = _COMMENT_RE.sub(" ", _text(data, stmts[0].named_children[0])).strip()
+    if expr and len(expr) <= 400:
+        facts.functions.setdefault(_text(data, name_node), (tuple(params), expr))
+
+
+def _implicit_tag(name: str) -> str:
+    """`Foo` used as a type with no typedef in sight but a `struct Foo`: QEMU
+    declares `typedef struct Foo Foo;` through macros (OBJECT_DECLARE_TYPE,
+    OBJECT_DECLARE_SIMPLE_TYPE) or in qemu/typedefs.h, so Foo is struct Foo."""
+    return f"struct {name}" if name and " " not in name and not name.startswith("<") else ""
 
 
 def _record_key(parsed: ParsedFile, node: tree_sitter.Node, facts: SizeFacts | None) -> str:
@@ -463,7 +585,8 @@ def v_div(a: Val, b: Val) -> Val:
     dlo = max(b.lo or 1, 1)
     hi = a.hi // dlo if a.hi is not None and a.hi >= 0 else None
     lo = a.lo // b.hi if a.lo is not None and a.lo >= 0 and b.hi and b.hi > 0 else (0 if a.lo is not None and a.lo >= 0 else None)
-    return _combine(lo, hi, a.reach and b.reach, a, b)
+    # a.hi / dlo is reached only when the divisor can be that small: known only for a constant
+    return _combine(lo, hi, a.reach and b.exact is not None, a, b)
 
 
 def v_mod(a: Val, b: Val) -> Val:
@@ -601,6 +724,8 @@ _RESULT_SOURCES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^pci_get_(byte|word|long|quad)$"), "read from guest-written PCI config space by {f}"),
     (re.compile(r"^(be|le)(16|32|64)_to_cpu(p|_p)?$"), "external (on-disk/wire) field decoded by {f}"),
     (re.compile(r"^(lduw|ldl|ldq|ldub)_(le_|be_)?(pci_)?dma$"), "read from guest memory by {f}"),
+    # QDicts hold monitor command (HMP) and command line arguments
+    (re.compile(r"^qdict_get_(try_)?(int|uint)$"), "monitor/command-line argument read by {f}"),
 ]
 
 # function -> (buffer argument index, description)
@@ -700,6 +825,8 @@ class _FunctionIndex:
         self.decls: dict[str, list[_Decl]] = {}
         self.writes: list[_Write] = []
         self.params: list[_Decl] = []
+        self.calls: list[tuple[int, str, str]] = []  # (offset, callee, argument text) of every call
+        self.is_static = any(c.type == "storage_class_specifier" and _text(ctx.data, c) == "static" for c in fn.children)
         data = ctx.data
         decl = fn.child_by_field_name("declarator")
         while decl is not None and decl.type != "function_declarator":
@@ -758,6 +885,8 @@ class _FunctionIndex:
                     self.writes.append(_Write(n.start_byte, n.end_byte, _norm(_text(data, arg)), "++"))
             elif t == "call_expression":
                 self._call_writes(ctx, n)
+                args = n.child_by_field_name("arguments")
+                self.calls.append((n.start_byte, _callee(data, n) or "", _text(data, args) if args is not None else ""))
             elif t == "pointer_expression" and n.child_count and _text(data, n.children[0]) == "&":
                 arg = n.child_by_field_name("argument")
                 parent = n.parent
@@ -828,6 +957,85 @@ def _callee(data: bytes, call: tree_sitter.Node | None) -> str | None:
     return _text(data, f)
 
 
+_INDEX_QUERY_SRC = """
+(call_expression function: (identifier)) @call
+(assignment_expression left: (field_expression field: (field_identifier))) @assign
+(function_definition) @fn
+(preproc_function_def) @macro
+(preproc_def) @macro
+"""
+_INDEX_QUERY: tree_sitter.Query | None = None
+
+
+def _index_query() -> tree_sitter.Query:
+    global _INDEX_QUERY
+    if _INDEX_QUERY is None:
+        _INDEX_QUERY = tree_sitter.Query(C_LANGUAGE, _INDEX_QUERY_SRC)
+    return _INDEX_QUERY
+
+
+class _FileIndex:
+    """Who calls what and who writes which field, over the whole file (one
+    tree-sitter query, matched in C).
+
+    Used for provenance across functions of the file: a parameter takes the
+    values its callers pass, a field the values any function assigns to it.
+    """
+
+    def __init__(self, ctx: "_FileContext"):
+        self.ctx = ctx
+        data = ctx.data
+        caps = tree_sitter.QueryCursor(_index_query()).captures(ctx.parsed.root)
+        fns = sorted(caps.get("fn", ()), key=lambda n: n.start_byte)
+        self._fn_starts = [n.start_byte for n in fns]
+        self._fns = fns
+        self.calls: dict[str, list[tuple[tree_sitter.Node, tree_sitter.Node | None]]] = {}
+        self.fills: list[tuple[tree_sitter.Node, tree_sitter.Node]] = []
+        for call in sorted(caps.get("call", ()), key=lambda n: n.start_byte):
+            name = _text(data, call.child_by_field_name("function"))
+            fn = self.enclosing(call.start_byte)
+            self.calls.setdefault(name, []).append((call, fn))
+            if fn is not None and _fill_source(name) is not None:
+                self.fills.append((call, fn))
+        self.field_writes: dict[str, list[tuple[tree_sitter.Node, tree_sitter.Node]]] = {}
+        for assign in sorted(caps.get("assign", ()), key=lambda n: n.start_byte):
+            fn = self.enclosing(assign.start_byte)
+            fld = assign.child_by_field_name("left").child_by_field_name("field")
+            if fn is not None and fld is not None:
+                self.field_writes.setdefault(_text(data, fld), []).append((assign, fn))
+        self.macro_text = [_text(data, m) for m in caps.get("macro", ())]
+        self._seen: dict[str, bool] = {}
+
+    def enclosing(self, offset: int) -> tree_sitter.Node | None:
+        i = bisect.bisect_right(self._fn_starts, offset) - 1
+        if i >= 0 and offset < self._fns[i].end_byte:
+            return self._fns[i]
+        return None
+
+    def all_calls_seen(self, fn: tree_sitter.Node, name: str) -> bool:
+        """Is every use of function `name` (defined by `fn`) in this file a
+        direct call: static, no pointer taken, not named in a macro body?"""
+        hit = self._seen.get(name)
+        if hit is not None:
+            return hit
+        data = self.ctx.data
+        ok = any(c.type == "storage_class_specifier" and _text(data, c) == "static" for c in fn.children)
+        if ok:
+            rx = re.compile(rf"\b{re.escape(name)}\b")
+            ok = not any(rx.search(m) for m in self.macro_text)
+        if ok:
+            q = tree_sitter.Query(C_LANGUAGE, f'((identifier) @id (#eq? @id "{name}"))')
+            for n in tree_sitter.QueryCursor(q).captures(self.ctx.parsed.root).get("id", ()):
+                p = n.parent
+                if (p is not None and ((p.type == "call_expression" and p.child_by_field_name("function") == n)
+                                       or (p.type == "function_declarator" and p.child_by_field_name("declarator") == n))):
+                    continue
+                ok = False
+                break
+        self._seen[name] = ok
+        return ok
+
+
 class _FileContext:
     def __init__(self, parsed: ParsedFile, facts: SizeFacts):
         self.parsed = parsed
@@ -843,6 +1051,46 @@ class _FileContext:
         self._missing: dict[str, str] = {}  # type -> the innermost type or bound that is not known
         self.last_missing = ""
         self._loop_memo: dict[tuple[int, int], list[tuple[int, int]]] = {}
+        self._index: _FileIndex | None = None
+        self._filled: dict[str, tuple[int, str, str]] | None = None
+        self._var_memo: dict[tuple[int, str, int, int], Val] = {}
+        self.budget = 0  # evaluations across functions left for the current site
+        self._param_memo: dict[tuple[int, int, int], Val] = {}
+        self._field_memo: dict[tuple[str, str, int], Val | None] = {}
+        self._fn_by_node: dict[int, tree_sitter.Node] = {}
+
+    def filled_records(self) -> dict[str, tuple[int, str, str]]:
+        """Record types that some call in the file fills from guest memory or
+        an image (`bdrv_pread(..., &s->hdr, ...)`): record -> (line, how, type name)."""
+        if self._filled is None:
+            self._filled = {}
+            for call, wfn in self.index.fills:
+                fill = _fill_source(_callee(self.data, call) or "")
+                args = call.child_by_field_name("arguments")
+                nodes = [a for a in args.named_children if a.type != "comment"] if args is not None else []
+                if fill is None or fill[0] >= len(nodes):
+                    continue
+                target = nodes[fill[0]]
+                while target.type in ("parenthesized_expression", "cast_expression") and target.named_children:
+                    target = target.child_by_field_name("value") or target.named_children[-1]
+                ev = _Evaluator(self, self.data, self.function(wfn), call.start_byte, 2, hops=_MAX_HOPS)
+                if target.type == "pointer_expression" and ev.text(target.children[0]) == "&":
+                    t = ev.type_of(target.child_by_field_name("argument"))
+                else:
+                    t = ev.type_of(target)
+                    t = ev._deref(t) if t is not None else None
+                rec = self.record_of(t) if t is not None else None
+                if rec is not None and rec not in self._filled:
+                    # name it as the code does (a typedef of an anonymous struct has no tag)
+                    shown = t[0].split(" ", 1)[-1] if "<" not in t[0] else "struct"
+                    self._filled[rec] = (self.parsed.source.line_col(call.start_byte)[0], fill[1], shown)
+        return self._filled
+
+    @property
+    def index(self) -> _FileIndex:
+        if self._index is None:
+            self._index = _FileIndex(self)
+        return self._index
 
     def function(self, fn: tree_sitter.Node) -> _FunctionIndex:
         key = (fn.start_byte, fn.end_byte)
@@ -850,6 +1098,19 @@ class _FileContext:
         if idx is None:
             idx = self.functions[key] = _FunctionIndex(self, fn)
         return idx
+
+    def sized(self, size: int, ref: TypeRef | None) -> Val:
+        """sizeof's value; a note says where the layout of a type the tree does
+        not define comes from (the QAPI schema, rules/system-types.toml)."""
+        if ref is None or ref[1]:
+            return _const(size)
+        base = ref[0]
+        origin = self.facts.origins.get(base)
+        if origin is None and base in system_types()[0]:
+            origin = "rules/system-types.toml"
+        if origin is None:
+            return _const(size)
+        return Val(size, size, True, (f"{base}: {origin}",))
 
     def unknown_size(self, shown: str, ref: TypeRef | None) -> str:
         if ref is None:
@@ -966,8 +1227,9 @@ class _FileContext:
         if key in _SCALARS:
             s = _SCALARS[key]
             return s, min(s, 16)
-        if key in _SYSTEM_LAYOUTS:
-            return _SYSTEM_LAYOUTS[key]
+        system = system_types()[0].get(key)
+        if system is not None:
+            return system
         m = _QUEUE_RE.match(key)
         if m:
             return _QUEUE_LAYOUTS[(m.group(1), m.group(2))]
@@ -983,6 +1245,8 @@ class _FileContext:
             result = self._layout(key, depth)
         elif key in ("void",):
             result = (1, 1)  # GNU: sizeof(void) == 1
+        elif _implicit_tag(key) in self.facts.records:
+            result = self._layout(_implicit_tag(key), depth)
         if result is None:
             self._missing[key] = self.last_missing if key in self.facts.typedefs or key in self.facts.records else key
         self._type_memo[key] = result
@@ -1053,8 +1317,8 @@ class _FileContext:
             if ref is None:
                 return None
             base = self.resolve_typedef(ref)[0]
-            if base in _SYSTEM_OFFSETS:
-                hit = _SYSTEM_OFFSETS[base].get(part)
+            if base in system_types()[1]:
+                hit = system_types()[1][base].get(part)
                 if hit is None:
                     return None
                 off += hit
@@ -1077,6 +1341,8 @@ class _FileContext:
             seen += 1
         if ptr or dims:
             return None
+        if base not in self.facts.records and _implicit_tag(base) in self.facts.records:
+            return _implicit_tag(base)
         return base if base in self.facts.records else None
 
     def field_type(self, ref: TypeRef, name: str, depth: int = 0) -> TypeRef | None:
@@ -1132,13 +1398,17 @@ def _parse_snippet(text: str) -> tuple[bytes, tree_sitter.Node, tree_sitter.Tree
 class _Evaluator:
     """Evaluates an expression node to a Val at program point `at`."""
 
-    def __init__(self, ctx: _FileContext, data: bytes, fn: _FunctionIndex | None, at: int, depth: int = 0):
+    def __init__(self, ctx: _FileContext, data: bytes, fn: _FunctionIndex | None, at: int, depth: int = 0,
+                 hops: int = 0, bindings: dict[str, tuple[Val, TypeRef | None]] | None = None):
         self.ctx = ctx
         self.data = data
         self.fn = fn
         self.at = at
         self.depth = depth
         self.active: set[tuple[str, int]] = set()
+        self.hops = hops  # steps taken across functions (caller, field writer, helper) to get here
+        self.bindings = bindings or {}  # parameters of a helper being evaluated inline
+        self.inlining: frozenset[str] = frozenset()
 
     def text(self, node: tree_sitter.Node) -> str:
         return _text(self.data, node)
@@ -1286,7 +1556,7 @@ class _Evaluator:
             size = self.ctx.sizeof_ref(ref) if ref else None
             if size is None:
                 return _unknown(self.ctx.unknown_size(self._short(node), ref))
-            return _const(size)
+            return self.ctx.sized(size, ref)
         expr = node.child_by_field_name("value")
         while expr is not None and expr.type == "parenthesized_expression" and expr.named_children:
             expr = expr.named_children[0]
@@ -1301,7 +1571,7 @@ class _Evaluator:
         size = self.ctx.sizeof_ref(ref) if ref else None
         if size is None:
             return _unknown(self.ctx.unknown_size(self._short(node), ref))
-        return _const(size)
+        return self.ctx.sized(size, ref)
 
     def _typeref(self, tnode: tree_sitter.Node | None) -> TypeRef | None:
         if tnode is None:
@@ -1337,6 +1607,8 @@ class _Evaluator:
             return self.type_of(expr.named_children[-1]) if expr.named_children else None
         if t == "identifier":
             name = self.text(expr)
+            if name in self.bindings:
+                return self.bindings[name][1]
             if self.fn is not None:
                 d = self.fn.decl_of(name, self.at)
                 if d is not None:
@@ -1379,6 +1651,8 @@ class _Evaluator:
     # -- names -----------------------------------------------------------------
     def _identifier(self, node: tree_sitter.Node) -> Val:
         name = self.text(node)
+        if name in self.bindings:
+            return self.bindings[name][0]
         local = self.fn.decl_of(name, self.at) if self.fn is not None else None
         if local is None:
             c = self.ctx.constant(name)
@@ -1416,46 +1690,62 @@ class _Evaluator:
         key = (path, self.at)
         if key in self.active or len(self.active) > 12:
             return _unknown(f"{path}: depends on itself")
+        # a value at a point is asked for again and again (x += a; x += b; ...): once
+        memo_key = (fn.fn.start_byte, path, self.at, self.hops)
+        hit = self.ctx._var_memo.get(memo_key)
+        if hit is not None:
+            return hit
         self.active.add(key)
         try:
-            vals: list[Val] = []
-            # Writes that can reach `at`: those before it, and any inside a loop around it.
-            loops = self.ctx.loops_around(fn, self.at)
-            loop = loops[-1] if loops else None
-            writes = [w for w in fn.writes if w.path == path and (
-                w.offset < self.at or (loop is not None and loop[0] <= w.offset < loop[1]))]
-            # The last plain assignment on every path to `at` hides the entry
-            # value and all earlier writes (but not writes later in a loop it precedes).
-            killer = None
-            for w in writes:
-                if w.offset < self.at and w.kind in ("=", "decl", "fill") and _dominates(fn.fn, w, self.at):
-                    if killer is None or w.offset > killer.offset:
-                        killer = w
-            if killer is not None:
-                writes = [w for w in writes if w.offset >= killer.offset and (
-                    w.offset < self.at or any(lo > killer.offset and lo <= w.offset < hi for lo, hi in loops))]
-            elif decl is not None and decl.is_param:
-                if fn.mmio_size_param() is decl:
-                    vals.append(Val(1, 8, False, (f"{path}: access size of MMIO handler {fn.name}, at most 8",)))
-                elif fn.is_mmio_write_handler() and fn.params[2] is decl:
-                    src = f"{path}: value written by the guest, parameter of MMIO/PIO write handler {fn.name}"
-                    vals.append(_unknown(src, taint=src))
-                else:
-                    vals.append(_unknown(f"{path}: parameter of {fn.name}, not bounded"))
-            for w in writes:
-                vals.append(self._write_value(w, path))
-            if decl is not None and not decl.is_param and not writes:
-                vals.append(_unknown(f"{path}: never assigned"))
-            if not vals:
-                return _unknown(f"{path}: not bounded")
-            v = vals[0]
-            for x in vals[1:]:
-                v = v_union(v, x)
-            if decl is not None:
-                v = self._type_bound(v, decl.type)
-            return v
+            v = self._variable_uncached(path, decl)
         finally:
             self.active.discard(key)
+        self.ctx._var_memo[memo_key] = v
+        return v
+
+    def _variable_uncached(self, path: str, decl: _Decl | None) -> Val:
+        fn = self.fn
+        assert fn is not None
+        vals: list[Val] = []
+        # Writes that can reach `at`: those before it, and any inside a loop around it.
+        loops = self.ctx.loops_around(fn, self.at)
+        loop = loops[-1] if loops else None
+        writes = [w for w in fn.writes if w.path == path and (
+            w.offset < self.at or (loop is not None and loop[0] <= w.offset < loop[1]))]
+        # The last plain assignment on every path to `at` hides the entry
+        # value and all earlier writes (but not writes later in a loop it precedes).
+        killer = None
+        for w in writes:
+            if w.offset < self.at and w.kind in ("=", "decl", "fill") and _dominates(fn.fn, w, self.at):
+                if killer is None or w.offset > killer.offset:
+                    killer = w
+        if killer is not None:
+            writes = [w for w in writes if w.offset >= killer.offset and (
+                w.offset < self.at or any(lo > killer.offset and lo <= w.offset < hi for lo, hi in loops))]
+        elif decl is not None and decl.is_param:
+            if fn.mmio_size_param() is decl:
+                vals.append(Val(1, 8, False, (f"{path}: access size of MMIO handler {fn.name}, at most 8",)))
+            elif fn.is_mmio_write_handler() and fn.params[2] is decl:
+                src = f"{path}: value written by the guest, parameter of MMIO/PIO write handler {fn.name}"
+                vals.append(_unknown(src, taint=src))
+            elif fn.name.startswith("qmp_") and not fn.is_static and decl.type[1] == 0:
+                # QAPI command handlers get their arguments from the QMP (or guest agent) client
+                src = f"{path}: argument of the QMP command handler {fn.name}, chosen by the client"
+                vals.append(_unknown(src, taint=src))
+            else:
+                vals.append(self._param_from_callers(fn, decl, path))
+        for w in writes:
+            vals.append(self._write_value(w, path))
+        if decl is not None and not decl.is_param and not writes:
+            vals.append(_unknown(f"{path}: never assigned"))
+        if not vals:
+            return _unknown(f"{path}: not bounded")
+        v = vals[0]
+        for x in vals[1:]:
+            v = v_union(v, x)
+        if decl is not None:
+            v = self._type_bound(v, decl.type)
+        return v
 
     def _eval_at(self, node: tree_sitter.Node, at: int) -> Val:
         """Evaluate a node of the file itself at program point `at` (this
@@ -1492,30 +1782,254 @@ class _Evaluator:
             return _unknown(f"{path}: updated at line {line}")
         if w.kind == "&":
             return _unknown(f"{path}: address taken at line {line}, written elsewhere")
+        grows = self._growth(w, path, line)
+        if grows is not None:
+            return grows
         return _unknown(f"{path}: updated at line {line} ({w.op or w.kind})")
 
+    def _growth(self, w: _Write, path: str, line: int) -> Val | None:
+        """`x += e` / `x++`: the value before the write combined with e.
+
+        In an endless loop (`for (;;)`, `while (1)`) around both the write
+        and the read, x grows by at least e on every trip, and only the data
+        decides how many trips there are: no bound exists, x is large."""
+        if w.kind == "++":
+            if b"--" in self.ctx.data[w.offset : w.end]:
+                return None
+            op, rhs, shown = "+=", _const(1), "1"
+        elif w.kind == "op=" and w.value is not None and w.op in ("+=", "*=", "<<=", "|=", "-="):
+            op, rhs, shown = w.op, self._eval_at(w.value, w.offset), _WS_RE.sub(" ", _text(self.ctx.data, w.value))
+        else:
+            return None
+        fn = self.fn
+        assert fn is not None
+        if op == "+=" and rhs.lo is not None and rhs.lo >= 1:
+            loop = _endless_loop(fn.fn, w.offset, self.at)
+            # a reset inside the loop (`x = 0` on wrap-around) bounds the growth
+            if loop is not None and not any(
+                    x.path == path and x.kind in ("=", "decl", "fill", "&") and loop.start_byte <= x.offset < loop.end_byte
+                    for x in fn.writes):
+                why = (f"{path} grows by {shown} (at least {rhs.lo}) on every trip of the endless loop at line "
+                       f"{self.line(loop.start_byte)}, which only the data ends")
+                return Val(rhs.lo, None, True, (), why, None)
+        if not _IDENT_RE.fullmatch(path):
+            return None
+        ev = _Evaluator(self.ctx, self.ctx.data, fn, w.offset, self.depth + 1, hops=self.hops)
+        ev.active = self.active
+        prev = ev._variable(path, fn.decl_of(path, w.offset))
+        new = {"+=": v_add, "-=": v_sub, "*=": v_mul, "<<=": v_shl}.get(op)
+        if new is not None:
+            v = new(prev, rhs)
+        else:
+            v = v_or(prev, rhs, "|")
+        if v.hi is None and not v.taint:
+            return None
+        return v_with_note(v, f"{path} {op} {shown} at line {line}") if v.hi is not None else v
+
     def _lvalue(self, node: tree_sitter.Node) -> Val:
-        """s->len, hdr.size, buf[i], *p: taint from fills of the base; writes of the path."""
+        """s->len, hdr.size, buf[i], *p: taint from fills of the base; writes of the path;
+        for fields, where the field's values come from in the rest of the file."""
         path = _norm(self.text(node))
         ref = self.type_of(node)
-        if self.fn is None:
-            return _unknown(f"{path}: not a constant")
-        taint = None
-        vals: list[Val] = []
-        for w in self.fn.writes:
-            if not _path_overlaps(w.path, path) and not (w.kind == "fill" and _base_of(path) == w.path):
-                continue
-            if w.kind == "fill":
-                taint = f"{path}: {w.source}"
-            elif w.path == path and w.kind in ("=", "decl"):
-                vals.append(self._write_value(w, path))
-        if taint is not None:
-            return self._type_bound(_unknown(taint, taint=taint), ref)
-        if len(vals) == 1 and vals[0].hi is not None:
-            # assigned here (once); other functions may write it too: bound is a hint, not proof
-            return self._type_bound(_unknown(f"{path}: field, written elsewhere too"), ref)
         kind = "field" if node.type == "field_expression" else "array element" if node.type == "subscript_expression" else "memory"
+        assigned_here = False
+        if self.fn is not None:
+            taint = None
+            for w in self.fn.writes:
+                if w.kind == "fill" and (_path_overlaps(w.path, path) or _base_of(path) == w.path):
+                    taint = f"{path}: {w.source}"
+                elif w.path == path and w.kind in ("=", "decl"):
+                    assigned_here = True
+            if taint is not None:
+                return self._type_bound(_unknown(taint, taint=taint), ref)
+            local = self._local_path_value(path)
+            if local is not None:
+                return self._type_bound(local, ref)
+            # an assignment here on some path from guest/image data: that path exists
+            for w in self.fn.writes:
+                if w.path == path and w.kind == "=" and w.offset < self.at:
+                    v = self._write_value(w, path)
+                    if v.taint:
+                        return self._type_bound(v, ref)
+        if node.type == "field_expression" and not self._local_struct(path):
+            prov = self._field_provenance(node, path)
+            if prov is not None:
+                return self._type_bound(prov, ref)
+        if self.fn is None:
+            return self._type_bound(_unknown(f"{path}: not a constant"), ref)
+        if assigned_here:
+            # assigned here, not on every path; other functions may write it too
+            return self._type_bound(_unknown(f"{path}: field, written elsewhere too"), ref)
         return self._type_bound(_unknown(f"{path}: {kind}, not bounded"), ref)
+
+    def _local_struct(self, path: str) -> bool:
+        """`hdr.len` of a struct variable local to this function: only this
+        function writes it, so other functions' writes of the type say nothing."""
+        if self.fn is None or "->" in path:
+            return False
+        d = self.fn.decl_of(_base_of(path), self.at)
+        return d is not None and not d.is_param and d.type[1] == 0 and not d.type[2]
+
+    # Calls that cannot change a structure they are handed a member of.
+    _HARMLESS_CALLS = re.compile(r"^(g_free|qemu_vfree|free|g_assert|assert|trace_\w+|qemu_log\w*|error_\w+|warn_report\w*|info_report\w*)$")
+
+    def _local_path_value(self, path: str) -> Val | None:
+        """`s->n = X; ... g_malloc(s->n)`: the value of the assignment that
+        dominates the read, when nothing between can change the path."""
+        fn = self.fn
+        assert fn is not None
+        loops = self.ctx.loops_around(fn, self.at)
+        killer = None
+        for w in fn.writes:
+            if w.offset >= self.at:
+                break
+            if w.path == path and w.kind == "=" and _dominates(fn.fn, w, self.at):
+                killer = w
+        if killer is None:
+            return None
+        after = [w for w in fn.writes if killer.offset <= w.offset < self.at and _path_overlaps(w.path, path)]
+        if any(w.path != path or w.kind not in ("=", "op=") for w in after):
+            return None  # a whole-struct write, an address taken, a fill: not followed
+        # a loop around the read that writes the path changes it on a later trip
+        if any(lo <= w.offset < hi and _path_overlaps(w.path, path) for lo, hi in loops for w in fn.writes):
+            return None
+        for off, callee, args in fn.calls:
+            if killer.end <= off < self.at and _hands_over(path, args) and not self._HARMLESS_CALLS.match(callee):
+                return None  # a call handed the structure may change the field
+        v = self._write_value(after[0], path)
+        for w in after[1:]:
+            v = v_union(v, self._write_value(w, path))
+        return v
+
+    def _param_from_callers(self, fn: _FunctionIndex, decl: _Decl, path: str) -> Val:
+        """A parameter's entry value from the calls of its function in this file.
+
+        One caller passing guest/image/user data makes the parameter tainted
+        (that path exists). A bound needs every caller: the function must be
+        static with no other use of its name (no pointer to it, no macro)."""
+        ctx = self.ctx
+        plain = _unknown(f"{path}: parameter of {fn.name}, not bounded")
+        if self.hops >= _MAX_HOPS or ctx.budget <= 0 or decl not in fn.params:
+            return plain
+        idx = fn.params.index(decl)
+        key = (fn.fn.start_byte, idx, self.hops)
+        memo = ctx._param_memo.get(key)
+        if memo is not None:
+            return memo
+        ctx._param_memo[key] = plain  # a recursive call sees the plain answer
+        calls = ctx.index.calls.get(fn.name, [])
+        complete = 0 < len(calls) <= _MAX_CALLERS and ctx.index.all_calls_seen(fn.fn, fn.name)
+        seen: list[tuple[Val, int]] = []
+        result = plain
+        for call, caller in calls[:_MAX_CALLERS]:
+            args = call.child_by_field_name("arguments")
+            nodes = [a for a in args.named_children if a.type != "comment"] if args is not None else []
+            if caller is None or len(nodes) != len(fn.params) or ctx.budget <= 0:
+                complete = False
+                continue
+            ctx.budget -= 1
+            ev = _Evaluator(ctx, ctx.data, ctx.function(caller), call.start_byte, self.depth + 2, hops=self.hops + 1)
+            v = ev.eval(nodes[idx])
+            line = self.line(call.start_byte)
+            if v.taint:
+                why = f"{path}: parameter of {fn.name}, given {ev._short(nodes[idx])} at line {line}; {v.taint}"
+                result = Val(v.lo, v.hi, v.reach, v.notes, why, None)
+                break
+            seen.append((v, line))
+        else:
+            if complete and seen and all(v.hi is not None for v, _ in seen):
+                u = seen[0][0]
+                for v, _ in seen[1:]:
+                    u = v_union(u, v)
+                lines = ", ".join(str(ln) for _, ln in seen[:4]) + (", ..." if len(seen) > 4 else "")
+                note = f"{path}: parameter of static {fn.name}, at most {u.hi} from every call (line {lines})"
+                result = Val(u.lo, u.hi, u.reach, (note,), None, None)
+        ctx._param_memo[key] = result
+        return result
+
+    def _field_provenance(self, node: tree_sitter.Node, path: str) -> Val | None:
+        """Where a field's value comes from outside the reading function.
+
+        A user-settable device property (codemod.analysis.props), a struct
+        read wholesale from guest memory or a disk image somewhere in the
+        file, or an assignment anywhere in the file from such data: each
+        makes the field tainted, with the way there as evidence. None when
+        none of these is found (the field stays unknown)."""
+        ctx = self.ctx
+        fld = node.child_by_field_name("field")
+        arg = node.child_by_field_name("argument")
+        op = node.child_by_field_name("operator")
+        if fld is None or arg is None:
+            return None
+        fname = self.text(fld)
+        inner = self.type_of(arg)
+        if inner is not None and op is not None and self.text(op) == "->":
+            inner = self._deref(inner)
+        rec = ctx.record_of(inner) if inner is not None else None
+        if rec is None:
+            return None
+        names = [inner[0]]
+        tag = rec.split(" ", 1)[1] if " " in rec else rec
+        if not tag.startswith("<") and tag not in names:
+            names.append(tag)
+        for n in names:
+            props = ctx.facts.properties.get(f"{n}.{fname}")
+            if props:
+                macro, pname, loc = props[0]
+                why = f"{path}: user-settable device property {pname} ({macro} at {loc})"
+                return _unknown(why, taint=why)
+        key = (rec, fname, self.hops)
+        if key in ctx._field_memo:
+            return ctx._field_memo[key]
+        ctx._field_memo[key] = None
+        result = None
+        if self.hops < _MAX_HOPS:
+            result = self._field_fills(rec, path) or self._field_writes(rec, fname, node, path)
+        ctx._field_memo[key] = result
+        return result
+
+    def _field_fills(self, rec: str, path: str) -> Val | None:
+        """A struct of this type filled from guest memory / an image somewhere in the file."""
+        hit = self.ctx.filled_records().get(rec)
+        if hit is None:
+            return None
+        line, desc, shown = hit
+        why = f"{path}: field of a {shown} {desc} at line {line}"
+        return _unknown(why, taint=why)
+
+    def _field_writes(self, rec: str, fname: str, node: tree_sitter.Node, path: str) -> Val | None:
+        """An assignment to this field (of this struct type) anywhere in the file from tainted data."""
+        ctx = self.ctx
+        for assign, wfn in ctx.index.field_writes.get(fname, []):
+            if ctx.budget <= 0:
+                return None
+            if self.data is ctx.data and assign.start_byte <= node.start_byte < assign.end_byte:
+                continue
+            left = assign.child_by_field_name("left")
+            right = assign.child_by_field_name("right")
+            base = left.child_by_field_name("argument") if left is not None else None
+            lop = left.child_by_field_name("operator") if left is not None else None
+            if base is None or right is None:
+                continue
+            ev = _Evaluator(ctx, ctx.data, ctx.function(wfn), assign.start_byte, self.depth + 2, hops=self.hops + 1)
+            t = ev.type_of(base)
+            if t is not None and lop is not None and ev.text(lop) == "->":
+                t = ev._deref(t)
+            if t is None or ctx.record_of(t) != rec:
+                continue
+            ctx.budget -= 1
+            v = ev.eval(right)
+            if v.taint:
+                line = self.line(assign.start_byte)
+                aop = assign.child_by_field_name("operator")
+                op = ev.text(aop) if aop is not None else "="
+                if op != "=":
+                    # `f += x`: x is what is added, not the field's value, which has no bound
+                    why = f"{path}: field {fname} grows by {ev._short(right)} at line {line}; {v.taint}"
+                    return Val(None, None, True, v.notes, why, None)
+                why = f"{path}: field {fname} is set from {ev._short(right)} at line {line}; {v.taint}"
+                return Val(v.lo, v.hi, v.reach, v.notes, why, None)
+        return None
 
     def _offsetof(self, texts: list[str]) -> Val:
         off = self.ctx.offset_of(texts[0], _norm(texts[1])) if len(texts) == 2 else None
@@ -1575,10 +2089,32 @@ class _Evaluator:
         if src is not None:
             ev = f"{src} at line {line}" if line else src
             return _unknown(ev, taint=ev)
+        helper = self.ctx.facts.functions.get(fname)
+        if helper is not None and len(helper[0]) == len(args) and fname not in self.inlining and len(self.inlining) < 3:
+            return self._inline(fname, helper, args)
         if fname in ("strlen", "strnlen") and len(args) == 2 and fname == "strnlen":
             b = self.eval(args[1])
             return _combine(0, b.hi, b.reach, b)
         return _unknown(f"{fname or self._short(node)}(): result not bounded")
+
+    def _inline(self, fname: str, helper: InlineFn, args: list[tree_sitter.Node]) -> Val:
+        """A call of a one-line helper (`return ns->lbaf.ms * lba;`): its
+        expression with the parameters bound to the arguments' values."""
+        params, expr = helper
+        snippet = _parse_snippet(expr)
+        if snippet is None:
+            return _unknown(f"{fname}(): result not bounded")
+        bindings = {pname: (self.eval(a), ptype) for (pname, ptype), a in zip(params, args)}
+        sub = _Evaluator(self.ctx, snippet[0], None, -1, self.depth + 2, hops=self.hops, bindings=bindings)
+        sub.inlining = self.inlining | {fname}
+        v = sub.eval(snippet[1])
+        if v.hi is None and not v.taint:
+            return _unknown(f"{fname}(): result not bounded ({v.why})" if v.why else f"{fname}(): result not bounded")
+        short = _WS_RE.sub(" ", expr)
+        short = short if len(short) <= 48 else short[:45] + "..."
+        if v.taint and not v.taint.startswith(f"{fname}("):
+            return Val(v.lo, v.hi, v.reach, v.notes, f"{fname}() returns {short}; {v.taint}", None)
+        return v_with_note(v, f"{fname}() returns {short}")
 
     # -- dominating checks ---------------------------------------------------------
     def _refine(self, node: tree_sitter.Node, v: Val) -> Val:
@@ -1643,6 +2179,33 @@ class _Evaluator:
         return v
 
 
+# Limits of the analysis across functions of a file (per allocation site).
+_MAX_HOPS = 3  # caller -> caller's caller -> ... / field writer / helper
+_MAX_CALLERS = 16
+_BUDGET = 64  # evaluations in other functions
+
+
+_IDENT_RE = re.compile(r"[A-Za-z_]\w*")
+
+
+def _endless_loop(fn: tree_sitter.Node, offset: int, at: int) -> tree_sitter.Node | None:
+    """The innermost `for (;;)` / `while (1)` / `do ... while (1)` around both offsets."""
+    node = fn.named_descendant_for_byte_range(offset, offset)
+    while node is not None and node != fn:
+        if node.type in ("for_statement", "while_statement", "do_statement") and node.start_byte <= at < node.end_byte:
+            cond = node.child_by_field_name("condition")
+            if node.type == "for_statement":
+                endless = cond is None
+            else:
+                while cond is not None and cond.type == "parenthesized_expression" and cond.named_children:
+                    cond = cond.named_children[0]
+                endless = cond is not None and cond.type in ("number_literal", "true") and (
+                    cond.type == "true" or parse_int_literal(cond.text.decode()) not in (None, 0))
+            return node if endless else None
+        node = node.parent
+    return None
+
+
 _CONDITIONAL = {"conditional_expression", "if_statement", "while_statement", "for_statement",
                 "do_statement", "switch_statement", "case_statement"}
 
@@ -1665,6 +2228,19 @@ def _dominates(fn: tree_sitter.Node, w: "_Write", at: int) -> bool:
                 return False
         node = parent
     return False
+
+
+def _hands_over(path: str, args: str) -> bool:
+    """Do call arguments `args` give the callee a way to change `path`:
+    the base itself (`s`, `&hdr`) or the address of a prefix (`&s->hdr`)?"""
+    base = _base_of(path)
+    # the base not followed by a member access: `s`, `&hdr`, `(void *)s`
+    if re.search(rf"(?<![\w.>]){re.escape(base)}\b(?!\s*(?:\.|->|\[))", args):
+        return True
+    flat = _norm(args)
+    prefixes = [m.start() for m in re.finditer(r"\.|->|\[", path)] + [len(path)]
+    # `&s->hdr` hands over s->hdr.n; `&s->hdrx` and `&s->hdr.m` do not
+    return any(re.search(re.escape(f"&{path[:i]}") + r"(?![\w.\[]|->)", flat) for i in prefixes if i)
 
 
 def _base_of(path: str) -> str:
@@ -1832,7 +2408,7 @@ def _context(parsed: ParsedFile, facts: SizeFacts | None) -> _FileContext:
         _CONTEXTS.move_to_end(key)
         return hit[2]
     own = file_facts(parsed)
-    merged = own.merge(facts) if facts is not None else own
+    merged = own.layered(facts) if facts is not None else own
     ctx = _FileContext(parsed, merged)
     _CONTEXTS[key] = (parsed, facts, ctx)
     while len(_CONTEXTS) > _CACHE_SIZE:
@@ -1899,6 +2475,7 @@ def classify_size(site: "Site", parsed: ParsedFile, *, limit: int = DEFAULT_LIMI
 
 def _classify(site, parsed: ParsedFile, limit: int, facts: SizeFacts | None) -> SizeInfo:
     ctx = _context(parsed, facts)
+    ctx.budget = _BUDGET
     data = ctx.data
     fn = ctx.function(site.function) if site.function is not None else None
     at = site.call.start_byte
@@ -1932,7 +2509,7 @@ def _classify(site, parsed: ParsedFile, limit: int, facts: SizeFacts | None) -> 
         size = ctx.sizeof_ref(ref) if ref is not None else None
         if size is None:
             return _unknown(ctx.unknown_size(f"sizeof({texts[i] if i < len(texts) else '?'})", ref))
-        return _const(size)
+        return ctx.sized(size, ref)
 
     kind = site.allocator.size
     if kind == "arg0":

@@ -89,6 +89,8 @@ def compare(labels: list[dict], findings: list[dict]) -> dict:
     # Labels revised after a first comparison keep their first value: report that agreement too.
     first = sum(1 for lab, r in zip(labels, rows) if r["found"]
                 and r["allocfix_phase"] == lab.get("phase_before_comparison", lab["phase"]))
+    first_size = sum(1 for lab, r in zip(labels, rows) if r["found"]
+                     and r["allocfix_size"] == lab.get("size_before_comparison", lab["size"]))
     not_small = sum(1 for lab, r in zip(labels, rows) if r["found"]
                     and (lab["size"] == "small") == (r["allocfix_size"] == "small"))
     sa = sum(r["size_agree"] for r in rows)
@@ -105,6 +107,7 @@ def compare(labels: list[dict], findings: list[dict]) -> dict:
             "size_agree": sa, "size_agreement": sa / n if n else 0.0,
             "phase_agree": pa, "phase_agreement": pa / n if n else 0.0,
             "phase_agree_first_labels": first,
+            "size_agree_first_labels": first_size,
             # What decides the action: small or not (unknown and large are both checked).
             "small_vs_not_agree": not_small,
             "size_confusion_label_to_allocfix": confusion_size,
@@ -117,7 +120,8 @@ def render(res: dict, out=None) -> None:
     p(f"labelled sites: {res['sites']}  found by allocfix: {res['found']}")
     p(f"size class agreement:  {res['size_agree']}/{res['sites']} = {100 * res['size_agreement']:.1f}%  (target >= 90%)")
     p(f"phase class agreement: {res['phase_agree']}/{res['sites']} = {100 * res['phase_agreement']:.1f}%  (target >= 90%)")
-    p(f"phase agreement with the labels as first made: {res['phase_agree_first_labels']}/{res['sites']}")
+    p(f"agreement with the labels as first made: size {res.get('size_agree_first_labels', '?')}/{res['sites']}, "
+      f"phase {res['phase_agree_first_labels']}/{res['sites']}")
     p(f"small vs not-small agreement (what decides the action): {res['small_vs_not_agree']}/{res['sites']}")
     p(f"size (label->allocfix):  {res['size_confusion_label_to_allocfix']}")
     p(f"phase (label->allocfix): {res['phase_confusion_label_to_allocfix']}")

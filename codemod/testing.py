@@ -196,8 +196,9 @@ def run_allocfix(rule: Path, source: Path, virtuals=(), profile: MacroProfile | 
     return run_allocfix_loaded(rules, profile, source, data)
 
 
-def run_allocfix_loaded(rules, profile: MacroProfile, source: Path, data: bytes) -> ToolRun:
-    """run_allocfix with the rules already loaded (for many files)."""
+def run_allocfix_loaded(rules, profile: MacroProfile, source: Path, data: bytes, display: str | None = None) -> ToolRun:
+    """run_allocfix with the rules already loaded (for many files); `display` names
+    the file in messages (default: its base name)."""
     from codemod.api import AllocfixAPI
     from codemod.cparse import parse_source
     from codemod.engine import FileContext
@@ -208,11 +209,12 @@ def run_allocfix_loaded(rules, profile: MacroProfile, source: Path, data: bytes)
     if not could_match(rules, data):
         return ToolRun(True, data)
     config = EngineConfig(rules, profile)
-    src = SourceFile(str(source), source.name, data)
+    display = display or source.name
+    src = SourceFile(str(source), display, data)
     parsed = parse_source(src, profile)
     try:
         outcome = RuleRunner(rules, profile, AllocfixAPI(FileContext(parsed, config)), parsed,
-                             source.name).run(data, parsed.tree)
+                             display).run(data, parsed.tree)
     except (ScriptFailure, EditConflict) as exc:
         return ToolRun(False, b"", message=str(exc))
     lines = sorted({src.line_col(off)[0] for off, _, _ in outcome.reports})

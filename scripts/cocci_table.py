@@ -124,10 +124,10 @@ def allocfix_diffs(tree: Path, rule: Path, subs, profile, refused: dict | None =
     for sub in subs:
         for c in sorted((tree / sub).rglob("*.c")):
             data = c.read_bytes()
-            run = run_allocfix_loaded(rules, profile, c, data)
+            run = run_allocfix_loaded(rules, profile, c, data, c.relative_to(tree).as_posix())
             if not run.ok:
                 first = run.message.splitlines()[0] if run.message else ""
-                failures.append(f"{c.relative_to(tree)}: {first}")
+                failures.append(first if first.startswith(c.relative_to(tree).as_posix()) else f"{c.relative_to(tree)}: {first}")
                 refused[str(c.relative_to(tree))] = first
                 continue
             output = run.output

@@ -35,7 +35,15 @@ def compare(tree: Path, ref: str, under: str = "", with_facts: bool = True, out=
     old_cparse = load_at_revision(ref, "codemod/cparse.py", "_ref_cparse")
     old_profile = old_cparse.MacroProfile.load(REPO / "rules" / "qemu-macros.toml")
     new_profile = cparse.MacroProfile.load(REPO / "rules" / "qemu-macros.toml")
-    old_extract = load_at_revision(ref, "codemod/analysis/facts.py", "_ref_facts").extract_facts if with_facts else None
+    old_extract = None
+    if with_facts:
+        old_facts = load_at_revision(ref, "codemod/analysis/facts.py", "_ref_facts")
+        # The old code builds the current classes (the same fields), which
+        # cache.encode knows.
+        old_facts.Ref, old_facts.FunctionFact, old_facts.FileFacts = facts.Ref, facts.FunctionFact, facts.FileFacts
+        old_extract = old_facts.extract_facts
+        for cls in (facts.Ref, facts.FunctionFact, facts.FileFacts):
+            cache.register(cls)  # as the runner does before caching facts
     parser = cparse.parser()
     files = tree_files(tree, under)
     bad = 0

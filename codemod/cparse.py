@@ -376,12 +376,22 @@ def _skip_space(data: bytes, i: int, newlines: bool = True) -> int:
     return i
 
 
+# The bytes _call_args acts on; it jumps from one to the next.
+_CALL_STOP_RE = re.compile(rb"[\]\[(){},\"'/]")
+# A literal's body after its opening quote: up to the closing quote or a
+# newline; a backslash takes the next byte with it, whatever it is.
+_LITERAL_BODY_RE = {
+    0x22: re.compile(rb'[^"\\\n]*(?:\\.[^"\\\n]*)*', re.DOTALL),
+    0x27: re.compile(rb"[^'\\\n]*(?:\\.[^'\\\n]*)*", re.DOTALL),
+}
+
+
 def _call_args(data: bytes, start: int) -> tuple[int, list[tuple[int, int]]] | None:
     """For a `(` at or after `start` (whitespace allowed): the offset just past
     the matching `)` and the (start, end) span of each top-level argument.
 
-    Strings, character literals and comments inside are skipped. This loops
-    per byte, but only over one macro's arguments.
+    Strings, character literals and comments inside are skipped. Only the
+    bytes that matter (brackets, commas, quotes, slashes) are visited.
     """
     i = _skip_space(data, start)
     n = len(data)
@@ -390,11 +400,16 @@ def _call_args(data: bytes, start: int) -> tuple[int, list[tuple[int, int]]] | N
     depth = 0
     args: list[tuple[int, int]] = []
     arg_start = i + 1
-    while i < n:
+    search = _CALL_STOP_RE.search
+    while True:
+        m = search(data, i)
+        if m is None:
+            return None
+        i = m.start()
         c = data[i]
-        if c in b"([{":
+        if c == 0x28 or c == 0x5B or c == 0x7B:  # ( [ {
             depth += 1
-        elif c in b")]}":
+        elif c == 0x29 or c == 0x5D or c == 0x7D:  # ) ] }
             depth -= 1
             if depth == 0:
                 if c != 0x29:
@@ -402,23 +417,25 @@ def _call_args(data: bytes, start: int) -> tuple[int, list[tuple[int, int]]] | N
                 if args or data[arg_start:i].strip():
                     args.append((arg_start, i))
                 return i + 1, args
-        elif c == 0x2C and depth == 1:  # ','
-            args.append((arg_start, i))
-            arg_start = i + 1
-        elif c in b"\"'":
-            i += 1
-            while i < n and data[i] != c and data[i] != 0x0A:
-                i += 2 if data[i] == 0x5C else 1
-        elif c == 0x2F and i + 1 < n and data[i + 1] == 0x2A:  # '/*'
+        elif c == 0x2C:  # ','
+            if depth == 1:
+                args.append((arg_start, i))
+                arg_start = i + 1
+        elif c == 0x22 or c == 0x27:  # a literal, to its closing quote or the end of the line
+            i = _LITERAL_BODY_RE[c].match(data, i + 1).end()
+            if i >= n or data[i] == 0x5C:  # ran off the end (a last byte '\\' skips past it)
+                return None
+        elif i + 1 < n and data[i + 1] == 0x2A:  # '/*'
             close = data.find(b"*/", i + 2)
             if close < 0:
                 return None
             i = close + 1
-        elif c == 0x2F and i + 1 < n and data[i + 1] == 0x2F:  # '//'
+        elif i + 1 < n and data[i + 1] == 0x2F:  # '//'
             close = data.find(b"\n", i)
-            i = n if close < 0 else close
+            if close < 0:
+                return None
+            i = close
         i += 1
-    return None
 
 
 _BLANK_TABLE = bytes(b if b in b"\r\n" else 0x20 for b in range(256))

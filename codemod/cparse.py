@@ -26,6 +26,7 @@ changed.
 from __future__ import annotations
 
 import bisect
+import itertools
 import re
 import tomllib
 from dataclasses import dataclass
@@ -42,8 +43,7 @@ C_LANGUAGE = tree_sitter.Language(tree_sitter_c.language())
 
 # Comments, string and character literals, and preprocessor lines (with
 # continuations) are never masked. Alternation order matters: the first
-# branch that matches at a position wins. The leading lookahead lets the
-# regex engine skip quickly over bytes that cannot start any branch.
+# branch that matches at a position wins.
 _BLOCK_COMMENT = rb"/\*[^*]*\*+(?:[^/*][^*]*\*+)*/"
 # A directive runs to the end of its last continued line; block comments
 # and literals inside it are part of it (a comment may span lines).
@@ -51,15 +51,20 @@ _DIRECTIVE = (
     rb"\#(?:[^\n\\/\"']+|\\\r?\n|\\.|" + _BLOCK_COMMENT
     + rb"""|/(?![*/])|"[^"\\\n]*(?:\\.[^"\\\n]*)*"|'[^'\\\n]*(?:\\.[^'\\\n]*)*'|["'])*"""
 )
+# Every branch starts with a literal byte, so the regex engine jumps from
+# one candidate byte (/ " ' # newline) to the next instead of trying every
+# offset. A directive at column 0 is a `#` after a newline (the lookbehind
+# looks back over the `#`); an indented one is matched from the newline
+# before it, which _skip_spans then leaves out of the span. A file that
+# starts with indentation is scanned behind a newline (see _skip_spans).
 _SKIP_RE = re.compile(
-    rb"(?=[/\"'\#])(?:"
-    + _BLOCK_COMMENT  # block comment
+    _BLOCK_COMMENT  # block comment
     + rb"|/\*.*\Z"  # unterminated block comment
     + rb"|//[^\n\\]*(?:\\.[^\n\\]*)*"  # line comment (a backslash continues it)
     + rb"""|"[^"\\\n]*(?:\\.[^"\\\n]*)*\""""  # string literal
     + rb"|'[^'\\\n]*(?:\\.[^'\\\n]*)*'"  # character literal
-    + rb"|(?<![^\n])" + _DIRECTIVE  # directive at the start of a line ...
-    + rb")|^[ \t]+" + _DIRECTIVE,  # ... or indented
+    + rb"|\#(?<![^\n]\#)" + _DIRECTIVE[2:]  # directive at the start of a line ...
+    + rb"|\n[ \t]+" + _DIRECTIVE,  # ... or indented
     re.DOTALL | re.MULTILINE,
 )
 
@@ -246,6 +251,15 @@ class MacroProfile:
     def _regex(self) -> re.Pattern[bytes] | None:
         return _macro_regex(self.names())
 
+    @cached_property
+    def _by_bytes(self) -> dict[bytes, tuple[str, str]]:
+        """name as bytes -> (name, class): mask_macros looks names up without decoding."""
+        return {name.encode(): (name, klass) for name, klass in self._classes.items()}
+
+    @cached_property
+    def _name_set(self) -> frozenset[bytes]:
+        return frozenset(self._by_bytes)
+
 
 @lru_cache(maxsize=1)
 def default_profile() -> MacroProfile:
@@ -300,12 +314,52 @@ def _trie_pattern(words: list[bytes]) -> bytes:
     return b"(?:" + body + b")?" if optional else body
 
 
+# Bytes that are not word characters (as \\b sees them in a bytes regex)
+# become spaces: split() then gives a file's words.
+_WORDS_TABLE = bytes(b if (0x30 <= b <= 0x39 or 0x41 <= b <= 0x5A or 0x61 <= b <= 0x7A or b == 0x5F) else 0x20
+                     for b in range(256))
+_WORD_BYTE = tuple(c != 0x20 for c in _WORDS_TABLE)
+
+
+def _macro_matches(data: bytes, profile: MacroProfile) -> list[tuple[int, int, bytes]]:
+    """(start, end, name) of every whole-word occurrence of a profile macro,
+    in order: what `profile._regex.finditer(data)` finds (names are words,
+    so occurrences never overlap), but cheaper. The file's words are
+    collected in C (translate, split) and only the few names present are
+    searched for."""
+    present = profile._name_set.intersection(data.translate(_WORDS_TABLE).split())
+    if not present:
+        return []
+    out = []
+    is_word = _WORD_BYTE
+    n = len(data)
+    for name in present:
+        size = len(name)
+        i = data.find(name)
+        while i >= 0:
+            end = i + size
+            if (i == 0 or not is_word[data[i - 1]]) and (end == n or not is_word[data[end]]):
+                out.append((i, end, name))
+            i = data.find(name, end)
+    if len(present) > 1:
+        out.sort()
+    return out
+
+
 def _skip_spans(data: bytes) -> tuple[list[int], list[int]]:
+    """(starts, ends) of the comments, literals and directives, in order."""
+    if data[:1] in (b" ", b"\t"):
+        # An indented directive on the first line has no newline before it.
+        starts, ends = _skip_spans(b"\n" + data)
+        return [s - 1 for s in starts], [e - 1 for e in ends]
     starts: list[int] = []
     ends: list[int] = []
+    add_start = starts.append
+    add_end = ends.append
     for m in _SKIP_RE.finditer(data):
-        starts.append(m.start())
-        ends.append(m.end())
+        s, e = m.span()
+        add_start(s + 1 if data[s] == 0x0A else s)  # an indented directive starts after the newline
+        add_end(e)
     return starts, ends
 
 
@@ -322,12 +376,22 @@ def _skip_space(data: bytes, i: int, newlines: bool = True) -> int:
     return i
 
 
+# The bytes _call_args acts on; it jumps from one to the next.
+_CALL_STOP_RE = re.compile(rb"[\]\[(){},\"'/]")
+# A literal's body after its opening quote: up to the closing quote or a
+# newline; a backslash takes the next byte with it, whatever it is.
+_LITERAL_BODY_RE = {
+    0x22: re.compile(rb'[^"\\\n]*(?:\\.[^"\\\n]*)*', re.DOTALL),
+    0x27: re.compile(rb"[^'\\\n]*(?:\\.[^'\\\n]*)*", re.DOTALL),
+}
+
+
 def _call_args(data: bytes, start: int) -> tuple[int, list[tuple[int, int]]] | None:
     """For a `(` at or after `start` (whitespace allowed): the offset just past
     the matching `)` and the (start, end) span of each top-level argument.
 
-    Strings, character literals and comments inside are skipped. This loops
-    per byte, but only over one macro's arguments.
+    Strings, character literals and comments inside are skipped. Only the
+    bytes that matter (brackets, commas, quotes, slashes) are visited.
     """
     i = _skip_space(data, start)
     n = len(data)
@@ -336,11 +400,16 @@ def _call_args(data: bytes, start: int) -> tuple[int, list[tuple[int, int]]] | N
     depth = 0
     args: list[tuple[int, int]] = []
     arg_start = i + 1
-    while i < n:
+    search = _CALL_STOP_RE.search
+    while True:
+        m = search(data, i)
+        if m is None:
+            return None
+        i = m.start()
         c = data[i]
-        if c in b"([{":
+        if c == 0x28 or c == 0x5B or c == 0x7B:  # ( [ {
             depth += 1
-        elif c in b")]}":
+        elif c == 0x29 or c == 0x5D or c == 0x7D:  # ) ] }
             depth -= 1
             if depth == 0:
                 if c != 0x29:
@@ -348,23 +417,25 @@ def _call_args(data: bytes, start: int) -> tuple[int, list[tuple[int, int]]] | N
                 if args or data[arg_start:i].strip():
                     args.append((arg_start, i))
                 return i + 1, args
-        elif c == 0x2C and depth == 1:  # ','
-            args.append((arg_start, i))
-            arg_start = i + 1
-        elif c in b"\"'":
-            i += 1
-            while i < n and data[i] != c and data[i] != 0x0A:
-                i += 2 if data[i] == 0x5C else 1
-        elif c == 0x2F and i + 1 < n and data[i + 1] == 0x2A:  # '/*'
+        elif c == 0x2C:  # ','
+            if depth == 1:
+                args.append((arg_start, i))
+                arg_start = i + 1
+        elif c == 0x22 or c == 0x27:  # a literal, to its closing quote or the end of the line
+            i = _LITERAL_BODY_RE[c].match(data, i + 1).end()
+            if i >= n or data[i] == 0x5C:  # ran off the end (a last byte '\\' skips past it)
+                return None
+        elif i + 1 < n and data[i + 1] == 0x2A:  # '/*'
             close = data.find(b"*/", i + 2)
             if close < 0:
                 return None
             i = close + 1
-        elif c == 0x2F and i + 1 < n and data[i + 1] == 0x2F:  # '//'
+        elif i + 1 < n and data[i + 1] == 0x2F:  # '//'
             close = data.find(b"\n", i)
-            i = n if close < 0 else close
+            if close < 0:
+                return None
+            i = close
         i += 1
-    return None
 
 
 _BLANK_TABLE = bytes(b if b in b"\r\n" else 0x20 for b in range(256))
@@ -406,8 +477,7 @@ def mask_macros(data: bytes, profile: MacroProfile) -> bytes:
     pattern code masked with the same profile lines up with masked C code.
     Comments, strings and preprocessor lines are never changed.
     """
-    regex = profile._regex
-    matches = list(regex.finditer(data)) if regex is not None else []
+    matches = _macro_matches(data, profile)
     has_ranges = b"..." in data and b"case" in data
     has_splices = b"\\\n" in data or b"\\\r\n" in data
     infer = profile.infer_registrations or profile.infer_type_args or profile.infer_iterators
@@ -422,12 +492,12 @@ def mask_macros(data: bytes, profile: MacroProfile) -> bytes:
             if not _in_skip(spans, m.start()):
                 buf[m.start()] = 0x20
     classes = profile._classes
+    by_bytes = profile._by_bytes
     done = 0  # masking before this offset is final: matches inside are ignored
-    for m in matches:
-        start, end = m.span()
+    for start, end, word in matches:
         if start < done or _in_skip(spans, start):
             continue
-        klass = classes[m.group().decode()]
+        name, klass = by_bytes[word]
         if klass == "attributes":
             _blank(buf, start, end)
             continue
@@ -467,7 +537,7 @@ def mask_macros(data: bytes, profile: MacroProfile) -> bytes:
                 buf[start:close] = b'"' + b" " * (close - start - 2) + b'"'
                 done = close
         elif klass == "type_args":
-            for index in profile._type_arg_index[m.group().decode()]:
+            for index in profile._type_arg_index[name]:
                 if index < len(args):
                     _identify_arg(data, buf, *args[index])
         elif klass == "declarator_macros":
@@ -488,9 +558,9 @@ def mask_macros(data: bytes, profile: MacroProfile) -> bytes:
                 continue  # only at the start of a line: file-scope registrations
             _mask_registration(data, buf, end, close, args, spans)
         elif klass == "replacements":
-            buf[start:end] = profile._replacement[m.group().decode()].ljust(end - start)
+            buf[start:end] = profile._replacement[name].ljust(end - start)
     if profile.infer_iterators:
-        for m in _INFER_ITERATOR_RE.finditer(data):
+        for m in _line_matches(_INFER_ITERATOR_RE, _INFER_ITERATOR_LINE_RE, data):
             start, end = m.span(1)
             name = m.group(1)
             if name in _NOT_CALLS or name.decode() in classes or buf[start:end] != data[start:end]:
@@ -498,12 +568,15 @@ def mask_macros(data: bytes, profile: MacroProfile) -> bytes:
             if _in_skip(spans, start) or not _statement_position(data, start, spans):
                 continue
             call = _call_args(data, end)
-            if call is not None and call[1] and data[_next_significant(data, call[0], spans) :][:1] == b"{":
+            if call is not None and call[1]:
+                k = _next_significant(data, call[0], spans)
+                if data[k : k + 1] != b"{":
+                    continue
                 buf[start:end] = b"while".ljust(end - start)
     if profile.infer_type_args and (b"*" in data or b"struct" in data):
         _mask_type_shaped_args(data, buf, spans)
     if profile.infer_registrations:
-        for m in _INFER_REGISTRATION_RE.finditer(data):
+        for m in _line_matches(_INFER_REGISTRATION_RE, _INFER_REGISTRATION_LINE_RE, data):
             start, end = m.span(1)
             if m.group(1).decode() in classes or _in_skip(spans, start) or buf[start:end] != data[start:end]:
                 continue
@@ -517,6 +590,19 @@ def mask_macros(data: bytes, profile: MacroProfile) -> bytes:
 # Upper-case NAME( at column 0: a file-scope macro call (when nothing but a
 # new item follows its `)`; see _mask_registration).
 _INFER_REGISTRATION_RE = re.compile(rb"^([A-Z][A-Z0-9_]*)\(", re.MULTILINE)
+# The same from the newline before (a literal first byte: a fast scan); the
+# identifier cannot give bytes back to `(`, so it takes them possessively.
+_INFER_REGISTRATION_LINE_RE = re.compile(rb"\n([A-Z][A-Z0-9_]*+)\(")
+
+
+def _line_matches(first_re: re.Pattern[bytes], line_re: re.Pattern[bytes], data: bytes):
+    """The matches of `first_re` (a `^...` MULTILINE pattern) in `data`, given
+    `line_re`, the same pattern starting with `\\n` instead of `^`: a match at
+    offset 0, then line_re's matches after it. Only the groups are the same."""
+    first = first_re.match(data)
+    if first is None:
+        return line_re.finditer(data)
+    return itertools.chain((first,), line_re.finditer(data, first.end()))
 
 
 def _mask_registration(data: bytes, buf: bytearray, name_end: int, close: int, args, spans) -> None:
@@ -561,13 +647,16 @@ def _identify_arg(data: bytes, buf: bytearray, start: int, end: int) -> None:
 # A call argument shaped like a type: `struct foo`, `const char *`,
 # `Foo **`, `unsigned long` - shapes no expression has. The lookbehind
 # wants `(` right after an identifier, or `,`.
+# Possessive `*+` where what follows cannot start with the bytes given up
+# (a word never ends just before a word byte): the same matches, without
+# backtracking through every identifier that is not followed by a `*`.
 _TYPE_ARG_RE = re.compile(
     rb"""
-    [(,] \s*
+    [(,] \s*+
     ( (?: (?:const|volatile|struct|union|enum|unsigned|signed|short|long) [ \t]+ )+
-      [A-Za-z_][A-Za-z0-9_]*
+      [A-Za-z_][A-Za-z0-9_]*+
       (?: [ \t]* \* (?:[ \t]*const\b)? )*
-    | [A-Za-z_][A-Za-z0-9_]*
+    | [A-Za-z_][A-Za-z0-9_]*+
       (?: [ \t]* \* (?:[ \t]*const\b)? )+ )
     [ \t]* (?=[,)])
     """,
@@ -608,6 +697,7 @@ def _mask_type_shaped_args(data: bytes, buf: bytearray, spans) -> None:
 
 # An indented NAME(args on one line) followed by `{`: a candidate iterator.
 _INFER_ITERATOR_RE = re.compile(rb"^[ \t]+([A-Za-z_][A-Za-z0-9_]{4,})[ \t]*\([^;{}\n]*\)\s*\{", re.MULTILINE)
+_INFER_ITERATOR_LINE_RE = re.compile(rb"\n[ \t]+([A-Za-z_][A-Za-z0-9_]{4,}+)[ \t]*\([^;{}\n]*\)\s*\{")
 
 
 def _statement_position(data: bytes, pos: int, spans) -> bool:

@@ -611,3 +611,126 @@ def test_parameter_with_int_modifier_keeps_its_name():
     assert b"unsigned size" in masked
     call = b"x = va_arg(ap, unsigned long);\n"
     assert b"unsigned_long" in mask_macros(call, PROFILE)
+
+
+# --- Fast scanners agree with their plain definitions -------------------
+# mask_macros finds comments/literals/directives, macro names, line-start
+# candidates and call arguments with scanners tuned for speed. Each must
+# find exactly what the plain definition below finds (the whole QEMU tree
+# is compared with the previous code by scripts/check_mask_identity.py).
+
+from codemod import cparse as _cp  # noqa: E402
+
+_B = _cp._BLOCK_COMMENT
+_D = _cp._DIRECTIVE
+# Comments, literals and directives, tried at every offset.
+_PLAIN_SKIP_RE = re.compile(
+    rb"(?=[/\"'\#])(?:" + _B + rb"|/\*.*\Z" + rb"|//[^\n\\]*(?:\\.[^\n\\]*)*"
+    + rb"""|"[^"\\\n]*(?:\\.[^"\\\n]*)*\"""" + rb"|'[^'\\\n]*(?:\\.[^'\\\n]*)*'"
+    + rb"|(?<![^\n])" + _D + rb")|^[ \t]+" + _D,
+    re.DOTALL | re.MULTILINE,
+)
+
+
+def _plain_call_args(data: bytes, start: int):
+    """_call_args as a byte-by-byte loop."""
+    i = _cp._skip_space(data, start)
+    n = len(data)
+    if i >= n or data[i] != 0x28:
+        return None
+    depth, args, arg_start = 0, [], i + 1
+    while i < n:
+        c = data[i]
+        if c in b"([{":
+            depth += 1
+        elif c in b")]}":
+            depth -= 1
+            if depth == 0:
+                if c != 0x29:
+                    return None
+                if args or data[arg_start:i].strip():
+                    args.append((arg_start, i))
+                return i + 1, args
+        elif c == 0x2C and depth == 1:
+            args.append((arg_start, i))
+            arg_start = i + 1
+        elif c in b"\"'":
+            i += 1
+            while i < n and data[i] != c and data[i] != 0x0A:
+                i += 2 if data[i] == 0x5C else 1
+        elif c == 0x2F and i + 1 < n and data[i + 1] == 0x2A:
+            close = data.find(b"*/", i + 2)
+            if close < 0:
+                return None
+            i = close + 1
+        elif c == 0x2F and i + 1 < n and data[i + 1] == 0x2F:
+            close = data.find(b"\n", i)
+            i = n if close < 0 else close
+        i += 1
+    return None
+
+
+_TOKENS = [b" ", b"\t", b"\n", b"\r\n", b"#", b"/*", b"*/", b"//", b"/", b"*", b'"', b"'", b"\\", b"(", b")",
+           b"[", b"]", b"{", b"}", b",", b";", b"x", b"foo_bar", b"QTAILQ_FOREACH", b"xg_autoptr", b"g_autoptr",
+           b"REG32", b"FOO", b"my_list_foreach", b"struct", b"const", b"unsigned", b"long", b"g_new", b"type_init",
+           b"\xc3\xa9", b"define", b"case", b"..."]
+_snippets = st.lists(st.sampled_from(_TOKENS), max_size=40).map(b"".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_snippets)
+def test_skip_spans_match_the_plain_scan(data):
+    plain = [m.span() for m in _PLAIN_SKIP_RE.finditer(data)]
+    starts, ends = _cp._skip_spans(data)
+    assert list(zip(starts, ends)) == plain
+
+
+@pytest.mark.parametrize("data", [
+    b"  #define A 1\nint a;\n",  # indented directive on the first line
+    b"\t# if X\n  # endif\n",
+    b"int a; #x\n#y\r\n#z \\\n more\n  // c\n",
+    b"/* open",
+])
+def test_skip_spans_edge_cases(data):
+    assert list(zip(*_cp._skip_spans(data))) == [m.span() for m in _PLAIN_SKIP_RE.finditer(data)]
+
+
+@settings(max_examples=400, deadline=None)
+@given(_snippets)
+def test_macro_names_found_as_whole_words(data):
+    found = [(s, e, name) for s, e, name in _cp._macro_matches(data, PROFILE)]
+    assert found == [(m.start(), m.end(), m.group()) for m in PROFILE._regex.finditer(data)]
+
+
+def test_macro_names_at_the_edges_and_inside_words():
+    data = b"g_autoptr(Foo) xg_autoptr g_autoptr_x QTAILQ_FOREACH"
+    assert [(s, e) for s, e, _ in _cp._macro_matches(data, PROFILE)] == [(0, 9), (38, 52)]
+    assert _cp._macro_matches(b"", PROFILE) == []
+
+
+@settings(max_examples=400, deadline=None)
+@given(_snippets, st.integers(min_value=0, max_value=8))
+def test_call_args_match_the_byte_loop(data, start):
+    assert _cp._call_args(data, start) == _plain_call_args(data, start)
+
+
+@pytest.mark.parametrize("data", [b'f("a\\', b"f(a // c", b"f(a /* c", b"f('\\n', \"x\\\"\", /* ) */ b) // x"])
+def test_call_args_edge_cases(data):
+    assert _cp._call_args(data, 0) == _plain_call_args(data, 0)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_snippets)
+def test_line_start_scans_match_the_multiline_patterns(data):
+    for first, line in ((_cp._INFER_ITERATOR_RE, _cp._INFER_ITERATOR_LINE_RE),
+                        (_cp._INFER_REGISTRATION_RE, _cp._INFER_REGISTRATION_LINE_RE)):
+        got = [m.span(1) for m in _cp._line_matches(first, line, data)]
+        assert got == [m.span(1) for m in first.finditer(data)]
+
+
+def test_inferred_iterator_and_registration_on_the_first_line():
+    # Offset 0 has no newline before it: the first match is looked for there.
+    masked = mask_macros(b"  my_list_foreach(e, l) {\n  }\n", PROFILE)
+    assert masked.startswith(b"  while          (e, l) {")
+    masked = mask_macros(b"DEFINE_WIDGET(foo, bar)\nint x;\n", PROFILE)
+    assert masked.startswith(b"DEFINE_WIDGET=foo| bar;\n")

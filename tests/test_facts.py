@@ -294,3 +294,66 @@ def test_missing_identifier_does_not_abort_extraction():
                   "        CASE(WAV, wav, );\n    }\n    g(t);\n}\n")
     assert ff.error == ""
     assert ff.function("f").calls[-1] == "g"
+
+
+# --- Fast scanners agree with their plain definitions -------------------
+# (the whole QEMU tree is compared with the previous code by
+# scripts/check_mask_identity.py)
+
+import gc  # noqa: E402
+import re  # noqa: E402
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from codemod.analysis import facts as _facts  # noqa: E402
+from codemod.cparse import _line_matches  # noqa: E402
+
+_TOKENS = ["s", "dev", "x", " ", "\n", "\t", "*", "struct", "Foo", "=", ";", ",", ")", "(", "[", "{", "}", "/", "é",
+           "_", "1", "type_init", "#", "define", "TYPE_FOO", '"foo"']
+_texts = st.lists(st.sampled_from(_TOKENS), max_size=60).map(lambda t: "".join(t).encode())
+
+
+@settings(max_examples=400, deadline=None)
+@given(_texts, st.sampled_from(["s", "dev", "Foo", "x1", "é"]))
+def test_whole_word_offsets_match_the_regex(data, word):
+    want = [m.start() for m in re.finditer(rb"\b" + re.escape(word.encode()) + rb"\b", data)]
+    assert _facts._word_offsets(data, word) == want
+
+
+@settings(max_examples=400, deadline=None)
+@given(_texts, st.sampled_from(["s", "dev", "Foo", "x"]))
+def test_declaration_search_matches_a_search_from_the_start(data, name):
+    ptr, plain, _ = _facts._decl_patterns(name)
+    want = ptr.search(data) or plain.search(data)
+    got = _facts._find_declaration(name, data)
+    assert (got and (got.span(), got.group(1))) == (want and (want.span(), want.group(1)))
+
+
+def test_declaration_search_after_a_long_run_of_words():
+    # More than 512 bytes of words before the name: searched from the start.
+    data = b"x " * 400 + b"Foo *s = 0;"
+    assert _facts._find_declaration("s", data).group(1) == b"Foo"
+
+
+@settings(max_examples=300, deadline=None)
+@given(_texts)
+def test_line_start_scans_match_the_multiline_patterns(data):
+    for first, line in ((_facts._MACRO_RE, _facts._MACRO_LINE_RE),
+                        (_facts._TYPE_DEFINE_RE, _facts._TYPE_DEFINE_LINE_RE)):
+        got = [(m.span(1), m.span(2), m.group(2)) for m in _line_matches(first, line, data)]
+        assert got == [(m.span(1), m.span(2), m.group(2)) for m in first.finditer(data)]
+
+
+def test_registration_on_the_first_line_and_collector_state():
+    ff = facts_of("type_init(foo_register)\nstatic void foo_register(void) {}\n")
+    assert "type_init" in ff.macros
+    assert refs(ff, how="macro", target="foo_register", offset=10)
+    # The cyclic collector is paused during extraction only.
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        facts_of("int f(void) { return 0; }\n")
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

@@ -23,6 +23,7 @@ the call graph derives the type hierarchy and loadable modules.
 from __future__ import annotations
 
 import bisect
+import gc
 import operator
 import re
 from dataclasses import dataclass, field
@@ -30,7 +31,7 @@ from functools import lru_cache
 
 import tree_sitter
 
-from codemod.cparse import C_LANGUAGE, ParsedFile, function_name
+from codemod.cparse import C_LANGUAGE, ParsedFile, _line_matches, function_name
 
 
 @dataclass(frozen=True)
@@ -110,10 +111,10 @@ _QUERY_SRC = r"""
 (argument_list (pointer_expression operator: "&" argument: (identifier) @argaddr))
 (argument_list (cast_expression value: (identifier) @arg))
 (assignment_expression
-   left: (field_expression field: (field_identifier) @storefield)
+   left: (field_expression field: (field_identifier))
    right: (identifier) @store)
 (assignment_expression
-   left: (field_expression field: (field_identifier) @storefield)
+   left: (field_expression field: (field_identifier))
    right: (pointer_expression operator: "&" argument: (identifier) @storeaddr))
 (assignment_expression
    left: (field_expression field: (field_identifier) @flagfield)
@@ -153,17 +154,21 @@ def _query() -> tree_sitter.Query:
 # `;` after it on the line,
 # and not followed by a `{` (which would make it a K&R-style function header).
 _MACRO_ARG = rb'(?:[A-Za-z_]\w*|"[^"\n]*"|\d\w*)'
-_MACRO_RE = re.compile(
-    rb"^([A-Za-z_]\w*)[ \t]*\(\s*(" + _MACRO_ARG + rb"(?:\s*,\s*" + _MACRO_ARG + rb")*)\s*\)"
-    rb"[ \t]*;?[ \t]*(?://[^\n]*)?$(?!\s*\{)",
-    re.MULTILINE,
+_MACRO_TAIL = (
+    rb"([A-Za-z_]\w*)[ \t]*\(\s*(" + _MACRO_ARG + rb"(?:\s*,\s*" + _MACRO_ARG + rb")*)\s*\)"
+    rb"[ \t]*;?[ \t]*(?://[^\n]*)?$(?!\s*\{)"
 )
+_MACRO_RE = re.compile(rb"^" + _MACRO_TAIL, re.MULTILINE)
+# The same from the newline before: a literal first byte lets the regex
+# engine jump from line to line (see cparse._line_matches).
+_MACRO_LINE_RE = re.compile(rb"\n" + _MACRO_TAIL, re.MULTILINE)
 _MACRO_ARG_RE = re.compile(rb'"[^"\n]*"|[^,\s]+')
 _IDENT_RE = re.compile(r"[A-Za-z_]\w*\Z")
 # `#define TYPE_FOO "foo"`, `#define TYPE_FOO TYPE_BAR`, `#define TYPE_FOO TYPE_BAR "-x"`.
-_TYPE_DEFINE_RE = re.compile(
-    rb'^[ \t]*#[ \t]*define[ \t]+(TYPE_\w+)[ \t]+((?:"[^"\n]*"|TYPE_\w+)(?:[ \t]*(?:"[^"\n]*"|TYPE_\w+))*)[ \t]*(?://[^\n]*|/\*[^\n]*)?$',
-    re.MULTILINE)
+_TYPE_DEFINE_TAIL = (
+    rb'[ \t]*#[ \t]*define[ \t]+(TYPE_\w+)[ \t]+((?:"[^"\n]*"|TYPE_\w+)(?:[ \t]*(?:"[^"\n]*"|TYPE_\w+))*)[ \t]*(?://[^\n]*|/\*[^\n]*)?$')
+_TYPE_DEFINE_RE = re.compile(rb"^" + _TYPE_DEFINE_TAIL, re.MULTILINE)
+_TYPE_DEFINE_LINE_RE = re.compile(rb"\n" + _TYPE_DEFINE_TAIL, re.MULTILINE)
 _WS_RE = re.compile(r"\s+")
 
 
@@ -178,11 +183,21 @@ def extract_facts(parsed: ParsedFile) -> FileFacts:
 
     Never raises: a failure is a FileFacts with `error` set (per-file work
     returns values; the runner reports it and goes on)."""
+    # Extraction makes hundreds of thousands of short-lived objects (nodes,
+    # strings) and no reference cycles: the cyclic collector, which would
+    # run many times over them and over everything else alive, is paused
+    # (about a tenth of the cost on QEMU).
+    collecting = gc.isenabled()
+    if collecting:
+        gc.disable()
     try:
         return _extract(parsed)
     except Exception as exc:  # noqa: BLE001 - reported as a value, see docstring
         return FileFacts(parsed.source.display, error=f"{parsed.source.display}:1:1: "
                          f"fact extraction failed: {type(exc).__name__}: {exc}")
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def facts_for_files(files, macro_profile) -> list[FileFacts]:
@@ -425,11 +440,11 @@ def _extract(parsed: ParsedFile) -> FileFacts:
         refs.append(Ref(text(node), "table", None, struct_type=struct_type, var=var, offset=node.start_byte))
     for var in table_vars:
         used: set[int] = set()
-        for m in re.finditer(rb"\b" + re.escape(var.encode()) + rb"\b", data):
-            i = owner(m.start())
-            if i >= 0 and i not in used and m.start() >= heads[i]:
+        for at in _word_offsets(data, var):
+            i = owner(at)
+            if i >= 0 and i not in used and at >= heads[i]:
                 used.add(i)
-                refs.append(Ref(var, "tableuse", None, function=fn_names[i], offset=m.start()))
+                refs.append(Ref(var, "tableuse", None, function=fn_names[i], offset=at))
 
     # QOM types: `.parent = TYPE_BAR` in a TypeInfo-like initialiser (QEMU
     # always names the parent with a TYPE_ macro); its sibling fields give
@@ -454,14 +469,15 @@ def _extract(parsed: ParsedFile) -> FileFacts:
                                     ii if ii and _IDENT_RE.match(ii) else None,
                                     fields.get("abstract") == "true"))
     if b"TYPE_" in data:
-        for m in _TYPE_DEFINE_RE.finditer(data):
+        for m in _line_matches(_TYPE_DEFINE_RE, _TYPE_DEFINE_LINE_RE, data):
             facts.type_names[m.group(1).decode()] = _norm(m.group(2).decode("utf-8", "surrogateescape"))
 
     # Top-level registration macros, on the original bytes.
     macro_names: dict[str, None] = {}
-    for m in _MACRO_RE.finditer(data):
-        i = owner(m.start())
-        if i >= 0 and m.start() >= heads[i]:
+    for m in _line_matches(_MACRO_RE, _MACRO_LINE_RE, data):
+        at = m.start(1)  # the line start (a _MACRO_LINE_RE match starts at the newline before)
+        i = owner(at)
+        if i >= 0 and at >= heads[i]:
             continue
         macro = m.group(1).decode()
         macro_names.setdefault(macro)
@@ -489,6 +505,25 @@ def _extract(parsed: ParsedFile) -> FileFacts:
 
 
 _INF = float("inf")
+_WORD_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
+
+
+def _word_offsets(data: bytes, word: str) -> list[int]:
+    """Offsets of `word` as a whole word (as `\\bword\\b` finds it) in order.
+    A literal search: far cheaper than a regex led by `\\b`, which the
+    regex engine tries at every offset."""
+    w = word.encode("utf-8", "surrogateescape")
+    if not w or not all(c in _WORD_BYTES for c in w):
+        return [m.start() for m in re.finditer(rb"\b" + re.escape(w) + rb"\b", data)]
+    out = []
+    n, size = len(data), len(w)
+    i = data.find(w)
+    while i >= 0:
+        end = i + size
+        if (i == 0 or data[i - 1] not in _WORD_BYTES) and (end == n or data[end] not in _WORD_BYTES):
+            out.append(i)
+        i = data.find(w, end)
+    return out
 _start = operator.attrgetter("start_byte")
 
 
@@ -721,8 +756,7 @@ def _object_type(arg, i, functions, data, cache, text) -> str | None:
     if key not in cache:
         node = functions[i][0]
         body = data[node.start_byte : node.end_byte]
-        ptr, plain = _decl_patterns(name)
-        m = ptr.search(body) or plain.search(body)
+        m = _find_declaration(name, body)
         if m is None:
             # Not declared in the function: a file-scope variable
             # (`static const AccelOpsClass *cpus_accel;`), looked up once
@@ -732,7 +766,7 @@ def _object_type(arg, i, functions, data, cache, text) -> str | None:
                 outside = cache.get(-1)
                 if outside is None:
                     outside = cache[-1] = _outside_functions(functions, data)
-                gm = ptr.search(outside) or plain.search(outside)
+                gm = _find_declaration(name, outside)
                 gt = gm.group(1).decode("utf-8", "replace") if gm else None
                 cache[gkey] = _type_name(gt) if gt and gt not in _NOT_TYPES else None
             cache[key] = cache[gkey]
@@ -759,12 +793,40 @@ _NOT_TYPES = frozenset({"return", "else", "case", "goto"})
 
 
 @lru_cache(maxsize=8192)
-def _decl_patterns(name: str) -> tuple[re.Pattern[bytes], re.Pattern[bytes]]:
-    """`T *name` and `T name` followed by `=;,)[`: a declaration of `name`.
+def _decl_patterns(name: str) -> tuple[re.Pattern[bytes], re.Pattern[bytes], re.Pattern[bytes]]:
+    """`T *name` and `T name` followed by `=;,)[`: a declaration of `name`;
+    and `name` followed by `=;,)[`, the end every such declaration has.
     Compiled once per name (re's own cache is too small for a whole tree)."""
     n = re.escape(name.encode())
     return (re.compile(rb"\b((?:struct\s+)?[A-Za-z_]\w*)[\s*]*\*\s*" + n + rb"\s*[=;,)\[]"),
-            re.compile(rb"\b((?:struct\s+)?[A-Za-z_]\w*)\s+" + n + rb"\s*[=;,)\[]"))
+            re.compile(rb"\b((?:struct\s+)?[A-Za-z_]\w*)\s+" + n + rb"\s*[=;,)\[]"),
+            re.compile(n + rb"\s*[=;,)\[]"))
+
+
+# What may stand between the start of a declaration match and its name.
+_DECL_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_ \t\n\r\f\v*")
+
+
+def _find_declaration(name: str, text: bytes) -> re.Match[bytes] | None:
+    """The first `T *name` declaration in `text`, else the first `T name`
+    one (see _decl_patterns), else None.
+
+    Both patterns lead with `\\b`, which the regex engine tries at every
+    offset. Every match ends with the name followed by one of `=;,)[` and
+    holds only word bytes, white space and `*` before it: so no match starts
+    before the run of such bytes that precedes the first `name=;,)[` (a
+    literal, fast search), and the search starts there."""
+    ptr, plain, end = _decl_patterns(name)
+    first = end.search(text)
+    if first is None:
+        return None
+    lo = first.start()
+    stop = max(0, lo - 512)
+    while lo > stop and text[lo - 1] in _DECL_BYTES:
+        lo -= 1
+    if lo == stop and stop > 0:
+        lo = 0  # a very long run: search from the start, as ever
+    return ptr.search(text, lo) or plain.search(text, lo)
 
 
 __all__ = ["Ref", "FunctionFact", "FileFacts", "extract_facts", "facts_for_files"]

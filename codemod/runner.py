@@ -468,6 +468,48 @@ def collect_facts(items: list[tuple[str, str]], spec: RunSpec, jobs: int | None 
     Parsed in parallel chunks like the engine pass; with the cache, a file
     whose bytes did not change is not parsed again.
     """
+    pairs, _ = facts_pairs(items, spec, jobs, cache_dir=cache_dir, use_cache=use_cache, progress=progress)
+    out = []
+    for (path, _), pair in zip(items, pairs):
+        if pair is None:
+            out.append(None)
+            continue
+        facts, errors = pair
+        if parse_errors is not None:
+            parse_errors[os.path.abspath(path)] = errors
+        out.append(facts)
+    return out
+
+
+def facts_cache_dir(items: list[tuple[str, str]], cache_dir: str | os.PathLike | None) -> str:
+    """Where collect_facts keeps the cache of `items` (cache_dir, else the default for their tree)."""
+    if cache_dir is not None:
+        return str(Path(cache_dir))
+    root = os.path.commonpath([os.path.dirname(os.path.abspath(p)) for p, _ in items]) if items else "."
+    return str(default_cache_dir(root))
+
+
+def hash_items(items: list[tuple[str, str]], cdir: str) -> dict[str, str]:
+    """path -> content hash of each regular, readable file of `items`, through the
+    stat index collect_facts keeps for them (unchanged files are not read)."""
+    from codemod.discover import DiscoveredFile
+
+    files = [DiscoveredFile(path, key) for path, key in items]
+    sizes: dict[int, int] = {}
+    hashes: dict[int, str] = {}
+    _hash_files(files, StatIndex(cdir, os.path.commonpath([p for p, _ in items]) if items else "."), sizes, hashes)
+    return {files[i].path: h for i, h in hashes.items()}
+
+
+def facts_pairs(items: list[tuple[str, str]], spec: RunSpec, jobs: int | None = None, *,
+                cache_dir: str | os.PathLike | None = None, use_cache: bool = False,
+                progress: Progress | None = None,
+                known_hashes: dict[str, str] | None = None) -> tuple[list, dict[str, str]]:
+    """(facts, syntax errors) or None per item, and path -> content hash of the
+    files whose facts came from exactly those bytes (cache only).
+
+    `known_hashes` (path -> content hash, from hash_items) spares hashing again.
+    """
     from codemod.discover import DiscoveredFile
 
     jobs = jobs or default_jobs()
@@ -475,14 +517,16 @@ def collect_facts(items: list[tuple[str, str]], spec: RunSpec, jobs: int | None 
     state = _state_init(spec, None)
     cdir = None
     if use_cache:
-        root = os.path.commonpath([os.path.dirname(os.path.abspath(p)) for p, _ in items]) if items else "."
-        cdir = str(Path(cache_dir) if cache_dir is not None else default_cache_dir(root))
+        cdir = facts_cache_dir(items, cache_dir)
         state = _state_init(spec, cdir, state.config)
     if state.stage is None:
         raise ValueError(f"RunSpec.facts names no facts extractor: {spec.facts!r}")
     sizes: dict[int, int] = {}
     hashes: dict[int, str] = {}
-    if cdir is not None:
+    if cdir is not None and known_hashes is not None:
+        hashes = {i: known_hashes[f.path] for i, f in enumerate(files) if f.path in known_hashes}
+        sizes = {i: _size(f.path) for i, f in enumerate(files)}
+    elif cdir is not None:
         _hash_files(files, StatIndex(cdir, os.path.commonpath([p for p, _ in items]) if items else "."),
                     sizes, hashes)
     else:
@@ -500,16 +544,8 @@ def collect_facts(items: list[tuple[str, str]], spec: RunSpec, jobs: int | None 
         pairs = _facts_pass(files, state, hashes, pool, jobs, sizes, tick)
     finally:
         pool.close()
-    out = []
-    for (path, _), pair in zip(items, pairs):
-        if pair is None:
-            out.append(None)
-            continue
-        facts, errors = pair
-        if parse_errors is not None:
-            parse_errors[os.path.abspath(path)] = errors
-        out.append(facts)
-    return out
+    # _facts_pass dropped the hash of a file that changed while it was parsed.
+    return pairs, {files[i].path: h for i, h in hashes.items()}
 
 
 def _hash_files(files, stat_index: StatIndex, sizes: dict[int, int], hashes: dict[int, str]) -> None:
@@ -590,15 +626,21 @@ def file_phase_key(spec: RunSpec, path: str) -> str:
     index = spec.phase_index
     if index is None:
         return ""
+    key = _tree_key(path, spec.tree_root) if spec.tree_root else path
+    known = getattr(index, "phase_keys", None)
+    if known is not None:
+        # Computed with the index (wholetree / analysis.snapshot), same formula as below.
+        stored = known.get(key)
+        if stored is not None:
+            return stored
     graph = getattr(index, "graph", None)
     ranges = getattr(graph, "ranges", None)
     if ranges is None or not hasattr(index, "phase_of_node"):
         # An index we cannot slice: key on all of it (correct, only less reusable).
         return digest(repr(id(index)), str(time.time_ns()))
-    key = _tree_key(path, spec.tree_root) if spec.tree_root else path
-    spans = ranges.get(key, ())
-    # PhaseInfo is a frozen dataclass of strings and tuples: its repr is a faithful key.
-    return digest(key, repr([(start, end, index.phase_of_node(node)) for start, end, node in spans]))
+    from codemod.analysis.snapshot import phase_key
+
+    return phase_key(key, [(start, end, index.phase_of_node(node)) for start, end, node in ranges.get(key, ())])
 
 
 def _tree_key(path: str, root: str) -> str:

@@ -33,8 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from codemod.cache import (Cache, StatIndex, content_hash, default_cache_dir, digest, register,
-                           ruleset_key)
+from codemod.cache import (BadEntry, Cache, StatIndex, content_hash, decode, default_cache_dir, digest, encode,
+                           register, ruleset_key)
 from codemod.cparse import MacroProfile, error_count, parse_source
 from codemod.discover import Discovery
 from codemod.engine import EngineConfig, process_file, worth_parsing
@@ -214,6 +214,11 @@ def _lean(result: FileResult) -> FileResult:
 
 def _engine_one(item: tuple) -> FileResult:
     """Engine result for (index, path, display, extra cache key)."""
+    return _engine_pair(item)[0]
+
+
+def _engine_pair(item: tuple) -> tuple[FileResult, str | None]:
+    """(engine result, hash of the bytes it was computed from, when cached)."""
     state = _STATE
     _, path, display, extra = item
     odd = _not_regular(path, display)
@@ -229,11 +234,13 @@ def _engine_one(item: tuple) -> FileResult:
                             sites=0)
     else:
         result = process_file(path, display, config, data)
+    chash = None
     if state.results is not None and data is not None and result.status is Status.OK:
         # Stored without the file's bytes: a hit re-reads them (and checks their hash).
         stored = dataclasses.replace(result, original=b"")
-        state.results.put(_result_key(state.results, content_hash(data), path, display, extra), stored)
-    return _lean(result)
+        chash = content_hash(data)
+        state.results.put(_result_key(state.results, chash, path, display, extra), stored)
+    return _lean(result), chash
 
 
 def _facts_one(item: tuple) -> tuple[str | None, Any]:
@@ -259,7 +266,7 @@ def _facts_one(item: tuple) -> tuple[str | None, Any]:
 
 
 def _chunk_engine(items: list) -> list:
-    return [(item[0], _engine_one(item)) for item in items]
+    return [(item[0], _engine_pair(item)) for item in items]
 
 
 def _chunk_facts(items: list) -> list:
@@ -300,6 +307,10 @@ def make_chunks(items: list, jobs: int, sizes: dict[int, int]) -> list[list]:
     if current:
         chunks.append(current)
     return chunks
+
+
+def _crashed_pair(item: tuple) -> tuple[FileResult, None]:
+    return _crashed(item), None
 
 
 def _crashed(item: tuple) -> FileResult:
@@ -395,7 +406,7 @@ def run(discovery: Discovery, spec: RunSpec, jobs: int | None = None, progress: 
     pool = _Pool(jobs, spec, cdir)
     sizes: dict[int, int] = {}
     hashes: dict[int, str] = {}
-    stat_index = StatIndex(cdir, discovery.root) if cdir is not None else None
+    use_stat_index = cdir is not None
 
     def ticker(name: str, total: int) -> Callable[[int], None]:
         done = 0
@@ -411,9 +422,23 @@ def run(discovery: Discovery, spec: RunSpec, jobs: int | None = None, progress: 
 
     try:
         # Content hashes (cache only): the stat index spares reading unchanged files.
-        if stat_index is not None:
+        if use_stat_index:
             t = time.perf_counter()
-            _hash_files(files, stat_index, sizes, hashes)
+            # The phase index hashed the project's files moments ago (same stat index rules).
+            known = getattr(spec.phase_index, "content_hashes", None) or {}
+            rest = []
+            for i, f in enumerate(files):
+                h = known.get(f.path)
+                if h is None:
+                    rest.append(i)
+                else:
+                    hashes[i] = h
+            if rest:
+                sub_sizes: dict[int, int] = {}
+                sub_hashes: dict[int, str] = {}
+                _hash_files([files[i] for i in rest], StatIndex(cdir, discovery.root), sub_sizes, sub_hashes)
+                sizes.update((rest[j], v) for j, v in sub_sizes.items())
+                hashes.update((rest[j], v) for j, v in sub_hashes.items())
             report.passes["hash"] = time.perf_counter() - t
         else:
             sizes = {i: _size(f.path) for i, f in enumerate(files)}
@@ -433,18 +458,31 @@ def run(discovery: Discovery, spec: RunSpec, jobs: int | None = None, progress: 
         t = time.perf_counter()
         results: list[FileResult | None] = [None] * len(files)
         todo: list[tuple] = []
+        bundle = _Bundle(state.results, discovery.root) if state.results is not None else None
         for i, f in enumerate(files):
             item = (i, f.path, f.display, extras.get(i, ""))
             if state.results is not None and i in hashes:
-                hit = _cached_result(state.results, f.path, f.display, hashes[i], extras.get(i, ""))
+                hit = bundle.lookup(f.path, f.display, hashes[i], extras.get(i, ""))
+                if hit is None:
+                    hit = _cached_result(state.results, f.path, f.display, hashes[i], extras.get(i, ""))
+                    if hit is not None:
+                        bundle.note(f.path, f.display, hashes[i], extras.get(i, ""), hit)
                 if hit is not None:
                     results[i] = hit
                     continue
             todo.append(item)
+        for item in todo:
+            if item[0] not in sizes:
+                sizes[item[0]] = _size(item[1])
         tick = ticker("rules", len(files))
         tick(len(files) - len(todo))
-        for i, value in _execute(todo, _chunk_engine, _engine_one, _crashed, pool, jobs, sizes, tick).items():
+        computed = _execute(todo, _chunk_engine, _engine_pair, _crashed_pair, pool, jobs, sizes, tick)
+        for i, (value, chash) in computed.items():
             results[i] = value
+            if bundle is not None and chash is not None:
+                bundle.note(files[i].path, files[i].display, chash, extras.get(i, ""), value)
+        if bundle is not None:
+            bundle.save()
         report.passes["rules"] = time.perf_counter() - t
     finally:
         pool.close()
@@ -650,6 +688,68 @@ def _tree_key(path: str, root: str) -> str:
     if absolute.startswith(root + "/"):
         return absolute[len(root) + 1:]
     return absolute
+
+
+class _Bundle:
+    """The results of a whole scan in one cache entry, so a warm run reads one
+    file instead of one per scanned file.
+
+    One JSON line per file: [path, display, content hash, extra key, result],
+    the result (FileResult, decoded through the cache's whitelist) only for
+    results that change nothing; a result with a rewrite is null here and
+    read from its own entry (it needs the file's bytes anyway). A line is
+    used only when its display, content hash and extra key equal the file's
+    now: the same key the file's own entry has. Lines of files this run did
+    not look up are kept as they are.
+    """
+
+    def __init__(self, cache: Cache, root: str):
+        self.cache = cache
+        self.key = cache.key("bundle", os.path.abspath(root))
+        self.lines: dict[str, bytes] = {}
+        self.records: dict[str, list] = {}
+        self.dirty = False
+        payload = cache.get_raw(self.key)
+        if payload:
+            lines = payload.split(b"\n")
+            try:
+                records = decode(b"[" + b",".join(lines) + b"]")
+            except BadEntry:
+                records = None
+            if isinstance(records, list) and len(records) == len(lines):
+                for line, rec in zip(lines, records):
+                    if isinstance(rec, list) and len(rec) == 5 and isinstance(rec[0], str):
+                        self.lines[rec[0]] = line
+                        self.records[rec[0]] = rec
+        self.dirty = not self.records
+
+    def lookup(self, path: str, display: str, chash: str, extra: str) -> FileResult | None:
+        rec = self.records.get(path)
+        if rec is None or rec[1] != display or rec[2] != chash or rec[3] != extra:
+            return None
+        value = rec[4]
+        if not isinstance(value, FileResult) or value.rewritten is not None or value.status is not Status.OK:
+            return None
+        self.cache.stats["hits"] += 1
+        value.path, value.display = path, display
+        return value
+
+    def note(self, path: str, display: str, chash: str, extra: str, result: FileResult) -> None:
+        """Record the result of `path` computed from (or cached for) bytes hashing to `chash`."""
+        if result.status is not Status.OK:
+            return
+        stored = None if result.rewritten is not None else dataclasses.replace(result, original=b"")
+        try:
+            line = encode([path, display, chash, extra, stored])
+        except (TypeError, ValueError, RecursionError):
+            return
+        if self.lines.get(path) != line:
+            self.lines[path] = line
+            self.dirty = True
+
+    def save(self) -> None:
+        if self.dirty and self.lines:
+            self.cache.put_raw(self.key, b"\n".join(self.lines.values()))
 
 
 def _cached_result(cache: Cache, path: str, display: str, chash: str, extra: str) -> FileResult | None:

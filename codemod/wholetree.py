@@ -18,15 +18,21 @@ from codemod.discover import discover
 
 def tree_key(path: str | Path, root: Path) -> str:
     """How the phase index names a file: its path below the project root."""
-    absolute = Path(os.path.abspath(path))
+    absolute = os.path.abspath(path)
+    base = str(root)
+    if absolute.startswith(base + "/") and os.sep == "/":
+        return absolute[len(base) + 1:]  # the common case, without pathlib (once per file of the tree)
+    absolute = Path(absolute)
     try:
         return absolute.relative_to(root).as_posix()
     except ValueError:
         return absolute.as_posix()
 
 
-def _items(root: Path) -> list[tuple[str, str]]:
-    return [(f.path, tree_key(f.path, root)) for f in discover([str(root)]).files]
+def _items(root: Path, files=None) -> list[tuple[str, str]]:
+    if files is None:
+        files = discover([str(root)]).files
+    return [(f.path, tree_key(f.path, root)) for f in files]
 
 
 def _facts_spec(profile_path: str):
@@ -47,7 +53,7 @@ def collect_facts(root: Path, profile_path: str, jobs: int = 1, *, cache_dir: st
 
 def build_phase_index(root: Path, profile_path: str, jobs: int = 1, *, cache_dir: str | None = None,
                       use_cache: bool = False, progress=None, reuse: bool = False,
-                      stats: dict | None = None):
+                      stats: dict | None = None, files=None):
     """The phase index of the project at `root`; its `parse_errors` (absolute
     path -> syntax errors) lets the engine pass skip re-parsing files it has
     nothing to look for in.
@@ -57,11 +63,12 @@ def build_phase_index(root: Path, profile_path: str, jobs: int = 1, *, cache_dir
     call graph: only the changed files' facts are then read. That index
     answers what a scan asks (phase_at, phase keys, errp_functions), not the
     call-graph queries of `explain` and `dump`. `stats["phase"]` says which
-    way was taken ("snapshot", "full").
+    way was taken ("snapshot", "full"). `files`: discover([root]).files when
+    the caller has them already.
     """
     from codemod import runner
 
-    items = _items(root)
+    items = _items(root, files)
     spec = _facts_spec(profile_path)
     stats = stats if stats is not None else {}
     snap_cache = None
@@ -73,6 +80,7 @@ def build_phase_index(root: Path, profile_path: str, jobs: int = 1, *, cache_dir
             index = _from_snapshot(snap_cache, snap_key, root, items, hashes, spec, jobs, cdir, progress)
             if index is not None:
                 stats["phase"] = "snapshot"
+                index.content_hashes = hashes
                 return index
         pairs, hashes = runner.facts_pairs(items, spec, jobs, cache_dir=cdir, use_cache=True, progress=progress,
                                            known_hashes=hashes)
@@ -83,6 +91,8 @@ def build_phase_index(root: Path, profile_path: str, jobs: int = 1, *, cache_dir
     facts = [pair[0] for pair in pairs if pair is not None]
     index = PhaseIndex.build(facts)
     index.parse_errors = parse_errors
+    # path -> content hash of the files whose facts are these (the scan reuses them).
+    index.content_hashes = hashes
     # R6 asks whether the functions on a monitor chain can carry an error.
     index.errp_functions = frozenset(fn.name for f in facts for fn in f.functions if fn.has_errp)
     if snap_cache is not None:

@@ -13,7 +13,9 @@ With a cache (codemod/cache.py) the main process looks every file up
 first (a stat index spares it reading unchanged files) and only misses go
 to workers, which store what they compute. A result's key holds the
 file's bytes, the rule set, the phases the index gives the file's
-functions and the headers of the tree. One file's failure never stops
+functions and the headers of the tree. The results of the last scan of a
+root also sit in one bundle entry (_Bundle), so a warm run reads one file
+instead of one per scanned file. One file's failure never stops
 the others; a worker that dies (a crash in C code) costs the file it was
 on a FAILED result, not the run.
 """

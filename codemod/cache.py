@@ -311,8 +311,41 @@ class Cache:
         self.stats["hits"] += 1
         return value
 
+    def get_raw(self, key: str) -> bytes | None:
+        """The payload bytes of an entry written by put_raw (checked like get, not
+        decoded). Not counted in `stats`, which count the caller's values."""
+        path = self._path(key)
+        try:
+            with open(path, "rb") as f:
+                raw = f.read()
+        except OSError:
+            return None
+        try:
+            return self._payload(key, raw)
+        except BadEntry:
+            try:
+                path.unlink()
+            except OSError:
+                pass
+            return None
+
+    def put_raw(self, key: str, payload: bytes) -> bool:
+        """Store `payload` as is (the caller decodes it, e.g. with decode())."""
+        header = _HEADER.pack(MAGIC, FORMAT, bytes.fromhex(key), len(payload),
+                              hashlib.blake2b(payload, digest_size=32).digest())
+        self._prepare()
+        try:
+            write_atomically(self._path(key), header + payload)
+        except OSError:
+            return False
+        return True
+
     @staticmethod
     def _check(key: str, raw: bytes):
+        return decode(Cache._payload(key, raw))
+
+    @staticmethod
+    def _payload(key: str, raw: bytes) -> bytes:
         if len(raw) < _HEADER.size:
             raise BadEntry("truncated header")
         magic, fmt, key_digest, length, payload_digest = _HEADER.unpack_from(raw)
@@ -325,7 +358,7 @@ class Cache:
             raise BadEntry("truncated payload")
         if hashlib.blake2b(payload, digest_size=32).digest() != payload_digest:
             raise BadEntry("checksum mismatch")
-        return decode(payload)
+        return payload
 
     def put(self, key: str, value) -> bool:
         try:

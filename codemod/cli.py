@@ -314,7 +314,7 @@ def _cmd_scan(args) -> int:
                    startup_exit=args.startup_exit)
     config = spec.build()  # fail fast on rule errors, before any worker starts
     if not args.no_phase and not args.stats:
-        spec, config = _with_phase(args, spec, config)
+        spec, config = _with_phase(args, spec, config, reuse=True, discovery=discovery)
     console = _console(args)
     jobs = args.jobs
     has_finalizers = any(r.kind == "finalize" for _, group in config.rules.groups for r in group)
@@ -386,8 +386,11 @@ def _cmd_scan(args) -> int:
                      profile=config.profile, input_exit=input_exit, err=_err)
 
 
-def _with_phase(args, spec, config):
-    """Add the whole-project phase index (call graph from entry points) to the run."""
+def _with_phase(args, spec, config, reuse: bool = False, discovery=None):
+    """Add the whole-project phase index (call graph from entry points) to the run.
+
+    `reuse`: the run only asks for phases at sites, so a phase snapshot may
+    answer (explain asks the call graph itself)."""
     import dataclasses
 
     from codemod.series import find_tree_root
@@ -402,10 +405,14 @@ def _with_phase(args, spec, config):
     from codemod.runner import terminal_progress
 
     use_cache = not getattr(args, "no_cache", True)
+    files = None
+    if (discovery is not None and not getattr(args, "exclude", None) and len(args.paths) == 1
+            and os.path.abspath(args.paths[0]) == str(root) and discovery.root == str(root)):
+        files = discovery.files  # the scan is the whole project: the same discovery
     with terminal_progress(_progress_console(args)) as progress:
         index = build_phase_index(root, spec.profile_path, args.jobs or _default_jobs(),
                                   cache_dir=getattr(args, "cache_dir", None), use_cache=use_cache,
-                                  progress=progress)
+                                  progress=progress, reuse=reuse, files=files)
     spec = dataclasses.replace(spec, phase_index=index, tree_root=str(root),
                                parse_errors=getattr(index, "parse_errors", None))
     config.phase_index, config.tree_root = index, str(root)

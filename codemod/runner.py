@@ -13,7 +13,9 @@ With a cache (codemod/cache.py) the main process looks every file up
 first (a stat index spares it reading unchanged files) and only misses go
 to workers, which store what they compute. A result's key holds the
 file's bytes, the rule set, the phases the index gives the file's
-functions and the headers of the tree. One file's failure never stops
+functions and the headers of the tree. The results of the last scan of a
+root also sit in one bundle entry (_Bundle), so a warm run reads one file
+instead of one per scanned file. One file's failure never stops
 the others; a worker that dies (a crash in C code) costs the file it was
 on a FAILED result, not the run.
 """
@@ -33,8 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from codemod.cache import (Cache, StatIndex, content_hash, default_cache_dir, digest, register,
-                           ruleset_key)
+from codemod.cache import (BadEntry, Cache, StatIndex, content_hash, decode, default_cache_dir, digest, encode,
+                           register, ruleset_key)
 from codemod.cparse import MacroProfile, error_count, parse_source
 from codemod.discover import Discovery
 from codemod.engine import EngineConfig, process_file, worth_parsing
@@ -214,6 +216,11 @@ def _lean(result: FileResult) -> FileResult:
 
 def _engine_one(item: tuple) -> FileResult:
     """Engine result for (index, path, display, extra cache key)."""
+    return _engine_pair(item)[0]
+
+
+def _engine_pair(item: tuple) -> tuple[FileResult, str | None]:
+    """(engine result, hash of the bytes it was computed from, when cached)."""
     state = _STATE
     _, path, display, extra = item
     odd = _not_regular(path, display)
@@ -229,11 +236,13 @@ def _engine_one(item: tuple) -> FileResult:
                             sites=0)
     else:
         result = process_file(path, display, config, data)
+    chash = None
     if state.results is not None and data is not None and result.status is Status.OK:
         # Stored without the file's bytes: a hit re-reads them (and checks their hash).
         stored = dataclasses.replace(result, original=b"")
-        state.results.put(_result_key(state.results, content_hash(data), path, display, extra), stored)
-    return _lean(result)
+        chash = content_hash(data)
+        state.results.put(_result_key(state.results, chash, path, display, extra), stored)
+    return _lean(result), chash
 
 
 def _facts_one(item: tuple) -> tuple[str | None, Any]:
@@ -259,7 +268,7 @@ def _facts_one(item: tuple) -> tuple[str | None, Any]:
 
 
 def _chunk_engine(items: list) -> list:
-    return [(item[0], _engine_one(item)) for item in items]
+    return [(item[0], _engine_pair(item)) for item in items]
 
 
 def _chunk_facts(items: list) -> list:
@@ -300,6 +309,10 @@ def make_chunks(items: list, jobs: int, sizes: dict[int, int]) -> list[list]:
     if current:
         chunks.append(current)
     return chunks
+
+
+def _crashed_pair(item: tuple) -> tuple[FileResult, None]:
+    return _crashed(item), None
 
 
 def _crashed(item: tuple) -> FileResult:
@@ -395,7 +408,7 @@ def run(discovery: Discovery, spec: RunSpec, jobs: int | None = None, progress: 
     pool = _Pool(jobs, spec, cdir)
     sizes: dict[int, int] = {}
     hashes: dict[int, str] = {}
-    stat_index = StatIndex(cdir, discovery.root) if cdir is not None else None
+    use_stat_index = cdir is not None
 
     def ticker(name: str, total: int) -> Callable[[int], None]:
         done = 0
@@ -411,9 +424,23 @@ def run(discovery: Discovery, spec: RunSpec, jobs: int | None = None, progress: 
 
     try:
         # Content hashes (cache only): the stat index spares reading unchanged files.
-        if stat_index is not None:
+        if use_stat_index:
             t = time.perf_counter()
-            _hash_files(files, stat_index, sizes, hashes)
+            # The phase index hashed the project's files moments ago (same stat index rules).
+            known = getattr(spec.phase_index, "content_hashes", None) or {}
+            rest = []
+            for i, f in enumerate(files):
+                h = known.get(f.path)
+                if h is None:
+                    rest.append(i)
+                else:
+                    hashes[i] = h
+            if rest:
+                sub_sizes: dict[int, int] = {}
+                sub_hashes: dict[int, str] = {}
+                _hash_files([files[i] for i in rest], StatIndex(cdir, discovery.root), sub_sizes, sub_hashes)
+                sizes.update((rest[j], v) for j, v in sub_sizes.items())
+                hashes.update((rest[j], v) for j, v in sub_hashes.items())
             report.passes["hash"] = time.perf_counter() - t
         else:
             sizes = {i: _size(f.path) for i, f in enumerate(files)}
@@ -433,18 +460,31 @@ def run(discovery: Discovery, spec: RunSpec, jobs: int | None = None, progress: 
         t = time.perf_counter()
         results: list[FileResult | None] = [None] * len(files)
         todo: list[tuple] = []
+        bundle = _Bundle(state.results, discovery.root) if state.results is not None else None
         for i, f in enumerate(files):
             item = (i, f.path, f.display, extras.get(i, ""))
             if state.results is not None and i in hashes:
-                hit = _cached_result(state.results, f.path, f.display, hashes[i], extras.get(i, ""))
+                hit = bundle.lookup(f.path, f.display, hashes[i], extras.get(i, ""))
+                if hit is None:
+                    hit = _cached_result(state.results, f.path, f.display, hashes[i], extras.get(i, ""))
+                    if hit is not None:
+                        bundle.note(f.path, f.display, hashes[i], extras.get(i, ""), hit)
                 if hit is not None:
                     results[i] = hit
                     continue
             todo.append(item)
+        for item in todo:
+            if item[0] not in sizes:
+                sizes[item[0]] = _size(item[1])
         tick = ticker("rules", len(files))
         tick(len(files) - len(todo))
-        for i, value in _execute(todo, _chunk_engine, _engine_one, _crashed, pool, jobs, sizes, tick).items():
+        computed = _execute(todo, _chunk_engine, _engine_pair, _crashed_pair, pool, jobs, sizes, tick)
+        for i, (value, chash) in computed.items():
             results[i] = value
+            if bundle is not None and chash is not None:
+                bundle.note(files[i].path, files[i].display, chash, extras.get(i, ""), value)
+        if bundle is not None:
+            bundle.save()
         report.passes["rules"] = time.perf_counter() - t
     finally:
         pool.close()
@@ -468,6 +508,48 @@ def collect_facts(items: list[tuple[str, str]], spec: RunSpec, jobs: int | None 
     Parsed in parallel chunks like the engine pass; with the cache, a file
     whose bytes did not change is not parsed again.
     """
+    pairs, _ = facts_pairs(items, spec, jobs, cache_dir=cache_dir, use_cache=use_cache, progress=progress)
+    out = []
+    for (path, _), pair in zip(items, pairs):
+        if pair is None:
+            out.append(None)
+            continue
+        facts, errors = pair
+        if parse_errors is not None:
+            parse_errors[os.path.abspath(path)] = errors
+        out.append(facts)
+    return out
+
+
+def facts_cache_dir(items: list[tuple[str, str]], cache_dir: str | os.PathLike | None) -> str:
+    """Where collect_facts keeps the cache of `items` (cache_dir, else the default for their tree)."""
+    if cache_dir is not None:
+        return str(Path(cache_dir))
+    root = os.path.commonpath([os.path.dirname(os.path.abspath(p)) for p, _ in items]) if items else "."
+    return str(default_cache_dir(root))
+
+
+def hash_items(items: list[tuple[str, str]], cdir: str) -> dict[str, str]:
+    """path -> content hash of each regular, readable file of `items`, through the
+    stat index collect_facts keeps for them (unchanged files are not read)."""
+    from codemod.discover import DiscoveredFile
+
+    files = [DiscoveredFile(path, key) for path, key in items]
+    sizes: dict[int, int] = {}
+    hashes: dict[int, str] = {}
+    _hash_files(files, StatIndex(cdir, os.path.commonpath([p for p, _ in items]) if items else "."), sizes, hashes)
+    return {files[i].path: h for i, h in hashes.items()}
+
+
+def facts_pairs(items: list[tuple[str, str]], spec: RunSpec, jobs: int | None = None, *,
+                cache_dir: str | os.PathLike | None = None, use_cache: bool = False,
+                progress: Progress | None = None,
+                known_hashes: dict[str, str] | None = None) -> tuple[list, dict[str, str]]:
+    """(facts, syntax errors) or None per item, and path -> content hash of the
+    files whose facts came from exactly those bytes (cache only).
+
+    `known_hashes` (path -> content hash, from hash_items) spares hashing again.
+    """
     from codemod.discover import DiscoveredFile
 
     jobs = jobs or default_jobs()
@@ -475,14 +557,16 @@ def collect_facts(items: list[tuple[str, str]], spec: RunSpec, jobs: int | None 
     state = _state_init(spec, None)
     cdir = None
     if use_cache:
-        root = os.path.commonpath([os.path.dirname(os.path.abspath(p)) for p, _ in items]) if items else "."
-        cdir = str(Path(cache_dir) if cache_dir is not None else default_cache_dir(root))
+        cdir = facts_cache_dir(items, cache_dir)
         state = _state_init(spec, cdir, state.config)
     if state.stage is None:
         raise ValueError(f"RunSpec.facts names no facts extractor: {spec.facts!r}")
     sizes: dict[int, int] = {}
     hashes: dict[int, str] = {}
-    if cdir is not None:
+    if cdir is not None and known_hashes is not None:
+        hashes = {i: known_hashes[f.path] for i, f in enumerate(files) if f.path in known_hashes}
+        sizes = {i: _size(f.path) for i, f in enumerate(files)}
+    elif cdir is not None:
         _hash_files(files, StatIndex(cdir, os.path.commonpath([p for p, _ in items]) if items else "."),
                     sizes, hashes)
     else:
@@ -500,16 +584,8 @@ def collect_facts(items: list[tuple[str, str]], spec: RunSpec, jobs: int | None 
         pairs = _facts_pass(files, state, hashes, pool, jobs, sizes, tick)
     finally:
         pool.close()
-    out = []
-    for (path, _), pair in zip(items, pairs):
-        if pair is None:
-            out.append(None)
-            continue
-        facts, errors = pair
-        if parse_errors is not None:
-            parse_errors[os.path.abspath(path)] = errors
-        out.append(facts)
-    return out
+    # _facts_pass dropped the hash of a file that changed while it was parsed.
+    return pairs, {files[i].path: h for i, h in hashes.items()}
 
 
 def _hash_files(files, stat_index: StatIndex, sizes: dict[int, int], hashes: dict[int, str]) -> None:
@@ -590,15 +666,21 @@ def file_phase_key(spec: RunSpec, path: str) -> str:
     index = spec.phase_index
     if index is None:
         return ""
+    key = _tree_key(path, spec.tree_root) if spec.tree_root else path
+    known = getattr(index, "phase_keys", None)
+    if known is not None:
+        # Computed with the index (wholetree / analysis.snapshot), same formula as below.
+        stored = known.get(key)
+        if stored is not None:
+            return stored
     graph = getattr(index, "graph", None)
     ranges = getattr(graph, "ranges", None)
     if ranges is None or not hasattr(index, "phase_of_node"):
         # An index we cannot slice: key on all of it (correct, only less reusable).
         return digest(repr(id(index)), str(time.time_ns()))
-    key = _tree_key(path, spec.tree_root) if spec.tree_root else path
-    spans = ranges.get(key, ())
-    # PhaseInfo is a frozen dataclass of strings and tuples: its repr is a faithful key.
-    return digest(key, repr([(start, end, index.phase_of_node(node)) for start, end, node in spans]))
+    from codemod.analysis.snapshot import phase_key
+
+    return phase_key(key, [(start, end, index.phase_of_node(node)) for start, end, node in ranges.get(key, ())])
 
 
 def _tree_key(path: str, root: str) -> str:
@@ -608,6 +690,68 @@ def _tree_key(path: str, root: str) -> str:
     if absolute.startswith(root + "/"):
         return absolute[len(root) + 1:]
     return absolute
+
+
+class _Bundle:
+    """The results of a whole scan in one cache entry, so a warm run reads one
+    file instead of one per scanned file.
+
+    One JSON line per file: [path, display, content hash, extra key, result],
+    the result (FileResult, decoded through the cache's whitelist) only for
+    results that change nothing; a result with a rewrite is null here and
+    read from its own entry (it needs the file's bytes anyway). A line is
+    used only when its display, content hash and extra key equal the file's
+    now: the same key the file's own entry has. Lines of files this run did
+    not look up are kept as they are.
+    """
+
+    def __init__(self, cache: Cache, root: str):
+        self.cache = cache
+        self.key = cache.key("bundle", os.path.abspath(root))
+        self.lines: dict[str, bytes] = {}
+        self.records: dict[str, list] = {}
+        self.dirty = False
+        payload = cache.get_raw(self.key)
+        if payload:
+            lines = payload.split(b"\n")
+            try:
+                records = decode(b"[" + b",".join(lines) + b"]")
+            except BadEntry:
+                records = None
+            if isinstance(records, list) and len(records) == len(lines):
+                for line, rec in zip(lines, records):
+                    if isinstance(rec, list) and len(rec) == 5 and isinstance(rec[0], str):
+                        self.lines[rec[0]] = line
+                        self.records[rec[0]] = rec
+        self.dirty = not self.records
+
+    def lookup(self, path: str, display: str, chash: str, extra: str) -> FileResult | None:
+        rec = self.records.get(path)
+        if rec is None or rec[1] != display or rec[2] != chash or rec[3] != extra:
+            return None
+        value = rec[4]
+        if not isinstance(value, FileResult) or value.rewritten is not None or value.status is not Status.OK:
+            return None
+        self.cache.stats["hits"] += 1
+        value.path, value.display = path, display
+        return value
+
+    def note(self, path: str, display: str, chash: str, extra: str, result: FileResult) -> None:
+        """Record the result of `path` computed from (or cached for) bytes hashing to `chash`."""
+        if result.status is not Status.OK:
+            return
+        stored = None if result.rewritten is not None else dataclasses.replace(result, original=b"")
+        try:
+            line = encode([path, display, chash, extra, stored])
+        except (TypeError, ValueError, RecursionError):
+            return
+        if self.lines.get(path) != line:
+            self.lines[path] = line
+            self.dirty = True
+
+    def save(self) -> None:
+        if self.dirty and self.lines:
+            self.cache.put_raw(self.key, b"\n".join(self.lines.values()))
 
 
 def _cached_result(cache: Cache, path: str, display: str, chash: str, extra: str) -> FileResult | None:

@@ -135,7 +135,8 @@ def test_corrupt_cache_entries_are_recomputed(tree, tmp_path):
     cdir = tmp_path / "cache"
     first = run(d, _spec(), jobs=1, use_cache=True, cache_dir=cdir)
     entries = sorted(p for p in (cdir / "objects").rglob("*") if p.is_file())
-    assert len(entries) == len(d.files)
+    # One entry per file, and the bundle of the whole scan (corrupted too).
+    assert len(entries) == len(d.files) + 1 and _bundle_path(cdir, tree) in entries
     for i, p in enumerate(entries):
         raw = p.read_bytes()
         p.write_bytes(raw[: len(raw) // 2] if i % 2 else raw[:-1] + bytes([raw[-1] ^ 0xFF]))
@@ -144,6 +145,45 @@ def test_corrupt_cache_entries_are_recomputed(tree, tmp_path):
     assert _summary(second.results) == _summary(first.results)
     third = run(d, _spec(), jobs=1, use_cache=True, cache_dir=cdir)
     assert third.cache["hits"] == len(d.files)
+
+
+def _bundle_path(cdir: Path, root: Path) -> Path:
+    cache = cachemod.Cache(cdir, cachemod.digest("results", _spec().ruleset_key()))
+    key = cache.key("bundle", os.path.abspath(root))
+    return cache._path(key)
+
+
+def test_the_bundle_serves_a_warm_run_and_never_a_changed_file(tree, tmp_path):
+    d = discover([str(tree)])
+    cdir = tmp_path / "cache"
+    first = run(d, _spec(), jobs=2, use_cache=True, cache_dir=cdir)
+    bundle = _bundle_path(cdir, tree)
+    assert bundle.is_file()
+    changed = {r.path for r in first.results if r.changed}
+    assert changed and len(changed) < len(d.files)
+    # Without the per-file entries, the bundle alone serves the results that change
+    # nothing (a rewrite is read from its own entry, which needs the file's bytes).
+    for p in (cdir / "objects").rglob("*"):
+        if p.is_file() and p != bundle:
+            p.unlink()
+    warm = run(d, _spec(), jobs=2, use_cache=True, cache_dir=cdir)
+    assert warm.cache["hits"] == len(d.files) - len(changed) and warm.cache["misses"] == len(changed)
+    assert _summary(warm.results) == _summary(first.results)
+    # A file edited so that it has a site now: its bundle line is not used.
+    plain = next(f for f in d.files if f.path not in changed and "g_malloc" not in Path(f.path).read_text())
+    Path(plain.path).write_text(Path(plain.path).read_text() + LARGE.format(n=999))
+    os.utime(plain.path, ns=(0, 0))  # and the stat index cannot tell (ctime still moves)
+    edited = run(d, _spec(), jobs=2, use_cache=True, cache_dir=cdir)
+    got = next(r for r in edited.results if r.path == plain.path)
+    assert got.changed and b"g_try_malloc(len)" in got.rewritten
+    assert _summary(edited.results) == _summary(run(d, _spec(), jobs=1).results)
+    # A corrupted bundle is a miss: the per-file entries answer.
+    raw = bytearray(bundle.read_bytes())
+    raw[-3] ^= 0xFF
+    bundle.write_bytes(bytes(raw))
+    again = run(d, _spec(), jobs=2, use_cache=True, cache_dir=cdir)
+    assert _summary(again.results) == _summary(edited.results)
+    assert again.cache["hits"] + again.cache["misses"] == len(d.files)
 
 
 def test_cached_changed_result_whose_file_changed_behind_the_stat_index_is_recomputed(tree, tmp_path):

@@ -78,11 +78,22 @@ def discover(paths: list[str], excludes: tuple[str, ...] = (), cwd: str | None =
     def add(file_path: Path) -> None:
         add_real(file_path, os.path.realpath(file_path))
 
-    def add_real(file_path: Path, real: str) -> None:
+    here_prefix = str(here).rstrip("/") + "/"
+    root_prefix = str(root).rstrip("/") + "/"
+
+    def add_real(file_path: Path | str, real: str) -> None:
         if real in seen:
             return
         seen.add(real)
-        found.append(DiscoveredFile(str(file_path), display_path(file_path, root, here)))
+        text = str(file_path)
+        # display_path by string operations (this runs once per file of a tree).
+        if text.startswith(here_prefix):
+            display = text[len(here_prefix):]
+        elif text.startswith(root_prefix):
+            display = text[len(root_prefix):]
+        else:
+            display = display_path(Path(text), root, here)
+        found.append(DiscoveredFile(text, display))
 
     def inside_root(p: Path) -> bool:
         real = Path(os.path.realpath(p))
@@ -123,15 +134,14 @@ def discover(paths: list[str], excludes: tuple[str, ...] = (), cwd: str | None =
                     link = entry.is_symlink()
                 except OSError:
                     continue
-                fp = Path(entry.path)
-                if link and not inside_root(fp):
+                if link and not inside_root(Path(entry.path)):
                     continue
                 rel = os.path.relpath(entry.path, root_text) if entry.path.startswith(root_text + os.sep) else name
                 if excludes and _excluded(rel.replace(os.sep, "/"), excludes):
                     continue
                 if link or real_dir != dirpath:
-                    add(fp)
+                    add(Path(entry.path))
                 else:
-                    add_real(fp, entry.path)
+                    add_real(entry.path, entry.path)
             stack.extend(reversed(subdirs))
     return Discovery(str(root), tuple(found))

@@ -488,3 +488,11 @@ def test_struct_whose_known_members_exceed_the_limit_is_large():
     big, small = sizes(src)
     assert big.cls == "large" and "known members" in big.evidence
     assert small.cls == "unknown"
+
+
+def test_local_struct_handed_out_only_after_the_read_keeps_its_local_value():
+    src = ("typedef struct Hdr {\n    uint32_t n;\n} Hdr;\n"
+           "static void decode(Hdr *h, const Hdr *le)\n{\n    h->n = le32_to_cpu(le->n);\n}\n"
+           "static void *mk(uint32_t n, Hdr *le)\n{\n    Hdr h = { .n = 0 };\n    size_t len = h.n;\n\n"
+           "    decode(&h, le);\n    return g_malloc(len);\n}\n")
+    assert one(src).cls != "large"

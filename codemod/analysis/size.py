@@ -2016,8 +2016,13 @@ class _Evaluator:
         function pointer): functions that assign the field through a pointer
         may be writing this very struct."""
         base = _base_of(path)
-        return self.fn is not None and any(w.kind == "&" and w.path == base and w.value is not None
-                                           for w in self.fn.writes)
+        if self.fn is None:
+            return False
+        loops = self.ctx.loops_around(self.fn, self.at)
+        # handed out before the read, or anywhere in a loop around it
+        return any(w.kind == "&" and w.path == base and w.value is not None
+                   and (w.offset < self.at or any(lo <= w.offset < hi for lo, hi in loops))
+                   for w in self.fn.writes)
 
     # Calls that cannot change a structure they are handed a member of.
     _HARMLESS_CALLS = re.compile(r"^(g_free|qemu_vfree|free|g_assert|assert|trace_\w+|qemu_log\w*|error_\w+|warn_report\w*|info_report\w*)$")

@@ -496,3 +496,25 @@ def test_local_struct_handed_out_only_after_the_read_keeps_its_local_value():
            "static void *mk(uint32_t n, Hdr *le)\n{\n    Hdr h = { .n = 0 };\n    size_t len = h.n;\n\n"
            "    decode(&h, le);\n    return g_malloc(len);\n}\n")
     assert one(src).cls != "large"
+
+
+def test_callers_in_sibling_files_taint_a_parameter(tmp_path):
+    src_dir = FIXTURES / "siblings"
+    for name in ("agent-file.c", "agent-cmds.c"):
+        shutil.copy(src_dir / name, tmp_path / name)
+    path = tmp_path / "agent-file.c"
+    parsed = parse_source(SourceFile(str(path), "qga/agent-file.c", path.read_bytes()), PROFILE)
+    assert not parsed.has_errors
+    client, scratch = [classify_size(s, parsed) for s in find_sites(parsed)]
+    assert client.cls == "large"
+    assert "qga/agent-cmds.c:" in client.evidence and "qmp_agent_file_read" in client.evidence
+    # a constant from a sibling caller is no bound: callers elsewhere in the tree are not seen
+    assert scratch.cls == "unknown"
+
+
+def test_without_sibling_callers_a_parameter_stays_unknown(tmp_path):
+    shutil.copy(FIXTURES / "siblings" / "agent-file.c", tmp_path / "agent-file.c")
+    path = tmp_path / "agent-file.c"
+    parsed = parse_source(SourceFile(str(path), "agent-file.c", path.read_bytes()), PROFILE)
+    client, _scratch = [classify_size(s, parsed) for s in find_sites(parsed)]
+    assert client.cls == "unknown"

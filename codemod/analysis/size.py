@@ -2134,8 +2134,41 @@ class _Evaluator:
                 lines = ", ".join(str(ln) for _, ln in seen[:4]) + (", ..." if len(seen) > 4 else "")
                 note = f"{path}: parameter of static {fn.name}, at most {u.hi} from every call (line {lines})"
                 result = Val(u.lo, u.hi, u.reach, (note,), None, None)
+        if not result.taint and result.hi is None and not fn.is_static:
+            result = self._param_from_siblings(fn, idx, path) or result
         ctx._param_memo[key] = result
         return result
+
+    def _param_from_siblings(self, fn: _FunctionIndex, idx: int, path: str) -> Val | None:
+        """Callers of a non-static function in the other C files of its
+        directory (codemod.analysis.siblings): one passing guest/image/user
+        data taints the parameter. Bounds are not taken from there (callers
+        elsewhere in the tree are not seen)."""
+        from codemod.analysis import siblings
+
+        ctx = self.ctx
+        for sparsed in siblings.sibling_callers(ctx.parsed.source.path, fn.name):
+            sctx = _FileContext(sparsed, file_facts(sparsed).layered(ctx.facts))
+            shown = sparsed.source.path.rsplit("/", 1)[-1]
+            disp = ctx.parsed.source.display
+            shown = f"{disp.rsplit('/', 1)[0]}/{shown}" if "/" in disp else shown
+            for call, caller in sctx.index.calls.get(fn.name, [])[:_MAX_CALLERS]:
+                args = call.child_by_field_name("arguments")
+                nodes = [a for a in args.named_children if a.type != "comment"] if args is not None else []
+                if caller is None or len(nodes) != len(fn.params) or ctx.budget <= 0:
+                    continue
+                ctx.budget -= 1
+                sctx.budget = ctx.budget
+                ev = _Evaluator(sctx, sctx.data, sctx.function(caller), call.start_byte, self.depth + 2,
+                                hops=self.hops + 1)
+                v = ev.eval(nodes[idx])
+                ctx.budget = min(ctx.budget, sctx.budget)
+                if v.taint:
+                    line = sparsed.source.line_col(call.start_byte)[0]
+                    why = (f"{path}: parameter of {fn.name}, given {ev._short(nodes[idx])} at {shown}:{line}; "
+                           f"{v.taint}")
+                    return Val(v.lo, v.hi, v.reach, v.notes, why, None)
+        return None
 
     def _field_provenance(self, node: tree_sitter.Node, path: str, writes_only: bool = False) -> Val | None:
         """Where a field's value comes from outside the reading function.

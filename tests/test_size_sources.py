@@ -518,3 +518,25 @@ def test_without_sibling_callers_a_parameter_stays_unknown(tmp_path):
     parsed = parse_source(SourceFile(str(path), "agent-file.c", path.read_bytes()), PROFILE)
     client, _scratch = [classify_size(s, parsed) for s in find_sites(parsed)]
     assert client.cls == "unknown"
+
+
+def test_field_set_above_the_limit_in_a_sibling_file(tmp_path):
+    for name in ("session.h", "session-setup.c", "session-queue.c"):
+        shutil.copy(FIXTURES / "siblings" / name, tmp_path / name)
+    path = tmp_path / "session-queue.c"
+    data = path.read_bytes()
+    parsed = parse_source(SourceFile(str(path), "tools/session-queue.c", data), PROFILE)
+    facts = headers.header_facts(str(path), data, tmp_path, PROFILE)
+    big, small = [classify_size(s, parsed, facts=facts) for s in find_sites(parsed)]
+    # 256 pages of at least 4096 bytes plus the header
+    assert big.cls == "large" and "tools/session-setup.c:" in big.evidence and "bufsize" in big.evidence
+    # a small value set elsewhere is no bound: other writers are not all seen
+    assert small.cls == "unknown"
+
+
+def test_host_page_size_is_a_lower_bound_only():
+    src = ("static void f(void)\n{\n    g_free(g_malloc(qemu_real_host_page_size()));\n"
+           "    g_free(g_malloc(2 * getpagesize()));\n}\n")
+    one_page, two = sizes(src)
+    assert one_page.cls == "unknown"
+    assert two.cls == "large" and "at least 4096" in two.evidence

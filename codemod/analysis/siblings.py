@@ -53,23 +53,31 @@ def _profile() -> MacroProfile:
     return MacroProfile.load(builtin_rules_dir() / "qemu-macros.toml")
 
 
-def _parsed(path: str, data: bytes) -> ParsedFile | None:
-    if path in _PARSED:
-        _PARSED.move_to_end(path)
-        return _PARSED[path]
+def _parsed(path: str, display: str, data: bytes) -> ParsedFile | None:
+    key = f"{path}\0{display}"
+    if key in _PARSED:
+        _PARSED.move_to_end(key)
+        return _PARSED[key]
     try:
-        parsed: ParsedFile | None = parse_source(SourceFile(path, path, data), _profile())
+        parsed: ParsedFile | None = parse_source(SourceFile(path, display, data), _profile())
     except Exception:  # a file the parser cannot take is no evidence
         parsed = None
-    _PARSED[path] = parsed
+    _PARSED[key] = parsed
     while len(_PARSED) > _PARSED_KEEP:
         _PARSED.popitem(last=False)
     return parsed
 
 
-def sibling_callers(path: str, name: str) -> list[ParsedFile]:
+def _display(display: str, other: str) -> str:
+    """How a sibling is shown: beside `display`, the way the scanned file is."""
+    head = display.rsplit("/", 1)[0] if "/" in display else ""
+    return f"{head}/{os.path.basename(other)}" if head else os.path.basename(other)
+
+
+def sibling_callers(path: str, display: str, name: str) -> list[ParsedFile]:
     """Parsed files beside `path` (same directory, not `path` itself) whose
-    text calls `name`; at most a few, in name order."""
+    text calls `name`; at most a few, in name order. `display` is how `path`
+    is shown; siblings are shown beside it."""
     if not path or not name:
         return []
     real = os.path.realpath(path)
@@ -78,7 +86,26 @@ def sibling_callers(path: str, name: str) -> list[ParsedFile]:
     for other, data in _dir_texts(os.path.dirname(real)):
         if other == real or not rx.search(data):
             continue
-        parsed = _parsed(other, data)
+        parsed = _parsed(other, _display(display, other), data)
+        if parsed is not None:
+            out.append(parsed)
+        if len(out) >= _MAX_FILES:
+            break
+    return out
+
+
+def sibling_field_writers(path: str, display: str, field: str) -> list[ParsedFile]:
+    """Parsed files beside `path` whose text assigns a member named `field`
+    (`x->field = ...`, `x.field += ...`); at most a few, in name order."""
+    if not path or not field:
+        return []
+    real = os.path.realpath(path)
+    rx = re.compile(rb"(->|\.)\s*" + re.escape(field.encode()) + rb"\s*([-+*/|&]?=)(?!=)")
+    out: list[ParsedFile] = []
+    for other, data in _dir_texts(os.path.dirname(real)):
+        if other == real or not rx.search(data):
+            continue
+        parsed = _parsed(other, _display(display, other), data)
         if parsed is not None:
             out.append(parsed)
         if len(out) >= _MAX_FILES:

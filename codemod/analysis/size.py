@@ -1101,6 +1101,7 @@ class _FileContext:
         self._filled: dict[str, tuple[int, str, str]] | None = None
         self._var_memo: dict[tuple[int, str, int, int], Val] = {}
         self.budget = 0  # evaluations across functions left for the current site
+        self.limit = DEFAULT_LIMIT  # the site's small/large limit
         self._param_memo: dict[tuple[int, int, int], Val] = {}
         self._field_memo: dict[tuple[str, str, int], Val | None] = {}
         self._fn_by_node: dict[int, tree_sitter.Node] = {}
@@ -2134,7 +2135,7 @@ class _Evaluator:
                 lines = ", ".join(str(ln) for _, ln in seen[:4]) + (", ..." if len(seen) > 4 else "")
                 note = f"{path}: parameter of static {fn.name}, at most {u.hi} from every call (line {lines})"
                 result = Val(u.lo, u.hi, u.reach, (note,), None, None)
-        if not result.taint and result.hi is None and not fn.is_static:
+        if not result.taint and result.hi is None and not fn.is_static and self.hops <= 1:
             result = self._param_from_siblings(fn, idx, path) or result
         ctx._param_memo[key] = result
         return result
@@ -2147,11 +2148,9 @@ class _Evaluator:
         from codemod.analysis import siblings
 
         ctx = self.ctx
-        for sparsed in siblings.sibling_callers(ctx.parsed.source.path, fn.name):
+        for sparsed in siblings.sibling_callers(ctx.parsed.source.path, ctx.parsed.source.display, fn.name):
             sctx = _FileContext(sparsed, file_facts(sparsed).layered(ctx.facts))
-            shown = sparsed.source.path.rsplit("/", 1)[-1]
-            disp = ctx.parsed.source.display
-            shown = f"{disp.rsplit('/', 1)[0]}/{shown}" if "/" in disp else shown
+            shown = sparsed.source.display
             for call, caller in sctx.index.calls.get(fn.name, [])[:_MAX_CALLERS]:
                 args = call.child_by_field_name("arguments")
                 nodes = [a for a in args.named_children if a.type != "comment"] if args is not None else []
@@ -2232,12 +2231,34 @@ class _Evaluator:
         return _unknown(why, taint=why)
 
     def _field_writes(self, rec: str, fname: str, node: tree_sitter.Node, path: str) -> Val | None:
-        """An assignment to this field (of this struct type) anywhere in the file from tainted data."""
-        ctx = self.ctx
+        """An assignment to this field (of this struct type) anywhere in the
+        file, or in the other C files of its directory when the type is not
+        private to the file, from tainted data or of a value above the limit."""
+        hit = self._field_writes_in(self.ctx, rec, fname, node, path, "")
+        # other files only for a field read at the allocation itself (hops 0): deeper
+        # chains across files cost more than they tell
+        if hit is not None or self.hops > 0 or rec in file_facts(self.ctx.parsed).records or self.ctx.budget <= 0:
+            return hit
+        from codemod.analysis import siblings
+
+        disp = self.ctx.parsed.source.display
+        for sparsed in siblings.sibling_field_writers(self.ctx.parsed.source.path, disp, fname):
+            sctx = _FileContext(sparsed, file_facts(sparsed).layered(self.ctx.facts))
+            sctx.budget, sctx.limit = self.ctx.budget, self.ctx.limit
+            shown = sparsed.source.display
+            hit = self._field_writes_in(sctx, rec, fname, node, path, shown)
+            self.ctx.budget = min(self.ctx.budget, sctx.budget)
+            if hit is not None or self.ctx.budget <= 0:
+                return hit
+        return None
+
+    def _field_writes_in(self, ctx: _FileContext, rec: str, fname: str, node: tree_sitter.Node, path: str,
+                         where: str) -> Val | None:
+        big: Val | None = None
         for assign, wfn in ctx.index.field_writes.get(fname, []):
             if ctx.budget <= 0:
-                return None
-            if self.data is ctx.data and assign.start_byte <= node.start_byte < assign.end_byte:
+                return big
+            if ctx is self.ctx and self.data is ctx.data and assign.start_byte <= node.start_byte < assign.end_byte:
                 continue
             left = assign.child_by_field_name("left")
             right = assign.child_by_field_name("right")
@@ -2253,17 +2274,23 @@ class _Evaluator:
                 continue
             ctx.budget -= 1
             v = ev.eval(right)
+            aop = assign.child_by_field_name("operator")
+            op = ev.text(aop) if aop is not None else "="
+            line = ctx.parsed.source.line_col(assign.start_byte)[0]
+            at = f"{where}:{line}" if where else f"line {line}"
             if v.taint:
-                line = self.line(assign.start_byte)
-                aop = assign.child_by_field_name("operator")
-                op = ev.text(aop) if aop is not None else "="
                 if op != "=":
                     # `f += x`: x is what is added, not the field's value, which has no bound
-                    why = f"{path}: field {fname} grows by {ev._short(right)} at line {line}; {v.taint}"
+                    why = f"{path}: field {fname} grows by {ev._short(right)} at {at}; {v.taint}"
                     return Val(None, None, True, v.notes, why, None)
-                why = f"{path}: field {fname} is set from {ev._short(right)} at line {line}; {v.taint}"
+                why = f"{path}: field {fname} is set from {ev._short(right)} at {at}; {v.taint}"
                 return Val(v.lo, v.hi, v.reach, v.notes, why, None)
-        return None
+            if big is None and op == "=" and v.lo is not None and v.lo > ctx.limit:
+                # that assignment alone makes the field hold more than the limit
+                # (kept while a write from guest/image data, the stronger evidence, is looked for)
+                note = f"{path}: field {fname} is set to {ev._short(right)} (>= {v.lo}) at {at}"
+                big = Val(v.lo, v.hi, v.reach, (note,), None, None)
+        return big
 
     def _offsetof(self, texts: list[str]) -> Val:
         off = self.ctx.offset_of(texts[0], _norm(texts[1])) if len(texts) == 2 else None
@@ -2319,6 +2346,10 @@ class _Evaluator:
                 return _combine(0, None, a.reach, a)
             hi = 1 << max(a.hi - 1, 0).bit_length() if fname == "pow2ceil" else a.hi
             return _combine(0, hi, a.reach, a)
+        if fname in ("getpagesize", "qemu_real_host_page_size") and not args:
+            # 4 KiB pages at least on every host QEMU runs on (64 KiB on some arm64/ppc64 hosts)
+            return Val(4096, None, True, (f"{fname}(): a host page, at least 4096",), None,
+                       f"{fname}(): host page size, not one value")
         src = _result_source(fname)
         if src is not None:
             ev = f"{src} at line {line}" if line else src
@@ -2710,6 +2741,7 @@ def classify_size(site: "Site", parsed: ParsedFile, *, limit: int = DEFAULT_LIMI
 def _classify(site, parsed: ParsedFile, limit: int, facts: SizeFacts | None) -> SizeInfo:
     ctx = _context(parsed, facts)
     ctx.budget = _BUDGET
+    ctx.limit = limit
     data = ctx.data
     fn = ctx.function(site.function) if site.function is not None else None
     at = site.call.start_byte

@@ -31,6 +31,16 @@ table says (rules/allocators.toml `size`), then evaluated to an interval
   codemod.analysis.props), QMP command handler arguments, QDict values;
 * `x += e` with e >= 1 in an endless loop (`for (;;)`) around the read and
   no reset there: the data alone decides how far x grows.
+* other untrusted sources: sizes of files the user names (get_file_size,
+  load_image*), options parsed by cvtnum/qemu_strto*/qemu_opt_get_*, the
+  kernel's answers (ioctl, read), linux-user syscall arguments (abi_long
+  parameters), packet and I/O vector lengths, snapshot counts of an image;
+  a value a helper of the file stores through `&x`;
+* across files: callers of a non-static function and writes of a field in
+  the other C files of the directory (codemod.analysis.siblings), for
+  guest/user data or a value above the limit only (other callers are not seen);
+* a global assigned just before the allocation with no call between; sizeof
+  of a type only partly known is at least the size of its known members.
 
 Unknown variables are assumed non-negative (sizes are size_t). Everything
 here works on the tree of one file plus SizeFacts (types, constants,

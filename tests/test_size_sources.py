@@ -366,3 +366,177 @@ def test_outside_inputs_fingerprint_follows_schema_and_properties(tmp_path):
     (root / "qapi/a.json").write_text("{ 'struct': 'A', 'data': { 'x': 'int', 'y': 'str' } }\n")
     props._INDEX.clear()
     assert headers.outside_inputs_fingerprint(root) != second
+
+
+# -- where values come from: files, options, the guest, the network, the kernel --------------
+
+
+def test_size_of_a_file_the_user_names_is_large():
+    src = ("static void load(const char *kernel)\n{\n    int64_t n = get_file_size(kernel);\n\n"
+           "    if (n < 0) {\n        return;\n    }\n    g_free(g_malloc(n));\n}\n")
+    info = one(src)
+    assert info.cls == "large" and "get_file_size" in info.evidence and "file the user names" in info.evidence
+
+
+def test_user_option_through_a_handed_out_local_struct():
+    # the option parser is called through a function pointer with &io; it sets io->blk
+    src = ("typedef struct Io {\n    int blk;\n    void *buf;\n} Io;\n"
+           "static int io_blk(const char *arg, Io *io)\n{\n    int64_t res = cvtnum_full(\"bs\", arg, 1, INT_MAX);\n\n"
+           "    if (res < 0) {\n        return 1;\n    }\n    io->blk = res;\n    return 0;\n}\n"
+           "static void run(int (*parse)(const char *, Io *), const char *a)\n{\n    Io io = { .blk = 512 };\n\n"
+           "    parse(a, &io);\n    io.buf = g_malloc(io.blk);\n}\n")
+    info = one(src)
+    assert info.cls == "large" and "cvtnum_full" in info.evidence and "io->blk" not in info.evidence.split(";")[0][:2]
+
+
+def test_local_struct_not_handed_out_ignores_field_writes_elsewhere():
+    src = ("typedef struct Io {\n    int blk;\n} Io;\n"
+           "static void set(Io *io, const char *arg)\n{\n    io->blk = cvtnum(\"bs\", arg);\n}\n"
+           "static void *run(int n)\n{\n    Io io;\n\n    io.blk = n;\n    return g_malloc(io.blk);\n}\n")
+    assert one(src).cls == "unknown"
+
+
+def test_number_parsed_into_an_out_parameter_is_large_unless_checked():
+    src = ("static void *a(const char *s)\n{\n    unsigned long n;\n\n"
+           "    if (qemu_strtoul(s, NULL, 0, &n) < 0) {\n        return NULL;\n    }\n    return g_malloc(n);\n}\n"
+           "static void *b(const char *s)\n{\n    unsigned long n;\n\n"
+           "    if (qemu_strtoul(s, NULL, 0, &n) < 0 || n > 64) {\n        return NULL;\n    }\n    return g_malloc(n);\n}\n")
+    big, checked = sizes(src)
+    assert big.cls == "large" and "qemu_strtoul" in big.evidence
+    assert (checked.cls, checked.max_bytes) == ("small", 64)
+
+
+def test_value_stored_through_an_out_parameter_by_a_file_helper():
+    src = ("static int rd32(BdrvChild *f, int64_t off, uint32_t *out)\n{\n    uint32_t raw;\n    int ret;\n\n"
+           "    ret = bdrv_pread(f, off, 4, &raw, 0);\n    if (ret < 0) {\n        return ret;\n    }\n"
+           "    *out = be32_to_cpu(raw);\n    return 0;\n}\n"
+           "static int fixed(uint32_t *out)\n{\n    *out = 16;\n    return 0;\n}\n"
+           "static void f(BdrvChild *c)\n{\n    uint32_t count, k;\n\n    rd32(c, 8, &count);\n"
+           "    g_free(g_malloc(count));\n    fixed(&k);\n    g_free(g_malloc(k));\n}\n")
+    image, other = sizes(src)
+    assert image.cls == "large" and "stored by rd32()" in image.evidence and "be32_to_cpu" in image.evidence
+    # only guest/image/user data is taken from a helper: it may leave the variable alone
+    assert other.cls == "unknown"
+
+
+def test_kernel_answers_are_large():
+    src = ("struct region_info {\n    uint32_t argsz;\n    uint64_t size;\n};\n"
+           "static void *f(int fd)\n{\n    struct region_info info = { .argsz = sizeof(info) };\n\n"
+           "    if (ioctl(fd, 42, &info)) {\n        return NULL;\n    }\n    return g_malloc(info.size);\n}\n"
+           "static void *g(int fd)\n{\n    uint32_t n;\n\n    if (read(fd, &n, sizeof(n)) != sizeof(n)) {\n"
+           "        return NULL;\n    }\n    return g_malloc(n);\n}\n")
+    a, b = sizes(src)
+    assert a.cls == "large" and "ioctl" in a.evidence
+    assert b.cls == "large" and "read" in b.evidence
+
+
+def test_snapshot_count_of_an_image_is_large():
+    src = ("static void f(BlockDriverState *bs)\n{\n    QEMUSnapshotInfo *sn;\n    int n = bdrv_snapshot_list(bs, &sn);\n\n"
+           "    if (n <= 0) {\n        return;\n    }\n    g_free(g_new0(int, n));\n}\n")
+    info = one(src)
+    assert info.cls == "large" and "snapshots in the disk image" in info.evidence
+
+
+def test_linux_user_syscall_arguments_are_guest_values():
+    src = ("static abi_long do_write(int fd, abi_long arg2, abi_long arg3)\n{\n    void *p = g_malloc(arg3);\n\n"
+           "    g_free(p);\n    return 0;\n}\n"
+           "static abi_long do_small(abi_ulong len)\n{\n    g_free(g_malloc(len));\n    return 0;\n}\n"
+           "abi_long do_syscall(int num, abi_long arg1, abi_long arg2, abi_long arg3)\n{\n"
+           "    do_small(16);\n    return do_write(arg1, arg2, arg3);\n}\n")
+    guest, bounded = sizes(src)
+    assert guest.cls == "large" and "guest syscall argument" in guest.evidence
+    # every caller of a static function passing a constant bounds it first
+    assert (bounded.cls, bounded.max_bytes) == ("small", 16)
+
+
+def test_network_packet_lengths_are_large():
+    src = ("static ssize_t nic_receive(NetClientState *nc, const uint8_t *buf, size_t size)\n{\n"
+           "    uint8_t *copy = g_malloc(size);\n\n    g_free(copy);\n    return size;\n}\n"
+           "static void *append(const struct iovec *iov, int iovcnt)\n{\n    size_t len = 0;\n    int i;\n\n"
+           "    for (i = 0; i < iovcnt; i++) {\n        len += iov[i].iov_len;\n    }\n    return g_malloc(len);\n}\n")
+    recv, acc = sizes(src)
+    assert recv.cls == "large" and "network packet" in recv.evidence
+    assert acc.cls == "large" and "I/O vector" in acc.evidence
+
+
+def test_accumulation_of_unbounded_terms_stays_unknown():
+    src = ("static void *f(Item **items, int n)\n{\n    size_t len = 0;\n    int i;\n\n"
+           "    for (i = 0; i < n; i++) {\n        len += items[i]->len;\n    }\n    return g_malloc(len);\n}\n")
+    assert one(src).cls == "unknown"
+
+
+def test_global_assigned_just_before_the_allocation():
+    src = ("static size_t tbl_len;\nstatic uint8_t *tbl;\n"
+           "static void add(size_t n)\n{\n    if (!tbl_len) {\n        tbl_len = sizeof(uint16_t);\n"
+           "        tbl = g_malloc0(tbl_len);\n    }\n    tbl_len += n;\n}\n"
+           "static void reset(size_t n)\n{\n    tbl_len = 8;\n    grow_table(n);\n    tbl = g_malloc0(tbl_len);\n}\n")
+    first, second = sizes(src)
+    assert (first.cls, first.max_bytes) == ("small", 2)
+    assert second.cls == "unknown"  # grow_table() may change the global
+
+
+def test_system_header_constant():
+    src = "static void *page(void)\n{\n    return g_malloc(XC_PAGE_SIZE);\n}\n"
+    info = one(src)
+    assert (info.cls, info.max_bytes) == ("small", 4096) and "xenctrl.h" in info.evidence
+
+
+def test_struct_whose_known_members_exceed_the_limit_is_large():
+    src = ("typedef struct Dev {\n    OpaqueThing *thing;\n    SomeUndefinedType state;\n    uint8_t buf[0x8000];\n} Dev;\n"
+           "typedef struct Small {\n    SomeUndefinedType state;\n    uint8_t buf[16];\n} Small;\n"
+           "static void f(void)\n{\n    g_free(g_new0(Dev, 1));\n    g_free(g_malloc(sizeof(Small)));\n}\n")
+    big, small = sizes(src)
+    assert big.cls == "large" and "known members" in big.evidence
+    assert small.cls == "unknown"
+
+
+def test_local_struct_handed_out_only_after_the_read_keeps_its_local_value():
+    src = ("typedef struct Hdr {\n    uint32_t n;\n} Hdr;\n"
+           "static void decode(Hdr *h, const Hdr *le)\n{\n    h->n = le32_to_cpu(le->n);\n}\n"
+           "static void *mk(uint32_t n, Hdr *le)\n{\n    Hdr h = { .n = 0 };\n    size_t len = h.n;\n\n"
+           "    decode(&h, le);\n    return g_malloc(len);\n}\n")
+    assert one(src).cls != "large"
+
+
+def test_callers_in_sibling_files_taint_a_parameter(tmp_path):
+    src_dir = FIXTURES / "siblings"
+    for name in ("agent-file.c", "agent-cmds.c"):
+        shutil.copy(src_dir / name, tmp_path / name)
+    path = tmp_path / "agent-file.c"
+    parsed = parse_source(SourceFile(str(path), "qga/agent-file.c", path.read_bytes()), PROFILE)
+    assert not parsed.has_errors
+    client, scratch = [classify_size(s, parsed) for s in find_sites(parsed)]
+    assert client.cls == "large"
+    assert "qga/agent-cmds.c:" in client.evidence and "qmp_agent_file_read" in client.evidence
+    # a constant from a sibling caller is no bound: callers elsewhere in the tree are not seen
+    assert scratch.cls == "unknown"
+
+
+def test_without_sibling_callers_a_parameter_stays_unknown(tmp_path):
+    shutil.copy(FIXTURES / "siblings" / "agent-file.c", tmp_path / "agent-file.c")
+    path = tmp_path / "agent-file.c"
+    parsed = parse_source(SourceFile(str(path), "agent-file.c", path.read_bytes()), PROFILE)
+    client, _scratch = [classify_size(s, parsed) for s in find_sites(parsed)]
+    assert client.cls == "unknown"
+
+
+def test_field_set_above_the_limit_in_a_sibling_file(tmp_path):
+    for name in ("session.h", "session-setup.c", "session-queue.c"):
+        shutil.copy(FIXTURES / "siblings" / name, tmp_path / name)
+    path = tmp_path / "session-queue.c"
+    data = path.read_bytes()
+    parsed = parse_source(SourceFile(str(path), "tools/session-queue.c", data), PROFILE)
+    facts = headers.header_facts(str(path), data, tmp_path, PROFILE)
+    big, small = [classify_size(s, parsed, facts=facts) for s in find_sites(parsed)]
+    # 256 pages of at least 4096 bytes plus the header
+    assert big.cls == "large" and "tools/session-setup.c:" in big.evidence and "bufsize" in big.evidence
+    # a small value set elsewhere is no bound: other writers are not all seen
+    assert small.cls == "unknown"
+
+
+def test_host_page_size_is_a_lower_bound_only():
+    src = ("static void f(void)\n{\n    g_free(g_malloc(qemu_real_host_page_size()));\n"
+           "    g_free(g_malloc(2 * getpagesize()));\n}\n")
+    one_page, two = sizes(src)
+    assert one_page.cls == "unknown"
+    assert two.cls == "large" and "at least 4096" in two.evidence

@@ -31,6 +31,16 @@ table says (rules/allocators.toml `size`), then evaluated to an interval
   codemod.analysis.props), QMP command handler arguments, QDict values;
 * `x += e` with e >= 1 in an endless loop (`for (;;)`) around the read and
   no reset there: the data alone decides how far x grows.
+* other untrusted sources: sizes of files the user names (get_file_size,
+  load_image*), options parsed by cvtnum/qemu_strto*/qemu_opt_get_*, the
+  kernel's answers (ioctl, read), linux-user syscall arguments (abi_long
+  parameters), packet and I/O vector lengths, snapshot counts of an image;
+  a value a helper of the file stores through `&x`;
+* across files: callers of a non-static function and writes of a field in
+  the other C files of the directory (codemod.analysis.siblings), for
+  guest/user data or a value above the limit only (other callers are not seen);
+* a global assigned just before the allocation with no call between; sizeof
+  of a type only partly known is at least the size of its known members.
 
 Unknown variables are assumed non-negative (sizes are size_t). Everything
 here works on the tree of one file plus SizeFacts (types, constants,
@@ -109,6 +119,16 @@ def system_types() -> tuple[dict[str, tuple[int, int]], dict[str, dict[str, int]
         if "fields" in spec:
             offsets[name] = {k: int(v) for k, v in spec["fields"].items()}
     return layouts, offsets
+
+
+@lru_cache(maxsize=1)
+def system_constants() -> dict[str, tuple[int, str]]:
+    """name -> (value, where it is defined) from rules/system-types.toml [constants]:
+    macros of system headers (the Xen libraries, ...) the tree uses but does not define."""
+    from codemod.rulesdata import builtin_rules_dir
+
+    data = tomllib.loads((builtin_rules_dir() / "system-types.toml").read_text(encoding="utf-8"))
+    return {name: (int(spec["value"]), str(spec["from"])) for name, spec in data.get("constants", {}).items()}
 
 
 # qemu/queue.h heads and links used as field types: QTAILQ_HEAD(, T) ...
@@ -726,6 +746,15 @@ _RESULT_SOURCES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^(lduw|ldl|ldq|ldub)_(le_|be_)?(pci_)?dma$"), "read from guest memory by {f}"),
     # QDicts hold monitor command (HMP) and command line arguments
     (re.compile(r"^qdict_get_(try_)?(int|uint)$"), "monitor/command-line argument read by {f}"),
+    (re.compile(r"^qemu_opt_get_(number|size)(_del)?$"), "user option read by {f}"),
+    # qemu-img / qemu-io parse their size arguments with cvtnum
+    (re.compile(r"^cvtnum(_full)?$"), "user argument parsed by {f}"),
+    # the size of a file the user names (-kernel, -initrd, -dtb, -bios, image files)
+    (re.compile(r"^(get_image_size|get_file_size|load_image(_size|_targphys\w*|_mr|_gzipped\w*)?|load_elf\w*|"
+                r"load_uimage\w*|load_ramdisk\w*)$"), "size of a file the user names, from {f}"),
+    (re.compile(r"^bdrv_snapshot_list$"), "number of snapshots in the disk image, from {f}"),
+    # the total length of an I/O vector: guest request or network packet data
+    (re.compile(r"^iov_size$"), "total length of an I/O vector (guest or peer data), from {f}"),
 ]
 
 # function -> (buffer argument index, description)
@@ -746,6 +775,12 @@ _FILL_SOURCES: dict[str, tuple[int, str]] = {
     "bdrv_co_pread": (3, "read from the disk image by {f}"),
     "blk_pread": (3, "read from the disk image by {f}"),
     "blk_co_pread": (3, "read from the disk image by {f}"),
+    "parse_uint_full": (1, "parsed from text (user option or external input) by {f}"),
+    "parse_uint": (1, "parsed from text (user option or external input) by {f}"),
+    # what the kernel, a device or a file answers: not bounded by QEMU
+    "ioctl": (2, "answer of the kernel/device to {f}"),
+    "read": (1, "read from a file descriptor by {f}"),
+    "pread": (1, "read from a file descriptor by {f}"),
     "be16_to_cpus": (0, "external field decoded in place by {f}"),
     "be32_to_cpus": (0, "external field decoded in place by {f}"),
     "be64_to_cpus": (0, "external field decoded in place by {f}"),
@@ -768,7 +803,15 @@ def _result_source(fname: str) -> str | None:
     return None
 
 
+# string-to-number parsers with an out-parameter: user options, monitor
+# arguments, text from files and the environment
+_FILL_PARSE_RE = re.compile(r"^qemu_strto(i|ui|l|ul|i64|u64|sz|sz_MiB|sz_metric)$")
+_FILL_PARSE_IDX = {"qemu_strtosz": 2, "qemu_strtosz_MiB": 2, "qemu_strtosz_metric": 2}
+
+
 def _fill_source(fname: str) -> tuple[int, str] | None:
+    if _FILL_PARSE_RE.match(fname):
+        return _FILL_PARSE_IDX.get(fname, 3), f"parsed from text (user option or external input) by {fname}"
     if fname in _FILL_SOURCES:
         idx, desc = _FILL_SOURCES[fname]
         return idx, desc.format(f=fname)
@@ -891,9 +934,11 @@ class _FunctionIndex:
                 arg = n.child_by_field_name("argument")
                 parent = n.parent
                 # &x passed to a fill function is recorded by _call_writes
-                if arg is not None and not (parent is not None and parent.type == "argument_list"
-                                            and _fill_source(_callee(data, parent.parent) or "")):
-                    self.writes.append(_Write(n.start_byte, n.end_byte, _norm(_text(data, arg)), "&"))
+                in_call = parent is not None and parent.type == "argument_list"
+                if arg is not None and not (in_call and _fill_source(_callee(data, parent.parent) or "")):
+                    # the call it is handed to (value) is where an out-parameter write is looked up
+                    self.writes.append(_Write(n.start_byte, n.end_byte, _norm(_text(data, arg)), "&",
+                                              parent.parent if in_call else None))
             stack.extend(n.children)
         self.writes.sort(key=lambda w: w.offset)
 
@@ -1005,6 +1050,17 @@ class _FileIndex:
                 self.field_writes.setdefault(_text(data, fld), []).append((assign, fn))
         self.macro_text = [_text(data, m) for m in caps.get("macro", ())]
         self._seen: dict[str, bool] = {}
+        self._defs: dict[str, list[tree_sitter.Node]] | None = None
+
+    def definitions(self, name: str) -> list[tree_sitter.Node]:
+        """Function definitions of this file named `name`."""
+        if self._defs is None:
+            self._defs = {}
+            for fn in self._fns:
+                n = function_name(fn, self.ctx.data)
+                if n:
+                    self._defs.setdefault(n, []).append(fn)
+        return self._defs.get(name, [])
 
     def enclosing(self, offset: int) -> tree_sitter.Node | None:
         i = bisect.bisect_right(self._fn_starts, offset) - 1
@@ -1055,6 +1111,7 @@ class _FileContext:
         self._filled: dict[str, tuple[int, str, str]] | None = None
         self._var_memo: dict[tuple[int, str, int, int], Val] = {}
         self.budget = 0  # evaluations across functions left for the current site
+        self.limit = DEFAULT_LIMIT  # the site's small/large limit
         self._param_memo: dict[tuple[int, int, int], Val] = {}
         self._field_memo: dict[tuple[str, str, int], Val | None] = {}
         self._fn_by_node: dict[int, tree_sitter.Node] = {}
@@ -1111,6 +1168,15 @@ class _FileContext:
         if origin is None:
             return _const(size)
         return Val(size, size, True, (f"{base}: {origin}",))
+
+    def partly_sized(self, shown: str, ref: TypeRef | None) -> Val:
+        """sizeof of a type whose layout is not fully known: unknown, but at
+        least as large as its known members."""
+        why = self.unknown_size(shown, ref)
+        lo = self.min_size_ref(ref) if ref is not None else 0
+        if lo <= 0:
+            return _unknown(why)
+        return Val(lo, None, True, (f"{shown} >= {lo} from its known members; {why.split(': ', 1)[-1]}",), None, why)
 
     def unknown_size(self, shown: str, ref: TypeRef | None) -> str:
         if ref is None:
@@ -1169,6 +1235,9 @@ class _FileContext:
         texts = self.facts.constants.get(name)
         if texts is None:
             v = _BUILTIN_CONSTANTS.get(name)
+            if v is None and name in system_constants():
+                v, origin = system_constants()[name]
+                return Val(v, v, True, (f"{name} = {v}: {origin} (rules/system-types.toml)",))
             return _const(v) if v is not None else None
         if name in self._const_active:
             return None
@@ -1222,6 +1291,34 @@ class _FileContext:
                 return None
             size *= v.hi  # variants of a #define: the largest layout counts
         return size, elem[1]
+
+    def min_size_ref(self, ref: TypeRef, depth: int = 0) -> int:
+        """A lower bound of sizeof(ref) when the exact layout is not known:
+        the known members alone (`uint8_t buf[0x8000]` beside a member of a
+        type defined nowhere the analysis looks). 0 when nothing is known."""
+        if depth > 24:
+            return 0
+        exact = self.sizeof_ref(ref, depth)
+        if exact is not None:
+            return exact
+        base, ptr, dims = ref
+        if ptr:
+            size = 8
+        elif base in self.facts.typedefs:
+            size = self.min_size_ref(self.facts.typedefs[base], depth + 1)
+        else:
+            rec = base if base in self.facts.records else _implicit_tag(base)
+            if rec not in self.facts.records:
+                return 0
+            union = rec.startswith("union ")
+            parts = [0 if bits else self.min_size_ref(fref, depth + 1) for _n, fref, bits in self.facts.records[rec][1]]
+            size = max(parts, default=0) if union else sum(parts)
+        for d in dims:
+            v = self.eval_text(d) if d else None
+            if v is None or v.lo is None or v.lo < 0:
+                return 0
+            size *= v.lo
+        return size
 
     def size_align(self, key: str, depth: int = 0) -> tuple[int, int] | None:
         if key in _SCALARS:
@@ -1555,7 +1652,7 @@ class _Evaluator:
             ref = self._typeref(tnode)
             size = self.ctx.sizeof_ref(ref) if ref else None
             if size is None:
-                return _unknown(self.ctx.unknown_size(self._short(node), ref))
+                return self.ctx.partly_sized(self._short(node), ref)
             return self.ctx.sized(size, ref)
         expr = node.child_by_field_name("value")
         while expr is not None and expr.type == "parenthesized_expression" and expr.named_children:
@@ -1570,7 +1667,7 @@ class _Evaluator:
             return _const(len(_c_string_bytes(self.text(expr))) + 1)
         size = self.ctx.sizeof_ref(ref) if ref else None
         if size is None:
-            return _unknown(self.ctx.unknown_size(self._short(node), ref))
+            return self.ctx.partly_sized(self._short(node), ref)
         return self.ctx.sized(size, ref)
 
     def _typeref(self, tnode: tree_sitter.Node | None) -> TypeRef | None:
@@ -1670,6 +1767,16 @@ class _Evaluator:
                     self.active.discard((name, -1))
                 if v.hi is not None:
                     return v_with_note(v, f"{name}: const global")
+            if gtype is not None and (name, self.at) not in self.active:
+                # `len = sizeof(uint16_t); p = g_malloc0(len);`: an assignment just before,
+                # with no call between that could change the global
+                self.active.add((name, self.at))
+                try:
+                    local = self._global_value(name)
+                finally:
+                    self.active.discard((name, self.at))
+                if local is not None:
+                    return self._type_bound(local, gtype)
             v = _unknown(f"{name}: global variable, not bounded" if gtype else f"{name}: not a known constant")
             return self._type_bound(v, gtype)
         return self._variable(name, local)
@@ -1733,7 +1840,10 @@ class _Evaluator:
                 src = f"{path}: argument of the QMP command handler {fn.name}, chosen by the client"
                 vals.append(_unknown(src, taint=src))
             else:
-                vals.append(self._param_from_callers(fn, decl, path))
+                pv = self._param_from_callers(fn, decl, path)
+                if pv.hi is None and not pv.taint:
+                    pv = self._param_source(fn, decl, path) or pv
+                vals.append(pv)
         for w in writes:
             vals.append(self._write_value(w, path))
         if decl is not None and not decl.is_param and not writes:
@@ -1781,11 +1891,49 @@ class _Evaluator:
                 return Val(0, rhs.hi, False, (f"{path} masked at line {line}",))
             return _unknown(f"{path}: updated at line {line}")
         if w.kind == "&":
+            out = self._out_param(w, path) if w.value is not None else None
+            if out is not None:
+                return out
             return _unknown(f"{path}: address taken at line {line}, written elsewhere")
         grows = self._growth(w, path, line)
         if grows is not None:
             return grows
         return _unknown(f"{path}: updated at line {line} ({w.op or w.kind})")
+
+    def _out_param(self, w: _Write, path: str) -> Val | None:
+        """`f(..., &x)` with f defined in this file: what f stores through that
+        parameter (`*result = be32_to_cpu(buf);`). Only guest/image/user data
+        is taken from there (that path exists); anything else stays unknown,
+        since f may also leave x untouched."""
+        ctx = self.ctx
+        call = w.value
+        fname = _callee(ctx.data, call)
+        if not fname or self.hops >= _MAX_HOPS or ctx.budget <= 0:
+            return None
+        args = call.child_by_field_name("arguments")
+        nodes = [a for a in args.named_children if a.type != "comment"] if args is not None else []
+        idx = next((i for i, a in enumerate(nodes) if a.start_byte <= w.offset < a.end_byte), None)
+        defs = ctx.index.definitions(fname)
+        if idx is None or len(defs) != 1:
+            return None
+        callee = ctx.function(defs[0])
+        if idx >= len(callee.params) or len(callee.params) != len(nodes):
+            return None
+        pname = callee.params[idx].name
+        for cw in callee.writes:
+            if cw.kind not in ("=", "fill") or cw.path not in (f"*{pname}", f"{pname}[0]", f"(*{pname})"):
+                continue
+            ctx.budget -= 1
+            if cw.kind == "fill":
+                v = _unknown(cw.source or "", taint=cw.source)
+            else:
+                ev = _Evaluator(ctx, ctx.data, callee, cw.offset, self.depth + 2, hops=self.hops + 1)
+                v = ev.eval(cw.value)
+            if v.taint:
+                why = (f"{path}: stored by {fname}() at line {self.line(cw.offset)} "
+                       f"(called at line {self.line(call.start_byte)}); {v.taint}")
+                return Val(v.lo, v.hi, v.reach, v.notes, why, None)
+        return None
 
     def _growth(self, w: _Write, path: str, line: int) -> Val | None:
         """`x += e` / `x++`: the value before the write combined with e.
@@ -1851,8 +1999,12 @@ class _Evaluator:
                     v = self._write_value(w, path)
                     if v.taint:
                         return self._type_bound(v, ref)
-        if node.type == "field_expression" and not self._local_struct(path):
-            prov = self._field_provenance(node, path)
+        if node.type == "field_expression":
+            prov = None
+            if not self._local_struct(path):
+                prov = self._field_provenance(node, path)
+            elif self._handed_out(path):
+                prov = self._field_provenance(node, path, writes_only=True)
             if prov is not None:
                 return self._type_bound(prov, ref)
         if self.fn is None:
@@ -1870,8 +2022,41 @@ class _Evaluator:
         d = self.fn.decl_of(_base_of(path), self.at)
         return d is not None and not d.is_param and d.type[1] == 0 and not d.type[2]
 
+    def _handed_out(self, path: str) -> bool:
+        """`&in` of a local struct handed to a call (an option parser through a
+        function pointer): functions that assign the field through a pointer
+        may be writing this very struct."""
+        base = _base_of(path)
+        if self.fn is None:
+            return False
+        loops = self.ctx.loops_around(self.fn, self.at)
+        # handed out before the read, or anywhere in a loop around it
+        return any(w.kind == "&" and w.path == base and w.value is not None
+                   and (w.offset < self.at or any(lo <= w.offset < hi for lo, hi in loops))
+                   for w in self.fn.writes)
+
     # Calls that cannot change a structure they are handed a member of.
     _HARMLESS_CALLS = re.compile(r"^(g_free|qemu_vfree|free|g_assert|assert|trace_\w+|qemu_log\w*|error_\w+|warn_report\w*|info_report\w*)$")
+
+    def _global_value(self, name: str) -> Val | None:
+        """A global's value from the assignment in this function that dominates
+        the read, when no write and no call (which may write any global) lies between."""
+        fn = self.fn
+        assert fn is not None
+        killer = None
+        for w in fn.writes:
+            if w.offset >= self.at:
+                break
+            if w.path == name and w.kind == "=" and _dominates(fn.fn, w, self.at):
+                killer = w
+        if killer is None or any(lo <= killer.offset < hi for lo, hi in self.ctx.loops_around(fn, self.at)):
+            return None
+        if any(killer.end <= w.offset < self.at and _path_overlaps(w.path, name) for w in fn.writes):
+            return None
+        if any(killer.end <= off < self.at and not self._HARMLESS_CALLS.match(callee) for off, callee, _ in fn.calls):
+            return None
+        # the allocation itself is a call after the write: only calls strictly before `at` count
+        return self._write_value(killer, name)
 
     def _local_path_value(self, path: str) -> Val | None:
         """`s->n = X; ... g_malloc(s->n)`: the value of the assignment that
@@ -1900,6 +2085,22 @@ class _Evaluator:
         for w in after[1:]:
             v = v_union(v, self._write_value(w, path))
         return v
+
+    def _param_source(self, fn: _FunctionIndex, decl: _Decl, path: str) -> Val | None:
+        """Parameters whose kind says where their values come from, when the
+        callers in this file do not bound them."""
+        base, ptr, _dims = decl.type
+        if ptr == 0 and base in ("abi_long", "abi_ulong"):
+            # linux-user/bsd-user: abi_long values are the guest program's syscall arguments
+            src = f"{path}: guest syscall argument ({base} parameter of {fn.name})"
+            return _unknown(src, taint=src)
+        p = fn.params
+        if (ptr == 0 and len(p) == 3 and decl is p[2] and p[0].type[:2] == ("NetClientState", 1)
+                and p[1].type[1] == 1 and base in ("size_t", "ssize_t", "int", "unsigned int")):
+            # NetClientInfo.receive(nc, buf, size): size is the length of a packet from the peer
+            src = f"{path}: length of a network packet, parameter of the receive handler {fn.name}"
+            return _unknown(src, taint=src)
+        return None
 
     def _param_from_callers(self, fn: _FunctionIndex, decl: _Decl, path: str) -> Val:
         """A parameter's entry value from the calls of its function in this file.
@@ -1944,10 +2145,41 @@ class _Evaluator:
                 lines = ", ".join(str(ln) for _, ln in seen[:4]) + (", ..." if len(seen) > 4 else "")
                 note = f"{path}: parameter of static {fn.name}, at most {u.hi} from every call (line {lines})"
                 result = Val(u.lo, u.hi, u.reach, (note,), None, None)
+        if not result.taint and result.hi is None and not fn.is_static and self.hops <= 1:
+            result = self._param_from_siblings(fn, idx, path) or result
         ctx._param_memo[key] = result
         return result
 
-    def _field_provenance(self, node: tree_sitter.Node, path: str) -> Val | None:
+    def _param_from_siblings(self, fn: _FunctionIndex, idx: int, path: str) -> Val | None:
+        """Callers of a non-static function in the other C files of its
+        directory (codemod.analysis.siblings): one passing guest/image/user
+        data taints the parameter. Bounds are not taken from there (callers
+        elsewhere in the tree are not seen)."""
+        from codemod.analysis import siblings
+
+        ctx = self.ctx
+        for sparsed in siblings.sibling_callers(ctx.parsed.source.path, ctx.parsed.source.display, fn.name):
+            sctx = _FileContext(sparsed, file_facts(sparsed).layered(ctx.facts))
+            shown = sparsed.source.display
+            for call, caller in sctx.index.calls.get(fn.name, [])[:_MAX_CALLERS]:
+                args = call.child_by_field_name("arguments")
+                nodes = [a for a in args.named_children if a.type != "comment"] if args is not None else []
+                if caller is None or len(nodes) != len(fn.params) or ctx.budget <= 0:
+                    continue
+                ctx.budget -= 1
+                sctx.budget = ctx.budget
+                ev = _Evaluator(sctx, sctx.data, sctx.function(caller), call.start_byte, self.depth + 2,
+                                hops=self.hops + 1)
+                v = ev.eval(nodes[idx])
+                ctx.budget = min(ctx.budget, sctx.budget)
+                if v.taint:
+                    line = sparsed.source.line_col(call.start_byte)[0]
+                    why = (f"{path}: parameter of {fn.name}, given {ev._short(nodes[idx])} at {shown}:{line}; "
+                           f"{v.taint}")
+                    return Val(v.lo, v.hi, v.reach, v.notes, why, None)
+        return None
+
+    def _field_provenance(self, node: tree_sitter.Node, path: str, writes_only: bool = False) -> Val | None:
         """Where a field's value comes from outside the reading function.
 
         A user-settable device property (codemod.analysis.props), a struct
@@ -1965,9 +2197,20 @@ class _Evaluator:
         inner = self.type_of(arg)
         if inner is not None and op is not None and self.text(op) == "->":
             inner = self._deref(inner)
+        if (fname == "iov_len" and not writes_only and inner is not None
+                and ctx.resolve_typedef(inner)[:2] == ("struct iovec", 0)):
+            # I/O vectors describe guest requests and network packets: their lengths are the data's
+            why = f"{path}: length of an I/O vector element (guest or peer data)"
+            return _unknown(why, taint=why)
         rec = ctx.record_of(inner) if inner is not None else None
         if rec is None:
             return None
+        if writes_only:
+            key = (rec, fname, self.hops + 100)
+            if key not in ctx._field_memo:
+                ctx._field_memo[key] = None
+                ctx._field_memo[key] = self._field_writes(rec, fname, node, path) if self.hops < _MAX_HOPS else None
+            return ctx._field_memo[key]
         names = [inner[0]]
         tag = rec.split(" ", 1)[1] if " " in rec else rec
         if not tag.startswith("<") and tag not in names:
@@ -1998,12 +2241,34 @@ class _Evaluator:
         return _unknown(why, taint=why)
 
     def _field_writes(self, rec: str, fname: str, node: tree_sitter.Node, path: str) -> Val | None:
-        """An assignment to this field (of this struct type) anywhere in the file from tainted data."""
-        ctx = self.ctx
+        """An assignment to this field (of this struct type) anywhere in the
+        file, or in the other C files of its directory when the type is not
+        private to the file, from tainted data or of a value above the limit."""
+        hit = self._field_writes_in(self.ctx, rec, fname, node, path, "")
+        # other files only for a field read at the allocation itself (hops 0): deeper
+        # chains across files cost more than they tell
+        if hit is not None or self.hops > 0 or rec in file_facts(self.ctx.parsed).records or self.ctx.budget <= 0:
+            return hit
+        from codemod.analysis import siblings
+
+        disp = self.ctx.parsed.source.display
+        for sparsed in siblings.sibling_field_writers(self.ctx.parsed.source.path, disp, fname):
+            sctx = _FileContext(sparsed, file_facts(sparsed).layered(self.ctx.facts))
+            sctx.budget, sctx.limit = self.ctx.budget, self.ctx.limit
+            shown = sparsed.source.display
+            hit = self._field_writes_in(sctx, rec, fname, node, path, shown)
+            self.ctx.budget = min(self.ctx.budget, sctx.budget)
+            if hit is not None or self.ctx.budget <= 0:
+                return hit
+        return None
+
+    def _field_writes_in(self, ctx: _FileContext, rec: str, fname: str, node: tree_sitter.Node, path: str,
+                         where: str) -> Val | None:
+        big: Val | None = None
         for assign, wfn in ctx.index.field_writes.get(fname, []):
             if ctx.budget <= 0:
-                return None
-            if self.data is ctx.data and assign.start_byte <= node.start_byte < assign.end_byte:
+                return big
+            if ctx is self.ctx and self.data is ctx.data and assign.start_byte <= node.start_byte < assign.end_byte:
                 continue
             left = assign.child_by_field_name("left")
             right = assign.child_by_field_name("right")
@@ -2019,17 +2284,23 @@ class _Evaluator:
                 continue
             ctx.budget -= 1
             v = ev.eval(right)
+            aop = assign.child_by_field_name("operator")
+            op = ev.text(aop) if aop is not None else "="
+            line = ctx.parsed.source.line_col(assign.start_byte)[0]
+            at = f"{where}:{line}" if where else f"line {line}"
             if v.taint:
-                line = self.line(assign.start_byte)
-                aop = assign.child_by_field_name("operator")
-                op = ev.text(aop) if aop is not None else "="
                 if op != "=":
                     # `f += x`: x is what is added, not the field's value, which has no bound
-                    why = f"{path}: field {fname} grows by {ev._short(right)} at line {line}; {v.taint}"
+                    why = f"{path}: field {fname} grows by {ev._short(right)} at {at}; {v.taint}"
                     return Val(None, None, True, v.notes, why, None)
-                why = f"{path}: field {fname} is set from {ev._short(right)} at line {line}; {v.taint}"
+                why = f"{path}: field {fname} is set from {ev._short(right)} at {at}; {v.taint}"
                 return Val(v.lo, v.hi, v.reach, v.notes, why, None)
-        return None
+            if big is None and op == "=" and v.lo is not None and v.lo > ctx.limit:
+                # that assignment alone makes the field hold more than the limit
+                # (kept while a write from guest/image data, the stronger evidence, is looked for)
+                note = f"{path}: field {fname} is set to {ev._short(right)} (>= {v.lo}) at {at}"
+                big = Val(v.lo, v.hi, v.reach, (note,), None, None)
+        return big
 
     def _offsetof(self, texts: list[str]) -> Val:
         off = self.ctx.offset_of(texts[0], _norm(texts[1])) if len(texts) == 2 else None
@@ -2085,6 +2356,10 @@ class _Evaluator:
                 return _combine(0, None, a.reach, a)
             hi = 1 << max(a.hi - 1, 0).bit_length() if fname == "pow2ceil" else a.hi
             return _combine(0, hi, a.reach, a)
+        if fname in ("getpagesize", "qemu_real_host_page_size") and not args:
+            # 4 KiB pages at least on every host QEMU runs on (64 KiB on some arm64/ppc64 hosts)
+            return Val(4096, None, True, (f"{fname}(): a host page, at least 4096",), None,
+                       f"{fname}(): host page size, not one value")
         src = _result_source(fname)
         if src is not None:
             ev = f"{src} at line {line}" if line else src
@@ -2476,6 +2751,7 @@ def classify_size(site: "Site", parsed: ParsedFile, *, limit: int = DEFAULT_LIMI
 def _classify(site, parsed: ParsedFile, limit: int, facts: SizeFacts | None) -> SizeInfo:
     ctx = _context(parsed, facts)
     ctx.budget = _BUDGET
+    ctx.limit = limit
     data = ctx.data
     fn = ctx.function(site.function) if site.function is not None else None
     at = site.call.start_byte
@@ -2508,7 +2784,7 @@ def _classify(site, parsed: ParsedFile, limit: int, facts: SizeFacts | None) -> 
             ref = _Evaluator(ctx, snippet[0], fn, at).type_of(snippet[1]) if snippet else None
         size = ctx.sizeof_ref(ref) if ref is not None else None
         if size is None:
-            return _unknown(ctx.unknown_size(f"sizeof({texts[i] if i < len(texts) else '?'})", ref))
+            return ctx.partly_sized(f"sizeof({texts[i] if i < len(texts) else '?'})", ref)
         return ctx.sized(size, ref)
 
     kind = site.allocator.size

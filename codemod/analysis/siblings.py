@@ -1,0 +1,113 @@
+"""The other C files of a file's directory, for provenance across files.
+
+A non-static function's callers often live beside it (qga/commands.c calls
+the handlers' helpers in qga/commands-posix.c; block/ drivers share helpers
+in one directory). Size analysis asks here for the sibling files that call
+a function by name: the directory's texts are read once per process, a
+byte search picks the files that name the function followed by `(`, and
+only those are parsed (kept for the last few files asked for). Files of
+other directories are not looked at: the cost stays bounded by one
+directory, and a caller found here is evidence, never a proof that there
+are no others.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections import OrderedDict
+from functools import lru_cache
+
+from codemod.cparse import MacroProfile, ParsedFile, parse_source
+from codemod.source import SourceFile
+
+_MAX_FILES = 4  # sibling files parsed for one question
+_PARSED_KEEP = 16
+_PARSED: OrderedDict[str, ParsedFile | None] = OrderedDict()
+
+
+@lru_cache(maxsize=32)
+def _dir_texts(dirpath: str) -> tuple[tuple[str, bytes], ...]:
+    """(path, bytes) of the .c files of a directory (read once per process)."""
+    out = []
+    try:
+        names = sorted(os.listdir(dirpath))
+    except OSError:
+        return ()
+    for name in names:
+        if not name.endswith(".c"):
+            continue
+        path = os.path.join(dirpath, name)
+        try:
+            with open(path, "rb") as f:
+                out.append((path, f.read()))
+        except OSError:
+            continue
+    return tuple(out)
+
+
+@lru_cache(maxsize=1)
+def _profile() -> MacroProfile:
+    from codemod.rulesdata import builtin_rules_dir
+
+    return MacroProfile.load(builtin_rules_dir() / "qemu-macros.toml")
+
+
+def _parsed(path: str, display: str, data: bytes) -> ParsedFile | None:
+    key = f"{path}\0{display}"
+    if key in _PARSED:
+        _PARSED.move_to_end(key)
+        return _PARSED[key]
+    try:
+        parsed: ParsedFile | None = parse_source(SourceFile(path, display, data), _profile())
+    except Exception:  # a file the parser cannot take is no evidence
+        parsed = None
+    _PARSED[key] = parsed
+    while len(_PARSED) > _PARSED_KEEP:
+        _PARSED.popitem(last=False)
+    return parsed
+
+
+def _display(display: str, other: str) -> str:
+    """How a sibling is shown: beside `display`, the way the scanned file is."""
+    head = display.rsplit("/", 1)[0] if "/" in display else ""
+    return f"{head}/{os.path.basename(other)}" if head else os.path.basename(other)
+
+
+def sibling_callers(path: str, display: str, name: str) -> list[ParsedFile]:
+    """Parsed files beside `path` (same directory, not `path` itself) whose
+    text calls `name`; at most a few, in name order. `display` is how `path`
+    is shown; siblings are shown beside it."""
+    if not path or not name:
+        return []
+    real = os.path.realpath(path)
+    rx = re.compile(rb"\b" + re.escape(name.encode()) + rb"\s*\(")
+    out: list[ParsedFile] = []
+    for other, data in _dir_texts(os.path.dirname(real)):
+        if other == real or not rx.search(data):
+            continue
+        parsed = _parsed(other, _display(display, other), data)
+        if parsed is not None:
+            out.append(parsed)
+        if len(out) >= _MAX_FILES:
+            break
+    return out
+
+
+def sibling_field_writers(path: str, display: str, field: str) -> list[ParsedFile]:
+    """Parsed files beside `path` whose text assigns a member named `field`
+    (`x->field = ...`, `x.field += ...`); at most a few, in name order."""
+    if not path or not field:
+        return []
+    real = os.path.realpath(path)
+    rx = re.compile(rb"(->|\.)\s*" + re.escape(field.encode()) + rb"\s*([-+*/|&]?=)(?!=)")
+    out: list[ParsedFile] = []
+    for other, data in _dir_texts(os.path.dirname(real)):
+        if other == real or not rx.search(data):
+            continue
+        parsed = _parsed(other, _display(display, other), data)
+        if parsed is not None:
+            out.append(parsed)
+        if len(out) >= _MAX_FILES:
+            break
+    return out

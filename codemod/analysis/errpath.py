@@ -57,6 +57,9 @@ class ErrorConvention:
     # Returning directly: releases the function's cleanup labels perform
     # that the return would skip (a human must add them: stub).
     undo: tuple[str, ...] = ()
+    # Releases the failure block performs itself before returning, copied
+    # from the function's other exits: (callee, arguments), one line each.
+    release: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     @property
     def can_fail(self) -> bool:
@@ -908,9 +911,168 @@ def _released_on_the_way(body, data: bytes, text: str, end: int) -> bool:
     return False
 
 
+def in_scope(fn, data: bytes, name: str, site: int) -> bool:
+    """`name` can be used at `site`: a parameter, a local declared before the
+    site in a block enclosing it, or no local at all (a global, a macro)."""
+    if name in param_names(fn, data):
+        return True
+    body = fn.child_by_field_name("body")
+    decls = []
+    for n in _walk(body):
+        if n.type == "declaration" and any(
+                (i := declarator_identifier(d)) is not None and _text(i, data) == name
+                for d in n.children_by_field_name("declarator")):
+            decls.append(n)
+    if not decls:
+        return True
+    for d in decls:
+        scope = d.parent
+        if d.start_byte < site and scope is not None and scope.start_byte <= site < scope.end_byte:
+            return True
+    return False
+
+
+def _arg_identifiers(call, data: bytes) -> list[str]:
+    """Variables a call's arguments read (not field names, not callees)."""
+    args = call.child_by_field_name("arguments")
+    out: list[str] = []
+    for a in (args.named_children if args is not None else []):
+        for n in _walk(a):
+            if n.type == "identifier" and not (n.parent is not None and n.parent.type == "call_expression"
+                                               and n.parent.child_by_field_name("function") == n):
+                name = _text(n, data)
+                if name not in out:
+                    out.append(name)
+    return out
+
+
+def _dominates_site(node, site: int) -> bool:
+    """node runs on every path to `site` that gets there: it sits in a block
+    enclosing the site, outside any branch, loop body or short-circuit arm."""
+    n = node
+    while n.parent is not None:
+        p = n.parent
+        if p.type in ("compound_statement", "case_statement"):
+            return p.start_byte <= site < p.end_byte
+        if p.type == "if_statement" and n != p.child_by_field_name("condition"):
+            return False
+        if p.type in ("for_statement", "while_statement", "do_statement") and n == p.child_by_field_name("body"):
+            return False
+        if p.type in ("conditional_expression", "else_clause") and n != p.child_by_field_name("condition"):
+            return False
+        if p.type == "binary_expression":
+            op = p.child_by_field_name("operator")
+            if op is not None and op.type in ("&&", "||") and n == p.child_by_field_name("right"):
+                return False
+        n = p
+    return False
+
+
+def _changed_between(data: bytes, start: int, end: int, names: list[str], keys: list[str],
+                     acquire: re.Pattern | None) -> str | None:
+    """A variable the release reads is given another value (assigned, passed
+    by address), or an object it names is overwritten, between the site and
+    the release: the copy would release something else. "acquire" when an
+    acquire named like the release takes it again there."""
+    region = data[start:end]
+    for name in names:
+        k = re.escape(name.encode())
+        if acquire is not None and re.search(rb"(?<!\w)(?:" + acquire.pattern.encode() + rb")\s*\([^;]*(?<![\w>.])"
+                                             + k + rb"(?!\w)", region):
+            return "acquire"
+        if re.search(rb"(?<![\w>.])" + k + rb"\s*(?:[-+*/%&|^]|<<|>>)?=(?!=)|(?<![\w>.])" + k + rb"\s*(?:\+\+|--)"
+                     rb"|(?:\+\+|--)\s*" + k + rb"(?!\w)|&\s*" + k + rb"(?![\w\[])(?!\s*(?:->|\.))", region):
+            return name
+    for key in keys:
+        k = re.escape(key.encode()).replace(rb"\->", rb"\s*->\s*").replace(rb"\.", rb"\s*\.\s*")
+        if re.search(rb"(?<![\w>.])" + k + rb"\s*=(?!=)", region):
+            return key
+    return None
+
+
+def _copyable_release(fn, data: bytes, site: int, text: str) -> tuple[str, object]:
+    """("copy", (callee, args)) when the release statement `text` can run in
+    the failure block as written; ("drop", None) when it cannot concern the
+    site (it names a local not in scope there); ("keep", why) otherwise."""
+    body = fn.child_by_field_name("body")
+    occurrences = [n for n in _walk(body) if n.type == "expression_statement" and n.start_byte > site
+                   and _text(n, data) == text and n.named_child_count
+                   and n.named_children[0].type == "call_expression"]
+    if not occurrences:
+        return "keep", "not a single call"
+    call = occurrences[0].named_children[0]
+    callee = _text(call.child_by_field_name("function"), data)
+    names = _arg_identifiers(call, data)
+    for name in names:
+        if not in_scope(fn, data, name, site):
+            return "drop", None
+    arglist = call.child_by_field_name("arguments")
+    args = [a for a in (arglist.named_children if arglist is not None else []) if a.type != "comment"]
+    keys = [k for k in (_key(a, data) for a in args) if k not in names and re.fullmatch(r"[\w.>\-]+", k)]
+    acq = _acquire_re(callee)
+    for occ in occurrences:
+        changed = _changed_between(data, site, occ.start_byte, names, keys, acq)
+        if changed == "acquire":
+            return "drop", None  # it releases what a later acquire takes
+        if changed is not None:
+            return "keep", f"'{changed}' changes before {callee}"
+    # What it releases must be taken on every path to the site: an acquire
+    # named like it, `&key` handed to a call, or `key = call()` dominating it.
+    stmt_start = _site_statement_start(body, site)
+    arg_keys = {_key(a, data) for a in args}
+    dominated = False
+    for n in _walk(body):
+        if n.end_byte > stmt_start or dominated:
+            continue
+        if n.type == "call_expression":
+            fname = _text(n.child_by_field_name("function"), data)
+            nargs = n.child_by_field_name("arguments")
+            hit = acq is not None and acq.fullmatch(fname) is not None or any(
+                a.type == "pointer_expression" and _key(a, data) in arg_keys
+                for a in (nargs.named_children if nargs is not None else []))
+        elif n.type == "assignment_expression":
+            left, right = n.child_by_field_name("left"), n.child_by_field_name("right")
+            hit = left is not None and right is not None and right.type == "call_expression" and \
+                re.sub(r"\s+", "", _text(left, data)) in arg_keys
+        else:
+            continue
+        dominated = hit and _dominates_site(n, stmt_start)
+    if not dominated:
+        return "keep", f"what {callee} releases is not taken on every path here"
+    return "copy", (callee, tuple(re.sub(r"\s+", " ", _text(a, data)).strip() for a in args))
+
+
+def _split_undo(fn, data: bytes, site: int, conv: ErrorConvention, targets) -> ErrorConvention:
+    """Releases a direct return needs that the failure block can do itself
+    (a single call, arguments in scope and unchanged since the site, what it
+    releases taken on every path here) move from `undo` to `release`; those
+    naming locals out of scope at the site concern other paths and go."""
+    if conv.label or not conv.undo:
+        return conv
+    del targets
+    release, undo, why = [], [], []
+    for text in conv.undo:
+        kind, what = _copyable_release(fn, data, site, text)
+        if kind == "copy":
+            release.append(what)
+        elif kind == "keep":
+            undo.append(text)
+            why.append(what)
+    evidence = conv.evidence + "".join(f"; {w}" for w in why)
+    return _replace(conv, undo=tuple(undo), release=tuple(release), evidence=evidence)
+
+
 def convention(fn: tree_sitter.Node | None, data: bytes, name: str | None, site_offset: int | None = None,
                assigned_at_site: set[str] | frozenset[str] = frozenset()) -> ErrorConvention:
     """The convention for a failure at site_offset (a label is reused only when safe)."""
+    conv = _convention_at(fn, data, name, site_offset, assigned_at_site)
+    if fn is None or site_offset is None:
+        return conv
+    return _split_undo(fn, data, site_offset, conv, assigned_at_site)
+
+
+def _convention_at(fn: tree_sitter.Node | None, data: bytes, name: str | None, site_offset: int | None,
+                   assigned_at_site) -> ErrorConvention:
     base = _convention(fn, data, name)
     if base.errp:
         base = _replace(base, error_dest=base.errp)

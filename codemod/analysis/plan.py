@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from codemod.analysis.errpath import ErrorConvention, convention, is_auto_decl, local_declarations
+from codemod.analysis.errpath import ErrorConvention, convention, in_scope, is_auto_decl, local_declarations
 from codemod.analysis.sites import Site
 from codemod.analysis.size import classify_size
 from codemod.cparse import ParsedFile, declarator_identifier, function_name, has_descendant
@@ -614,6 +614,12 @@ def failure_block(conv: ErrorConvention, target: str, indent_width: int, *, free
         for f in frees:
             lines.append(f)
             summary.append(f.rstrip(";"))
+        if not conv.label:
+            # What the function's other exits release (a lock, a handle),
+            # after the frees as at those exits.
+            for callee, args in conv.release:
+                lines += _call(callee, list(args), inner) if args else [f"{callee}();"]
+                summary.append(f"{callee}({', '.join(args)})")
         if stub_note:
             lines += _comment(stub_note, inner)
         if conv.label:
@@ -738,6 +744,9 @@ def plan_site(site: Site, parsed: ParsedFile, phase: PhaseInfo | None = None, *,
     if not exits:
         skip = set(assigned)
         owned, unsure = owned_allocations(site, data, skip)
+        # A local declared in a block that does not enclose the site belongs
+        # to another path (and could not be named here).
+        unsure = [v for v in unsure if in_scope(fn, data, v, site.offset)]
         label_text = ""
         if conv.label:
             body = fn.child_by_field_name("body")
@@ -755,7 +764,7 @@ def plan_site(site: Site, parsed: ParsedFile, phase: PhaseInfo | None = None, *,
         temp_decl = f"{ttype}{temp};"
     elif form == "return":
         if conv.failure_value == "NULL" and conv.confident and not conv.errp and not frees and not unsure \
-                and not conv.label and not exits:
+                and not conv.label and not conv.release and not exits:
             direct_return = True
         else:
             temp = _fresh_name(fn, data, "p")
@@ -779,7 +788,7 @@ def plan_site(site: Site, parsed: ParsedFile, phase: PhaseInfo | None = None, *,
                               f"{'it' if len(unsure) == 1 else 'them'}")
         if conv.undo and not conv.label:
             stub_notes.append(f"before returning, release what {fn_name}'s other exits release: "
-                              f"{' '.join(conv.undo)}")
+                              f"{', '.join(u.rstrip(';') for u in conv.undo)}")
         if conv.failure_value == "" and not conv.errp and not hmp:
             stub_notes.append(f"{fn_name} cannot report this failure: decide how to recover (R5, R7)")
         elif not conv.confident and conv.failure_value is not None:

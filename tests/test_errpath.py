@@ -123,18 +123,6 @@ def test_label_with_only_frees_of_unset_pointers_is_not_needed_yet():
     assert conv.label is None and "nothing to clean up yet" in conv.evidence
 
 
-def test_label_freeing_the_allocated_pointer_is_joined_when_later_failures_jump_there():
-    code = ("int f(Foo *s, size_t n)\n{\n    char *t;\n    int ret;\n\n    if (n > MAX) {\n        return -EFBIG;\n"
-            "    }\n    t = ALLOC;\n    ret = fill(s, t);\n    if (ret < 0) {\n        goto fail;\n    }\n"
-            "    ret = 0;\nfail:\n    g_free(t);\n    return ret;\n}\n")
-    conv = _conv_at(code, "ALLOC", "t")
-    assert (conv.label, conv.status_var) == ("fail", "ret")
-    # No jump to it after the site: the label is not the failure exit here.
-    alone = code.replace("    ret = fill(s, t);\n    if (ret < 0) {\n        goto fail;\n    }\n", "")
-    conv = _conv_at(alone, "ALLOC", "t")
-    assert conv.label is None and "nothing to clean up yet" in conv.evidence
-
-
 def test_named_error_constant_is_the_failure_value():
     code = ("int f(Foo *s)\n{\n    if (!s) {\n        return VIRTIO_NET_ERR;\n    }\n    ALLOC;\n"
             "    return VIRTIO_NET_OK;\n}\n")

@@ -404,7 +404,6 @@ class Segment:
     # runs first takes them (`unlocked: lock(); locked: ...; unlock();`).
     unheld: tuple[tuple[str, str], ...] = ()  # (callee, statement)
     acquires: tuple[str, ...] = ()  # callees of the calls in this code
-    frees_target: bool = False  # it frees the pointer the site allocates
 
 
 def _site_statement_start(body, site: int) -> int:
@@ -629,8 +628,7 @@ def _analyse_segment(label: str, labeled, data: bytes, held: _Held, trusted: boo
     falls = bool(nested) or not (last and last[-1].type in ("return_statement", "goto_statement"))
     end = nodes[-1].end_byte if nodes else labeled.end_byte
     return Segment(label, labeled, labeled.start_byte, end, falls, tuple(releases), harmful, effects,
-                   frozenset(assigns), tuple(unheld), tuple(acquires),
-                   frees_target=any(held.is_target(k) for k in freed))
+                   frozenset(assigns), tuple(unheld), tuple(acquires))
 
 
 def _flat_labels(block) -> list:
@@ -1138,15 +1136,9 @@ def _convention_at(fn: tree_sitter.Node | None, data: bytes, name: str | None, s
     if why is not None:
         return direct(f"not jumping to '{label}:': {why}")
     jumped_before = any(g < site_offset for l in reaching for g in gotos.get(l, []))
-    jumped_after = any(g > site_offset for l in reaching for g in gotos.get(l, []))
     after = [s for s in choice.chain if s.start >= label_node.start_byte]
-    if not jumped_before and after and not any(s.held or s.effects for s in after) \
-            and not (jumped_after and any(s.frees_target for s in after)):
-        # Nothing to clean up yet: return directly, as QEMU code does early
-        # on. But when the label frees the very pointer allocated here and
-        # the later failures jump to it, the allocation opens the label's
-        # regime: jumping (a free of NULL) keeps one failure exit, which a
-        # cleanup added later before the site would need.
+    if not jumped_before and after and not any(s.held or s.effects for s in after):
+        # Nothing to clean up yet: return directly, as QEMU code does early on.
         return _replace(base, evidence=base.evidence + f"; '{label}:' has nothing to clean up yet", undo=undo)
     dest = base.error_dest
     at_label = False

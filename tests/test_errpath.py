@@ -352,3 +352,10 @@ def test_release_of_a_handle_reassigned_after_the_site_is_left_to_a_human():
             "    fill(m, buf);\n    g_free(buf);\n    dev_unmap(d, m);\n    return 0;\n}\n")
     conv = _conv_at(code, "ALLOC", "buf")
     assert conv.release == () and conv.undo == ("dev_unmap(d, m);",) and "'m' changes" in conv.evidence
+
+
+def test_trace_event_named_like_a_release_is_not_one():
+    code = ("int f(Foo *s, size_t n)\n{\n    int ret;\n\n    trace_f_begin(s);\n    s->buf = ALLOC;\n"
+            "    ret = fill(s);\n    trace_f_end(s);\n    return ret;\n}\n")
+    conv = _conv_at(code, "ALLOC", "s->buf")
+    assert conv.undo == () and conv.release == ()

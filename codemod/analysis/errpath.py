@@ -580,7 +580,7 @@ def _analyse_segment(label: str, labeled, data: bytes, held: _Held, trusted: boo
                         harmful = harmful or f"'{stmt}' reads through the NULL '{key.split('->')[0]}'"
                     else:
                         harmful = harmful or f"'{stmt}' frees '{key}', not allocated at this point"
-                elif _release_words(callee):
+                elif _release_words(callee) and not callee.startswith(_SILENT_PREFIXES):
                     freed.update(keys)
                     acq = _acquire_re(callee)
                     if any(held.is_target(k) or held.in_target(k) for k in keys):
@@ -875,8 +875,8 @@ def _undo_before_returns(fn, data: bytes, site: int, targets) -> tuple[str, ...]
             if call.type != "call_expression":
                 continue
             callee = _text(call.child_by_field_name("function"), data)
-            if callee in _NULL_SAFE_FREES or not _release_words(callee):
-                continue
+            if callee in _NULL_SAFE_FREES or not _release_words(callee) or callee.startswith(_SILENT_PREFIXES):
+                continue  # `trace_foo_end(...)` marks the exit, it releases nothing
             arglist = call.child_by_field_name("arguments")
             keys = [_key(a, data) for a in (arglist.named_children if arglist is not None else [])
                     if a.type != "comment"]

@@ -278,3 +278,26 @@ def test_long_release_is_wrapped_with_aligned_arguments():
     assert p.action == Action.REWRITE
     assert ("    foo_device_region_end_access(s->regions[s->active_region_index],\n"
             "                                 n * FOO_PAGE);\n") in p.failure_block
+
+
+def test_release_reading_an_object_the_block_frees_stays_a_stub():
+    # The object is still being built: its teardown may read fields set later.
+    code = ("int f(Dev *d, uint32_t n)\n{\n    Res *res;\n\n    res = g_new0(Res, 1);\n"
+            "    res->image = image_create(d);\n    if (!res->image) {\n        g_free(res);\n        return -EINVAL;\n"
+            "    }\n    res->addrs = g_new(uint64_t, n);\n    if (map_all(d, res) < 0) {\n"
+            "        res_cleanup_mapping(d, res);\n        image_unref(res->image);\n        g_free(res);\n"
+            "        return -EINVAL;\n    }\n    list_add(d, res);\n    return 0;\n}\n")
+    p = _plans(code)[1]
+    assert p.action == Action.STUB and "g_free(res);" in p.failure_block
+    assert "    res_cleanup_mapping(d, res);\n" not in p.failure_block
+    assert "allocated in this function" in p.convention.evidence
+
+
+def test_one_release_needing_a_human_keeps_all_of_them_in_the_note():
+    code = _RELEASE_FN.format(pre="    qemu_mutex_lock(&s->lock);\n    if (s->shared) {\n"
+                                  "        dev_lock(s->dev);\n    }\n", mid="").replace(
+        "    qemu_mutex_unlock(&s->lock);\n    g_free(buf);\n", "    dev_unlock(s->dev);\n    qemu_mutex_unlock(&s->lock);\n"
+        "    g_free(buf);\n")
+    p = _one(code)
+    assert p.action == Action.STUB and p.convention.release == ()
+    assert "dev_unlock(s->dev)" in p.failure_block and "qemu_mutex_unlock(&s->lock)" in p.failure_block

@@ -60,6 +60,8 @@ class ErrorConvention:
     # Releases the failure block performs itself before returning, copied
     # from the function's other exits: (callee, arguments), one line each.
     release: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # Releases from a cleanup label only partly applicable here: never copied.
+    partial_undo: tuple[str, ...] = ()
 
     @property
     def can_fail(self) -> bool:
@@ -1043,23 +1045,35 @@ def _copyable_release(fn, data: bytes, site: int, text: str) -> tuple[str, objec
 
 
 def _split_undo(fn, data: bytes, site: int, conv: ErrorConvention, targets) -> ErrorConvention:
-    """Releases a direct return needs that the failure block can do itself
-    (a single call, arguments in scope and unchanged since the site, what it
-    releases taken on every path here) move from `undo` to `release`; those
-    naming locals out of scope at the site concern other paths and go."""
+    """Releases a direct return needs move from `undo` to `release` (the
+    failure block does them) when each is a single call, its arguments in
+    scope and unchanged since the site, what it releases taken on every path
+    here, and none of them needs a human; releases naming locals out of
+    scope at the site concern other paths and go."""
     if conv.label or not conv.undo:
         return conv
     del targets
-    release, undo, why = [], [], []
+    release, needed, kept, why = [], [], [], []
     for text in conv.undo:
+        if text in conv.partial_undo:
+            kept.append(text)
+            why.append(f"{text.split('(', 1)[0].strip()} is part of a cleanup label not all of which applies here")
+            needed.append(text)
+            continue
         kind, what = _copyable_release(fn, data, site, text)
+        if kind == "drop":
+            continue
+        needed.append(text)
         if kind == "copy":
             release.append(what)
-        elif kind == "keep":
-            undo.append(text)
+        else:
+            kept.append(text)
             why.append(what)
     evidence = conv.evidence + "".join(f"; {w}" for w in why)
-    return _replace(conv, undo=tuple(undo), release=tuple(release), evidence=evidence)
+    if kept:
+        # One release needs a human: which to do, and in what order, is theirs.
+        return _replace(conv, undo=tuple(needed), release=(), evidence=evidence)
+    return _replace(conv, undo=(), release=tuple(release), evidence=evidence)
 
 
 def convention(fn: tree_sitter.Node | None, data: bytes, name: str | None, site_offset: int | None = None,
@@ -1084,10 +1098,15 @@ def _convention_at(fn: tree_sitter.Node | None, data: bytes, name: str | None, s
     undo = _undo_before_returns(fn, data, site_offset, assigned_at_site)
     if choice is None:
         return _replace(base, undo=undo) if undo else base
-    undo += tuple(u for u in _undo_on_return(choice.chain) if u not in undo)
+    from_label = tuple(u for u in _undo_on_return(choice.chain) if u not in undo)
+    undo += from_label
+    # A label whose other steps cannot run here (they touch the NULL or
+    # what is not set up yet) is a teardown only partly applicable: which
+    # of its releases a return needs, and in what order, is for a human.
+    partial = from_label if any(s.harmful or s.unheld for s in choice.chain) else ()
 
     def direct(why: str) -> ErrorConvention:
-        return _replace(base, evidence=base.evidence + "; " + why, undo=undo)
+        return _replace(base, evidence=base.evidence + "; " + why, undo=undo, partial_undo=partial)
 
     if choice.label is None:
         return direct(f"no cleanup label fits ({choice.why_not})")
@@ -1139,7 +1158,8 @@ def _convention_at(fn: tree_sitter.Node | None, data: bytes, name: str | None, s
     after = [s for s in choice.chain if s.start >= label_node.start_byte]
     if not jumped_before and after and not any(s.held or s.effects for s in after):
         # Nothing to clean up yet: return directly, as QEMU code does early on.
-        return _replace(base, evidence=base.evidence + f"; '{label}:' has nothing to clean up yet", undo=undo)
+        return _replace(base, evidence=base.evidence + f"; '{label}:' has nothing to clean up yet", undo=undo,
+                        partial_undo=partial)
     dest = base.error_dest
     at_label = False
     if base.errp:

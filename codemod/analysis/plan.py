@@ -20,7 +20,7 @@ Forms (SitePlan.form):
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from codemod.analysis.errpath import ErrorConvention, convention, in_scope, is_auto_decl, local_declarations
 from codemod.analysis.sites import Site
@@ -755,6 +755,14 @@ def plan_site(site: Site, parsed: ParsedFile, phase: PhaseInfo | None = None, *,
             owned = [(v, f) for v, f in owned if not re.search(rf"\b{re.escape(v)}\b", label_text)]
             unsure = [v for v in unsure if not re.search(rf"\b{re.escape(v)}\b", label_text)]
         frees = tuple(f"{free}({v});" for v, free in reversed(owned))
+        # A release reading an object this block frees tears down something
+        # still under construction (its fields set after the site): which
+        # steps apply, and in what order, is for a human.
+        if conv.release and any(re.search(rf"\b{re.escape(v)}\b", a) for v, _ in owned
+                                for _, args in conv.release for a in args):
+            conv = replace(conv, undo=tuple(f"{c}({', '.join(a)});" for c, a in conv.release), release=(),
+                           evidence=conv.evidence + "; its releases read an object allocated in this function")
+            common["convention"] = conv
     # The pointer checked after the call, and for some forms a temporary.
     temp = temp_decl = None
     direct_return = False

@@ -301,3 +301,15 @@ def test_one_release_needing_a_human_keeps_all_of_them_in_the_note():
     p = _one(code)
     assert p.action == Action.STUB and p.convention.release == ()
     assert "dev_unlock(s->dev)" in p.failure_block and "qemu_mutex_unlock(&s->lock)" in p.failure_block
+
+
+def test_glib_path_strings_are_owned_and_freed_before_the_release():
+    code = ("ssize_t f(Ctx *ctx, const char *path)\n{\n    char *name;\n    void *value;\n    ssize_t len;\n    int fd;\n\n"
+            "    fd = dir_open(ctx, path);\n    if (fd == -1) {\n        return -1;\n    }\n"
+            "    name = g_path_get_basename(path);\n    len = list_at(fd, name, NULL, 0);\n    if (len <= 0) {\n"
+            "        g_free(name);\n        close_preserve_errno(fd);\n        return len;\n    }\n"
+            "    value = g_malloc(len);\n    len = list_at(fd, name, value, len);\n    g_free(name);\n"
+            "    close_preserve_errno(fd);\n    g_free(value);\n    return len;\n}\n")
+    p = _plans(code)[-1]
+    assert p.action == Action.REWRITE
+    assert p.failure_block == "{\n    g_free(name);\n    close_preserve_errno(fd);\n    return -1;\n}"

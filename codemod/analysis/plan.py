@@ -43,6 +43,8 @@ PURE_CALLS = frozenset({"MIN", "MAX", "ROUND_UP", "DIV_ROUND_UP", "QEMU_ALIGN_UP
                         "BITS_TO_LONGS", "strlen", "pow2ceil", "ARRAY_SIZE", "BDRV_REQUEST_MAX_BYTES"})
 # Allocators whose result, stored in a local, the function then owns.
 _EXTRA_OWNING = {"g_strdup": "g_free", "g_strndup": "g_free", "g_strdup_printf": "g_free",
+                 "g_strconcat": "g_free", "g_build_filename": "g_free", "g_path_get_basename": "g_free",
+                 "g_path_get_dirname": "g_free",
                  "g_memdup": "g_free", "g_try_malloc": "g_free", "g_try_malloc0": "g_free",
                  "g_try_new": "g_free", "g_try_new0": "g_free", "g_try_malloc_n": "g_free",
                  "g_try_malloc0_n": "g_free", "bitmap_try_new": "g_free", "qemu_try_memalign": "qemu_vfree",

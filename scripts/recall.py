@@ -99,6 +99,25 @@ def same_value(orig: dict, mine: dict) -> bool:
     return value_ok and bool(orig["errp_used"] or orig.get("errp_at_label")) == _mine_errp(orig, mine)
 
 
+# Calls in a failure block that report or free memory; the rest release
+# what the function holds (an unlock, a handle close, an unmap).
+_NOT_RELEASE_RE = re.compile(r"(error_\w+|warn_\w+|info_report|fprintf|printf|trace_\w+|qemu_log\w*|g_free|"
+                             r"qemu_vfree|free|g_clear_pointer|assert|g_assert\w*|monitor_printf)")
+_CALL_STMT_RE = re.compile(r"(?:^|[;{}]\s*)(\w+)\s*\(([^;]*)\)\s*(?=;)", re.S)
+
+
+def release_calls(text: str | None) -> list[str]:
+    """Release calls of a failure block or an error_path summary, without
+    whitespace: `qemu_mutex_unlock(&s->lock);` -> `qemu_mutex_unlock(&s->lock)`."""
+    out = []
+    for m in _CALL_STMT_RE.finditer((text or "").replace("(stub)", "") + ";"):
+        name = m.group(1)
+        if name in ("return", "if", "while", "for", "sizeof") or _NOT_RELEASE_RE.fullmatch(name):
+            continue
+        out.append(re.sub(r"\s+", "", f"{name}({m.group(2)})"))
+    return out
+
+
 def _index(findings: list[dict]) -> dict:
     idx: dict = {}
     for f in findings:
@@ -154,6 +173,12 @@ def score(manifest: dict, doc: dict) -> dict:
                 agree, kinds = False, ["allocfix proposes a stub"] + kinds
             row["path_agree"], row["path_disagreements"] = agree, kinds
             row["value_agree"] = f["action"] == "rewrite" and same_value(rec["failure"], mine)
+            # Releases done before a direct return (a goto leaves them to the label).
+            if rec["failure"].get("kind") == "return" and f["action"] == "rewrite":
+                theirs = release_calls(rec["failure"].get("body"))
+                ours = release_calls(f.get("error_path")) if mine["kind"] == "return" else []
+                if theirs or ours:
+                    row["releases"] = {"original": theirs, "allocfix": ours, "agree": sorted(theirs) == sorted(ours)}
         sites.append(row)
     n = len(sites)
     flagged = [s for s in sites if s["flagged"]]
@@ -173,6 +198,8 @@ def score(manifest: dict, doc: dict) -> dict:
         "value_agree": sum(1 for s in rewrites if s["value_agree"]),
         "path_disagreements_by_kind": dict(Counter(k for s in rewrites for k in s["path_disagreements"]).most_common()),
         "stubs": sum(1 for s in sites if s["finding"] and s["finding"]["action"] == "stub"),
+        "release_sites": sum(1 for s in sites if "releases" in s),
+        "release_agree": sum(1 for s in sites if s.get("releases", {}).get("agree")),
         "skipped_reverts": len(manifest.get("skipped", [])),
         "details": sites,
     }
@@ -196,6 +223,9 @@ def render(result: dict, out=None) -> None:
     p("error-path disagreements by kind:")
     for kind, n in result["path_disagreements_by_kind"].items():
         p(f"  {n:4d}  {kind}")
+    if result.get("release_sites"):
+        p(f"releases before a direct return (original or allocfix): {result['release_sites']}"
+          f"  same releases {result['release_agree']}")
     if "timing" in result:
         p(f"allocfix wall time: {result['timing']['allocfix_seconds']:.1f} s")
 

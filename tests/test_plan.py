@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from pathlib import Path
 
 from codemod.analysis.plan import plan_site
@@ -215,10 +217,99 @@ def test_errno_variable_of_the_label_is_set_before_the_jump():
     assert p.failure_block == "{\n    err = ENOMEM;\n    goto fail;\n}" and p.action == Action.REWRITE
 
 
-def test_direct_return_that_would_keep_a_lock_is_a_stub_naming_the_release():
+def test_direct_return_that_would_keep_a_lock_releases_it_first():
     code = ("int f(Tab *t, size_t n)\n{\n    uint8_t *map;\n    int ret;\n\n    qemu_mutex_lock(&t->lock);\n"
             "    t->x = g_malloc(n);\n    map = tab_map(t);\n    if (!map) {\n        ret = -EIO;\n        goto out;\n"
             "    }\n    ret = 0;\nout:\n    tab_log(t, map);\n    qemu_mutex_unlock(&t->lock);\n    return ret;\n}\n")
     p = _one(code)
-    assert p.action == Action.STUB and "qemu_mutex_unlock(&t->lock);" in p.failure_block
-    assert p.failure_block.rstrip("}").rstrip().endswith("return -ENOMEM;")
+    assert p.action == Action.REWRITE
+    assert p.failure_block == "{\n    qemu_mutex_unlock(&t->lock);\n    return -ENOMEM;\n}"
+    assert p.error_path == "qemu_mutex_unlock(&t->lock); return -ENOMEM"
+
+
+_RELEASE_FN = ("int f(Foo *s, size_t n)\n{{\n    uint8_t *buf;\n    int ret;\n\n{pre}    buf = g_malloc(n);\n{mid}"
+               "    ret = fill(s, buf, n);\n    if (ret < 0) {{\n        qemu_mutex_unlock(&s->lock);\n"
+               "        return ret;\n    }}\n    qemu_mutex_unlock(&s->lock);\n    g_free(buf);\n    return 0;\n}}\n")
+
+
+def test_release_after_the_frees_of_earlier_allocations():
+    code = ("int f(Foo *s, size_t n)\n{\n    uint8_t *a;\n    uint8_t *b;\n\n    qemu_mutex_lock(&s->lock);\n"
+            "    a = g_malloc(n);\n    b = g_malloc(n);\n    if (fill(s, a, b) < 0) {\n        g_free(b);\n"
+            "        g_free(a);\n        qemu_mutex_unlock(&s->lock);\n        return -EIO;\n    }\n"
+            "    g_free(b);\n    g_free(a);\n    qemu_mutex_unlock(&s->lock);\n    return 0;\n}\n")
+    second = _plans(code)[1]
+    assert second.action == Action.REWRITE
+    assert second.failure_block == ("{\n    g_free(a);\n    qemu_mutex_unlock(&s->lock);\n    return -ENOMEM;\n}")
+
+
+@pytest.mark.parametrize("pre, mid, why", [
+    # Taken only on one branch: held at the failure or not, a human decides.
+    ("    if (s->shared) {\n        qemu_mutex_lock(&s->lock);\n    }\n", "", "not taken on every path"),
+    # The object the release names changes after the site.
+    ("    qemu_mutex_lock(&s->lock);\n", "    s = s->next;\n", "'s' changes before qemu_mutex_unlock"),
+])
+def test_release_that_cannot_be_copied_stays_a_stub(pre, mid, why):
+    p = _one(_RELEASE_FN.format(pre=pre, mid=mid))
+    assert p.action == Action.STUB and "qemu_mutex_unlock(&s->lock)" in p.failure_block
+    assert "    qemu_mutex_unlock(&s->lock);\n" not in p.failure_block  # named in the note, not run
+    assert why in p.convention.evidence
+
+
+def test_release_of_a_local_from_another_case_is_not_needed():
+    code = ("abi_long f(int op, abi_ulong addr, size_t n)\n{\n    switch (op) {\n    case 1:\n    {\n"
+            "        struct tgt_a *ta;\n\n        if (!lock_user_struct(VERIFY_READ, ta, addr, 1)) {\n"
+            "            return -TARGET_EFAULT;\n        }\n        use_a(ta);\n"
+            "        unlock_user_struct(ta, addr, 0);\n        return 0;\n    }\n    case 2:\n    {\n"
+            "        struct tgt_b *tb;\n        char *key;\n\n"
+            "        if (!lock_user_struct(VERIFY_READ, tb, addr, 1)) {\n            return -TARGET_EFAULT;\n"
+            "        }\n        key = g_malloc(n);\n        use_b(tb, key);\n        g_free(key);\n"
+            "        unlock_user_struct(tb, addr, 0);\n        return 0;\n    }\n    }\n"
+            "    return -TARGET_EINVAL;\n}\n")
+    p = _one(code)
+    assert p.action == Action.REWRITE and "ta" not in p.failure_block
+    assert "unlock_user_struct(tb, addr, 0);" in p.failure_block
+
+
+def test_long_release_is_wrapped_with_aligned_arguments():
+    code = _RELEASE_FN.format(pre="    foo_device_region_begin_access(s->regions[s->active_region_index], n * FOO_PAGE);\n",
+                              mid="").replace("qemu_mutex_unlock(&s->lock)",
+                                              "foo_device_region_end_access(s->regions[s->active_region_index], n * FOO_PAGE)")
+    p = _one(code)
+    assert p.action == Action.REWRITE
+    assert ("    foo_device_region_end_access(s->regions[s->active_region_index],\n"
+            "                                 n * FOO_PAGE);\n") in p.failure_block
+
+
+def test_release_reading_an_object_the_block_frees_stays_a_stub():
+    # The object is still being built: its teardown may read fields set later.
+    code = ("int f(Dev *d, uint32_t n)\n{\n    Res *res;\n\n    res = g_new0(Res, 1);\n"
+            "    res->image = image_create(d);\n    if (!res->image) {\n        g_free(res);\n        return -EINVAL;\n"
+            "    }\n    res->addrs = g_new(uint64_t, n);\n    if (map_all(d, res) < 0) {\n"
+            "        res_cleanup_mapping(d, res);\n        image_unref(res->image);\n        g_free(res);\n"
+            "        return -EINVAL;\n    }\n    list_add(d, res);\n    return 0;\n}\n")
+    p = _plans(code)[1]
+    assert p.action == Action.STUB and "g_free(res);" in p.failure_block
+    assert "    res_cleanup_mapping(d, res);\n" not in p.failure_block
+    assert "allocated in this function" in p.convention.evidence
+
+
+def test_one_release_needing_a_human_keeps_all_of_them_in_the_note():
+    code = _RELEASE_FN.format(pre="    qemu_mutex_lock(&s->lock);\n    if (s->shared) {\n"
+                                  "        dev_lock(s->dev);\n    }\n", mid="").replace(
+        "    qemu_mutex_unlock(&s->lock);\n    g_free(buf);\n", "    dev_unlock(s->dev);\n    qemu_mutex_unlock(&s->lock);\n"
+        "    g_free(buf);\n")
+    p = _one(code)
+    assert p.action == Action.STUB and p.convention.release == ()
+    assert "dev_unlock(s->dev)" in p.failure_block and "qemu_mutex_unlock(&s->lock)" in p.failure_block
+
+
+def test_glib_path_strings_are_owned_and_freed_before_the_release():
+    code = ("ssize_t f(Ctx *ctx, const char *path)\n{\n    char *name;\n    void *value;\n    ssize_t len;\n    int fd;\n\n"
+            "    fd = dir_open(ctx, path);\n    if (fd == -1) {\n        return -1;\n    }\n"
+            "    name = g_path_get_basename(path);\n    len = list_at(fd, name, NULL, 0);\n    if (len <= 0) {\n"
+            "        g_free(name);\n        close_preserve_errno(fd);\n        return len;\n    }\n"
+            "    value = g_malloc(len);\n    len = list_at(fd, name, value, len);\n    g_free(name);\n"
+            "    close_preserve_errno(fd);\n    g_free(value);\n    return len;\n}\n")
+    p = _plans(code)[-1]
+    assert p.action == Action.REWRITE
+    assert p.failure_block == "{\n    g_free(name);\n    close_preserve_errno(fd);\n    return -1;\n}"

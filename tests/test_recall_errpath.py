@@ -30,3 +30,13 @@ def test_errp_set_by_allocfix_only_is_still_a_disagreement():
     orig = {"kind": "goto", "value": "-ENOMEM", "label": "fail", "errp_used": False, "errp_at_label": False}
     mine = recall.parse_error_path("error_setg(errp); ret = -ENOMEM; goto fail")
     assert recall.compare_paths(orig, mine) == (False, ["errp used by allocfix only"])
+
+
+def test_release_calls_skip_reports_frees_and_the_return():
+    body = ('error_report("no memory");\ng_free(a);\nunlock_user_struct(tfilter, tfprog->filter,\n'
+            '                   1);\nqemu_mutex_unlock(&s->lock);\nreturn -TARGET_ENOMEM;')
+    assert recall.release_calls(body) == ["unlock_user_struct(tfilter,tfprog->filter,1)",
+                                          "qemu_mutex_unlock(&s->lock)"]
+    summary = "error_setg(errp); g_free(a); qemu_mutex_unlock(&s->lock); return -ENOMEM"
+    assert recall.release_calls(summary) == ["qemu_mutex_unlock(&s->lock)"]
+    assert recall.release_calls("ret = -ENOMEM; goto fail") == []

@@ -57,6 +57,11 @@ class ErrorConvention:
     # Returning directly: releases the function's cleanup labels perform
     # that the return would skip (a human must add them: stub).
     undo: tuple[str, ...] = ()
+    # Releases the failure block performs itself before returning, copied
+    # from the function's other exits: (callee, arguments), one line each.
+    release: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # Releases from a cleanup label only partly applicable here: never copied.
+    partial_undo: tuple[str, ...] = ()
 
     @property
     def can_fail(self) -> bool:
@@ -577,7 +582,7 @@ def _analyse_segment(label: str, labeled, data: bytes, held: _Held, trusted: boo
                         harmful = harmful or f"'{stmt}' reads through the NULL '{key.split('->')[0]}'"
                     else:
                         harmful = harmful or f"'{stmt}' frees '{key}', not allocated at this point"
-                elif _release_words(callee):
+                elif _release_words(callee) and not callee.startswith(_SILENT_PREFIXES):
                     freed.update(keys)
                     acq = _acquire_re(callee)
                     if any(held.is_target(k) or held.in_target(k) for k in keys):
@@ -872,8 +877,8 @@ def _undo_before_returns(fn, data: bytes, site: int, targets) -> tuple[str, ...]
             if call.type != "call_expression":
                 continue
             callee = _text(call.child_by_field_name("function"), data)
-            if callee in _NULL_SAFE_FREES or not _release_words(callee):
-                continue
+            if callee in _NULL_SAFE_FREES or not _release_words(callee) or callee.startswith(_SILENT_PREFIXES):
+                continue  # `trace_foo_end(...)` marks the exit, it releases nothing
             arglist = call.child_by_field_name("arguments")
             keys = [_key(a, data) for a in (arglist.named_children if arglist is not None else [])
                     if a.type != "comment"]
@@ -908,9 +913,180 @@ def _released_on_the_way(body, data: bytes, text: str, end: int) -> bool:
     return False
 
 
+def in_scope(fn, data: bytes, name: str, site: int) -> bool:
+    """`name` can be used at `site`: a parameter, a local declared before the
+    site in a block enclosing it, or no local at all (a global, a macro)."""
+    if name in param_names(fn, data):
+        return True
+    body = fn.child_by_field_name("body")
+    decls = []
+    for n in _walk(body):
+        if n.type == "declaration" and any(
+                (i := declarator_identifier(d)) is not None and _text(i, data) == name
+                for d in n.children_by_field_name("declarator")):
+            decls.append(n)
+    if not decls:
+        return True
+    for d in decls:
+        scope = d.parent
+        if d.start_byte < site and scope is not None and scope.start_byte <= site < scope.end_byte:
+            return True
+    return False
+
+
+def _arg_identifiers(call, data: bytes) -> list[str]:
+    """Variables a call's arguments read (not field names, not callees)."""
+    args = call.child_by_field_name("arguments")
+    out: list[str] = []
+    for a in (args.named_children if args is not None else []):
+        for n in _walk(a):
+            if n.type == "identifier" and not (n.parent is not None and n.parent.type == "call_expression"
+                                               and n.parent.child_by_field_name("function") == n):
+                name = _text(n, data)
+                if name not in out:
+                    out.append(name)
+    return out
+
+
+def _dominates_site(node, site: int) -> bool:
+    """node runs on every path to `site` that gets there: it sits in a block
+    enclosing the site, outside any branch, loop body or short-circuit arm."""
+    n = node
+    while n.parent is not None:
+        p = n.parent
+        if p.type in ("compound_statement", "case_statement"):
+            return p.start_byte <= site < p.end_byte
+        if p.type == "if_statement" and n != p.child_by_field_name("condition"):
+            return False
+        if p.type in ("for_statement", "while_statement", "do_statement") and n == p.child_by_field_name("body"):
+            return False
+        if p.type in ("conditional_expression", "else_clause") and n != p.child_by_field_name("condition"):
+            return False
+        if p.type == "binary_expression":
+            op = p.child_by_field_name("operator")
+            if op is not None and op.type in ("&&", "||") and n == p.child_by_field_name("right"):
+                return False
+        n = p
+    return False
+
+
+def _changed_between(data: bytes, start: int, end: int, names: list[str], keys: list[str],
+                     acquire: re.Pattern | None) -> str | None:
+    """A variable the release reads is given another value (assigned, passed
+    by address), or an object it names is overwritten, between the site and
+    the release: the copy would release something else. "acquire" when an
+    acquire named like the release takes it again there."""
+    region = data[start:end]
+    for name in names:
+        k = re.escape(name.encode())
+        if acquire is not None and re.search(rb"(?<!\w)(?:" + acquire.pattern.encode() + rb")\s*\([^;]*(?<![\w>.])"
+                                             + k + rb"(?!\w)", region):
+            return "acquire"
+        if re.search(rb"(?<![\w>.])" + k + rb"\s*(?:[-+*/%&|^]|<<|>>)?=(?!=)|(?<![\w>.])" + k + rb"\s*(?:\+\+|--)"
+                     rb"|(?:\+\+|--)\s*" + k + rb"(?!\w)|&\s*" + k + rb"(?![\w\[])(?!\s*(?:->|\.))", region):
+            return name
+    for key in keys:
+        k = re.escape(key.encode()).replace(rb"\->", rb"\s*->\s*").replace(rb"\.", rb"\s*\.\s*")
+        if re.search(rb"(?<![\w>.])" + k + rb"\s*=(?!=)", region):
+            return key
+    return None
+
+
+def _copyable_release(fn, data: bytes, site: int, text: str) -> tuple[str, object]:
+    """("copy", (callee, args)) when the release statement `text` can run in
+    the failure block as written; ("drop", None) when it cannot concern the
+    site (it names a local not in scope there); ("keep", why) otherwise."""
+    body = fn.child_by_field_name("body")
+    occurrences = [n for n in _walk(body) if n.type == "expression_statement" and n.start_byte > site
+                   and _text(n, data) == text and n.named_child_count
+                   and n.named_children[0].type == "call_expression"]
+    if not occurrences:
+        return "keep", "not a single call"
+    call = occurrences[0].named_children[0]
+    callee = _text(call.child_by_field_name("function"), data)
+    names = _arg_identifiers(call, data)
+    for name in names:
+        if not in_scope(fn, data, name, site):
+            return "drop", None
+    arglist = call.child_by_field_name("arguments")
+    args = [a for a in (arglist.named_children if arglist is not None else []) if a.type != "comment"]
+    keys = [k for k in (_key(a, data) for a in args) if k not in names and re.fullmatch(r"[\w.>\-]+", k)]
+    acq = _acquire_re(callee)
+    for occ in occurrences:
+        changed = _changed_between(data, site, occ.start_byte, names, keys, acq)
+        if changed == "acquire":
+            return "drop", None  # it releases what a later acquire takes
+        if changed is not None:
+            return "keep", f"'{changed}' changes before {callee}"
+    # What it releases must be taken on every path to the site: an acquire
+    # named like it, `&key` handed to a call, or `key = call()` dominating it.
+    stmt_start = _site_statement_start(body, site)
+    arg_keys = {_key(a, data) for a in args}
+    dominated = False
+    for n in _walk(body):
+        if n.end_byte > stmt_start or dominated:
+            continue
+        if n.type == "call_expression":
+            fname = _text(n.child_by_field_name("function"), data)
+            nargs = n.child_by_field_name("arguments")
+            hit = acq is not None and acq.fullmatch(fname) is not None or any(
+                a.type == "pointer_expression" and _key(a, data) in arg_keys
+                for a in (nargs.named_children if nargs is not None else []))
+        elif n.type == "assignment_expression":
+            left, right = n.child_by_field_name("left"), n.child_by_field_name("right")
+            hit = left is not None and right is not None and right.type == "call_expression" and \
+                re.sub(r"\s+", "", _text(left, data)) in arg_keys
+        else:
+            continue
+        dominated = hit and _dominates_site(n, stmt_start)
+    if not dominated:
+        return "keep", f"what {callee} releases is not taken on every path here"
+    return "copy", (callee, tuple(re.sub(r"\s+", " ", _text(a, data)).strip() for a in args))
+
+
+def _split_undo(fn, data: bytes, site: int, conv: ErrorConvention, targets) -> ErrorConvention:
+    """Releases a direct return needs move from `undo` to `release` (the
+    failure block does them) when each is a single call, its arguments in
+    scope and unchanged since the site, what it releases taken on every path
+    here, and none of them needs a human; releases naming locals out of
+    scope at the site concern other paths and go."""
+    if conv.label or not conv.undo:
+        return conv
+    del targets
+    release, needed, kept, why = [], [], [], []
+    for text in conv.undo:
+        if text in conv.partial_undo:
+            kept.append(text)
+            why.append(f"{text.split('(', 1)[0].strip()} is part of a cleanup label not all of which applies here")
+            needed.append(text)
+            continue
+        kind, what = _copyable_release(fn, data, site, text)
+        if kind == "drop":
+            continue
+        needed.append(text)
+        if kind == "copy":
+            release.append(what)
+        else:
+            kept.append(text)
+            why.append(what)
+    evidence = conv.evidence + "".join(f"; {w}" for w in why)
+    if kept:
+        # One release needs a human: which to do, and in what order, is theirs.
+        return _replace(conv, undo=tuple(needed), release=(), evidence=evidence)
+    return _replace(conv, undo=(), release=tuple(release), evidence=evidence)
+
+
 def convention(fn: tree_sitter.Node | None, data: bytes, name: str | None, site_offset: int | None = None,
                assigned_at_site: set[str] | frozenset[str] = frozenset()) -> ErrorConvention:
     """The convention for a failure at site_offset (a label is reused only when safe)."""
+    conv = _convention_at(fn, data, name, site_offset, assigned_at_site)
+    if fn is None or site_offset is None:
+        return conv
+    return _split_undo(fn, data, site_offset, conv, assigned_at_site)
+
+
+def _convention_at(fn: tree_sitter.Node | None, data: bytes, name: str | None, site_offset: int | None,
+                   assigned_at_site) -> ErrorConvention:
     base = _convention(fn, data, name)
     if base.errp:
         base = _replace(base, error_dest=base.errp)
@@ -922,10 +1098,15 @@ def convention(fn: tree_sitter.Node | None, data: bytes, name: str | None, site_
     undo = _undo_before_returns(fn, data, site_offset, assigned_at_site)
     if choice is None:
         return _replace(base, undo=undo) if undo else base
-    undo += tuple(u for u in _undo_on_return(choice.chain) if u not in undo)
+    from_label = tuple(u for u in _undo_on_return(choice.chain) if u not in undo)
+    undo += from_label
+    # A label whose other steps cannot run here (they touch the NULL or
+    # what is not set up yet) is a teardown only partly applicable: which
+    # of its releases a return needs, and in what order, is for a human.
+    partial = from_label if any(s.harmful or s.unheld for s in choice.chain) else ()
 
     def direct(why: str) -> ErrorConvention:
-        return _replace(base, evidence=base.evidence + "; " + why, undo=undo)
+        return _replace(base, evidence=base.evidence + "; " + why, undo=undo, partial_undo=partial)
 
     if choice.label is None:
         return direct(f"no cleanup label fits ({choice.why_not})")
@@ -977,7 +1158,8 @@ def convention(fn: tree_sitter.Node | None, data: bytes, name: str | None, site_
     after = [s for s in choice.chain if s.start >= label_node.start_byte]
     if not jumped_before and after and not any(s.held or s.effects for s in after):
         # Nothing to clean up yet: return directly, as QEMU code does early on.
-        return _replace(base, evidence=base.evidence + f"; '{label}:' has nothing to clean up yet", undo=undo)
+        return _replace(base, evidence=base.evidence + f"; '{label}:' has nothing to clean up yet", undo=undo,
+                        partial_undo=partial)
     dest = base.error_dest
     at_label = False
     if base.errp:

@@ -20,9 +20,9 @@ Forms (SitePlan.form):
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from codemod.analysis.errpath import ErrorConvention, convention, is_auto_decl, local_declarations
+from codemod.analysis.errpath import ErrorConvention, convention, in_scope, is_auto_decl, local_declarations
 from codemod.analysis.sites import Site
 from codemod.analysis.size import classify_size
 from codemod.cparse import ParsedFile, declarator_identifier, function_name, has_descendant
@@ -43,6 +43,8 @@ PURE_CALLS = frozenset({"MIN", "MAX", "ROUND_UP", "DIV_ROUND_UP", "QEMU_ALIGN_UP
                         "BITS_TO_LONGS", "strlen", "pow2ceil", "ARRAY_SIZE", "BDRV_REQUEST_MAX_BYTES"})
 # Allocators whose result, stored in a local, the function then owns.
 _EXTRA_OWNING = {"g_strdup": "g_free", "g_strndup": "g_free", "g_strdup_printf": "g_free",
+                 "g_strconcat": "g_free", "g_build_filename": "g_free", "g_path_get_basename": "g_free",
+                 "g_path_get_dirname": "g_free",
                  "g_memdup": "g_free", "g_try_malloc": "g_free", "g_try_malloc0": "g_free",
                  "g_try_new": "g_free", "g_try_new0": "g_free", "g_try_malloc_n": "g_free",
                  "g_try_malloc0_n": "g_free", "bitmap_try_new": "g_free", "qemu_try_memalign": "qemu_vfree",
@@ -614,6 +616,12 @@ def failure_block(conv: ErrorConvention, target: str, indent_width: int, *, free
         for f in frees:
             lines.append(f)
             summary.append(f.rstrip(";"))
+        if not conv.label:
+            # What the function's other exits release (a lock, a handle),
+            # after the frees as at those exits.
+            for callee, args in conv.release:
+                lines += _call(callee, list(args), inner) if args else [f"{callee}();"]
+                summary.append(f"{callee}({', '.join(args)})")
         if stub_note:
             lines += _comment(stub_note, inner)
         if conv.label:
@@ -738,6 +746,9 @@ def plan_site(site: Site, parsed: ParsedFile, phase: PhaseInfo | None = None, *,
     if not exits:
         skip = set(assigned)
         owned, unsure = owned_allocations(site, data, skip)
+        # A local declared in a block that does not enclose the site belongs
+        # to another path (and could not be named here).
+        unsure = [v for v in unsure if in_scope(fn, data, v, site.offset)]
         label_text = ""
         if conv.label:
             body = fn.child_by_field_name("body")
@@ -746,6 +757,14 @@ def plan_site(site: Site, parsed: ParsedFile, phase: PhaseInfo | None = None, *,
             owned = [(v, f) for v, f in owned if not re.search(rf"\b{re.escape(v)}\b", label_text)]
             unsure = [v for v in unsure if not re.search(rf"\b{re.escape(v)}\b", label_text)]
         frees = tuple(f"{free}({v});" for v, free in reversed(owned))
+        # A release reading an object this block frees tears down something
+        # still under construction (its fields set after the site): which
+        # steps apply, and in what order, is for a human.
+        if conv.release and any(re.search(rf"\b{re.escape(v)}\b", a) for v, _ in owned
+                                for _, args in conv.release for a in args):
+            conv = replace(conv, undo=tuple(f"{c}({', '.join(a)});" for c, a in conv.release), release=(),
+                           evidence=conv.evidence + "; its releases read an object allocated in this function")
+            common["convention"] = conv
     # The pointer checked after the call, and for some forms a temporary.
     temp = temp_decl = None
     direct_return = False
@@ -755,7 +774,7 @@ def plan_site(site: Site, parsed: ParsedFile, phase: PhaseInfo | None = None, *,
         temp_decl = f"{ttype}{temp};"
     elif form == "return":
         if conv.failure_value == "NULL" and conv.confident and not conv.errp and not frees and not unsure \
-                and not conv.label and not exits:
+                and not conv.label and not conv.release and not exits:
             direct_return = True
         else:
             temp = _fresh_name(fn, data, "p")
@@ -779,7 +798,7 @@ def plan_site(site: Site, parsed: ParsedFile, phase: PhaseInfo | None = None, *,
                               f"{'it' if len(unsure) == 1 else 'them'}")
         if conv.undo and not conv.label:
             stub_notes.append(f"before returning, release what {fn_name}'s other exits release: "
-                              f"{' '.join(conv.undo)}")
+                              f"{', '.join(u.rstrip(';') for u in conv.undo)}")
         if conv.failure_value == "" and not conv.errp and not hmp:
             stub_notes.append(f"{fn_name} cannot report this failure: decide how to recover (R5, R7)")
         elif not conv.confident and conv.failure_value is not None:

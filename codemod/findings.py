@@ -102,6 +102,9 @@ class FileResult:
     sites_in_error_functions: int = 0
     sites: int = 0
     dropped: list[str] = field(default_factory=list)  # rewrites refused by verification
+    # Other files the result depends on: (directory, fingerprint of its C files) for each
+    # directory whose files size analysis read (analysis/siblings.py); checked on a cache hit.
+    sibling_keys: tuple = ()
 
     @property
     def changed(self) -> bool:

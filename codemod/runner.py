@@ -235,7 +235,12 @@ def _engine_pair(item: tuple) -> tuple[FileResult, str | None]:
         result = FileResult(path, display, Status.OK, original=data, findings=[], parse_errors=known_errors,
                             sites=0)
     else:
+        from codemod.analysis import siblings
+
+        siblings.reset_consulted()
         result = process_file(path, display, config, data)
+        memo: dict[str, str] = {}
+        result.sibling_keys = tuple((d, _siblings_key(d, memo)) for d in siblings.consulted())
     chash = None
     if state.results is not None and data is not None and result.status is Status.OK:
         # Stored without the file's bytes: a hit re-reads them (and checks their hash).
@@ -461,6 +466,7 @@ def run(discovery: Discovery, spec: RunSpec, jobs: int | None = None, progress: 
         results: list[FileResult | None] = [None] * len(files)
         todo: list[tuple] = []
         bundle = _Bundle(state.results, discovery.root) if state.results is not None else None
+        sibling_memo: dict[str, str] = {}
         for i, f in enumerate(files):
             item = (i, f.path, f.display, extras.get(i, ""))
             if state.results is not None and i in hashes:
@@ -469,6 +475,11 @@ def run(discovery: Discovery, spec: RunSpec, jobs: int | None = None, progress: 
                     hit = _cached_result(state.results, f.path, f.display, hashes[i], extras.get(i, ""))
                     if hit is not None:
                         bundle.note(f.path, f.display, hashes[i], extras.get(i, ""), hit)
+                if hit is not None and not all(_siblings_key(d, sibling_memo) == k for d, k in hit.sibling_keys):
+                    # A file its analysis read beside it has changed: stale.
+                    state.results.stats["hits"] = state.results.stats.get("hits", 0) - 1
+                    state.results.stats["misses"] = state.results.stats.get("misses", 0) + 1
+                    hit = None
                 if hit is not None:
                     results[i] = hit
                     continue
@@ -641,6 +652,27 @@ def headers_fingerprint(root: Path) -> str:
                     continue
                 parts.append(f"{full}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}")
     return digest(*parts)
+
+
+def _siblings_key(directory: str, memo: dict[str, str]) -> str:
+    """(name, size, mtime, inode) of the C files of `directory`: size analysis
+    looks for callers and field writes there (analysis/siblings.py)."""
+    key = memo.get(directory)
+    if key is None:
+        parts = []
+        try:
+            with os.scandir(directory) as entries:
+                for entry in entries:
+                    if entry.name.endswith(".c"):
+                        try:
+                            st = entry.stat()
+                        except OSError:
+                            continue
+                        parts.append(f"{entry.name}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}")
+        except OSError:
+            pass
+        key = memo[directory] = digest(*sorted(parts))
+    return key
 
 
 def dependency_key(spec: RunSpec, scan_root: str) -> str:

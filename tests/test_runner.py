@@ -473,3 +473,29 @@ def test_verification_asks_the_phase_of_the_original_function(tmp_path):
     assert result.dropped == []
     assert result.changed and b"s->tab = g_malloc(n);" in result.rewritten
     assert result.rewritten.count(b"g_try_malloc(len)") == 2
+
+
+def test_a_changed_sibling_file_invalidates_cached_results_beside_it(tmp_path):
+    # Size analysis reads callers in the other C files of a directory; a cached
+    # result must not outlive a change there.
+    root = tmp_path / "t"
+    (root / "hw").mkdir(parents=True)
+    (root / "block").mkdir()
+    # dev.c's size comes from its callers: one of them is in helper.c.
+    (root / "hw" / "dev.c").write_text(
+        '#include "qemu/osdep.h"\n\nint dev_fill(DevState *s, size_t len)\n{\n'
+        '    uint8_t *buf;\n\n    buf = g_malloc(len);\n    s->buf = buf;\n    return 0;\n}\n')
+    (root / "hw" / "helper.c").write_text("void helper(DevState *s)\n{\n    dev_fill(s, 16);\n}\n")
+    (root / "hw" / "unrelated.c").write_text(PLAIN.format(n=4))
+    (root / "block" / "other.c").write_text(LARGE.format(n=3))
+    d = discover([str(root)])
+    cdir = tmp_path / "cache"
+    run(d, _spec(), jobs=1, use_cache=True, cache_dir=cdir)
+    warm = run(d, _spec(), jobs=1, use_cache=True, cache_dir=cdir)
+    assert warm.cache.get("misses", 0) == 0
+    (root / "hw" / "helper.c").write_text("void helper(DevState *s)\n{\n    dev_fill(s, 16);\n}\nint x;\n")
+    again = run(d, _spec(), jobs=1, use_cache=True, cache_dir=cdir)
+    # helper.c itself, and dev.c whose analysis read it; unrelated.c and other.c stay cached.
+    assert again.cache.get("misses", 0) == 2
+    dev = next(r for r in again.results if r.path.endswith("dev.c"))
+    assert dev.sibling_keys and dev.sibling_keys[0][0] == str(root / "hw")

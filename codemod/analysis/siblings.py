@@ -22,6 +22,17 @@ from codemod.cparse import MacroProfile, ParsedFile, parse_source
 from codemod.source import SourceFile
 
 _MAX_FILES = 4  # sibling files parsed for one question
+# Directories read since the last reset: a file's result depends on them
+# (the engine records them; a cached result is checked against them).
+_CONSULTED: set[str] = set()
+
+
+def reset_consulted() -> None:
+    _CONSULTED.clear()
+
+
+def consulted() -> tuple[str, ...]:
+    return tuple(sorted(_CONSULTED))
 _PARSED_KEEP = 16
 _PARSED: OrderedDict[str, ParsedFile | None] = OrderedDict()
 
@@ -83,6 +94,7 @@ def sibling_callers(path: str, display: str, name: str) -> list[ParsedFile]:
     real = os.path.realpath(path)
     rx = re.compile(rb"\b" + re.escape(name.encode()) + rb"\s*\(")
     out: list[ParsedFile] = []
+    _CONSULTED.add(os.path.dirname(real))
     for other, data in _dir_texts(os.path.dirname(real)):
         if other == real or not rx.search(data):
             continue
@@ -102,6 +114,7 @@ def sibling_field_writers(path: str, display: str, field: str) -> list[ParsedFil
     real = os.path.realpath(path)
     rx = re.compile(rb"(->|\.)\s*" + re.escape(field.encode()) + rb"\s*([-+*/|&]?=)(?!=)")
     out: list[ParsedFile] = []
+    _CONSULTED.add(os.path.dirname(real))
     for other, data in _dir_texts(os.path.dirname(real)):
         if other == real or not rx.search(data):
             continue

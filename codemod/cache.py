@@ -337,6 +337,7 @@ class Cache:
         try:
             write_atomically(self._path(key), header + payload)
         except OSError:
+            self.stats["write_errors"] += 1
             return False
         return True
 
@@ -365,15 +366,7 @@ class Cache:
             payload = encode(value)
         except (TypeError, ValueError, RecursionError):
             return False
-        header = _HEADER.pack(MAGIC, FORMAT, bytes.fromhex(key), len(payload),
-                              hashlib.blake2b(payload, digest_size=32).digest())
-        self._prepare()
-        try:
-            write_atomically(self._path(key), header + payload)
-        except OSError:
-            self.stats["write_errors"] += 1
-            return False
-        return True
+        return self.put_raw(key, payload)
 
 
 # -- the stat index -----------------------------------------------------------------

@@ -89,30 +89,24 @@ def sibling_callers(path: str, display: str, name: str) -> list[ParsedFile]:
     """Parsed files beside `path` (same directory, not `path` itself) whose
     text calls `name`; at most a few, in name order. `display` is how `path`
     is shown; siblings are shown beside it."""
-    if not path or not name:
+    if not name:
         return []
-    real = os.path.realpath(path)
-    rx = re.compile(rb"\b" + re.escape(name.encode()) + rb"\s*\(")
-    out: list[ParsedFile] = []
-    _CONSULTED.add(os.path.dirname(real))
-    for other, data in _dir_texts(os.path.dirname(real)):
-        if other == real or not rx.search(data):
-            continue
-        parsed = _parsed(other, _display(display, other), data)
-        if parsed is not None:
-            out.append(parsed)
-        if len(out) >= _MAX_FILES:
-            break
-    return out
+    return _siblings_matching(path, display, re.compile(rb"\b" + re.escape(name.encode()) + rb"\s*\("))
 
 
 def sibling_field_writers(path: str, display: str, field: str) -> list[ParsedFile]:
     """Parsed files beside `path` whose text assigns a member named `field`
     (`x->field = ...`, `x.field += ...`); at most a few, in name order."""
-    if not path or not field:
+    if not field:
+        return []
+    return _siblings_matching(path, display,
+                              re.compile(rb"(->|\.)\s*" + re.escape(field.encode()) + rb"\s*([-+*/|&]?=)(?!=)"))
+
+
+def _siblings_matching(path: str, display: str, rx: re.Pattern[bytes]) -> list[ParsedFile]:
+    if not path:
         return []
     real = os.path.realpath(path)
-    rx = re.compile(rb"(->|\.)\s*" + re.escape(field.encode()) + rb"\s*([-+*/|&]?=)(?!=)")
     out: list[ParsedFile] = []
     _CONSULTED.add(os.path.dirname(real))
     for other, data in _dir_texts(os.path.dirname(real)):

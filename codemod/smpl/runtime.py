@@ -84,19 +84,24 @@ class RunOutcome:
     reports: list[tuple[int, str, str]] = field(default_factory=list)  # (orig offset, group, rule)
 
 
-def _eval_depends(expr, matched: set[str], virtuals: set[str]) -> bool:
+def _eval_depends(expr, matched: set[str], virtuals: set[str], may: bool = False) -> bool:
+    """Whether `depends on expr` holds given the rules that matched. With `may`,
+    whether it could hold: `!r` and `never r` count as satisfiable (r may
+    still fail to match), for a prefilter that must never wrongly say no."""
     if expr is None:
         return True
     tag = expr[0]
     if tag in ("name", "ever"):
         return expr[1] in matched or expr[1] in virtuals
+    if tag in ("never", "not") and may:
+        return True
     if tag == "never":
         return not (expr[1] in matched or expr[1] in virtuals)
     if tag == "not":
         return not _eval_depends(expr[1], matched, virtuals)
     if tag == "and":
-        return _eval_depends(expr[1], matched, virtuals) and _eval_depends(expr[2], matched, virtuals)
-    return _eval_depends(expr[1], matched, virtuals) or _eval_depends(expr[2], matched, virtuals)
+        return _eval_depends(expr[1], matched, virtuals, may) and _eval_depends(expr[2], matched, virtuals, may)
+    return _eval_depends(expr[1], matched, virtuals, may) or _eval_depends(expr[2], matched, virtuals, may)
 
 
 def _env_key(env: dict, keys=None) -> tuple:
@@ -153,7 +158,7 @@ def could_match(rules: RuleSet, data: bytes) -> bool:
                 if all(i.rule in possible for i in rule.inputs):
                     possible.add(rule.name)
                 continue
-            if rule.kind != "transform" or not _may_hold(rule.depends, possible, rules.virtuals):
+            if rule.kind != "transform" or not _eval_depends(rule.depends, possible, rules.virtuals, may=True):
                 continue
             if any(r not in possible for r in rule.inherited_rules) or not _prefilter(rule, data):
                 continue
@@ -161,19 +166,6 @@ def could_match(rules: RuleSet, data: bytes) -> bool:
             if rule.transforms or rule.context_mode or rule.name in feeds:
                 return True
     return False
-
-
-def _may_hold(expr, possible: set[str], virtuals: set[str]) -> bool:
-    if expr is None:
-        return True
-    tag = expr[0]
-    if tag in ("name", "ever"):
-        return expr[1] in possible or expr[1] in virtuals
-    if tag in ("never", "not"):
-        return True  # the rule named may still fail to match
-    if tag == "and":
-        return _may_hold(expr[1], possible, virtuals) and _may_hold(expr[2], possible, virtuals)
-    return _may_hold(expr[1], possible, virtuals) or _may_hold(expr[2], possible, virtuals)
 
 
 def _prefilter(rule: CompiledRule, data: bytes) -> bool:

@@ -3,7 +3,7 @@
 
     site_table.py TREE [PATH ...] [--json OUT] [--no-timing] [--findings FILE]
 
-Runs `allocfix --dry-run --format json --all` on PATHs (default: the whole
+Runs `allocfix --dry-run --no-cache --format json --all` on PATHs (default: the whole
 TREE) with `--tree TREE`, once with the whole-tree phase analysis and once
 with `--no-phase`, and prints the table of the first run and both wall
 times. --findings reuses a document already made (no runs, no timing).
@@ -28,7 +28,7 @@ ACTIONS = ("none", "report", "stub", "rewrite")
 def run(tree: Path, paths: list[str], *, phase: bool, jobs: int | None = None,
         code: Path | None = None) -> tuple[dict, float]:
     env = dict(os.environ, PYTHONPATH=str(code or Path(__file__).resolve().parent.parent))
-    cmd = [sys.executable, "-m", "codemod", "--dry-run", "--format", "json", "--all", "--tree", str(tree)]
+    cmd = [sys.executable, "-m", "codemod", "--dry-run", "--no-cache", "--format", "json", "--all", "--tree", str(tree)]
     if not phase:
         cmd.append("--no-phase")
     if jobs:

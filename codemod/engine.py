@@ -162,11 +162,9 @@ def verify(new: bytes, config: EngineConfig, path: str, display: str, original: 
     headers it includes relative to it) and asks the phase index about each
     function where that function starts in the original text: offsets in the
     rewrite have moved, and the index knows the original file."""
-    _, tree = parse_bytes(new, config.profile)
-    if error_count(tree) > error_count(original.tree):
+    parsed = ParsedFile(SourceFile(path, display, new), *parse_bytes(new, config.profile))
+    if error_count(parsed.tree) > error_count(original.tree):
         return "rewrite dropped: the result does not parse cleanly (new syntax errors)"
-    source = SourceFile(path, display, new)
-    parsed = ParsedFile(source, *parse_bytes(new, config.profile))
     ctx = FileContext(parsed, config, _by_function_order(parsed, original))
     again = RuleRunner(config.rules, config.profile, AllocfixAPI(ctx), parsed, display).run(new, parsed.tree)
     if again.data != new:

@@ -256,6 +256,16 @@ class Entry:
     reason: str  # e.g. "MemoryRegionOps.read in hw/scsi/lsi53c895a.c"
 
 
+def span_at(spans, offset: int) -> int | None:
+    """The node of the (start, end, node) span, sorted by start, that holds `offset`."""
+    if not spans:
+        return None
+    i = bisect.bisect_right(spans, (offset, float("inf"), 0)) - 1
+    if i >= 0 and spans[i][0] <= offset < spans[i][1]:
+        return spans[i][2]
+    return None
+
+
 @dataclass
 class CallGraph:
     names: list[str] = field(default_factory=list)  # node -> function name
@@ -323,13 +333,7 @@ class CallGraph:
 
     def at(self, path: str, offset: int) -> int | None:
         """The node of the function whose definition in `path` holds `offset`."""
-        spans = self.ranges.get(path)
-        if not spans:
-            return None
-        i = bisect.bisect_right(spans, (offset, float("inf"), 0)) - 1
-        if i >= 0 and spans[i][0] <= offset < spans[i][1]:
-            return spans[i][2]
-        return None
+        return span_at(self.ranges.get(path), offset)
 
     def resolve(self, path: str, name: str) -> tuple[int, ...]:
         node = self.statics.get((path, name))

@@ -127,24 +127,6 @@ def include_closure(path: str, data: bytes, root: Path, profile: MacroProfile) -
     return order
 
 
-def _merge_into(out: SizeFacts, facts: SizeFacts) -> None:
-    """Add `facts` to `out` in place: types already there win, constants are unioned."""
-    for name, texts in facts.constants.items():
-        cur = out.constants.get(name)
-        if cur is None:
-            out.constants[name] = list(texts)
-        else:
-            cur.extend(t for t in texts if t not in cur)
-    for name, ref in facts.typedefs.items():
-        out.typedefs.setdefault(name, ref)
-    for name, rec in facts.records.items():
-        out.records.setdefault(name, rec)
-    for name, fn in facts.functions.items():
-        out.functions.setdefault(name, fn)
-    for name, props in facts.properties.items():
-        out.properties.setdefault(name, props)
-
-
 def header_facts(path: str, data: bytes, root: Path, profile: MacroProfile, depth: int | None = None) -> SizeFacts | None:
     """Merged size facts of the headers `data` (the file at `path`) includes,
     transitively, plus the tree's QAPI types and device properties.
@@ -161,7 +143,7 @@ def header_facts(path: str, data: bytes, root: Path, profile: MacroProfile, dept
     for header in include_closure(path, data, root, profile):
         facts = _header(header, root, profile)[0]
         if facts is not None:
-            _merge_into(merged, facts)
+            merged.absorb(facts)
     from codemod.analysis import props, qapi
 
     # generated QAPI types and the tree's device properties: shared layers, not copied
@@ -187,7 +169,7 @@ def _limited(path: str, data: bytes, root: Path, profile: MacroProfile, depth: i
             seen.add(header)
             facts, nested = _header(header, root, profile)
             if facts is not None:
-                _merge_into(merged, facts)
+                merged.absorb(facts)
                 found = True
             following.extend(nested)
         frontier = following

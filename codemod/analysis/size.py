@@ -243,20 +243,23 @@ class SizeFacts:
             {k: list(v) for k, v in self.constants.items()}, dict(self.typedefs), dict(self.records),
             dict(self.functions), dict(self.properties), dict(self.origins),
         )
-        for name, texts in other.constants.items():
-            cur = out.constants.setdefault(name, [])
-            cur.extend(t for t in texts if t not in cur)
-        for name, ref in other.typedefs.items():
-            out.typedefs.setdefault(name, ref)
-        for name, rec in other.records.items():
-            out.records.setdefault(name, rec)
-        for name, fn in other.functions.items():
-            out.functions.setdefault(name, fn)
-        for name, props in other.properties.items():
-            out.properties.setdefault(name, props)
-        for name, origin in other.origins.items():
-            out.origins.setdefault(name, origin)
+        out.absorb(other)
         return out
+
+    def absorb(self, other: "SizeFacts") -> None:
+        """Add `other` in place (merge's meaning, without copying self): types
+        already here win, constants are unioned."""
+        for name, texts in other.constants.items():
+            cur = self.constants.get(name)
+            if cur is None:
+                self.constants[name] = list(texts)
+            else:
+                cur.extend(t for t in texts if t not in cur)
+        for mine, theirs in ((self.typedefs, other.typedefs), (self.records, other.records),
+                             (self.functions, other.functions), (self.properties, other.properties),
+                             (self.origins, other.origins)):
+            for name, value in theirs.items():
+                mine.setdefault(name, value)
 
     def layered(self, *others: "SizeFacts") -> "SizeFacts":
         """A view of self over `others` (merge's meaning) that copies nothing."""

@@ -25,11 +25,11 @@ allocfix's code), the entry-point table's bytes and the project root.
 
 from __future__ import annotations
 
-import bisect
 import dataclasses
 import json
 import os
 
+from codemod.analysis.callgraph import span_at
 from codemod.cache import digest
 from codemod.findings import PhaseInfo
 
@@ -191,13 +191,7 @@ class _Graph:
         self.ranges = _Ranges(owner)
 
     def at(self, path: str, offset: int) -> int | None:
-        spans = self.ranges.get(path)
-        if not spans:
-            return None
-        i = bisect.bisect_right(spans, (offset, float("inf"), 0)) - 1
-        if i >= 0 and spans[i][0] <= offset < spans[i][1]:
-            return spans[i][2]
-        return None
+        return span_at(self.ranges.get(path), offset)
 
 
 class SnapshotPhaseIndex:

@@ -239,8 +239,7 @@ def _engine_pair(item: tuple) -> tuple[FileResult, str | None]:
 
         siblings.reset_consulted()
         result = process_file(path, display, config, data)
-        memo: dict[str, str] = {}
-        result.sibling_keys = tuple((d, _siblings_key(d, memo)) for d in siblings.consulted())
+        result.sibling_keys = _sibling_keys(siblings.consulted())
     chash = None
     if state.results is not None and data is not None and result.status is Status.OK:
         # Stored without the file's bytes: a hit re-reads them (and checks their hash).
@@ -456,7 +455,7 @@ def run(discovery: Discovery, spec: RunSpec, jobs: int | None = None, progress: 
         if state.results is not None:
             # What else a file's result depends on: the phase index and the headers.
             t = time.perf_counter()
-            common = dependency_key(spec, discovery.root)
+            common = dependency_key(spec, discovery.root, cdir)
             for i, f in enumerate(files):
                 extras[i] = digest(common, file_phase_key(spec, f.path))
             report.passes["deps"] = time.perf_counter() - t
@@ -466,7 +465,7 @@ def run(discovery: Discovery, spec: RunSpec, jobs: int | None = None, progress: 
         results: list[FileResult | None] = [None] * len(files)
         todo: list[tuple] = []
         bundle = _Bundle(state.results, discovery.root) if state.results is not None else None
-        sibling_memo: dict[str, str] = {}
+        sibling_memo: dict[str, Any] = {}
         for i, f in enumerate(files):
             item = (i, f.path, f.display, extras.get(i, ""))
             if state.results is not None and i in hashes:
@@ -475,7 +474,7 @@ def run(discovery: Discovery, spec: RunSpec, jobs: int | None = None, progress: 
                     hit = _cached_result(state.results, f.path, f.display, hashes[i], extras.get(i, ""))
                     if hit is not None:
                         bundle.note(f.path, f.display, hashes[i], extras.get(i, ""), hit)
-                if hit is not None and not all(_siblings_key(d, sibling_memo) == k for d, k in hit.sibling_keys):
+                if hit is not None and not _siblings_unchanged(hit.sibling_keys, sibling_memo):
                     # A file its analysis read beside it has changed: stale.
                     state.results.stats["hits"] = state.results.stats.get("hits", 0) - 1
                     state.results.stats["misses"] = state.results.stats.get("misses", 0) + 1
@@ -654,6 +653,47 @@ def headers_fingerprint(root: Path) -> str:
     return digest(*parts)
 
 
+def _sibling_keys(consulted) -> tuple:
+    """What the size analysis read beside the file, for checking a cached result:
+    per directory its stat key (a quick "nothing changed here") and, per
+    question asked there (a pattern), the names and bytes of the files that
+    answer it, so an edit elsewhere in the directory does not make it stale."""
+    from codemod.analysis import siblings
+
+    by_dir: dict[str, list[bytes]] = {}
+    for directory, pattern in consulted:
+        by_dir.setdefault(directory, []).append(pattern)
+    memo: dict[str, str] = {}
+    return tuple((d, _siblings_key(d, memo),
+                  tuple((p, _answer_key(siblings.matching_files(d, p))) for p in patterns))
+                 for d, patterns in sorted(by_dir.items()))
+
+
+def _answer_key(files: list[tuple[str, bytes]]) -> str:
+    return digest(*(part for path, data in files for part in (os.path.basename(path), data)))
+
+
+def _siblings_unchanged(keys: tuple, memo: dict) -> bool:
+    from codemod.analysis import siblings
+
+    for entry in keys:
+        if not (isinstance(entry, tuple) and len(entry) == 3):
+            return False
+        directory, stat_key, answers = entry
+        if _siblings_key(directory, memo) == stat_key:
+            continue
+        texts_key = f"texts\0{directory}"
+        if texts_key not in memo:
+            memo[texts_key] = siblings.read_dir(directory)
+        for pattern, key in answers:
+            answer_key = f"answer\0{directory}\0{pattern!r}"
+            if answer_key not in memo:
+                memo[answer_key] = _answer_key(siblings.matching_files(directory, pattern, memo[texts_key]))
+            if memo[answer_key] != key:
+                return False
+    return True
+
+
 def _siblings_key(directory: str, memo: dict[str, str]) -> str:
     """(name, size, mtime, inode) of the C files of `directory`: size analysis
     looks for callers and field writes there (analysis/siblings.py)."""
@@ -675,13 +715,18 @@ def _siblings_key(directory: str, memo: dict[str, str]) -> str:
     return key
 
 
-def dependency_key(spec: RunSpec, scan_root: str) -> str:
+def dependency_key(spec: RunSpec, scan_root: str, cache_dir: str | None = None) -> str:
     """The part of every file's key that comes from outside the file."""
+    from codemod.analysis import props
     from codemod.analysis.headers import outside_inputs_fingerprint
 
     index = spec.phase_index
     errp = getattr(index, "errp_functions", None)
     root = _tree_root(spec, scan_root)
+    if cache_dir is not None:
+        # The tree's device properties, from the files changed since the last
+        # run and the cache (the fingerprint below and the engine use them).
+        props.tree_properties(root, cache_dir=cache_dir)
     # Sizes also come from the QAPI schema and device properties in other files.
     return digest(headers_fingerprint(root), outside_inputs_fingerprint(root), str(spec.tree_root),
                   "phase" if index is not None else "no-phase",

@@ -499,3 +499,26 @@ def test_a_changed_sibling_file_invalidates_cached_results_beside_it(tmp_path):
     assert again.cache.get("misses", 0) == 2
     dev = next(r for r in again.results if r.path.endswith("dev.c"))
     assert dev.sibling_keys and dev.sibling_keys[0][0] == str(root / "hw")
+
+
+def test_an_edit_beside_a_file_that_answers_none_of_its_questions_keeps_its_result(tmp_path):
+    # dev.c's analysis asked the directory for callers of dev_fill: only
+    # helper.c answers. Editing unrelated.c changes the directory's stat key
+    # but not that answer, so dev.c's cached result stays valid.
+    root = tmp_path / "t"
+    (root / "hw").mkdir(parents=True)
+    (root / "hw" / "dev.c").write_text(
+        '#include "qemu/osdep.h"\n\nint dev_fill(DevState *s, size_t len)\n{\n'
+        '    uint8_t *buf;\n\n    buf = g_malloc(len);\n    s->buf = buf;\n    return 0;\n}\n')
+    (root / "hw" / "helper.c").write_text("void helper(DevState *s)\n{\n    dev_fill(s, 16);\n}\n")
+    (root / "hw" / "unrelated.c").write_text(PLAIN.format(n=4))
+    d = discover([str(root)])
+    cdir = tmp_path / "cache"
+    run(d, _spec(), jobs=1, use_cache=True, cache_dir=cdir)
+    (root / "hw" / "unrelated.c").write_text(PLAIN.format(n=5))
+    again = run(d, _spec(), jobs=1, use_cache=True, cache_dir=cdir)
+    assert again.cache.get("misses", 0) == 1  # unrelated.c itself
+    # ... and a new caller appearing in the directory is an answer that changed.
+    (root / "hw" / "unrelated.c").write_text(PLAIN.format(n=5) + "void more(DevState *s)\n{\n    dev_fill(s, 1);\n}\n")
+    third = run(d, _spec(), jobs=1, use_cache=True, cache_dir=cdir)
+    assert third.cache.get("misses", 0) == 2

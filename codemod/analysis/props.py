@@ -12,8 +12,10 @@ second for QEMU), once per process and root.
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import time
 from pathlib import Path
 
 # Property macros whose field holds an integer the user chooses. Others
@@ -53,12 +55,16 @@ def scan_properties(data: bytes, display: str, out: Properties | None = None) ->
     return out
 
 
-def tree_properties(root: Path) -> Properties:
-    """Integer device properties defined anywhere below `root` (cached per process)."""
+def tree_properties(root: Path, cache_dir: str | os.PathLike | None = None) -> Properties:
+    """Integer device properties defined anywhere below `root` (cached per process).
+
+    With `cache_dir`, each file's properties are kept there with its stat
+    signature, so a later run reads only the files that changed since."""
     key = os.path.normpath(str(root))
     hit = _INDEX.get(key)
     if hit is not None:
         return hit
+    store = _FileIndex(cache_dir, key) if cache_dir is not None else None
     out: Properties = {}
     for dirpath, dirnames, filenames in os.walk(key):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and not (dirpath == key and d in _SKIP_DIRS))
@@ -66,11 +72,81 @@ def tree_properties(root: Path) -> Properties:
             if not name.endswith((".c", ".h", ".inc")):
                 continue
             full = os.path.join(dirpath, name)
-            try:
-                with open(full, "rb") as fh:
-                    data = fh.read()
-            except OSError:
+            if store is None:
+                data = _read(full)
+                if data is not None:
+                    scan_properties(data, os.path.relpath(full, key), out)
                 continue
-            scan_properties(data, os.path.relpath(full, key), out)
+            found = store.properties(full, os.path.relpath(full, key))
+            for prop_key, entry in found:
+                lst = out.setdefault(prop_key, [])
+                if entry not in lst:
+                    lst.append(entry)
+    if store is not None:
+        store.save()
     _INDEX[key] = out
     return out
+
+
+def _read(path: str) -> bytes | None:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read()
+    except OSError:
+        return None
+
+
+class _FileIndex:
+    """Per file below a root: its stat signature and the properties its text
+    defines, kept in the cache directory between runs. A file is read again
+    only when its signature changed or was recorded too close to its mtime
+    (the stat index's racy-file rule)."""
+
+    def __init__(self, cache_dir, root: str):
+        from codemod.cache import code_fingerprint, digest
+
+        self.path = Path(cache_dir) / "props" / (digest(root, code_fingerprint())[:32] + ".json")
+        self.old: dict[str, list] = {}
+        self.new: dict[str, list] = {}
+        self.changed = False
+        try:
+            data = json.loads(self.path.read_bytes())
+            if isinstance(data, dict) and isinstance(data.get("files"), dict):
+                self.old = data["files"]
+        except (OSError, ValueError):
+            pass
+
+    def properties(self, path: str, display: str) -> list[tuple[str, tuple[str, str, str]]]:
+        from codemod.cache import RACY_NS
+
+        try:
+            st = os.stat(path)
+        except OSError:
+            return []
+        sig = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+        entry = self.old.get(display)
+        if (isinstance(entry, list) and len(entry) == 3 and entry[0] == sig and isinstance(entry[1], int)
+                and st.st_mtime_ns < entry[1] - RACY_NS and _well_formed(entry[2])):
+            self.new[display] = entry
+            return [(k, (kind, name, where)) for k, kind, name, where in entry[2]]
+        data = _read(path)
+        found = scan_properties(data, display) if data is not None else {}
+        pairs = [(k, e) for k, entries in found.items() for e in entries]
+        self.new[display] = [sig, time.time_ns(), [[k, *e] for k, e in pairs]]
+        self.changed = True
+        return pairs
+
+    def save(self) -> None:
+        if not self.changed and len(self.new) == len(self.old):
+            return
+        from codemod.cache import write_atomically
+
+        try:
+            write_atomically(self.path, json.dumps({"files": self.new}, separators=(",", ":")).encode())
+        except OSError:
+            pass
+
+
+def _well_formed(rows) -> bool:
+    return isinstance(rows, list) and all(
+        isinstance(r, list) and len(r) == 4 and all(isinstance(x, str) for x in r) for r in rows)

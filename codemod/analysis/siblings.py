@@ -22,17 +22,28 @@ from codemod.cparse import MacroProfile, ParsedFile, parse_source
 from codemod.source import SourceFile
 
 _MAX_FILES = 4  # sibling files parsed for one question
-# Directories read since the last reset: a file's result depends on them
-# (the engine records them; a cached result is checked against them).
-_CONSULTED: set[str] = set()
+# Questions asked since the last reset, as (directory, pattern): a file's
+# result depends on the answers (the runner records them with the result,
+# and a cached result is stale when one of them would now be different).
+_CONSULTED: set[tuple[str, bytes]] = set()
 
 
 def reset_consulted() -> None:
     _CONSULTED.clear()
 
 
-def consulted() -> tuple[str, ...]:
+def consulted() -> tuple[tuple[str, bytes], ...]:
     return tuple(sorted(_CONSULTED))
+
+
+def matching_files(directory: str, pattern: bytes,
+                   texts: tuple[tuple[str, bytes], ...] | None = None) -> list[tuple[str, bytes]]:
+    """(path, bytes) of the .c files of `directory` whose text `pattern` finds:
+    the files a question recorded by consulted() could have looked at. Among
+    the texts as this process read them, or among `texts` (read_dir(directory)
+    now)."""
+    rx = re.compile(pattern)
+    return [(path, data) for path, data in (_dir_texts(directory) if texts is None else texts) if rx.search(data)]
 _PARSED_KEEP = 16
 _PARSED: OrderedDict[str, ParsedFile | None] = OrderedDict()
 
@@ -40,6 +51,11 @@ _PARSED: OrderedDict[str, ParsedFile | None] = OrderedDict()
 @lru_cache(maxsize=32)
 def _dir_texts(dirpath: str) -> tuple[tuple[str, bytes], ...]:
     """(path, bytes) of the .c files of a directory (read once per process)."""
+    return read_dir(dirpath)
+
+
+def read_dir(dirpath: str) -> tuple[tuple[str, bytes], ...]:
+    """(path, bytes) of the .c files of a directory, in name order."""
     out = []
     try:
         names = sorted(os.listdir(dirpath))
@@ -108,7 +124,7 @@ def _siblings_matching(path: str, display: str, rx: re.Pattern[bytes]) -> list[P
         return []
     real = os.path.realpath(path)
     out: list[ParsedFile] = []
-    _CONSULTED.add(os.path.dirname(real))
+    _CONSULTED.add((os.path.dirname(real), rx.pattern))
     for other, data in _dir_texts(os.path.dirname(real)):
         if other == real or not rx.search(data):
             continue

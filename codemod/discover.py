@@ -95,9 +95,11 @@ def discover(paths: list[str], excludes: tuple[str, ...] = (), cwd: str | None =
             display = display_path(Path(text), root, here)
         found.append(DiscoveredFile(text, display))
 
-    def inside_root(p: Path) -> bool:
-        real = Path(os.path.realpath(p))
-        return real == real_root or real_root in real.parents
+    real_root_text = str(real_root)
+    real_root_prefix = real_root_text.rstrip("/") + "/"
+
+    def inside_root(real: str) -> bool:
+        return real == real_root_text or real.startswith(real_root_prefix)
 
     root_text = str(root)
     for given in paths:
@@ -109,12 +111,12 @@ def discover(paths: list[str], excludes: tuple[str, ...] = (), cwd: str | None =
         visited_dirs: set[str] = set()
         # Depth first, each directory's files (sorted) before its subdirectories
         # (sorted). os.scandir's entries know what is a link or a file without a
-        # stat per file; only links need their real path resolved.
-        stack = [str(start)]
+        # stat per file; only links need their real path resolved (a plain
+        # subdirectory's real path is its parent's plus its name).
+        stack = [(str(start), os.path.realpath(start))]
         while stack:
-            dirpath = stack.pop()
-            real_dir = os.path.realpath(dirpath)
-            if real_dir in visited_dirs or not inside_root(Path(dirpath)):
+            dirpath, real_dir = stack.pop()
+            if real_dir in visited_dirs or not inside_root(real_dir):
                 continue
             visited_dirs.add(real_dir)
             try:
@@ -127,18 +129,21 @@ def discover(paths: list[str], excludes: tuple[str, ...] = (), cwd: str | None =
                 try:
                     if entry.is_dir():  # follows links, like os.walk(followlinks=True)
                         if name not in SKIP_DIRS:
-                            subdirs.append(entry.path)
+                            real_sub = (os.path.realpath(entry.path) if entry.is_symlink()
+                                        else os.path.join(real_dir, name))
+                            subdirs.append((entry.path, real_sub))
                         continue
                     if not name.endswith(C_SUFFIXES) or not entry.is_file():
                         continue
                     link = entry.is_symlink()
                 except OSError:
                     continue
-                if link and not inside_root(Path(entry.path)):
+                if link and not inside_root(os.path.realpath(entry.path)):
                     continue
-                rel = os.path.relpath(entry.path, root_text) if entry.path.startswith(root_text + os.sep) else name
-                if excludes and _excluded(rel.replace(os.sep, "/"), excludes):
-                    continue
+                if excludes:
+                    rel = os.path.relpath(entry.path, root_text) if entry.path.startswith(root_text + os.sep) else name
+                    if _excluded(rel.replace(os.sep, "/"), excludes):
+                        continue
                 if link or real_dir != dirpath:
                     add(Path(entry.path))
                 else:

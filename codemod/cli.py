@@ -312,6 +312,11 @@ def _cmd_scan(args) -> int:
     discovery = discover(args.paths, tuple(args.exclude))
     spec = RunSpec(tuple(_rule_paths(args)), _profile_path(args), args.small_limit, tuple(args.virtuals),
                    startup_exit=args.startup_exit)
+    if not args.no_cache:
+        from codemod.cache import default_cache_dir
+        from codemod.smpl.script import remember_checks
+
+        remember_checks(args.cache_dir if args.cache_dir is not None else default_cache_dir(discovery.root))
     config = spec.build()  # fail fast on rule errors, before any worker starts
     _tune_gc()
     if not args.no_phase and not args.stats:

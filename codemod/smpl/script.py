@@ -10,12 +10,41 @@ helpers) and `allocfix` (the analysis API of the current file).
 from __future__ import annotations
 
 import builtins
+import json
+import os
 from dataclasses import dataclass
-
-import libcst as cst
-from libcst.metadata import MetadataWrapper, ScopeProvider, PositionProvider
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from codemod.errors import Position, RuleError
+
+if TYPE_CHECKING:
+    import libcst as cst
+
+# Blocks that passed check_script, kept between runs when a cache directory
+# is given (remember_checks): the check itself and importing libcst cost
+# a tenth of a second or two per run, for blocks that rarely change.
+_MEMO: dict[str, list[str]] = {}
+_MEMO_PATH: Path | None = None
+
+
+def remember_checks(cache_dir: str | os.PathLike | None) -> None:
+    """Keep the names of blocks that passed the checks in `cache_dir` (None: forget)."""
+    global _MEMO_PATH
+    _MEMO.clear()
+    if cache_dir is None:
+        _MEMO_PATH = None
+        return
+    from codemod.cache import code_fingerprint, digest
+
+    _MEMO_PATH = Path(cache_dir) / "scripts" / (digest(code_fingerprint())[:32] + ".json")
+    try:
+        data = json.loads(_MEMO_PATH.read_bytes())
+    except (OSError, ValueError):
+        return
+    if isinstance(data, dict):
+        _MEMO.update((k, v) for k, v in data.items()
+                     if isinstance(v, list) and all(isinstance(n, str) for n in v))
 
 PROVIDED_NAMES = frozenset({"coccinelle", "cocci", "allocfix"})
 
@@ -98,6 +127,8 @@ class Outputs:
 
 def _module_names_defined(module: cst.Module) -> set[str]:
     """Top-level names a module defines (for initialize blocks)."""
+    from libcst.metadata import MetadataWrapper, ScopeProvider
+
     names: set[str] = set()
     wrapper = MetadataWrapper(module)
     scopes = wrapper.resolve(ScopeProvider)
@@ -110,6 +141,27 @@ def _module_names_defined(module: cst.Module) -> set[str]:
 
 def check_script(code: str, path: str, first_line: int, known: set[str], outputs: tuple[str, ...]) -> set[str]:
     """Validate a script block; return the global names it defines."""
+    if _MEMO_PATH is None:
+        return _check_script(code, path, first_line, known, outputs)
+    from codemod.cache import digest, write_atomically
+
+    key = digest(code, path, str(first_line), *sorted(known), "\0outputs", *outputs)
+    names = _MEMO.get(key)
+    if names is not None:
+        return set(names)
+    found = _check_script(code, path, first_line, known, outputs)  # errors are never remembered
+    _MEMO[key] = sorted(found)
+    try:
+        write_atomically(_MEMO_PATH, json.dumps(_MEMO, separators=(",", ":")).encode())
+    except OSError:
+        pass
+    return found
+
+
+def _check_script(code: str, path: str, first_line: int, known: set[str], outputs: tuple[str, ...]) -> set[str]:
+    import libcst as cst
+    from libcst.metadata import MetadataWrapper, PositionProvider, ScopeProvider
+
     # Python's own parser gives the clearest message and position.
     try:
         compile(code, path, "exec", dont_inherit=True)
@@ -152,6 +204,8 @@ def check_script(code: str, path: str, first_line: int, known: set[str], outputs
 
 
 def _attribute_assignments(module: cst.Module):
+    import libcst as cst
+
     found: list[cst.Attribute] = []
 
     class Visitor(cst.CSTVisitor):

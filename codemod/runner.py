@@ -779,7 +779,9 @@ class _Bundle:
     read from its own entry (it needs the file's bytes anyway). A line is
     used only when its display, content hash and extra key equal the file's
     now: the same key the file's own entry has. Lines of files this run did
-    not look up are kept as they are.
+    not look up are kept as they are. Most files of a tree have nothing to
+    report: their result is stored as ["plain", parse errors, sites, sites in
+    functions with errors] and decodes without a typed object per field.
     """
 
     def __init__(self, cache: Cache, root: str):
@@ -807,6 +809,11 @@ class _Bundle:
         if rec is None or rec[1] != display or rec[2] != chash or rec[3] != extra:
             return None
         value = rec[4]
+        if isinstance(value, list) and len(value) == 4 and value[0] == "plain" and all(
+                type(n) is int for n in value[1:]):
+            self.cache.stats["hits"] += 1
+            return FileResult(path, display, Status.OK, parse_errors=value[1], sites=value[2],
+                              sites_in_error_functions=value[3])
         if not isinstance(value, FileResult) or value.rewritten is not None or value.status is not Status.OK:
             return None
         self.cache.stats["hits"] += 1
@@ -817,7 +824,12 @@ class _Bundle:
         """Record the result of `path` computed from (or cached for) bytes hashing to `chash`."""
         if result.status is not Status.OK:
             return
-        stored = None if result.rewritten is not None else dataclasses.replace(result, original=b"")
+        if result.rewritten is not None:
+            stored = None
+        elif _plain(result):
+            stored = ["plain", result.parse_errors, result.sites, result.sites_in_error_functions]
+        else:
+            stored = dataclasses.replace(result, original=b"")
         try:
             line = encode([path, display, chash, extra, stored])
         except (TypeError, ValueError, RecursionError):
@@ -829,6 +841,12 @@ class _Bundle:
     def save(self) -> None:
         if self.dirty and self.lines:
             self.cache.put_raw(self.key, b"\n".join(self.lines.values()))
+
+
+def _plain(result: FileResult) -> bool:
+    """Nothing in the result but counts (what _Bundle stores compactly)."""
+    return (result.status is Status.OK and result.rewritten is None and not result.findings
+            and not result.hunks_info and not result.message and not result.dropped and not result.sibling_keys)
 
 
 def _cached_result(cache: Cache, path: str, display: str, chash: str, extra: str) -> FileResult | None:

@@ -3,6 +3,7 @@ phases and headers are in the cache key, a dying worker costs one file."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
 from dataclasses import dataclass
@@ -522,3 +523,24 @@ def test_an_edit_beside_a_file_that_answers_none_of_its_questions_keeps_its_resu
     (root / "hw" / "unrelated.c").write_text(PLAIN.format(n=5) + "void more(DevState *s)\n{\n    dev_fill(s, 1);\n}\n")
     third = run(d, _spec(), jobs=1, use_cache=True, cache_dir=cdir)
     assert third.cache.get("misses", 0) == 2
+
+
+def test_results_with_nothing_to_report_come_back_from_the_bundle_unchanged(tmp_path):
+    root = tmp_path / "t"
+    root.mkdir()
+    (root / "broken.c").write_text("static int f(void)\n{\n    return 1 +;\n}\n")  # syntax errors, no site
+    (root / "quiet.c").write_text(PLAIN.format(n=3))
+    (root / "dev.c").write_text(LARGE.format(n=1))
+    d = discover([str(root)])
+    cdir = tmp_path / "cache"
+    cold = run(d, _spec(), jobs=1, use_cache=True, cache_dir=cdir)
+    for p in (cdir / "objects").rglob("*"):
+        if p.is_file() and p != _bundle_path(cdir, root):
+            p.unlink()  # only the bundle can answer now
+    warm = run(d, _spec(), jobs=1, use_cache=True, cache_dir=cdir)
+    by_path = {r.path: r for r in cold.results}
+    broken = next(r for r in warm.results if r.path.endswith("broken.c"))
+    assert broken.parse_errors > 0
+    for r in warm.results:
+        if not r.changed:
+            assert r == dataclasses.replace(by_path[r.path], original=b"")

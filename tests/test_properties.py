@@ -224,3 +224,21 @@ def test_diff_hunks_turn_the_old_text_into_the_new(old_lines, edits):
         pos = start + h.old_count
     replayed += old_lines[pos:]
     assert replayed == new_lines
+
+
+@PROPS
+@given(_LINES, _LINES, st.integers(0, 5), st.integers(0, 5))
+def test_common_head_and_tail_are_the_longest(a, b, cut_a, cut_b):
+    # Binary search over list slices must find what a line-by-line walk finds.
+    from codemod.render.diff import _common_head, _common_tail
+
+    b = a[: len(a) // 2] + b + a[len(a) // 2:]
+    a1, b1 = min(cut_a, len(a)), min(cut_b, len(b))
+    head = 0
+    while a1 + head < len(a) and b1 + head < len(b) and a[a1 + head] == b[b1 + head]:
+        head += 1
+    assert _common_head(a, b, a1, len(a), b1, len(b)) == head
+    tail = 0
+    while tail < len(a) - a1 and tail < len(b) - b1 and a[len(a) - 1 - tail] == b[len(b) - 1 - tail]:
+        tail += 1
+    assert _common_tail(a, b, a1, len(a), b1, len(b)) == tail

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import bisect
 import difflib
+from collections import Counter
 from dataclasses import dataclass
 
 
@@ -53,19 +54,45 @@ def _opcodes(a: list[bytes], b: list[bytes]) -> list[tuple[str, int, int, int, i
     return merged
 
 
+def _common_head(a, b, a1: int, a2: int, b1: int, b2: int) -> int:
+    """Length of the common head of a[a1:a2] and b[b1:b2] (list compares run in C)."""
+    lo, hi = 0, min(a2 - a1, b2 - b1)
+    if hi == 0 or a[a1] != b[b1]:
+        return 0
+    lo = 1
+    while lo < hi:  # invariant: the first lo lines are equal
+        mid = (lo + hi + 1) // 2
+        if a[a1 + lo:a1 + mid] == b[b1 + lo:b1 + mid]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def _common_tail(a, b, a1: int, a2: int, b1: int, b2: int) -> int:
+    lo, hi = 0, min(a2 - a1, b2 - b1)
+    if hi == 0 or a[a2 - 1] != b[b2 - 1]:
+        return 0
+    lo = 1
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if a[a2 - mid:a2 - lo] == b[b2 - mid:b2 - lo]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
 def _diff_range(a, b, a1: int, a2: int, b1: int, b2: int, ops: list) -> None:
     # Common head and tail.
-    start_a, start_b = a1, b1
-    while a1 < a2 and b1 < b2 and a[a1] == b[b1]:
-        a1 += 1
-        b1 += 1
-    ops.append(("equal", start_a, a1, start_b, b1))
-    tail = []
-    while a1 < a2 and b1 < b2 and a[a2 - 1] == b[b2 - 1]:
-        a2 -= 1
-        b2 -= 1
-        tail.append(a2)
-    tail_op = ("equal", a2, a2 + len(tail), b2, b2 + len(tail))
+    head = _common_head(a, b, a1, a2, b1, b2)
+    ops.append(("equal", a1, a1 + head, b1, b1 + head))
+    a1 += head
+    b1 += head
+    tail = _common_tail(a, b, a1, a2, b1, b2)
+    a2 -= tail
+    b2 -= tail
+    tail_op = ("equal", a2, a2 + tail, b2, b2 + tail)
     if a1 == a2 or b1 == b2:
         if a1 < a2:
             ops.append(("delete", a1, a2, b1, b1))
@@ -82,7 +109,8 @@ def _diff_range(a, b, a1: int, a2: int, b1: int, b2: int, ops: list) -> None:
         return
     pa, pb = a1, b1
     for i, j in anchors:
-        _diff_range(a, b, pa, i, pb, j, ops)
+        if i != pa or j != pb:  # adjacent anchors leave nothing to diff between them
+            _diff_range(a, b, pa, i, pb, j, ops)
         ops.append(("equal", i, i + 1, j, j + 1))
         pa, pb = i + 1, j + 1
     _diff_range(a, b, pa, a2, pb, b2, ops)
@@ -91,18 +119,11 @@ def _diff_range(a, b, a1: int, a2: int, b1: int, b2: int, ops: list) -> None:
 
 def _unique_anchors(a, b, a1: int, a2: int, b1: int, b2: int) -> list[tuple[int, int]]:
     """Pairs (i, j) of lines unique on both sides, longest increasing in both."""
-    count_a: dict[bytes, int] = {}
-    where_a: dict[bytes, int] = {}
-    for i in range(a1, a2):
-        line = a[i]
-        count_a[line] = count_a.get(line, 0) + 1
-        where_a[line] = i
-    count_b: dict[bytes, int] = {}
-    where_b: dict[bytes, int] = {}
-    for j in range(b1, b2):
-        line = b[j]
-        count_b[line] = count_b.get(line, 0) + 1
-        where_b[line] = j
+    # Counting and indexing in C (Counter, dict of zip); the last index wins in where_*.
+    count_a = Counter(a[a1:a2])
+    where_a = dict(zip(a[a1:a2], range(a1, a2)))
+    count_b = Counter(b[b1:b2])
+    where_b = dict(zip(b[b1:b2], range(b1, b2)))
     pairs = sorted((where_a[line], where_b[line]) for line, n in count_a.items()
                    if n == 1 and count_b.get(line) == 1)
     # Longest increasing subsequence of j (patience sorting with back links).

@@ -139,12 +139,17 @@ def default_cache_dir(root: str | os.PathLike) -> Path:
 
 _CLASSES: dict[str, type] = {}
 _ENUMS: dict[str, type[Enum]] = {"Action": Action, "Status": Status}
+# Registered dataclass -> its field names (dataclasses.fields() is slow to ask per value).
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
 
 
 def register(cls: type) -> type:
     """Allow a dataclass (e.g. the facts of a file) to be stored in the cache."""
     if not dataclasses.is_dataclass(cls):
         raise TypeError(f"{cls.__name__} is not a dataclass")
+    previous = _CLASSES.get(cls.__name__)
+    if previous is not None:
+        _FIELD_NAMES.pop(previous, None)  # another class of that name is no longer cached
     _CLASSES[cls.__name__] = cls
     return cls
 
@@ -158,9 +163,21 @@ class BadEntry(Exception):
 
 
 def _enc(v):
+    # Exact types first: facts of a whole tree are millions of values, mostly
+    # strings and ints, so those return without a chain of isinstance tests.
+    t = type(v)
+    if t is str or t is int or v is None:
+        return v
+    if t is list:
+        return [x if type(x) is str or type(x) is int else _enc(x) for x in v]
+    if t is tuple:
+        return {"$t": [x if type(x) is str or type(x) is int else _enc(x) for x in v]}
+    names = _FIELD_NAMES.get(t)
+    if names is not None:
+        return {"$c": t.__name__, "f": {n: _enc(getattr(v, n)) for n in names}}
     if isinstance(v, Enum):  # before str: our enums are str subclasses
-        return {"$e": [type(v).__name__, v.value]}
-    if v is None or isinstance(v, (bool, int, float, str)):
+        return {"$e": [t.__name__, v.value]}
+    if isinstance(v, (bool, int, float, str)):
         return v
     if isinstance(v, bytes):
         return {"$b": base64.b64encode(v).decode("ascii")}
@@ -172,9 +189,10 @@ def _enc(v):
         return {"$s": [_enc(x) for x in sorted(v, key=repr)], "frozen": isinstance(v, frozenset)}
     if isinstance(v, dict):
         return {"$d": [[_enc(k), _enc(x)] for k, x in v.items()]}
-    name = type(v).__name__
-    if dataclasses.is_dataclass(v) and _CLASSES.get(name) is type(v):
-        return {"$c": name, "f": {f.name: _enc(getattr(v, f.name)) for f in dataclasses.fields(v)}}
+    name = t.__name__
+    if dataclasses.is_dataclass(v) and _CLASSES.get(name) is t:
+        _FIELD_NAMES[t] = tuple(f.name for f in dataclasses.fields(v))
+        return _enc(v)
     raise TypeError(f"cannot cache a {name}")
 
 

@@ -44,6 +44,8 @@ _HEADER = struct.Struct("<8sH32sQ32s")  # magic, format, key digest, payload len
 # A file modified this close to the time its hash was recorded may change
 # again within the same mtime tick: its recorded hash is not trusted.
 RACY_NS = 2_000_000_000
+# Up to this many newly hashed files are not worth rewriting a stat index for.
+LAZY_RECORDS = 16
 
 
 def digest(*parts: bytes | str) -> str:
@@ -398,6 +400,7 @@ class StatIndex:
         self._old: dict[str, list] = {}
         self._new: dict[str, list] = {}
         self._dirty = False
+        self._recorded = 0
         try:
             raw = self.path.read_bytes()
             data = json.loads(raw)
@@ -428,9 +431,14 @@ class StatIndex:
     def record(self, path: str, st: os.stat_result, chash: str, now_ns: int) -> None:
         self._new[path] = [*self._sig(st), chash, now_ns]
         self._dirty = True
+        self._recorded += 1
 
     def save(self) -> None:
         if not self._dirty and len(self._new) == len(self._old):
+            return
+        if self._old and self._recorded <= LAZY_RECORDS and len(self._new) >= len(self._old):
+            # A few files changed: hashing them again next run costs less than
+            # rewriting the index of the whole tree (megabytes for QEMU).
             return
         merged = {**self._old, **self._new}
         try:

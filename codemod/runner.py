@@ -632,25 +632,18 @@ def _tree_root(spec: RunSpec, scan_root: str) -> Path:
         return Path(scan_root)
 
 
-def headers_fingerprint(root: Path) -> str:
+def headers_fingerprint(root: Path, files: list | None = None) -> str:
     """(path, size, mtime, inode) of every header below `root`.
 
     The engine reads the headers a file includes (size facts); which ones is
     its business, so any header change invalidates every result: coarse,
-    but never stale, and a header edit is rarer than a .c edit.
+    but never stale, and a header edit is rarer than a .c edit. `files`:
+    treestat.tree_files(root) when the caller has walked the tree already.
     """
-    parts: list[str] = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for name in sorted(filenames):
-            if name.endswith(".h"):
-                full = os.path.join(dirpath, name)
-                try:
-                    st = os.stat(full)
-                except OSError:
-                    continue
-                parts.append(f"{full}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}")
-    return digest(*parts)
+    from codemod.treestat import tree_files
+
+    return digest(*(f"{full}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}"
+                    for full, _, st in (files if files is not None else tree_files(root)) if full.endswith(".h")))
 
 
 def _sibling_keys(consulted) -> tuple:
@@ -723,12 +716,15 @@ def dependency_key(spec: RunSpec, scan_root: str, cache_dir: str | None = None) 
     index = spec.phase_index
     errp = getattr(index, "errp_functions", None)
     root = _tree_root(spec, scan_root)
+    from codemod.treestat import tree_files
+
+    files = tree_files(root)  # one walk for the header fingerprint and the property index
     if cache_dir is not None:
         # The tree's device properties, from the files changed since the last
         # run and the cache (the fingerprint below and the engine use them).
-        props.tree_properties(root, cache_dir=cache_dir)
+        props.tree_properties(root, cache_dir=cache_dir, files=files)
     # Sizes also come from the QAPI schema and device properties in other files.
-    return digest(headers_fingerprint(root), outside_inputs_fingerprint(root), str(spec.tree_root),
+    return digest(headers_fingerprint(root, files), outside_inputs_fingerprint(root), str(spec.tree_root),
                   "phase" if index is not None else "no-phase",
                   "\0".join(sorted(errp)) if errp else "")
 

@@ -30,6 +30,11 @@ def tree_key(path: str | Path, root: Path) -> str:
         return absolute.as_posix()
 
 
+# Files changed since the snapshot whose facts a run reads (from the fact
+# cache) rather than rewrite the snapshot, megabytes for QEMU, for them.
+SNAPSHOT_SLACK = 16
+
+
 def _items(root: Path, files=None) -> list[tuple[str, str]]:
     if files is None:
         files = discover([str(root)]).files
@@ -138,7 +143,7 @@ def _from_snapshot(cache, key, root: Path, items, hashes, spec, jobs, cdir, prog
                 return None  # changed again while parsed: take the full path
             changed_pairs[path] = pair
     index = snapshot.reuse(snap, items, hashes, changed_pairs)
-    if index is not None and changed:
+    if index is not None and len(changed) > SNAPSHOT_SLACK:
         _put_snapshot(cache, key, snapshot.updated(snap, items, hashes, changed_pairs, index))
     return index
 

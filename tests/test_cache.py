@@ -234,3 +234,43 @@ def test_stat_index_survives_a_corrupt_file(tmp_path):
     f = tmp_path / "a.c"
     f.write_bytes(b"x")
     assert again.lookup(str(f), os.stat(f)) is None
+
+
+def test_stat_index_is_not_rewritten_for_a_few_changed_files(tmp_path):
+    old = time.time_ns() - 10 * 1_000_000_000
+    files = []
+    for i in range(40):
+        f = tmp_path / f"f{i}.c"
+        f.write_bytes(b"int a%d;\n" % i)
+        os.utime(f, ns=(old, old))
+        files.append(f)
+    idx = StatIndex(tmp_path / "cache", str(tmp_path))
+    for f in files:
+        idx.record(str(f), os.stat(f), content_hash(f.read_bytes()), time.time_ns())
+    idx.save()
+    saved = idx.path.read_bytes()
+    # One file changed: every other entry is still trusted, the changed one is
+    # not (its stat moved), and the index file is left as it was.
+    files[0].write_bytes(b"int changed;\n")
+    os.utime(files[0], ns=(old, old))
+    again = StatIndex(tmp_path / "cache", str(tmp_path))
+    for f in files[1:]:
+        assert again.lookup(str(f), os.stat(f)) == content_hash(f.read_bytes())
+    assert again.lookup(str(files[0]), os.stat(files[0])) is None
+    again.record(str(files[0]), os.stat(files[0]), content_hash(b"int changed;\n"), time.time_ns())
+    again.save()
+    assert idx.path.read_bytes() == saved
+    assert StatIndex(tmp_path / "cache", str(tmp_path)).lookup(str(files[0]), os.stat(files[0])) is None
+    # Many changed files: the index is rewritten and trusts them from then on.
+    third = StatIndex(tmp_path / "cache", str(tmp_path))
+    for f in files[:20]:
+        f.write_bytes(f.read_bytes() + b"/* edit */\n")
+        os.utime(f, ns=(old, old))
+        assert third.lookup(str(f), os.stat(f)) is None
+        third.record(str(f), os.stat(f), content_hash(f.read_bytes()), time.time_ns())
+    for f in files[20:]:
+        third.lookup(str(f), os.stat(f))
+    third.save()
+    assert idx.path.read_bytes() != saved
+    last = StatIndex(tmp_path / "cache", str(tmp_path))
+    assert all(last.lookup(str(f), os.stat(f)) == content_hash(f.read_bytes()) for f in files)

@@ -18,6 +18,7 @@ from codemod.cparse import MacroProfile, parse_source
 from codemod.discover import discover
 from codemod.rulesdata import builtin_rules_dir
 from codemod.source import SourceFile
+from codemod import wholetree
 from codemod.wholetree import build_phase_index
 from helpers import run_cli
 
@@ -89,10 +90,23 @@ def test_body_edit_reuses_the_phases(tree, tmp_path):
     assert how == "snapshot"
     assert isinstance(index, snapmod.SnapshotPhaseIndex)
     _assert_same_answers(index, _fresh(tree), tree)
-    # The snapshot was brought up to date: a second warm run has nothing changed to parse.
+    # One changed file is within the slack: the snapshot is not rewritten, a
+    # second warm run reads that file's facts again (from the fact cache).
     again, how = _build(tree, cdir)
-    assert how == "snapshot"
-    assert not again._moved
+    assert how == "snapshot" and set(again._moved) == {WIDGET}
+    _assert_same_answers(again, _fresh(tree), tree)
+
+
+def test_the_snapshot_is_brought_up_to_date_beyond_the_slack(tree, tmp_path, monkeypatch):
+    monkeypatch.setattr(wholetree, "SNAPSHOT_SLACK", 0)
+    cdir = tmp_path / "cache"
+    _build(tree, cdir)
+    _edit(tree, WIDGET, "g_free(g_malloc(8192));", "g_free(g_malloc(8192 * 2)); /* bigger */")
+    index, how = _build(tree, cdir)
+    assert how == "snapshot" and set(index._moved) == {WIDGET}
+    # Brought up to date: a second warm run has nothing changed to read.
+    again, how = _build(tree, cdir)
+    assert how == "snapshot" and not again._moved
     _assert_same_answers(again, _fresh(tree), tree)
 
 

@@ -55,33 +55,33 @@ def scan_properties(data: bytes, display: str, out: Properties | None = None) ->
     return out
 
 
-def tree_properties(root: Path, cache_dir: str | os.PathLike | None = None) -> Properties:
+def tree_properties(root: Path, cache_dir: str | os.PathLike | None = None, files: list | None = None) -> Properties:
     """Integer device properties defined anywhere below `root` (cached per process).
 
     With `cache_dir`, each file's properties are kept there with its stat
-    signature, so a later run reads only the files that changed since."""
+    signature, so a later run reads only the files that changed since.
+    `files`: treestat.tree_files(root) when the caller has walked the tree.
+    """
     key = os.path.normpath(str(root))
     hit = _INDEX.get(key)
     if hit is not None:
         return hit
+    from codemod.treestat import tree_files
+
     store = _FileIndex(cache_dir, key) if cache_dir is not None else None
     out: Properties = {}
-    for dirpath, dirnames, filenames in os.walk(key):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and not (dirpath == key and d in _SKIP_DIRS))
-        for name in sorted(filenames):
-            if not name.endswith((".c", ".h", ".inc")):
-                continue
-            full = os.path.join(dirpath, name)
-            if store is None:
-                data = _read(full)
-                if data is not None:
-                    scan_properties(data, os.path.relpath(full, key), out)
-                continue
-            found = store.properties(full, os.path.relpath(full, key))
-            for prop_key, entry in found:
-                lst = out.setdefault(prop_key, [])
-                if entry not in lst:
-                    lst.append(entry)
+    for full, rel, st in (files if files is not None else tree_files(key)):
+        if rel.split("/", 1)[0] in _SKIP_DIRS:
+            continue
+        if store is None:
+            data = _read(full)
+            if data is not None:
+                scan_properties(data, rel, out)
+            continue
+        for prop_key, entry in store.properties(full, rel, st):
+            lst = out.setdefault(prop_key, [])
+            if entry not in lst:
+                lst.append(entry)
     if store is not None:
         store.save()
     _INDEX[key] = out
@@ -116,13 +116,9 @@ class _FileIndex:
         except (OSError, ValueError):
             pass
 
-    def properties(self, path: str, display: str) -> list[tuple[str, tuple[str, str, str]]]:
+    def properties(self, path: str, display: str, st: os.stat_result) -> list[tuple[str, tuple[str, str, str]]]:
         from codemod.cache import RACY_NS
 
-        try:
-            st = os.stat(path)
-        except OSError:
-            return []
         sig = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
         entry = self.old.get(display)
         if (isinstance(entry, list) and len(entry) == 3 and entry[0] == sig and isinstance(entry[1], int)

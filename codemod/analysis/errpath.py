@@ -13,6 +13,7 @@ and the plan makes the site a stub a human must confirm.
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import tree_sitter
@@ -76,12 +77,29 @@ def _text(node, data: bytes) -> str:
     return data[node.start_byte : node.end_byte].decode("utf-8", "replace")
 
 
+# Pre-order node lists of the last few subtrees walked: planning one site walks
+# its function body a dozen times, and every site of a function walks the same
+# body; asking tree-sitter for children again each time dominated the cost.
+# (A Node key keeps its tree alive, so a key never stands for another tree.)
+_FLAT: OrderedDict = OrderedDict()
+_FLAT_KEEP = 16
+
+
 def _walk(node):
-    stack = [node]
-    while stack:
-        n = stack.pop()
-        yield n
-        stack.extend(reversed(n.children))
+    nodes = _FLAT.get(node)
+    if nodes is None:
+        nodes = []
+        stack = [node]
+        while stack:
+            n = stack.pop()
+            nodes.append(n)
+            stack.extend(reversed(n.children))
+        _FLAT[node] = nodes
+        if len(_FLAT) > _FLAT_KEEP:
+            _FLAT.popitem(last=False)
+    else:
+        _FLAT.move_to_end(node)
+    return iter(nodes)
 
 
 def _return_type(fn: tree_sitter.Node, data: bytes) -> tuple[str, int]:

@@ -875,6 +875,11 @@ class _FunctionIndex:
         self.is_static = any(c.type == "storage_class_specifier" and _text(ctx.data, c) == "static" for c in fn.children)
         data = ctx.data
         decl = fn.child_by_field_name("declarator")
+        rtype, rptr = fn.child_by_field_name("type"), 0
+        while decl is not None and decl.type == "pointer_declarator":
+            rptr += 1
+            decl = decl.child_by_field_name("declarator")
+        self.returns: TypeRef | None = (_type_key(ctx.parsed, rtype, None), rptr, ()) if rtype is not None else None
         while decl is not None and decl.type != "function_declarator":
             decl = decl.child_by_field_name("declarator")
         if decl is not None:
@@ -1591,7 +1596,9 @@ class _Evaluator:
             return _combine(None, None, False, v)
         if t == "conditional_expression":
             cond = self.eval(node.child_by_field_name("condition"))
-            a = self.eval(node.child_by_field_name("consequence"))
+            cons = node.child_by_field_name("consequence")
+            # GNU `x ?: y` yields x itself when x is non-zero
+            a = self.eval(cons) if cons is not None else cond
             b = self.eval(node.child_by_field_name("alternative"))
             if cond.exact is not None:
                 return a if cond.exact else b
@@ -1801,7 +1808,9 @@ class _Evaluator:
         if key in self.active or len(self.active) > 12:
             return _unknown(f"{path}: depends on itself")
         # a value at a point is asked for again and again (x += a; x += b; ...): once
-        memo_key = (fn.fn.start_byte, path, self.at, self.hops)
+        # (values bound to a called function's parameters change what its locals hold)
+        memo_key = (fn.fn.start_byte, path, self.at, self.hops,
+                    tuple((k, b[0].lo, b[0].hi, b[0].taint) for k, b in sorted(self.bindings.items())))
         hit = self.ctx._var_memo.get(memo_key)
         if hit is not None:
             return hit
@@ -1965,6 +1974,9 @@ class _Evaluator:
                 return Val(rhs.lo, None, True, (), why, None)
         if not _IDENT_RE.fullmatch(path):
             return None
+        capped = self._loop_capped(w, path, op, rhs, shown)
+        if capped is not None:
+            return capped
         ev = _Evaluator(self.ctx, self.ctx.data, fn, w.offset, self.depth + 1, hops=self.hops)
         ev.active = self.active
         prev = ev._variable(path, fn.decl_of(path, w.offset))
@@ -1976,6 +1988,76 @@ class _Evaluator:
         if v.hi is None and not v.taint:
             return None
         return v_with_note(v, f"{path} {op} {shown} at line {line}") if v.hi is not None else v
+
+    def _loop_capped(self, w: _Write, path: str, op: str, rhs: Val, shown: str) -> Val | None:
+        """`n++` / `n += c` (c >= 0) as the only write of n in the innermost
+        loop around it, whose condition requires `n < K` (or `n <= K`): every
+        trip starts with n within the check, so n stays below K + c. The
+        check admits that value: how many trips run is the data's choice
+        (a descriptor chain, a list read from the guest)."""
+        if op != "+=" or rhs.lo is None or rhs.lo < 0 or rhs.hi is None:
+            return None
+        fn = self.fn
+        assert fn is not None
+        loop = fn.fn.named_descendant_for_byte_range(w.offset, w.end)
+        while loop is not None and loop != fn.fn and loop.type not in ("for_statement", "while_statement",
+                                                                          "do_statement"):
+            loop = loop.parent
+        if loop is None or loop == fn.fn:
+            return None
+        cond = loop.child_by_field_name("condition")
+        if cond is None or any(x is not w and x.path == path and loop.start_byte <= x.offset < loop.end_byte
+                               for x in fn.writes):
+            return None
+        cap = self._cap_of(cond, path, loop)
+        if cap is None:
+            return None
+        bound, check = cap
+        # the value just before the loop (at its first byte the loop's own writes would count)
+        before = loop.start_byte - 1
+        ev = _Evaluator(self.ctx, self.ctx.data, fn, before, self.depth + 1, hops=self.hops)
+        ev.active = self.active
+        entry = ev._variable(path, fn.decl_of(path, before))
+        top = bound
+        if loop.type == "do_statement":
+            # the first trip runs before the check: it starts from the entry value
+            if entry.hi is None:
+                return None
+            top = max(bound, entry.hi)
+        lo = entry.lo + rhs.lo if entry.lo is not None else None
+        line = self.line(cond.start_byte)
+        note = f"{path} grows by {shown} in a loop that runs while {check} (line {line})"
+        return Val(lo, top + rhs.hi, True, (note,), None, None)
+
+    def _cap_of(self, cond: tree_sitter.Node, path: str, loop: tree_sitter.Node) -> tuple[int, str] | None:
+        """The largest value of `path` for which the condition of `loop` holds,
+        with the check's text; the limit must not change inside the loop."""
+        while cond.type == "parenthesized_expression" and cond.named_children:
+            cond = cond.named_children[-1]
+        if cond.type != "binary_expression":
+            return None
+        opn = cond.child_by_field_name("operator")
+        left, right = cond.child_by_field_name("left"), cond.child_by_field_name("right")
+        if opn is None or left is None or right is None:
+            return None
+        op = _text(self.ctx.data, opn)
+        if op == "&&":
+            return self._cap_of(left, path, loop) or self._cap_of(right, path, loop)
+        if _norm(_text(self.ctx.data, right)) == path:
+            left, right = right, left
+            op = {"<": ">", ">": "<", "<=": ">=", ">=": "<="}.get(op, "")
+        if op not in ("<", "<=") or _norm(_text(self.ctx.data, left)) != path:
+            return None
+        fn = self.fn
+        assert fn is not None
+        names = set(_IDENT_RE.findall(_text(self.ctx.data, right)))
+        if any(loop.start_byte <= w.offset < loop.end_byte and _IDENT_RE.match(w.path)
+               and _IDENT_RE.match(w.path).group(0) in names for w in fn.writes):
+            return None  # `i < len` with len changed in the loop
+        k = _Evaluator(self.ctx, self.ctx.data, fn, loop.start_byte - 1, self.depth + 2, hops=self.hops).eval(right)
+        if k.hi is None:
+            return None
+        return k.hi - (1 if op == "<" else 0), _WS_RE.sub(" ", _text(self.ctx.data, cond))
 
     def _lvalue(self, node: tree_sitter.Node) -> Val:
         """s->len, hdr.size, buf[i], *p: taint from fills of the base; writes of the path;
@@ -2373,7 +2455,86 @@ class _Evaluator:
         if fname in ("strlen", "strnlen") and len(args) == 2 and fname == "strnlen":
             b = self.eval(args[1])
             return _combine(0, b.hi, b.reach, b)
+        ret = self._returned(fname, args)
+        if ret is not None:
+            return ret
         return _unknown(f"{fname or self._short(node)}(): result not bounded")
+
+    def _returned(self, fname: str, args: list[tree_sitter.Node]) -> Val | None:
+        """A call of a function defined in this file (or, when not here, in
+        another C file of its directory: a getter beside its callers): the
+        union of what its `return` statements give, each evaluated where it
+        stands, with scalar parameters the function never assigns bound to
+        this call's arguments. One tainted return makes the result tainted;
+        a bound needs every return bounded."""
+        ctx = self.ctx
+        if (not fname or self.fn is None or self.hops >= _MAX_HOPS or ctx.budget <= 0
+                or fname in self.inlining or len(self.inlining) >= 3):
+            return None
+        defs = ctx.index.definitions(fname)
+        sctx, where = ctx, ""
+        if not defs and self.hops == 0:
+            from codemod.analysis import siblings
+
+            found = []
+            for sparsed in siblings.sibling_definitions(ctx.parsed.source.path, ctx.parsed.source.display, fname):
+                other = _FileContext(sparsed, file_facts(sparsed).layered(ctx.facts))
+                # a static function of another file is not the one called here
+                if any(not other.function(d).is_static for d in other.index.definitions(fname)):
+                    found.append(other)
+            # defined in two files (commands-posix.c / commands-win32.c): one per build, not known which
+            if len(found) == 1:
+                sctx, where = found[0], found[0].parsed.source.display
+                defs = sctx.index.definitions(fname)
+        if len(defs) != 1:
+            return None
+        callee = sctx.function(defs[0])
+        if len(callee.params) != len(args) or callee.returns is None or callee.returns[1] or callee.returns[0] == "void":
+            return None
+        body = defs[0].child_by_field_name("body")
+        returns: list[tree_sitter.Node] = []
+        stack = [body] if body is not None else []
+        while stack and len(returns) <= _MAX_RETURNS:
+            n = stack.pop()
+            if n.type == "return_statement":
+                returns.append(n)
+            else:
+                stack.extend(n.named_children)
+        exprs = [r.named_children[0] for r in returns if r.named_children and r.named_children[0].type != "comment"]
+        if not exprs or len(exprs) != len(returns) or len(returns) > _MAX_RETURNS:
+            return None
+        bindings: dict[str, tuple[Val, TypeRef | None]] = {}
+        for p, a in zip(callee.params, args):
+            if p.type[1] == 0 and not p.type[2] and not any(w.path == p.name for w in callee.writes):
+                bindings[p.name] = (self.eval(a), p.type)
+        if sctx is not ctx:
+            sctx.budget, sctx.limit = ctx.budget, ctx.limit
+        vals: list[tuple[Val, int]] = []
+        for e in sorted(exprs, key=lambda n: n.start_byte):
+            if sctx.budget <= 0:
+                return None
+            sctx.budget -= 1
+            ev = _Evaluator(sctx, sctx.data, callee, e.start_byte, self.depth + 2, hops=self.hops + 1,
+                            bindings=bindings)
+            ev.inlining = self.inlining | {fname}
+            v = ev._type_bound(ev.eval(e), callee.returns)
+            line = sctx.parsed.source.line_col(e.start_byte)[0]
+            if v.taint:
+                ctx.budget = min(ctx.budget, sctx.budget)
+                at = f"{where}:{line}" if where else f"line {line}"
+                why = f"{fname}() returns {ev._short(e)} at {at}; {v.taint}"
+                return Val(v.lo, v.hi, v.reach, v.notes, why, None)
+            vals.append((v, line))
+        ctx.budget = min(ctx.budget, sctx.budget)
+        if any(v.hi is None for v, _ in vals):
+            why = next((v.why for v, _ in vals if v.hi is None and v.why), None)
+            return _unknown(f"{fname}(): result not bounded" + (f" ({why})" if why else ""))
+        u = vals[0][0]
+        for v, _ in vals[1:]:
+            u = v_union(u, v)
+        lines = ", ".join(str(ln) for _, ln in vals[:4]) + (", ..." if len(vals) > 4 else "")
+        note = f"{fname}() returns at most {u.hi} ({where + ' ' if where else ''}line {lines})"
+        return Val(u.lo, u.hi, u.reach, (u.notes + (note,))[-4:], None, None)
 
     def _inline(self, fname: str, helper: InlineFn, args: list[tree_sitter.Node]) -> Val:
         """A call of a one-line helper (`return ns->lbaf.ms * lba;`): its
@@ -2461,6 +2622,7 @@ class _Evaluator:
 _MAX_HOPS = 3  # caller -> caller's caller -> ... / field writer / helper
 _MAX_CALLERS = 16
 _BUDGET = 64  # evaluations in other functions
+_MAX_RETURNS = 12  # return statements of a called function evaluated for its result
 
 
 _IDENT_RE = re.compile(r"[A-Za-z_]\w*")

@@ -1,0 +1,175 @@
+"""Size values from what functions return, from counters capped by their
+loop's condition and from GNU `x ?: y` (codemod.analysis.size).
+
+Snippets and fixtures are original C written for these tests.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from codemod.analysis import headers
+from codemod.analysis.sites import find_sites
+from codemod.analysis.size import classify_size
+from codemod.cparse import MacroProfile, parse_source
+from codemod.source import SourceFile
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "size"
+PROFILE = MacroProfile.load(REPO / "rules" / "qemu-macros.toml")
+
+
+def sizes(src: str):
+    parsed = parse_source(SourceFile("t.c", "t.c", src.encode()), PROFILE)
+    assert not parsed.has_errors, "test snippet must parse cleanly"
+    return [classify_size(s, parsed) for s in find_sites(parsed)]
+
+
+# ---------------------------------------------------------------------------
+# GNU ?:
+
+
+def test_gnu_elvis_yields_its_condition_or_the_alternative():
+    src = ("static void f(unsigned v)\n{\n    unsigned n = (v & 3) ?: 4;\n\n"
+           "    g_free(g_malloc(n * 512));\n}\n")
+    (s,) = sizes(src)
+    assert s.cls == "small" and s.max_bytes == 2048
+
+
+# ---------------------------------------------------------------------------
+# Counters bounded by their loop's condition
+
+RING = """
+typedef struct Desc { uint64_t addr; uint32_t len; uint32_t flags; } Desc;
+typedef struct Ring { void *as; uint64_t head; } Ring;
+
+static int chain_length(Ring *r)
+{
+    Desc d;
+    uint64_t at = r->head;
+    int count = 0;
+
+    do {
+        if (dma_memory_read(r->as, at, &d, sizeof(d), 0) != 0) {
+            return -1;
+        }
+        count++;
+        at += sizeof(d);
+        if (!(d.flags & 1)) {
+            return count;
+        }
+    } while (count < LIMIT);
+    return -1;
+}
+
+static void kick(Ring *r)
+{
+    int n = chain_length(r);
+
+    if (n <= 0) {
+        return;
+    }
+    g_free(g_new(Desc, n));
+}
+"""
+
+
+def test_counter_in_a_loop_capped_by_its_condition_reaches_the_cap():
+    (s,) = sizes("#define LIMIT 8192\n" + RING)
+    # the guest's descriptor chain decides how many trips run, up to the check
+    assert s.cls == "large" and s.max_bytes == 16 * 8192
+    assert "count < LIMIT" in s.evidence and "chain_length() returns at most 8192" in s.evidence
+
+
+def test_counter_capped_low_keeps_the_allocation_small():
+    (s,) = sizes("#define LIMIT 64\n" + RING)
+    assert s.cls == "small" and s.max_bytes == 16 * 64
+
+
+def test_counter_reset_in_the_loop_is_not_capped_by_the_condition():
+    src = "#define LIMIT 64\n" + RING.replace("at += sizeof(d);", "at += sizeof(d);\n        count = d.len;")
+    (s,) = sizes(src)
+    # count = d.len (guest data) on some trip: the condition no longer bounds what is returned
+    assert s.cls != "small"
+
+
+def test_loop_whose_limit_changes_inside_gives_no_cap():
+    src = ("static int scan(const uint8_t *p, int limit)\n{\n    int i = 0;\n\n"
+           "    while (i < limit) {\n        i++;\n        limit += p[i];\n    }\n    return i;\n}\n\n"
+           "static void f(const uint8_t *p)\n{\n    g_free(g_malloc(scan(p, 16)));\n}\n")
+    (s,) = sizes(src)
+    assert s.cls == "unknown"
+
+
+# ---------------------------------------------------------------------------
+# Results of functions of the file
+
+
+def test_result_is_the_union_of_every_return():
+    src = ("static int pick(int mode)\n{\n    if (mode > 2) {\n        return 16;\n    }\n    return 64;\n}\n\n"
+           "static void f(int mode)\n{\n    g_free(g_malloc(pick(mode) * 8));\n}\n")
+    (s,) = sizes(src)
+    assert s.cls == "small" and s.max_bytes == 512 and "pick() returns at most 64" in s.evidence
+
+
+def test_result_binds_unassigned_parameters_to_the_arguments():
+    src = ("static int scaled(int k)\n{\n    int r = k * 4;\n\n    return r;\n}\n\n"
+           "static void f(void)\n{\n    g_free(g_malloc(scaled(100)));\n    g_free(g_malloc(scaled(2000)));\n}\n")
+    small, large = sizes(src)
+    assert small.cls == "small" and small.max_bytes == 400
+    assert large.cls == "large" and large.max_bytes == 8000
+
+
+def test_result_read_from_the_guest_is_tainted():
+    src = ("typedef struct Dev { void *as; uint64_t addr; } Dev;\n\n"
+           "static uint32_t hdr_len(Dev *d)\n{\n    uint32_t v = 0;\n\n"
+           "    if (dma_memory_read(d->as, d->addr, &v, sizeof(v), 0)) {\n        return 0;\n    }\n"
+           "    return v;\n}\n\n"
+           "static void f(Dev *d)\n{\n    g_free(g_malloc(hdr_len(d)));\n}\n")
+    (s,) = sizes(src)
+    assert s.cls == "large" and "hdr_len() returns v" in s.evidence
+
+
+def test_a_pointer_result_is_no_size():
+    src = ("static int *slot(int *t, int i)\n{\n    if (i > 3) {\n        return t;\n    }\n    return t + i;\n}\n\n"
+           "static void f(int *t)\n{\n    g_free(g_malloc(*slot(t, 1)));\n}\n")
+    (s,) = sizes(src)
+    assert s.cls == "unknown"
+
+
+# ---------------------------------------------------------------------------
+# Getters defined in another C file of the directory
+
+
+def _pool(tmp_path):
+    for p in (FIXTURES / "getters").iterdir():
+        shutil.copy(p, tmp_path / p.name)
+    path = tmp_path / "pool.c"
+    data = path.read_bytes()
+    parsed = parse_source(SourceFile(str(path), "util/pool.c", data), PROFILE)
+    assert not parsed.has_errors
+    facts = headers.header_facts(str(path), data, tmp_path, PROFILE)
+    return [classify_size(s, parsed, facts=facts) for s in find_sites(parsed)]
+
+
+def test_getter_in_a_sibling_file_bounds_by_the_field_type(tmp_path):
+    workers, slots, banks = _pool(tmp_path)
+    # the getter returns a uint8_t field: at most 255 workers of 8 bytes
+    assert workers.cls == "small" and workers.max_bytes == 255 * 8
+    assert "util/tuning.c" in workers.evidence and "tuning_workers() returns at most 255" in workers.evidence
+    # a uint32_t field gives no useful bound
+    assert slots.cls == "unknown"
+    # defined in two files of the directory (one per build): neither is taken
+    assert banks.cls == "unknown"
+
+
+def test_without_the_sibling_file_a_getter_stays_unknown(tmp_path):
+    shutil.copy(FIXTURES / "getters" / "tuning.h", tmp_path / "tuning.h")
+    shutil.copy(FIXTURES / "getters" / "pool.c", tmp_path / "pool.c")
+    path = tmp_path / "pool.c"
+    data = path.read_bytes()
+    parsed = parse_source(SourceFile(str(path), "util/pool.c", data), PROFILE)
+    facts = headers.header_facts(str(path), data, tmp_path, PROFILE)
+    workers = classify_size(find_sites(parsed)[0], parsed, facts=facts)
+    assert workers.cls == "unknown" and "tuning_workers(): result not bounded" in workers.evidence

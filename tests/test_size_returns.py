@@ -173,3 +173,20 @@ def test_without_the_sibling_file_a_getter_stays_unknown(tmp_path):
     facts = headers.header_facts(str(path), data, tmp_path, PROFILE)
     workers = classify_size(find_sites(parsed)[0], parsed, facts=facts)
     assert workers.cls == "unknown" and "tuning_workers(): result not bounded" in workers.evidence
+
+
+# ---------------------------------------------------------------------------
+# System functions storing a bounded count (rules/system-types.toml [outputs])
+
+WIN = ("static char *f(DEVINST inst)\n{\n    ULONG n = 0;\n\n    if (FN(&n, inst, 0) != 0) {\n"
+       "        return NULL;\n    }\n    n++;\n    return g_malloc(n);\n}\n")
+
+
+def test_system_output_bounds_the_count_it_stores():
+    (s,) = sizes(WIN.replace("FN", "CM_Get_Device_ID_Size"))
+    assert s.cls == "small" and s.max_bytes == 201 and "MAX_DEVICE_ID_LEN" in s.evidence
+
+
+def test_unlisted_system_output_stays_unknown():
+    (s,) = sizes(WIN.replace("FN", "CM_Get_Device_ID_List_Size"))
+    assert s.cls == "unknown"

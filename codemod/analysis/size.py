@@ -131,6 +131,17 @@ def system_constants() -> dict[str, tuple[int, str]]:
     return {name: (int(spec["value"]), str(spec["from"])) for name, spec in data.get("constants", {}).items()}
 
 
+@lru_cache(maxsize=1)
+def system_outputs() -> dict[str, tuple[int, int, str]]:
+    """name -> (pointer argument index, largest value stored, where documented) from
+    rules/system-types.toml [outputs]: system functions storing a bounded count through `&x`."""
+    from codemod.rulesdata import builtin_rules_dir
+
+    data = tomllib.loads((builtin_rules_dir() / "system-types.toml").read_text(encoding="utf-8"))
+    return {name: (int(spec["arg"]), int(spec["max"]), str(spec["from"]))
+            for name, spec in data.get("outputs", {}).items()}
+
+
 # qemu/queue.h heads and links used as field types: QTAILQ_HEAD(, T) ...
 _QUEUE_RE = re.compile(r"^(QLIST|QSLIST|QSIMPLEQ|QTAILQ)_(HEAD|ENTRY)\s*\(")
 _QUEUE_LAYOUTS = {
@@ -1903,6 +1914,9 @@ class _Evaluator:
                 return Val(0, rhs.hi, False, (f"{path} masked at line {line}",))
             return _unknown(f"{path}: updated at line {line}")
         if w.kind == "&":
+            known = self._system_output(w, path, line) if w.value is not None else None
+            if known is not None:
+                return known
             out = self._out_param(w, path) if w.value is not None else None
             if out is not None:
                 return out
@@ -1911,6 +1925,21 @@ class _Evaluator:
         if grows is not None:
             return grows
         return _unknown(f"{path}: updated at line {line} ({w.op or w.kind})")
+
+    def _system_output(self, w: _Write, path: str, line: int) -> Val | None:
+        """`f(&x, ...)` with f a system function known to store at most N there
+        (rules/system-types.toml [outputs])."""
+        call = w.value
+        fname = _callee(self.ctx.data, call)
+        spec = system_outputs().get(fname or "")
+        if spec is None:
+            return None
+        idx, top, where = spec
+        args = call.child_by_field_name("arguments")
+        nodes = [a for a in args.named_children if a.type != "comment"] if args is not None else []
+        if idx >= len(nodes) or not (nodes[idx].start_byte <= w.offset < nodes[idx].end_byte):
+            return None
+        return Val(0, top, True, (f"{path}: set by {fname}() at line {line}, at most {top} ({where})",))
 
     def _out_param(self, w: _Write, path: str) -> Val | None:
         """`f(..., &x)` with f defined in this file: what f stores through that

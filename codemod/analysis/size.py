@@ -40,7 +40,14 @@ table says (rules/allocators.toml `size`), then evaluated to an interval
   the other C files of the directory (codemod.analysis.siblings), for
   guest/user data or a value above the limit only (other callers are not seen);
 * a global assigned just before the allocation with no call between; sizeof
-  of a type only partly known is at least the size of its known members.
+  of a type only partly known is at least the size of its known members;
+* a call's result: the union of the called function's `return` values when
+  it is defined in the file (or, a getter, in exactly one other C file of
+  the directory), scalar parameters bound to the arguments; a counter grown
+  by a constant in a loop that runs while `n < K` reaches at most K (the
+  data decides how many trips run, so the bound is reachable); a system
+  function's documented limit for a count it stores through `&x`
+  (rules/system-types.toml [outputs]).
 
 Unknown variables are assumed non-negative (sizes are size_t). Everything
 here works on the tree of one file plus SizeFacts (types, constants,

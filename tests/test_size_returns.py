@@ -190,3 +190,43 @@ def test_system_output_bounds_the_count_it_stores():
 def test_unlisted_system_output_stays_unknown():
     (s,) = sizes(WIN.replace("FN", "CM_Get_Device_ID_List_Size"))
     assert s.cls == "unknown"
+
+
+# ---------------------------------------------------------------------------
+# Counters grown once per vCPU, in a file that defines a machine type
+
+VCPUS = """
+typedef struct MachineClass { int max_cpus; } MachineClass;
+typedef struct CPUState { int index; } CPUState;
+
+static void list_cpus(void)
+{
+    CPUState **all = NULL;
+    CPUState *cs;
+    int n = 0;
+
+    CPU_FOREACH(cs) {
+        all = g_renew(CPUState *, all, n + 1);
+        all[n++] = cs;
+    }
+    g_free(all);
+}
+"""
+
+MACHINE = "\nstatic void board_class_init(MachineClass *mc)\n{\n    mc->max_cpus = LIMIT;\n}\n"
+
+
+def test_per_vcpu_counter_reaches_the_machine_limit():
+    (s,) = sizes("#define LIMIT 1024\n" + VCPUS + MACHINE)
+    assert s.cls == "large" and s.max_bytes == 8 * 1025
+    assert "per vCPU" in s.evidence and "1024 vCPUs" in s.evidence
+
+
+def test_per_vcpu_counter_under_a_low_machine_limit_is_small():
+    (s,) = sizes("#define LIMIT 8\n" + VCPUS + MACHINE)
+    assert s.cls == "small" and s.max_bytes == 8 * 9
+
+
+def test_per_vcpu_counter_without_a_machine_in_the_file_stays_unknown():
+    (s,) = sizes(VCPUS)
+    assert s.cls == "unknown"

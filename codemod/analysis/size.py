@@ -47,7 +47,8 @@ table says (rules/allocators.toml `size`), then evaluated to an interval
   by a constant in a loop that runs while `n < K` reaches at most K (the
   data decides how many trips run, so the bound is reachable); a system
   function's documented limit for a count it stores through `&x`
-  (rules/system-types.toml [outputs]).
+  (rules/system-types.toml [outputs]); a counter grown once per vCPU
+  (CPU_FOREACH) reaches the `mc->max_cpus` of the machine the file defines.
 
 Unknown variables are assumed non-negative (sizes are size_t). Everything
 here works on the tree of one file plus SizeFacts (types, constants,
@@ -1141,6 +1142,29 @@ class _FileContext:
         self._param_memo: dict[tuple[int, int, int], Val] = {}
         self._field_memo: dict[tuple[str, str, int], Val | None] = {}
         self._fn_by_node: dict[int, tree_sitter.Node] = {}
+        self._max_cpus: tuple[tuple[int, int] | None] | None = None
+
+    def machine_max_cpus(self) -> tuple[int, int] | None:
+        """(largest value, line) of `mc->max_cpus = K` in this file: the vCPU
+        limit of the machine types the file defines (MachineClass.max_cpus,
+        which -smp may reach and never exceed). None when the file sets none."""
+        if self._max_cpus is None:
+            best: tuple[int, int] | None = None
+            for assign, wfn in self.index.field_writes.get("max_cpus", []):
+                left, right = assign.child_by_field_name("left"), assign.child_by_field_name("right")
+                base = left.child_by_field_name("argument") if left is not None else None
+                op = assign.child_by_field_name("operator")
+                if base is None or right is None or (op is not None and _text(self.data, op) != "="):
+                    continue
+                ev = _Evaluator(self, self.data, self.function(wfn), assign.start_byte)
+                t = ev.type_of(base)
+                if t is None or self.resolve_typedef(t)[0] not in ("MachineClass", "struct MachineClass"):
+                    continue
+                v = ev.eval(right)
+                if v.exact is not None and (best is None or v.exact > best[0]):
+                    best = (v.exact, self.parsed.source.line_col(assign.start_byte)[0])
+            self._max_cpus = (best,)
+        return self._max_cpus[0]
 
     def filled_records(self) -> dict[str, tuple[int, str, str]]:
         """Record types that some call in the file fills from guest memory or
@@ -2045,6 +2069,8 @@ class _Evaluator:
         if cond is None or any(x is not w and x.path == path and loop.start_byte <= x.offset < loop.end_byte
                                for x in fn.writes):
             return None
+        if _VCPU_LOOP_RE.match(self.ctx.data, loop.start_byte):
+            return self._per_vcpu(loop, path, rhs, shown)
         cap = self._cap_of(cond, path, loop)
         if cap is None:
             return None
@@ -2064,6 +2090,26 @@ class _Evaluator:
         line = self.line(cond.start_byte)
         note = f"{path} grows by {shown} in a loop that runs while {check} (line {line})"
         return Val(lo, top + rhs.hi, True, (note,), None, None)
+
+    def _per_vcpu(self, loop: tree_sitter.Node, path: str, rhs: Val, shown: str) -> Val | None:
+        """`n++` in a CPU_FOREACH loop (no loop nested between): n grows by at
+        most the step once per vCPU, and the user picks the vCPU count with
+        -smp up to the limit of the machine the file defines."""
+        cap = self.ctx.machine_max_cpus()
+        if cap is None:
+            return None
+        fn = self.fn
+        assert fn is not None
+        before = loop.start_byte - 1
+        ev = _Evaluator(self.ctx, self.ctx.data, fn, before, self.depth + 1, hops=self.hops)
+        ev.active = self.active
+        entry = ev._variable(path, fn.decl_of(path, before))
+        if entry.hi is None or entry.lo is None:
+            return None
+        k, line = cap
+        note = (f"{path} grows by {shown} per vCPU (CPU_FOREACH at line {self.line(loop.start_byte)}); "
+                f"the machine allows {k} vCPUs (max_cpus at line {line})")
+        return Val(entry.lo, entry.hi + k * rhs.hi, True, (note,), None, None)
 
     def _cap_of(self, cond: tree_sitter.Node, path: str, loop: tree_sitter.Node) -> tuple[int, str] | None:
         """The largest value of `path` for which the condition of `loop` holds,
@@ -2662,6 +2708,8 @@ _MAX_RETURNS = 12  # return statements of a called function evaluated for its re
 
 
 _IDENT_RE = re.compile(r"[A-Za-z_]\w*")
+# loops over the vCPUs (include/hw/core/cpu.h)
+_VCPU_LOOP_RE = re.compile(rb"CPU_FOREACH(?:_SAFE|_REVERSE)?\s*\(")
 
 
 def _endless_loop(fn: tree_sitter.Node, offset: int, at: int) -> tree_sitter.Node | None:

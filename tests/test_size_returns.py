@@ -230,3 +230,48 @@ def test_per_vcpu_counter_under_a_low_machine_limit_is_small():
 def test_per_vcpu_counter_without_a_machine_in_the_file_stays_unknown():
     (s,) = sizes(VCPUS)
     assert s.cls == "unknown"
+
+
+# ---------------------------------------------------------------------------
+# Counters grown at most once per trip of a counted loop
+
+COUNTED = """
+typedef struct Port { int id; } Port;
+
+static void f(Port **ports)
+{
+    int count = 0;
+    int i;
+
+    for (i = 0; i < TRIPS; i++) {
+        BODY
+    }
+    g_free(g_new(uint64_t, count));
+}
+"""
+
+
+def _counted(trips: int, body: str):
+    (s,) = sizes(COUNTED.replace("TRIPS", str(trips)).replace("BODY", body))
+    return s
+
+
+def test_counter_bounded_by_the_trips_of_a_counted_loop():
+    s = _counted(32, "if (!ports[i]) {\n            continue;\n        }\n        count++;")
+    assert s.cls == "small" and s.max_bytes == 8 * 32 and "at most 32 times" in s.evidence
+
+
+def test_counter_grown_on_every_trip_reaches_the_trip_count():
+    s = _counted(1024, "count++;")
+    assert s.cls == "large" and s.max_bytes == 8 * 1024
+
+
+def test_counter_grown_on_some_trips_only_is_not_shown_to_reach_it():
+    s = _counted(1024, "if (ports[i]) {\n            count++;\n        }")
+    # at most 8192 bytes, but only if every port is present: not shown either way
+    assert s.cls == "unknown" and s.max_bytes == 8 * 1024
+
+
+def test_induction_variable_changed_in_the_body_gives_no_trip_count():
+    s = _counted(32, "count++;\n        i += ports[i]->id;")
+    assert s.cls == "unknown" and s.max_bytes is None

@@ -48,7 +48,8 @@ table says (rules/allocators.toml `size`), then evaluated to an interval
   data decides how many trips run, so the bound is reachable); a system
   function's documented limit for a count it stores through `&x`
   (rules/system-types.toml [outputs]); a counter grown once per vCPU
-  (CPU_FOREACH) reaches the `mc->max_cpus` of the machine the file defines.
+  (CPU_FOREACH) reaches the `mc->max_cpus` of the machine the file defines;
+  one grown at most once per trip of a counted `for` loop, its trip count.
 
 Unknown variables are assumed non-negative (sizes are size_t). Everything
 here works on the tree of one file plus SizeFacts (types, constants,
@@ -2073,7 +2074,7 @@ class _Evaluator:
             return self._per_vcpu(loop, path, rhs, shown)
         cap = self._cap_of(cond, path, loop)
         if cap is None:
-            return None
+            return self._per_trip(w, loop, path, rhs, shown)
         bound, check = cap
         # the value just before the loop (at its first byte the loop's own writes would count)
         before = loop.start_byte - 1
@@ -2090,6 +2091,69 @@ class _Evaluator:
         line = self.line(cond.start_byte)
         note = f"{path} grows by {shown} in a loop that runs while {check} (line {line})"
         return Val(lo, top + rhs.hi, True, (note,), None, None)
+
+    def _per_trip(self, w: _Write, loop: tree_sitter.Node, path: str, rhs: Val, shown: str) -> Val | None:
+        """`n++` at most once per trip of `for (i = A; i < K; i += c)` (i written
+        only by the update): n grows by at most the step (K - A) / c times.
+        The bound is reachable only when every trip increments n (no branch
+        around the write, no early exit from the loop)."""
+        fn = self.fn
+        assert fn is not None
+        data = self.ctx.data
+        if loop.type != "for_statement":
+            return None
+        cond, upd, body = (loop.child_by_field_name(f) for f in ("condition", "update", "body"))
+        if cond is None or upd is None or body is None:
+            return None
+        if upd.type == "update_expression" and b"++" in data[upd.start_byte:upd.end_byte]:
+            ivar, step = _norm(_text(data, upd.child_by_field_name("argument"))), 1
+        elif upd.type == "assignment_expression" and _text(data, upd.child_by_field_name("operator")) == "+=":
+            ivar = _norm(_text(data, upd.child_by_field_name("left")))
+            st = self._eval_at(upd.child_by_field_name("right"), upd.start_byte)
+            if st.lo is None or st.lo < 1:
+                return None
+            step = st.lo
+        else:
+            return None
+        if not _IDENT_RE.fullmatch(ivar) or ivar == path or any(
+                x.path == ivar and body.start_byte <= x.offset < body.end_byte for x in fn.writes):
+            return None
+        cap = self._cap_of(cond, ivar, loop)
+        if cap is None:
+            return None
+        bound, check = cap
+        init = loop.child_by_field_name("initializer")
+        start = None
+        if init is not None:
+            iw = [x for x in fn.writes if x.path == ivar and init.start_byte <= x.offset < init.end_byte]
+            if iw:
+                start = self._write_value(iw[-1], ivar)
+        before = loop.start_byte - 1
+        ev = _Evaluator(self.ctx, data, fn, before, self.depth + 1, hops=self.hops)
+        ev.active = self.active
+        if start is None:
+            start = ev._variable(ivar, fn.decl_of(ivar, before))
+        entry = ev._variable(path, fn.decl_of(path, before))
+        if start.lo is None or entry.lo is None or entry.hi is None:
+            return None
+        trips = max(0, (bound - start.lo) // step + 1)
+        # every trip reaches the write: no branch around it, no way out of the loop but the check
+        node, direct = fn.fn.named_descendant_for_byte_range(w.offset, w.end), True
+        while node is not None and node != body:
+            if node.type not in ("update_expression", "assignment_expression", "expression_statement",
+                                 "compound_statement", "identifier", "field_expression", "subscript_expression",
+                                 "parenthesized_expression"):
+                direct = False
+            node = node.parent
+        stack = [body]
+        while stack and direct:
+            n = stack.pop()
+            if n.type in ("break_statement", "continue_statement", "return_statement", "goto_statement"):
+                direct = False
+            stack.extend(n.named_children)
+        note = (f"{path} grows by {shown} at most once per trip of the loop at line {self.line(loop.start_byte)}, "
+                f"which runs at most {trips} times ({check})")
+        return Val(entry.lo, entry.hi + trips * rhs.hi, direct, (note,), None, None)
 
     def _per_vcpu(self, loop: tree_sitter.Node, path: str, rhs: Val, shown: str) -> Val | None:
         """`n++` in a CPU_FOREACH loop (no loop nested between): n grows by at

@@ -275,3 +275,32 @@ def test_counter_grown_on_some_trips_only_is_not_shown_to_reach_it():
 def test_induction_variable_changed_in_the_body_gives_no_trip_count():
     s = _counted(32, "count++;\n        i += ports[i]->id;")
     assert s.cls == "unknown" and s.max_bytes is None
+
+
+# ---------------------------------------------------------------------------
+# Function-like macros
+
+MACROS = """
+#define SLOT_REGS(d) (0x10 + (d)->nslots * 8)
+#define CELLS(n, w) ((n) * (w))
+#define NAME_OF(x) #x
+typedef struct Dev { uint8_t nslots; } Dev;
+
+static void f(Dev *dev, int k)
+{
+    g_free(g_malloc(SLOT_REGS(dev)));
+    g_free(g_malloc(CELLS(4, 2048)));
+    g_free(g_malloc(CELLS(k, 2)));
+    g_free(g_malloc(NAME_OF(k)));
+}
+"""
+
+
+def test_function_like_macros_expand_with_the_argument_texts():
+    slots, const, unbounded, stringified = sizes(MACROS)
+    # (dev)->nslots is the caller's uint8_t field: 16 + 255 * 8
+    assert slots.cls == "small" and slots.max_bytes == 16 + 255 * 8 and "SLOT_REGS() is" in slots.evidence
+    assert const.cls == "large" and const.max_bytes == 8192
+    assert unbounded.cls == "unknown" and "k: parameter of f" in unbounded.evidence
+    # a body using # or ## is not expanded
+    assert stringified.cls == "unknown" and "NAME_OF(): result not bounded" in stringified.evidence

@@ -49,7 +49,8 @@ table says (rules/allocators.toml `size`), then evaluated to an interval
   function's documented limit for a count it stores through `&x`
   (rules/system-types.toml [outputs]); a counter grown once per vCPU
   (CPU_FOREACH) reaches the `mc->max_cpus` of the machine the file defines;
-  one grown at most once per trip of a counted `for` loop, its trip count.
+  one grown at most once per trip of a counted `for` loop, its trip count;
+* function-like macros expand with the argument texts (no #, ##, ...).
 
 Unknown variables are assumed non-negative (sizes are size_t). Everything
 here works on the tree of one file plus SizeFacts (types, constants,
@@ -308,6 +309,7 @@ _FACTS_QUERY_SRC = """
 (struct_specifier body: (field_declaration_list)) @rec
 (union_specifier body: (field_declaration_list)) @rec
 (type_definition) @td
+(preproc_function_def) @mac
 """
 _FACTS_QUERY: tree_sitter.Query | None = None
 
@@ -337,6 +339,8 @@ def _collect_facts(parsed: ParsedFile, facts: SizeFacts) -> None:
                         lst.append(body)
         elif kind == "fn":
             _collect_inline_fn(parsed, node, facts)
+        elif kind == "mac":
+            _collect_macro(parsed, node, facts)
         elif kind == "enum":
             # Implicit values count up from the last explicit one: "(ANCHOR) + k".
             anchor, k = "0", -1
@@ -407,6 +411,32 @@ def _collect_inline_fn(parsed: ParsedFile, fn: tree_sitter.Node, facts: SizeFact
     expr = _COMMENT_RE.sub(" ", _text(data, stmts[0].named_children[0])).strip()
     if expr and len(expr) <= 400:
         facts.functions.setdefault(_text(data, name_node), (tuple(params), expr))
+
+
+# Function-like macros share SizeFacts.functions with one-line helpers: their
+# parameter list starts with this pseudo-parameter, and a call expands the
+# body with the argument texts (C's own substitution) instead of binding values.
+_MACRO_MARK: tuple[str, TypeRef] = ("#define", ("", 0, ()))
+
+
+def _collect_macro(parsed: ParsedFile, node: tree_sitter.Node, facts: SizeFacts) -> None:
+    """Record `#define NAME(a, b) EXPR` (no #, ## or variadic arguments) for expansion."""
+    data = parsed.source.data
+    name = node.child_by_field_name("name")
+    plist = node.child_by_field_name("parameters")
+    value = node.child_by_field_name("value")
+    if name is None or plist is None or value is None:
+        return
+    params = []
+    for p in plist.named_children:
+        if p.type != "identifier":
+            return  # `...`: variadic
+        params.append((_text(data, p), _MACRO_MARK[1]))
+    if b"..." in data[plist.start_byte:plist.end_byte]:
+        return
+    body = _COMMENT_RE.sub(" ", _text(data, value)).replace("\\\n", " ").strip()
+    if body and "#" not in body and len(body) <= 400:
+        facts.functions.setdefault(_text(data, name), ((_MACRO_MARK, *params), body))
 
 
 def _implicit_tag(name: str) -> str:
@@ -1562,6 +1592,8 @@ class _Evaluator:
         return _text(self.data, node)
 
     def line(self, offset: int) -> int:
+        if self.data is not self.ctx.data and self.at >= 0:
+            offset = self.at  # a snippet (macro expansion, argument text): it stands at the call
         return self.ctx.parsed.source.line_col(offset)[0]
 
     def eval(self, node: tree_sitter.Node | None) -> Val:
@@ -2596,6 +2628,11 @@ class _Evaluator:
             ev = f"{src} at line {line}" if line else src
             return _unknown(ev, taint=ev)
         helper = self.ctx.facts.functions.get(fname)
+        if helper is not None and helper[0][:1] == (_MACRO_MARK,):
+            if (args_node is not None and len(helper[0]) - 1 == len(args) and fname not in self.inlining
+                    and len(self.inlining) < 4):
+                return self._expand(fname, helper, _split_args(self.data, args_node))
+            helper = None
         if helper is not None and len(helper[0]) == len(args) and fname not in self.inlining and len(self.inlining) < 3:
             return self._inline(fname, helper, args)
         if fname in ("strlen", "strnlen") and len(args) == 2 and fname == "strnlen":
@@ -2681,6 +2718,35 @@ class _Evaluator:
         lines = ", ".join(str(ln) for _, ln in vals[:4]) + (", ..." if len(vals) > 4 else "")
         note = f"{fname}() returns at most {u.hi} ({where + ' ' if where else ''}line {lines})"
         return Val(u.lo, u.hi, u.reach, (u.notes + (note,))[-4:], None, None)
+
+    def _expand(self, fname: str, macro: InlineFn, args: list[str]) -> Val:
+        """A function-like macro: its body with each parameter replaced by the
+        argument's text, evaluated where the call stands (as the preprocessor
+        would have it: `(s)->len` reads the caller's s)."""
+        params, body = macro
+        names = {p: f"({a})" for (p, _), a in zip(params[1:], args)}
+        if names:
+            rx = re.compile(r"\b(" + "|".join(re.escape(p) for p in names) + r")\b")
+            text = rx.sub(lambda m: names[m.group(1)], body)
+        else:
+            text = body
+        snippet = _parse_snippet(text)
+        if snippet is None:
+            return _unknown(f"{fname}(): macro not understood")
+        sub = _Evaluator(self.ctx, snippet[0], self.fn, self.at, self.depth + 2, hops=self.hops,
+                         bindings=self.bindings)
+        sub.active = self.active
+        sub.inlining = self.inlining | {fname}
+        v = sub.eval(snippet[1])
+        if v.hi is None and not v.taint:
+            return _unknown(f"{fname}(): result not bounded ({v.why})" if v.why else f"{fname}(): result not bounded")
+        if v.exact is not None and not v.notes:
+            return v
+        short = _WS_RE.sub(" ", body)
+        short = short if len(short) <= 48 else short[:45] + "..."
+        if v.taint:
+            return v
+        return v_with_note(v, f"{fname}() is {short}")
 
     def _inline(self, fname: str, helper: InlineFn, args: list[tree_sitter.Node]) -> Val:
         """A call of a one-line helper (`return ns->lbaf.ms * lba;`): its

@@ -304,3 +304,19 @@ def test_function_like_macros_expand_with_the_argument_texts():
     assert unbounded.cls == "unknown" and "k: parameter of f" in unbounded.evidence
     # a body using # or ## is not expanded
     assert stringified.cls == "unknown" and "NAME_OF(): result not bounded" in stringified.evidence
+
+
+def test_outside_inputs_fingerprint_follows_system_types(tmp_path, monkeypatch):
+    import codemod.rulesdata as rulesdata
+
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    data = (REPO / "rules" / "system-types.toml").read_text()
+    (rules / "system-types.toml").write_text(data)
+    monkeypatch.setattr(rulesdata, "builtin_rules_dir", lambda: rules)
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    first = headers.outside_inputs_fingerprint(tree)
+    assert headers.outside_inputs_fingerprint(tree) == first
+    (rules / "system-types.toml").write_text(data.replace("max = 200", "max = 250"))
+    assert headers.outside_inputs_fingerprint(tree) != first

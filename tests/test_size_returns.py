@@ -320,3 +320,9 @@ def test_outside_inputs_fingerprint_follows_system_types(tmp_path, monkeypatch):
     assert headers.outside_inputs_fingerprint(tree) == first
     (rules / "system-types.toml").write_text(data.replace("max = 200", "max = 250"))
     assert headers.outside_inputs_fingerprint(tree) != first
+
+
+def test_per_vcpu_counter_grown_for_some_vcpus_only_is_not_shown_to_reach_the_limit():
+    src = "#define LIMIT 1024\n" + VCPUS.replace("all[n++] = cs;", "if (cs->index) {\n            n++;\n        }") + MACHINE
+    (s,) = sizes(src)
+    assert s.cls == "unknown" and s.max_bytes == 8 * 1025

@@ -2103,7 +2103,7 @@ class _Evaluator:
                                for x in fn.writes):
             return None
         if _VCPU_LOOP_RE.match(self.ctx.data, loop.start_byte):
-            return self._per_vcpu(loop, path, rhs, shown)
+            return self._per_vcpu(w, loop, path, rhs, shown)
         cap = self._cap_of(cond, path, loop)
         if cap is None:
             return self._per_trip(w, loop, path, rhs, shown)
@@ -2169,25 +2169,11 @@ class _Evaluator:
         if start.lo is None or entry.lo is None or entry.hi is None:
             return None
         trips = max(0, (bound - start.lo) // step + 1)
-        # every trip reaches the write: no branch around it, no way out of the loop but the check
-        node, direct = fn.fn.named_descendant_for_byte_range(w.offset, w.end), True
-        while node is not None and node != body:
-            if node.type not in ("update_expression", "assignment_expression", "expression_statement",
-                                 "compound_statement", "identifier", "field_expression", "subscript_expression",
-                                 "parenthesized_expression"):
-                direct = False
-            node = node.parent
-        stack = [body]
-        while stack and direct:
-            n = stack.pop()
-            if n.type in ("break_statement", "continue_statement", "return_statement", "goto_statement"):
-                direct = False
-            stack.extend(n.named_children)
         note = (f"{path} grows by {shown} at most once per trip of the loop at line {self.line(loop.start_byte)}, "
                 f"which runs at most {trips} times ({check})")
-        return Val(entry.lo, entry.hi + trips * rhs.hi, direct, (note,), None, None)
+        return Val(entry.lo, entry.hi + trips * rhs.hi, _every_trip(fn.fn, w, body), (note,), None, None)
 
-    def _per_vcpu(self, loop: tree_sitter.Node, path: str, rhs: Val, shown: str) -> Val | None:
+    def _per_vcpu(self, w: _Write, loop: tree_sitter.Node, path: str, rhs: Val, shown: str) -> Val | None:
         """`n++` in a CPU_FOREACH loop (no loop nested between): n grows by at
         most the step once per vCPU, and the user picks the vCPU count with
         -smp up to the limit of the machine the file defines."""
@@ -2205,7 +2191,9 @@ class _Evaluator:
         k, line = cap
         note = (f"{path} grows by {shown} per vCPU (CPU_FOREACH at line {self.line(loop.start_byte)}); "
                 f"the machine allows {k} vCPUs (max_cpus at line {line})")
-        return Val(entry.lo, entry.hi + k * rhs.hi, True, (note,), None, None)
+        body = loop.child_by_field_name("body")
+        reach = body is not None and _every_trip(fn.fn, w, body)
+        return Val(entry.lo, entry.hi + k * rhs.hi, reach, (note,), None, None)
 
     def _cap_of(self, cond: tree_sitter.Node, path: str, loop: tree_sitter.Node) -> tuple[int, str] | None:
         """The largest value of `path` for which the condition of `loop` holds,
@@ -2840,6 +2828,27 @@ _MAX_RETURNS = 12  # return statements of a called function evaluated for its re
 _IDENT_RE = re.compile(r"[A-Za-z_]\w*")
 # loops over the vCPUs (include/hw/core/cpu.h)
 _VCPU_LOOP_RE = re.compile(rb"CPU_FOREACH(?:_SAFE|_REVERSE)?\s*\(")
+
+
+def _every_trip(fn: tree_sitter.Node, w: "_Write", body: tree_sitter.Node) -> bool:
+    """Does every trip of the loop with this body run the write: no branch
+    around it, no way out of the loop (break, continue, return, goto)?"""
+    node = fn.named_descendant_for_byte_range(w.offset, w.end)
+    while node is not None and node != body:
+        if node.type not in ("update_expression", "assignment_expression", "expression_statement",
+                             "compound_statement", "identifier", "field_expression", "subscript_expression",
+                             "parenthesized_expression"):
+            return False
+        node = node.parent
+    if node is None:
+        return False
+    stack = [body]
+    while stack:
+        n = stack.pop()
+        if n.type in ("break_statement", "continue_statement", "return_statement", "goto_statement"):
+            return False
+        stack.extend(n.named_children)
+    return True
 
 
 def _endless_loop(fn: tree_sitter.Node, offset: int, at: int) -> tree_sitter.Node | None:

@@ -178,8 +178,8 @@ def _limited(path: str, data: bytes, root: Path, profile: MacroProfile, depth: i
 
 def outside_inputs_fingerprint(root: Path) -> str:
     """What size facts read besides the file and its headers: the QAPI schema
-    files and the tree's device properties (both in other files than the one
-    scanned). For the runner's cache key next to its header fingerprint, so a
+    files, the tree's device properties (both in other files than the one
+    scanned) and rules/system-types.toml. For the runner's cache key next to its header fingerprint, so a
     schema or property change invalidates cached results."""
     import hashlib
     import json
@@ -196,4 +196,11 @@ def outside_inputs_fingerprint(root: Path) -> str:
                 continue
             h.update(f"{p}\0{st.st_size}\0{st.st_mtime_ns}\0".encode())
     h.update(json.dumps(props.tree_properties(root), sort_keys=True).encode())
+    # system layouts, constants and output limits: data, not code, so not in the code fingerprint
+    from codemod.rulesdata import builtin_rules_dir
+
+    try:
+        h.update((builtin_rules_dir() / "system-types.toml").read_bytes())
+    except OSError:
+        h.update(b"\0no system-types.toml\0")
     return h.hexdigest()

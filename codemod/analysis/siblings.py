@@ -119,6 +119,16 @@ def sibling_field_writers(path: str, display: str, field: str) -> list[ParsedFil
                               re.compile(rb"(->|\.)\s*" + re.escape(field.encode()) + rb"\s*([-+*/|&]?=)(?!=)"))
 
 
+def sibling_definitions(path: str, display: str, name: str) -> list[ParsedFile]:
+    """Parsed files beside `path` whose text defines a function `name`
+    (a line starting with its declarator, the body's `{` after the
+    parameters); at most a few, in name order."""
+    if not name:
+        return []
+    return _siblings_matching(path, display, re.compile(
+        rb"(?m)^[\w \t*]*\b" + re.escape(name.encode()) + rb"\s*\([^;{]*\)\s*\{"))
+
+
 def _siblings_matching(path: str, display: str, rx: re.Pattern[bytes]) -> list[ParsedFile]:
     if not path:
         return []

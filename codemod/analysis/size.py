@@ -40,7 +40,17 @@ table says (rules/allocators.toml `size`), then evaluated to an interval
   the other C files of the directory (codemod.analysis.siblings), for
   guest/user data or a value above the limit only (other callers are not seen);
 * a global assigned just before the allocation with no call between; sizeof
-  of a type only partly known is at least the size of its known members.
+  of a type only partly known is at least the size of its known members;
+* a call's result: the union of the called function's `return` values when
+  it is defined in the file (or, a getter, in exactly one other C file of
+  the directory), scalar parameters bound to the arguments; a counter grown
+  by a constant in a loop that runs while `n < K` reaches at most K (the
+  data decides how many trips run, so the bound is reachable); a system
+  function's documented limit for a count it stores through `&x`
+  (rules/system-types.toml [outputs]); a counter grown once per vCPU
+  (CPU_FOREACH) reaches the `mc->max_cpus` of the machine the file defines;
+  one grown at most once per trip of a counted `for` loop, its trip count;
+* function-like macros expand with the argument texts (no #, ##, ...).
 
 Unknown variables are assumed non-negative (sizes are size_t). Everything
 here works on the tree of one file plus SizeFacts (types, constants,
@@ -129,6 +139,17 @@ def system_constants() -> dict[str, tuple[int, str]]:
 
     data = tomllib.loads((builtin_rules_dir() / "system-types.toml").read_text(encoding="utf-8"))
     return {name: (int(spec["value"]), str(spec["from"])) for name, spec in data.get("constants", {}).items()}
+
+
+@lru_cache(maxsize=1)
+def system_outputs() -> dict[str, tuple[int, int, str]]:
+    """name -> (pointer argument index, largest value stored, where documented) from
+    rules/system-types.toml [outputs]: system functions storing a bounded count through `&x`."""
+    from codemod.rulesdata import builtin_rules_dir
+
+    data = tomllib.loads((builtin_rules_dir() / "system-types.toml").read_text(encoding="utf-8"))
+    return {name: (int(spec["arg"]), int(spec["max"]), str(spec["from"]))
+            for name, spec in data.get("outputs", {}).items()}
 
 
 # qemu/queue.h heads and links used as field types: QTAILQ_HEAD(, T) ...
@@ -288,6 +309,7 @@ _FACTS_QUERY_SRC = """
 (struct_specifier body: (field_declaration_list)) @rec
 (union_specifier body: (field_declaration_list)) @rec
 (type_definition) @td
+(preproc_function_def) @mac
 """
 _FACTS_QUERY: tree_sitter.Query | None = None
 
@@ -317,6 +339,8 @@ def _collect_facts(parsed: ParsedFile, facts: SizeFacts) -> None:
                         lst.append(body)
         elif kind == "fn":
             _collect_inline_fn(parsed, node, facts)
+        elif kind == "mac":
+            _collect_macro(parsed, node, facts)
         elif kind == "enum":
             # Implicit values count up from the last explicit one: "(ANCHOR) + k".
             anchor, k = "0", -1
@@ -387,6 +411,32 @@ def _collect_inline_fn(parsed: ParsedFile, fn: tree_sitter.Node, facts: SizeFact
     expr = _COMMENT_RE.sub(" ", _text(data, stmts[0].named_children[0])).strip()
     if expr and len(expr) <= 400:
         facts.functions.setdefault(_text(data, name_node), (tuple(params), expr))
+
+
+# Function-like macros share SizeFacts.functions with one-line helpers: their
+# parameter list starts with this pseudo-parameter, and a call expands the
+# body with the argument texts (C's own substitution) instead of binding values.
+_MACRO_MARK: tuple[str, TypeRef] = ("#define", ("", 0, ()))
+
+
+def _collect_macro(parsed: ParsedFile, node: tree_sitter.Node, facts: SizeFacts) -> None:
+    """Record `#define NAME(a, b) EXPR` (no #, ## or variadic arguments) for expansion."""
+    data = parsed.source.data
+    name = node.child_by_field_name("name")
+    plist = node.child_by_field_name("parameters")
+    value = node.child_by_field_name("value")
+    if name is None or plist is None or value is None:
+        return
+    params = []
+    for p in plist.named_children:
+        if p.type != "identifier":
+            return  # `...`: variadic
+        params.append((_text(data, p), _MACRO_MARK[1]))
+    if b"..." in data[plist.start_byte:plist.end_byte]:
+        return
+    body = _COMMENT_RE.sub(" ", _text(data, value)).replace("\\\n", " ").strip()
+    if body and "#" not in body and len(body) <= 400:
+        facts.functions.setdefault(_text(data, name), ((_MACRO_MARK, *params), body))
 
 
 def _implicit_tag(name: str) -> str:
@@ -875,6 +925,11 @@ class _FunctionIndex:
         self.is_static = any(c.type == "storage_class_specifier" and _text(ctx.data, c) == "static" for c in fn.children)
         data = ctx.data
         decl = fn.child_by_field_name("declarator")
+        rtype, rptr = fn.child_by_field_name("type"), 0
+        while decl is not None and decl.type == "pointer_declarator":
+            rptr += 1
+            decl = decl.child_by_field_name("declarator")
+        self.returns: TypeRef | None = (_type_key(ctx.parsed, rtype, None), rptr, ()) if rtype is not None else None
         while decl is not None and decl.type != "function_declarator":
             decl = decl.child_by_field_name("declarator")
         if decl is not None:
@@ -1118,6 +1173,29 @@ class _FileContext:
         self._param_memo: dict[tuple[int, int, int], Val] = {}
         self._field_memo: dict[tuple[str, str, int], Val | None] = {}
         self._fn_by_node: dict[int, tree_sitter.Node] = {}
+        self._max_cpus: tuple[tuple[int, int] | None] | None = None
+
+    def machine_max_cpus(self) -> tuple[int, int] | None:
+        """(largest value, line) of `mc->max_cpus = K` in this file: the vCPU
+        limit of the machine types the file defines (MachineClass.max_cpus,
+        which -smp may reach and never exceed). None when the file sets none."""
+        if self._max_cpus is None:
+            best: tuple[int, int] | None = None
+            for assign, wfn in self.index.field_writes.get("max_cpus", []):
+                left, right = assign.child_by_field_name("left"), assign.child_by_field_name("right")
+                base = left.child_by_field_name("argument") if left is not None else None
+                op = assign.child_by_field_name("operator")
+                if base is None or right is None or (op is not None and _text(self.data, op) != "="):
+                    continue
+                ev = _Evaluator(self, self.data, self.function(wfn), assign.start_byte)
+                t = ev.type_of(base)
+                if t is None or self.resolve_typedef(t)[0] not in ("MachineClass", "struct MachineClass"):
+                    continue
+                v = ev.eval(right)
+                if v.exact is not None and (best is None or v.exact > best[0]):
+                    best = (v.exact, self.parsed.source.line_col(assign.start_byte)[0])
+            self._max_cpus = (best,)
+        return self._max_cpus[0]
 
     def filled_records(self) -> dict[str, tuple[int, str, str]]:
         """Record types that some call in the file fills from guest memory or
@@ -1514,6 +1592,8 @@ class _Evaluator:
         return _text(self.data, node)
 
     def line(self, offset: int) -> int:
+        if self.data is not self.ctx.data and self.at >= 0:
+            offset = self.at  # a snippet (macro expansion, argument text): it stands at the call
         return self.ctx.parsed.source.line_col(offset)[0]
 
     def eval(self, node: tree_sitter.Node | None) -> Val:
@@ -1591,7 +1671,9 @@ class _Evaluator:
             return _combine(None, None, False, v)
         if t == "conditional_expression":
             cond = self.eval(node.child_by_field_name("condition"))
-            a = self.eval(node.child_by_field_name("consequence"))
+            cons = node.child_by_field_name("consequence")
+            # GNU `x ?: y` yields x itself when x is non-zero
+            a = self.eval(cons) if cons is not None else cond
             b = self.eval(node.child_by_field_name("alternative"))
             if cond.exact is not None:
                 return a if cond.exact else b
@@ -1801,7 +1883,9 @@ class _Evaluator:
         if key in self.active or len(self.active) > 12:
             return _unknown(f"{path}: depends on itself")
         # a value at a point is asked for again and again (x += a; x += b; ...): once
-        memo_key = (fn.fn.start_byte, path, self.at, self.hops)
+        # (values bound to a called function's parameters change what its locals hold)
+        memo_key = (fn.fn.start_byte, path, self.at, self.hops,
+                    tuple((k, b[0].lo, b[0].hi, b[0].taint) for k, b in sorted(self.bindings.items())))
         hit = self.ctx._var_memo.get(memo_key)
         if hit is not None:
             return hit
@@ -1894,6 +1978,9 @@ class _Evaluator:
                 return Val(0, rhs.hi, False, (f"{path} masked at line {line}",))
             return _unknown(f"{path}: updated at line {line}")
         if w.kind == "&":
+            known = self._system_output(w, path, line) if w.value is not None else None
+            if known is not None:
+                return known
             out = self._out_param(w, path) if w.value is not None else None
             if out is not None:
                 return out
@@ -1902,6 +1989,21 @@ class _Evaluator:
         if grows is not None:
             return grows
         return _unknown(f"{path}: updated at line {line} ({w.op or w.kind})")
+
+    def _system_output(self, w: _Write, path: str, line: int) -> Val | None:
+        """`f(&x, ...)` with f a system function known to store at most N there
+        (rules/system-types.toml [outputs])."""
+        call = w.value
+        fname = _callee(self.ctx.data, call)
+        spec = system_outputs().get(fname or "")
+        if spec is None:
+            return None
+        idx, top, where = spec
+        args = call.child_by_field_name("arguments")
+        nodes = [a for a in args.named_children if a.type != "comment"] if args is not None else []
+        if idx >= len(nodes) or not (nodes[idx].start_byte <= w.offset < nodes[idx].end_byte):
+            return None
+        return Val(0, top, True, (f"{path}: set by {fname}() at line {line}, at most {top} ({where})",))
 
     def _out_param(self, w: _Write, path: str) -> Val | None:
         """`f(..., &x)` with f defined in this file: what f stores through that
@@ -1965,6 +2067,9 @@ class _Evaluator:
                 return Val(rhs.lo, None, True, (), why, None)
         if not _IDENT_RE.fullmatch(path):
             return None
+        capped = self._loop_capped(w, path, op, rhs, shown)
+        if capped is not None:
+            return capped
         ev = _Evaluator(self.ctx, self.ctx.data, fn, w.offset, self.depth + 1, hops=self.hops)
         ev.active = self.active
         prev = ev._variable(path, fn.decl_of(path, w.offset))
@@ -1976,6 +2081,149 @@ class _Evaluator:
         if v.hi is None and not v.taint:
             return None
         return v_with_note(v, f"{path} {op} {shown} at line {line}") if v.hi is not None else v
+
+    def _loop_capped(self, w: _Write, path: str, op: str, rhs: Val, shown: str) -> Val | None:
+        """`n++` / `n += c` (c >= 0) as the only write of n in the innermost
+        loop around it, whose condition requires `n < K` (or `n <= K`): every
+        trip starts with n within the check, so n stays below K + c. The
+        check admits that value: how many trips run is the data's choice
+        (a descriptor chain, a list read from the guest)."""
+        if op != "+=" or rhs.lo is None or rhs.lo < 0 or rhs.hi is None:
+            return None
+        fn = self.fn
+        assert fn is not None
+        loop = fn.fn.named_descendant_for_byte_range(w.offset, w.end)
+        while loop is not None and loop != fn.fn and loop.type not in ("for_statement", "while_statement",
+                                                                          "do_statement"):
+            loop = loop.parent
+        if loop is None or loop == fn.fn:
+            return None
+        cond = loop.child_by_field_name("condition")
+        if cond is None or any(x is not w and x.path == path and loop.start_byte <= x.offset < loop.end_byte
+                               for x in fn.writes):
+            return None
+        if _VCPU_LOOP_RE.match(self.ctx.data, loop.start_byte):
+            return self._per_vcpu(w, loop, path, rhs, shown)
+        cap = self._cap_of(cond, path, loop)
+        if cap is None:
+            return self._per_trip(w, loop, path, rhs, shown)
+        bound, check = cap
+        # the value just before the loop (at its first byte the loop's own writes would count)
+        before = loop.start_byte - 1
+        ev = _Evaluator(self.ctx, self.ctx.data, fn, before, self.depth + 1, hops=self.hops)
+        ev.active = self.active
+        entry = ev._variable(path, fn.decl_of(path, before))
+        top = bound
+        if loop.type == "do_statement":
+            # the first trip runs before the check: it starts from the entry value
+            if entry.hi is None:
+                return None
+            top = max(bound, entry.hi)
+        lo = entry.lo + rhs.lo if entry.lo is not None else None
+        line = self.line(cond.start_byte)
+        note = f"{path} grows by {shown} in a loop that runs while {check} (line {line})"
+        return Val(lo, top + rhs.hi, True, (note,), None, None)
+
+    def _per_trip(self, w: _Write, loop: tree_sitter.Node, path: str, rhs: Val, shown: str) -> Val | None:
+        """`n++` at most once per trip of `for (i = A; i < K; i += c)` (i written
+        only by the update): n grows by at most the step (K - A) / c times.
+        The bound is reachable only when every trip increments n (no branch
+        around the write, no early exit from the loop)."""
+        fn = self.fn
+        assert fn is not None
+        data = self.ctx.data
+        if loop.type != "for_statement":
+            return None
+        cond, upd, body = (loop.child_by_field_name(f) for f in ("condition", "update", "body"))
+        if cond is None or upd is None or body is None:
+            return None
+        if upd.type == "update_expression" and b"++" in data[upd.start_byte:upd.end_byte]:
+            ivar, step = _norm(_text(data, upd.child_by_field_name("argument"))), 1
+        elif upd.type == "assignment_expression" and _text(data, upd.child_by_field_name("operator")) == "+=":
+            ivar = _norm(_text(data, upd.child_by_field_name("left")))
+            st = self._eval_at(upd.child_by_field_name("right"), upd.start_byte)
+            if st.lo is None or st.lo < 1:
+                return None
+            step = st.lo
+        else:
+            return None
+        if not _IDENT_RE.fullmatch(ivar) or ivar == path or any(
+                x.path == ivar and body.start_byte <= x.offset < body.end_byte for x in fn.writes):
+            return None
+        cap = self._cap_of(cond, ivar, loop)
+        if cap is None:
+            return None
+        bound, check = cap
+        init = loop.child_by_field_name("initializer")
+        start = None
+        if init is not None:
+            iw = [x for x in fn.writes if x.path == ivar and init.start_byte <= x.offset < init.end_byte]
+            if iw:
+                start = self._write_value(iw[-1], ivar)
+        before = loop.start_byte - 1
+        ev = _Evaluator(self.ctx, data, fn, before, self.depth + 1, hops=self.hops)
+        ev.active = self.active
+        if start is None:
+            start = ev._variable(ivar, fn.decl_of(ivar, before))
+        entry = ev._variable(path, fn.decl_of(path, before))
+        if start.lo is None or entry.lo is None or entry.hi is None:
+            return None
+        trips = max(0, (bound - start.lo) // step + 1)
+        note = (f"{path} grows by {shown} at most once per trip of the loop at line {self.line(loop.start_byte)}, "
+                f"which runs at most {trips} times ({check})")
+        return Val(entry.lo, entry.hi + trips * rhs.hi, _every_trip(fn.fn, w, body), (note,), None, None)
+
+    def _per_vcpu(self, w: _Write, loop: tree_sitter.Node, path: str, rhs: Val, shown: str) -> Val | None:
+        """`n++` in a CPU_FOREACH loop (no loop nested between): n grows by at
+        most the step once per vCPU, and the user picks the vCPU count with
+        -smp up to the limit of the machine the file defines."""
+        cap = self.ctx.machine_max_cpus()
+        if cap is None:
+            return None
+        fn = self.fn
+        assert fn is not None
+        before = loop.start_byte - 1
+        ev = _Evaluator(self.ctx, self.ctx.data, fn, before, self.depth + 1, hops=self.hops)
+        ev.active = self.active
+        entry = ev._variable(path, fn.decl_of(path, before))
+        if entry.hi is None or entry.lo is None:
+            return None
+        k, line = cap
+        note = (f"{path} grows by {shown} per vCPU (CPU_FOREACH at line {self.line(loop.start_byte)}); "
+                f"the machine allows {k} vCPUs (max_cpus at line {line})")
+        body = loop.child_by_field_name("body")
+        reach = body is not None and _every_trip(fn.fn, w, body)
+        return Val(entry.lo, entry.hi + k * rhs.hi, reach, (note,), None, None)
+
+    def _cap_of(self, cond: tree_sitter.Node, path: str, loop: tree_sitter.Node) -> tuple[int, str] | None:
+        """The largest value of `path` for which the condition of `loop` holds,
+        with the check's text; the limit must not change inside the loop."""
+        while cond.type == "parenthesized_expression" and cond.named_children:
+            cond = cond.named_children[-1]
+        if cond.type != "binary_expression":
+            return None
+        opn = cond.child_by_field_name("operator")
+        left, right = cond.child_by_field_name("left"), cond.child_by_field_name("right")
+        if opn is None or left is None or right is None:
+            return None
+        op = _text(self.ctx.data, opn)
+        if op == "&&":
+            return self._cap_of(left, path, loop) or self._cap_of(right, path, loop)
+        if _norm(_text(self.ctx.data, right)) == path:
+            left, right = right, left
+            op = {"<": ">", ">": "<", "<=": ">=", ">=": "<="}.get(op, "")
+        if op not in ("<", "<=") or _norm(_text(self.ctx.data, left)) != path:
+            return None
+        fn = self.fn
+        assert fn is not None
+        names = set(_IDENT_RE.findall(_text(self.ctx.data, right)))
+        if any(loop.start_byte <= w.offset < loop.end_byte and _IDENT_RE.match(w.path)
+               and _IDENT_RE.match(w.path).group(0) in names for w in fn.writes):
+            return None  # `i < len` with len changed in the loop
+        k = _Evaluator(self.ctx, self.ctx.data, fn, loop.start_byte - 1, self.depth + 2, hops=self.hops).eval(right)
+        if k.hi is None:
+            return None
+        return k.hi - (1 if op == "<" else 0), _WS_RE.sub(" ", _text(self.ctx.data, cond))
 
     def _lvalue(self, node: tree_sitter.Node) -> Val:
         """s->len, hdr.size, buf[i], *p: taint from fills of the base; writes of the path;
@@ -2368,12 +2616,125 @@ class _Evaluator:
             ev = f"{src} at line {line}" if line else src
             return _unknown(ev, taint=ev)
         helper = self.ctx.facts.functions.get(fname)
+        if helper is not None and helper[0][:1] == (_MACRO_MARK,):
+            if (args_node is not None and len(helper[0]) - 1 == len(args) and fname not in self.inlining
+                    and len(self.inlining) < 4):
+                return self._expand(fname, helper, _split_args(self.data, args_node))
+            helper = None
         if helper is not None and len(helper[0]) == len(args) and fname not in self.inlining and len(self.inlining) < 3:
             return self._inline(fname, helper, args)
         if fname in ("strlen", "strnlen") and len(args) == 2 and fname == "strnlen":
             b = self.eval(args[1])
             return _combine(0, b.hi, b.reach, b)
+        ret = self._returned(fname, args)
+        if ret is not None:
+            return ret
         return _unknown(f"{fname or self._short(node)}(): result not bounded")
+
+    def _returned(self, fname: str, args: list[tree_sitter.Node]) -> Val | None:
+        """A call of a function defined in this file (or, when not here, in
+        another C file of its directory: a getter beside its callers): the
+        union of what its `return` statements give, each evaluated where it
+        stands, with scalar parameters the function never assigns bound to
+        this call's arguments. One tainted return makes the result tainted;
+        a bound needs every return bounded."""
+        ctx = self.ctx
+        if (not fname or self.fn is None or self.hops >= _MAX_HOPS or ctx.budget <= 0
+                or fname in self.inlining or len(self.inlining) >= 3):
+            return None
+        defs = ctx.index.definitions(fname)
+        sctx, where = ctx, ""
+        if not defs and self.hops == 0:
+            from codemod.analysis import siblings
+
+            found = []
+            for sparsed in siblings.sibling_definitions(ctx.parsed.source.path, ctx.parsed.source.display, fname):
+                other = _FileContext(sparsed, file_facts(sparsed).layered(ctx.facts))
+                # a static function of another file is not the one called here
+                if any(not other.function(d).is_static for d in other.index.definitions(fname)):
+                    found.append(other)
+            # defined in two files (commands-posix.c / commands-win32.c): one per build, not known which
+            if len(found) == 1:
+                sctx, where = found[0], found[0].parsed.source.display
+                defs = sctx.index.definitions(fname)
+        if len(defs) != 1:
+            return None
+        callee = sctx.function(defs[0])
+        if len(callee.params) != len(args) or callee.returns is None or callee.returns[1] or callee.returns[0] == "void":
+            return None
+        body = defs[0].child_by_field_name("body")
+        returns: list[tree_sitter.Node] = []
+        stack = [body] if body is not None else []
+        while stack and len(returns) <= _MAX_RETURNS:
+            n = stack.pop()
+            if n.type == "return_statement":
+                returns.append(n)
+            else:
+                stack.extend(n.named_children)
+        exprs = [r.named_children[0] for r in returns if r.named_children and r.named_children[0].type != "comment"]
+        if not exprs or len(exprs) != len(returns) or len(returns) > _MAX_RETURNS:
+            return None
+        bindings: dict[str, tuple[Val, TypeRef | None]] = {}
+        for p, a in zip(callee.params, args):
+            if p.type[1] == 0 and not p.type[2] and not any(w.path == p.name for w in callee.writes):
+                bindings[p.name] = (self.eval(a), p.type)
+        if sctx is not ctx:
+            sctx.budget, sctx.limit = ctx.budget, ctx.limit
+        vals: list[tuple[Val, int]] = []
+        for e in sorted(exprs, key=lambda n: n.start_byte):
+            if sctx.budget <= 0:
+                return None
+            sctx.budget -= 1
+            ev = _Evaluator(sctx, sctx.data, callee, e.start_byte, self.depth + 2, hops=self.hops + 1,
+                            bindings=bindings)
+            ev.inlining = self.inlining | {fname}
+            v = ev._type_bound(ev.eval(e), callee.returns)
+            line = sctx.parsed.source.line_col(e.start_byte)[0]
+            if v.taint:
+                ctx.budget = min(ctx.budget, sctx.budget)
+                at = f"{where}:{line}" if where else f"line {line}"
+                why = f"{fname}() returns {ev._short(e)} at {at}; {v.taint}"
+                return Val(v.lo, v.hi, v.reach, v.notes, why, None)
+            vals.append((v, line))
+        ctx.budget = min(ctx.budget, sctx.budget)
+        if any(v.hi is None for v, _ in vals):
+            why = next((v.why for v, _ in vals if v.hi is None and v.why), None)
+            return _unknown(f"{fname}(): result not bounded" + (f" ({why})" if why else ""))
+        u = vals[0][0]
+        for v, _ in vals[1:]:
+            u = v_union(u, v)
+        lines = ", ".join(str(ln) for _, ln in vals[:4]) + (", ..." if len(vals) > 4 else "")
+        note = f"{fname}() returns at most {u.hi} ({where + ' ' if where else ''}line {lines})"
+        return Val(u.lo, u.hi, u.reach, (u.notes + (note,))[-4:], None, None)
+
+    def _expand(self, fname: str, macro: InlineFn, args: list[str]) -> Val:
+        """A function-like macro: its body with each parameter replaced by the
+        argument's text, evaluated where the call stands (as the preprocessor
+        would have it: `(s)->len` reads the caller's s)."""
+        params, body = macro
+        names = {p: f"({a})" for (p, _), a in zip(params[1:], args)}
+        if names:
+            rx = re.compile(r"\b(" + "|".join(re.escape(p) for p in names) + r")\b")
+            text = rx.sub(lambda m: names[m.group(1)], body)
+        else:
+            text = body
+        snippet = _parse_snippet(text)
+        if snippet is None:
+            return _unknown(f"{fname}(): macro not understood")
+        sub = _Evaluator(self.ctx, snippet[0], self.fn, self.at, self.depth + 2, hops=self.hops,
+                         bindings=self.bindings)
+        sub.active = self.active
+        sub.inlining = self.inlining | {fname}
+        v = sub.eval(snippet[1])
+        if v.hi is None and not v.taint:
+            return _unknown(f"{fname}(): result not bounded ({v.why})" if v.why else f"{fname}(): result not bounded")
+        if v.exact is not None and not v.notes:
+            return v
+        short = _WS_RE.sub(" ", body)
+        short = short if len(short) <= 48 else short[:45] + "..."
+        if v.taint:
+            return v
+        return v_with_note(v, f"{fname}() is {short}")
 
     def _inline(self, fname: str, helper: InlineFn, args: list[tree_sitter.Node]) -> Val:
         """A call of a one-line helper (`return ns->lbaf.ms * lba;`): its
@@ -2461,9 +2822,33 @@ class _Evaluator:
 _MAX_HOPS = 3  # caller -> caller's caller -> ... / field writer / helper
 _MAX_CALLERS = 16
 _BUDGET = 64  # evaluations in other functions
+_MAX_RETURNS = 12  # return statements of a called function evaluated for its result
 
 
 _IDENT_RE = re.compile(r"[A-Za-z_]\w*")
+# loops over the vCPUs (include/hw/core/cpu.h)
+_VCPU_LOOP_RE = re.compile(rb"CPU_FOREACH(?:_SAFE|_REVERSE)?\s*\(")
+
+
+def _every_trip(fn: tree_sitter.Node, w: "_Write", body: tree_sitter.Node) -> bool:
+    """Does every trip of the loop with this body run the write: no branch
+    around it, no way out of the loop (break, continue, return, goto)?"""
+    node = fn.named_descendant_for_byte_range(w.offset, w.end)
+    while node is not None and node != body:
+        if node.type not in ("update_expression", "assignment_expression", "expression_statement",
+                             "compound_statement", "identifier", "field_expression", "subscript_expression",
+                             "parenthesized_expression"):
+            return False
+        node = node.parent
+    if node is None:
+        return False
+    stack = [body]
+    while stack:
+        n = stack.pop()
+        if n.type in ("break_statement", "continue_statement", "return_statement", "goto_statement"):
+            return False
+        stack.extend(n.named_children)
+    return True
 
 
 def _endless_loop(fn: tree_sitter.Node, offset: int, at: int) -> tree_sitter.Node | None:

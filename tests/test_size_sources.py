@@ -212,6 +212,24 @@ def test_property_field_is_user_controlled(tmp_path):
     assert (checked.cls, checked.max_bytes) == ("small", 256)
 
 
+def test_a_property_on_a_member_of_a_member(tmp_path):
+    # Properties often name a field of an embedded config struct (virtio's
+    # `conf.num_queues`); the key is the path from the device's state.
+    text = b'DEFINE_PROP_UINT32("num-queues", VirtIOWidget, conf . num_queues, 1),\n'
+    assert props.scan_properties(text, "hw/w.c") == {
+        "VirtIOWidget.conf.num_queues": [("DEFINE_PROP_UINT32", '"num-queues"', "hw/w.c:1")]}
+    root = _tree(tmp_path, {"hw/w.c": text.decode()})
+    facts = SizeFacts(properties=props.tree_properties(root))
+    src = ("typedef struct WidgetConf {\n    uint32_t num_queues;\n    uint32_t fixed;\n} WidgetConf;\n"
+           "typedef struct VirtIOWidget {\n    int id;\n    WidgetConf conf;\n    void **vqs;\n} VirtIOWidget;\n"
+           "static void widget_realize(VirtIOWidget *s)\n{\n    s->vqs = g_new0(void *, s->conf.num_queues);\n"
+           "    s->vqs = g_new0(void *, s->conf.fixed);\n}\n")
+    queues, fixed = sizes(src, facts)
+    assert queues.cls == "large" and '"num-queues"' in queues.evidence
+    # the same member name under another path is not the property
+    assert "num-queues" not in fixed.evidence
+
+
 # ---------------------------------------------------------------------------
 # Provenance across the functions of a file
 

@@ -26,7 +26,8 @@ INTEGER_KINDS = frozenset({
     "ARRAY",  # its field is the array's length, "len-<name>"
 })
 
-_PROP_RE = re.compile(rb'\bDEFINE_PROP_([A-Z0-9_]+)\s*\(\s*("(?:[^"\\\n]|\\.)*"|[\w.]+)\s*,\s*(\w+)\s*,\s*(\w+)')
+# The field may be a member's member (`conf.num_queues`): the key keeps the whole path.
+_PROP_RE = re.compile(rb'\bDEFINE_PROP_([A-Z0-9_]+)\s*\(\s*("(?:[^"\\\n]|\\.)*"|[\w.]+)\s*,\s*(\w+)\s*,\s*(\w+(?:\s*\.\s*\w+)*)')
 _SKIP_DIRS = {"tests", "roms", "subprojects"}
 
 # "Type.field" -> [(macro kind, property name, "file:line")]
@@ -47,7 +48,8 @@ def scan_properties(data: bytes, display: str, out: Properties | None = None) ->
         if kind == "ARRAY" and name.startswith('"'):
             name = '"len-' + name[1:]
         line = data.count(b"\n", 0, m.start()) + 1
-        key = f"{m.group(3).decode()}.{m.group(4).decode()}"
+        member = re.sub(r"\s+", "", m.group(4).decode())
+        key = f"{m.group(3).decode()}.{member}"
         entry = (f"DEFINE_PROP_{kind}", name, f"{display}:{line}")
         lst = out.setdefault(key, [])
         if entry not in lst:

@@ -2466,8 +2466,8 @@ class _Evaluator:
         tag = rec.split(" ", 1)[1] if " " in rec else rec
         if not tag.startswith("<") and tag not in names:
             names.append(tag)
-        for n in names:
-            props = ctx.facts.properties.get(f"{n}.{fname}")
+        for prop_key in [f"{n}.{fname}" for n in names] + self._nested_property_keys(node):
+            props = ctx.facts.properties.get(prop_key)
             if props:
                 macro, pname, loc = props[0]
                 why = f"{path}: user-settable device property {pname} ({macro} at {loc})"
@@ -2481,6 +2481,40 @@ class _Evaluator:
             result = self._field_fills(rec, path) or self._field_writes(rec, fname, node, path)
         ctx._field_memo[key] = result
         return result
+
+    def _nested_property_keys(self, node: tree_sitter.Node) -> list[str]:
+        """Property keys for a member of a member, `s->conf.num_queues`: properties
+        name such fields by their path from the device's state struct
+        (DEFINE_PROP_UINT32("num-queues", VirtIOBlock, conf.num_queues, 1)), so
+        the key is "VirtIOBlock.conf.num_queues" and names the outermost type."""
+        fields: list[str] = []
+        cur = node
+        while cur is not None and cur.type == "field_expression":
+            fld = cur.child_by_field_name("field")
+            arg = cur.child_by_field_name("argument")
+            op = cur.child_by_field_name("operator")
+            if fld is None or arg is None:
+                return []
+            fields.insert(0, self.text(fld))
+            if arg.type != "field_expression":
+                break
+            cur = arg
+        else:
+            return []
+        if len(fields) < 2:
+            return []
+        base = self.type_of(arg)
+        if base is not None and op is not None and self.text(op) == "->":
+            base = self._deref(base)
+        if base is None:
+            return []
+        names = [base[0]]
+        rec = self.ctx.record_of(base)
+        tag = rec.split(" ", 1)[1] if rec and " " in rec else rec
+        if tag and not tag.startswith("<") and tag not in names:
+            names.append(tag)
+        member_path = ".".join(fields)
+        return [f"{n}.{member_path}" for n in names]
 
     def _field_fills(self, rec: str, path: str) -> Val | None:
         """A struct of this type filled from guest memory / an image somewhere in the file."""

@@ -116,10 +116,56 @@ def test_first_jump_after_the_site_picks_the_label_in_a_cascade():
     assert conv.label == "free_a"
 
 
-def test_label_with_only_frees_of_unset_pointers_is_not_needed_yet():
+def test_label_with_only_frees_of_unset_pointers_is_not_needed_after_a_direct_return():
+    code = ("int f(Foo *s)\n{\n    char *a = NULL;\n    int ret;\n\n    if (!s->n) {\n        return -EINVAL;\n"
+            "    }\n    ALLOC;\n    a = g(s);\n    if (!a) {\n"
+            "        ret = -EIO;\n        goto fail;\n    }\n    return 0;\nfail:\n    g_free(a);\n    return ret;\n}\n")
+    conv, _, _ = _conv(code)
+    assert conv.label is None and "nothing to clean up yet" in conv.evidence
+
+
+def test_common_exit_label_is_used_by_a_first_failure_without_direct_returns():
+    # No failure before the site returns directly, and 'fail:' tears down what
+    # is set up later: it is the function's common exit (3 in 4 of QEMU 7.2's
+    # checks in this position jump there). Jumping is safe: a is still NULL.
     code = ("int f(Foo *s)\n{\n    char *a = NULL;\n    int ret;\n\n    ALLOC;\n    a = g(s);\n    if (!a) {\n"
             "        ret = -EIO;\n        goto fail;\n    }\n    return 0;\nfail:\n    g_free(a);\n    return ret;\n}\n")
     conv, _, _ = _conv(code)
+    assert (conv.label, conv.status_var, conv.failure_value) == ("fail", "ret", "-ENOMEM")
+    # A success return before the site (nothing to do) is not a failure convention.
+    early_ok = code.replace("    ALLOC;\n", "    if (!s->n) {\n        return 0;\n    }\n    ALLOC;\n")
+    assert _conv(early_ok)[0].label == "fail"
+
+
+def test_single_exit_label_is_used_by_a_first_failure():
+    # `out: return ret;` ends every failure path of the function: join it.
+    code = ("int f(Foo *s)\n{\n    int ret;\n\n    ALLOC;\n    ret = g(s);\n    if (ret < 0) {\n"
+            "        goto out;\n    }\n    ret = h(s);\nout:\n    trace_f_done(s, ret);\n    return ret;\n}\n")
+    conv, _, _ = _conv(code)
+    assert (conv.label, conv.status_var) == ("out", "ret")
+
+
+def test_label_in_a_loop_is_used_even_with_nothing_to_clean_up_in_the_text_before():
+    # Earlier iterations ran the code after the site: the jump, like the
+    # loop's other failures, is the safe choice even after a direct return.
+    code = ("int f(Foo *s, int n)\n{\n    char *t = NULL;\n    int i, ret;\n\n    if (n < 0) {\n"
+            "        return -EINVAL;\n    }\n    for (i = 0; i < n; i++) {\n        if (!t) {\n"
+            "            t = ALLOC;\n        }\n        ret = fill(s, t, i);\n        if (ret < 0) {\n"
+            "            goto fail;\n        }\n    }\n    ret = 0;\nfail:\n    g_free(t);\n    return ret;\n}\n")
+    conv = _conv_at(code, "ALLOC", "t")
+    assert (conv.label, conv.status_var) == ("fail", "ret")
+    straight = code.replace("    for (i = 0; i < n; i++) {\n        if (!t) {\n            t = ALLOC;\n        }\n",
+                            "    t = ALLOC;\n    for (i = 0; i < n; i++) {\n")
+    assert _conv_at(straight, "ALLOC", "t").label is None
+
+
+def test_label_freeing_only_the_sites_pointer_is_not_needed_without_earlier_returns():
+    # The label exists for the pointer set here: at the allocation it would
+    # only free NULL, and QEMU's checks return directly (as at line 1 of a
+    # function whose later failures all jump).
+    code = ("int f(Foo *s, size_t n)\n{\n    char *t;\n    int ret;\n\n    t = ALLOC;\n    ret = fill(s, t);\n"
+            "    if (ret < 0) {\n        goto fail;\n    }\n    ret = 0;\nfail:\n    g_free(t);\n    return ret;\n}\n")
+    conv = _conv_at(code, "ALLOC", "t")
     assert conv.label is None and "nothing to clean up yet" in conv.evidence
 
 

@@ -405,3 +405,32 @@ def test_trace_event_named_like_a_release_is_not_one():
             "    ret = fill(s);\n    trace_f_end(s);\n    return ret;\n}\n")
     conv = _conv_at(code, "ALLOC", "s->buf")
     assert conv.undo == () and conv.release == ()
+
+
+_LATER_ACQUIRE = ("int f(Foo *s, int64_t *offset, bool in_place)\n{\n    int64_t off = 0;\n    char *t;\n    int ret;\n\n"
+                  "    if (in_place) {\n        off = *offset;\n    }\n    t = ALLOC;\n    if (!in_place) {\n"
+                  "        off = foo_alloc_clusters(s);\n        if (off < 0) {\n            ret = off;\n"
+                  "            goto fail;\n        }\n    }\n    ret = fill(s, t, off);\n    if (ret < 0) {\n"
+                  "        goto fail;\n    }\n    g_free(t);\n    return 0;\nfail:\n    g_free(t);\n"
+                  "    if (!in_place && off > 0) {\n        foo_free_clusters(s, off);\n    }\n    return ret;\n}\n")
+
+
+def test_release_guarded_by_validity_of_a_later_acquisition_does_nothing_yet():
+    # `off = *offset` is the caller's, not acquired: foo_free_clusters undoes
+    # foo_alloc_clusters after the site, and its guard makes the label safe
+    # to enter before that: nothing to clean up here.
+    conv = _conv_at(_LATER_ACQUIRE, "ALLOC", "t")
+    assert conv.label is None and "nothing to clean up yet" in conv.evidence and not conv.undo
+
+
+def test_unguarded_release_of_a_later_acquisition_rules_the_label_out():
+    code = _LATER_ACQUIRE.replace("    if (!in_place && off > 0) {\n        foo_free_clusters(s, off);\n    }\n",
+                                  "    foo_free_clusters(s, off);\n")
+    conv = _conv_at(code, "ALLOC", "t")
+    assert conv.label is None and "undoes something not done at this point" in conv.evidence
+    # Once the acquisition is before the site, the label releases what is held.
+    held = code.replace("    t = ALLOC;\n    if (!in_place) {\n        off = foo_alloc_clusters(s);\n",
+                        "    if (!in_place) {\n        off = foo_alloc_clusters(s);\n").replace(
+        "    ret = fill(s, t, off);\n", "    t = ALLOC;\n    ret = fill(s, t, off);\n")
+    conv = _conv_at(held, "ALLOC", "t")
+    assert (conv.label, conv.status_var) == ("fail", "ret")

@@ -458,6 +458,18 @@ class _Held:
         return acq is not None and re.search(rb"(?<!\w)(?:" + acq.pattern.encode() + rb")\s*\(",
                                              self.before) is not None
 
+    def acquired_later(self, callee: str, keys: list[str]) -> bool:
+        """The acquire paired with this release by name runs only after the
+        site, storing into one of its arguments (`off = qcow2_alloc_clusters(...)`
+        after the site, `qcow2_free_clusters(bs, off, ...)` at the label): the
+        release undoes that later acquisition, whatever the variable held
+        before (`off = *offset` on another path)."""
+        acq = _acquire_re(callee)
+        if acq is None or re.search(rb"(?<!\w)(?:" + acq.pattern.encode() + rb")\s*\(", self.before):
+            return False
+        return any(re.search(rb"(?<![\w>.])" + re.escape(k.encode()) + rb"\s*=\s*(?:" + acq.pattern.encode()
+                             + rb")\s*\(", self.after) for k in keys if re.fullmatch(r"\w+", k))
+
     def counted(self, key: str) -> bool:
         k = re.escape(key.encode()).replace(rb"\->", rb"\s*->\s*")
         return re.search(rb"(?<![\w>.])" + k + rb"\s*(?:\+\+|\+=)|\+\+\s*" + k + rb"(?![\w])", self.before) is not None
@@ -530,6 +542,24 @@ def _guarded_by(node, key: str, data: bytes, stop) -> bool:
     return False
 
 
+def _guarded_by_validity(node, keys: list[str], data: bytes, stop) -> bool:
+    """node sits in an `if` one of whose conjuncts tests that an argument
+    holds something (`off > 0`, `fd >= 0`, `id != -1`, `p`)."""
+    names = [k for k in keys if re.fullmatch(r"[\w.>\-]+", k)]
+    n = node.parent
+    while n is not None and n != stop:
+        if n.type == "if_statement":
+            cond = n.child_by_field_name("condition")
+            text = re.sub(r"\s+", "", _text(cond, data))[1:-1] if cond is not None else ""
+            for part in text.split("&&"):
+                part = part.strip("()")
+                for k in names:
+                    if part == k or re.fullmatch(re.escape(k) + r"(>0|>=0|!=0|!=-1|!=NULL)|0<" + re.escape(k), part):
+                        return True
+        n = n.parent
+    return False
+
+
 def _guarded_by_success(node, status: str, data: bytes, stop) -> bool:
     """node runs only on success: inside `if (ret == 0 && ...)` / `if (ret >= 0)`
     (callers set the -errno status to a negative value before jumping)."""
@@ -598,6 +628,11 @@ def _analyse_segment(label: str, labeled, data: bytes, held: _Held, trusted: boo
                     acq = _acquire_re(callee)
                     if any(held.is_target(k) or held.in_target(k) for k in keys):
                         harmful = harmful or f"'{stmt}' would be handed the NULL from the failed allocation"
+                    elif held.acquired_later(callee, keys):
+                        # Under `if (... && off > 0)` it was written to be
+                        # reached before the acquisition: nothing to do yet.
+                        if not trusted and not _guarded_by_validity(n, keys, data, labeled):
+                            unheld.append((callee, stmt))
                     elif held.holds_any(keys) or (not any(held.fresh(k) for k in keys) and (
                             held.acquired_by_name(callee) or (acq is not None and acq.fullmatch(fn_name)))):
                         # Also the teardown of this very function (`foo_setup` /

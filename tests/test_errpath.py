@@ -434,3 +434,20 @@ def test_unguarded_release_of_a_later_acquisition_rules_the_label_out():
         "    ret = fill(s, t, off);\n", "    t = ALLOC;\n    ret = fill(s, t, off);\n")
     conv = _conv_at(held, "ALLOC", "t")
     assert (conv.label, conv.status_var) == ("fail", "ret")
+
+
+def test_common_exit_returning_its_own_constant_is_not_joined_for_nothing():
+    # 'err:' would only free NULLs and then return -EFAULT: the jump would
+    # turn the allocation failure into -EFAULT for no cleanup at all.
+    code = ("int f(Foo *s, uint32_t n)\n{\n    Req *req;\n    uint8_t *src = NULL;\n\n    req = ALLOC;\n"
+            "    if (n > 0) {\n        src = g(s, n);\n        if (!src) {\n            goto err;\n        }\n    }\n"
+            "    req->src = src;\n    s->req = req;\n    return 0;\n\nerr:\n    g_free(req);\n    g_free(src);\n"
+            "    return -EFAULT;\n}\n")
+    conv = _conv_at(code, "ALLOC", "req")
+    assert conv.label is None and conv.failure_value == "-ENOMEM"
+    # Returned through a status variable, the value is kept: join the exit.
+    status = code.replace("    Req *req;\n", "    Req *req;\n    int ret;\n").replace(
+        "            goto err;\n", "            ret = -EFAULT;\n            goto err;\n").replace(
+        "    return -EFAULT;\n}\n", "    return ret;\n}\n")
+    conv = _conv_at(status, "ALLOC", "req")
+    assert (conv.label, conv.status_var, conv.failure_value) == ("err", "ret", "-ENOMEM")

@@ -1205,15 +1205,18 @@ def _convention_at(fn: tree_sitter.Node | None, data: bytes, name: str | None, s
     if not jumped_before and after and not any(s.held or s.effects for s in after) \
             and not _in_loop(body, site_offset) and (
                 (any(s.frees_target for s in after) and not any(s.unset for s in after))
+                or (status is None and value != base.failure_value)
                 or _returns_early_before(body, data, site_offset)):
         # Nothing to clean up yet: return directly, as QEMU code does when the
         # label exists to free the pointer this allocation sets, or when the
         # function already fails by returning before this point. A label that
         # only ends the function (`out: return ret;`) or also tears down what
         # is set up later is its common exit: the first failure jumps there
-        # like the later ones (3 in 4 such checks in QEMU 7.2). In a loop,
-        # earlier iterations ran the code after the site, so the text before
-        # it does not show what is held: jump.
+        # like the later ones (3 in 4 such checks in QEMU 7.2), unless the
+        # label returns a constant of its own (`return -EFAULT;`) that would
+        # replace -ENOMEM for nothing. In a loop, earlier iterations ran the
+        # code after the site, so the text before it does not show what is
+        # held: jump.
         return _replace(base, evidence=base.evidence + f"; '{label}:' has nothing to clean up yet", undo=undo,
                         partial_undo=partial)
     dest = base.error_dest

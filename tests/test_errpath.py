@@ -451,3 +451,35 @@ def test_common_exit_returning_its_own_constant_is_not_joined_for_nothing():
         "    return -EFAULT;\n}\n", "    return ret;\n}\n")
     conv = _conv_at(status, "ALLOC", "req")
     assert (conv.label, conv.status_var, conv.failure_value) == ("err", "ret", "-ENOMEM")
+
+
+_STORES_ERRNO = ("Vec *f(abi_ulong addr, abi_ulong count)\n{\n    Vec *vec;\n    void *g;\n    int err = 0;\n\n"
+                 "    if (count > MAX_IOV) {\n        errno = EINVAL;\n        return NULL;\n    }\n    vec = ALLOC;\n"
+                 "    g = lock_user(addr, count);\n    if (!g) {\n        err = EFAULT;\n        goto fail;\n    }\n"
+                 "    if (convert(vec, g) < 0) {\n        err = EINVAL;\n        unlock_user(g, addr);\n"
+                 "        goto fail;\n    }\n    unlock_user(g, addr);\n    return vec;\n\nfail:\n    g_free(vec);\n"
+                 "    errno = err;\n    return NULL;\n}\n")
+
+
+def test_label_that_only_stores_the_error_code_becomes_a_direct_store_and_return():
+    conv = _conv_at(_STORES_ERRNO, "ALLOC", "vec")
+    assert conv.label is None and conv.sets == (("errno", "ENOMEM"),) and conv.failure_value == "NULL"
+
+
+def test_stored_error_code_needs_the_functions_own_direct_stores_before_the_site():
+    # The earlier return does not store errno: no evidence of how a direct
+    # return reports, so the jump (which sets err) is kept.
+    code = _STORES_ERRNO.replace("        errno = EINVAL;\n        return NULL;\n", "        return NULL;\n")
+    conv = _conv_at(code, "ALLOC", "vec")
+    assert (conv.label, conv.presets, conv.sets) == ("fail", (("err", "ENOMEM"),), ())
+
+
+def test_preset_survives_a_release_between_it_and_the_jump():
+    # `err = EINVAL; unlock_user(...); goto fail;` still sets err for the label.
+    code = _STORES_ERRNO.replace("        errno = EINVAL;\n        return NULL;\n", "        return NULL;\n")
+    conv = _conv_at(code, "ALLOC", "vec")
+    assert ("err", "ENOMEM") in conv.presets
+    by_address = code.replace("        unlock_user(g, addr);\n        goto fail;\n",
+                              "        unlock_user_err(g, &err);\n        goto fail;\n")
+    conv = _conv_at(by_address, "ALLOC", "vec")
+    assert ("err", "ENOMEM") not in conv.presets

@@ -62,6 +62,9 @@ class ErrorConvention:
     release: tuple[tuple[str, tuple[str, ...]], ...] = ()
     # Releases from a cleanup label only partly applicable here: never copied.
     partial_undo: tuple[str, ...] = ()
+    # Returning directly: where the function stores its error code before
+    # its direct returns (`errno = ENOMEM;`), what the failure block stores.
+    sets: tuple[tuple[str, str], ...] = ()
 
     @property
     def can_fail(self) -> bool:
@@ -410,6 +413,8 @@ class Segment:
     # `if (p)`) that are still NULL at the site: set up after it.
     unset: tuple[str, ...] = ()
     frees_target: bool = False  # it frees the pointer the site sets
+    copies: tuple[tuple[str, str], ...] = ()  # `errno = err;`: (target, variable) statements
+    copies_only: bool = False  # its effects are all such copies
 
 
 def _site_statement_start(body, site: int) -> int:
@@ -593,6 +598,8 @@ def _analyse_segment(label: str, labeled, data: bytes, held: _Held, trusted: boo
     resets: set[str] = set()
     unset: list[str] = []
     frees_target = False
+    copies: list[tuple[str, str]] = []
+    other_effects = False
     for top in nodes:
         for n in _walk(top):
             if n.type == "call_expression":
@@ -643,7 +650,7 @@ def _analyse_segment(label: str, labeled, data: bytes, held: _Held, trusted: boo
                 elif any(held.is_target(k) or held.in_target(k) for k in keys):
                     harmful = harmful or f"'{stmt}' would be handed the NULL from the failed allocation"
                 elif not callee.startswith(_SILENT_PREFIXES):
-                    effects = True
+                    effects = other_effects = True
             elif n.type == "update_expression" and "--" in _text(n, data):
                 arg = n.child_by_field_name("argument")
                 key = _key(arg, data) if arg is not None else ""
@@ -667,16 +674,22 @@ def _analyse_segment(label: str, labeled, data: bytes, held: _Held, trusted: boo
                     assigns.add(lkey)  # `success: ret = 0;` overrides the status too
                 if _text(right, data).strip() in ("NULL", "0"):
                     resets.add(lkey)
-                else:
+                elif right.type == "identifier" and op is not None and op.type == "=" and n.parent is not None \
+                        and n.parent in nodes:
+                    # `errno = err;`: hands on a value the jumps set.
+                    copies.append((_text(left, data), _text(right, data)))
                     effects = True
+                else:
+                    effects = other_effects = True
     # `p = NULL;` after freeing p is part of the free; any other reset is a state change.
     if resets - freed:
-        effects = True
+        effects = other_effects = True
     last = [n for n in nodes if n.type != "comment"]
     falls = bool(nested) or not (last and last[-1].type in ("return_statement", "goto_statement"))
     end = nodes[-1].end_byte if nodes else labeled.end_byte
     return Segment(label, labeled, labeled.start_byte, end, falls, tuple(releases), harmful, effects,
-                   frozenset(assigns), tuple(unheld), tuple(acquires), tuple(unset), frees_target)
+                   frozenset(assigns), tuple(unheld), tuple(acquires), tuple(unset), frees_target,
+                   tuple(copies), effects and not other_effects)
 
 
 def _flat_labels(block) -> list:
@@ -840,7 +853,8 @@ def cleanup_label(fn: tree_sitter.Node, data: bytes, after: int,
 
 def _preset_values(body, data: bytes, labels: set[str]) -> dict[str, list]:
     """Locals every existing jump into these labels sets just before it
-    (`err = EFAULT; goto fail;`, `err_msg = "..."; goto out;`): name -> values."""
+    (`err = EFAULT; goto fail;`, `err_msg = "..."; goto out;`, calls not
+    handed `&var` may come between): name -> values."""
     found: dict[str, list] | None = None
     for n in _walk(body):
         if n.type != "goto_statement":
@@ -853,6 +867,11 @@ def _preset_values(body, data: bytes, labels: set[str]) -> dict[str, list]:
         while prev is not None and prev.type in ("comment", "expression_statement"):
             if prev.type == "expression_statement":
                 e = prev.named_children[0] if prev.named_child_count else None
+                if e is not None and e.type == "call_expression" and "&" not in _text(e, data):
+                    # `err = EINVAL; unlock_user(...); goto fail;`: a release
+                    # between the two leaves err as set.
+                    prev = prev.prev_named_sibling
+                    continue
                 if e is None or e.type != "assignment_expression" or \
                         _text(e.child_by_field_name("operator"), data) != "=":
                     break
@@ -1219,6 +1238,16 @@ def _convention_at(fn: tree_sitter.Node | None, data: bytes, name: str | None, s
         # held: jump.
         return _replace(base, evidence=base.evidence + f"; '{label}:' has nothing to clean up yet", undo=undo,
                         partial_undo=partial)
+    sets = _direct_sets(body, data, site_offset, after, presets, status, value, base.failure_value) \
+        if not jumped_before and after and not any(s.held or s.unset for s in after) \
+        and all(s.copies_only or not s.effects for s in after) and not _in_loop(body, site_offset) else None
+    if sets:
+        # The label would only free NULL and store the error code: return as
+        # the function's earlier failures do, storing ENOMEM the way they
+        # store theirs (`errno = EINVAL; return NULL;`).
+        return _replace(base, evidence=base.evidence + f"; '{label}:' has nothing to clean up yet but stores the "
+                        f"error code, which the failure stores itself as {base.function}'s direct returns do",
+                        undo=undo, partial_undo=partial, sets=sets)
     dest = base.error_dest
     at_label = False
     if base.errp:
@@ -1255,6 +1284,29 @@ def _returns_early_before(body, data: bytes, site: int) -> bool:
             if not value or re.sub(r"\s+", "", _text(value[0], data)) not in _SUCCESS_RETURNS:
                 return True
     return False
+
+
+def _direct_sets(body, data: bytes, site: int, after, presets, status: str | None, value: str,
+                 direct_value: str | None) -> tuple[tuple[str, str], ...] | None:
+    """What a direct return stores instead of a label whose only effects at
+    the site are copies of values the jumps set (`errno = err;` with `err =
+    ENOMEM`), when the function's failures before the site return directly
+    storing into the same place (`errno = EINVAL; return NULL;`)."""
+    known = dict(presets)
+    if status is not None:
+        known[status] = value
+    elif value != direct_value:
+        return None  # the label returns a value of its own
+    out = []
+    before = data[body.start_byte : site]
+    for seg in after:
+        for target, var in seg.copies:
+            if var not in known or not known[var]:
+                return None
+            if not re.search(rb"(?<![\w>.])" + re.escape(target.encode()) + rb"\s*=[^=;][^;]*;\s*return\b", before):
+                return None
+            out.append((target, known[var]))
+    return tuple(out) or None
 
 
 def _in_loop(body, site: int) -> bool:

@@ -483,3 +483,36 @@ def test_preset_survives_a_release_between_it_and_the_jump():
                               "        unlock_user_err(g, &err);\n        goto fail;\n")
     conv = _conv_at(by_address, "ALLOC", "vec")
     assert ("err", "ENOMEM") not in conv.presets
+
+
+_SWITCH_LOOP = ("int f(QEMUFile *q, Foo *s)\n{\n    int ret = 0;\n\n    while (!ret) {\n        switch (get(q)) {\n"
+                "        case 1: {\n            uint8_t *buf = ALLOC;\n\n            ret = use(s, buf);\n"
+                "            g_free(buf);\n            break;\n        }\n        case 2:\n            ret = -EINVAL;\n"
+                "            break;\n        case 3:\n            return 0;\n        }\n    }\n    return ret;\n}\n")
+
+
+def test_failure_in_a_switch_breaks_like_its_siblings_when_the_break_leads_to_the_return():
+    conv = _conv_at(_SWITCH_LOOP, "ALLOC", "buf")
+    assert (conv.break_status, conv.failure_value, conv.label) == ("ret", "-ENOMEM", None)
+    # A switch followed directly by `return ret;`.
+    flat = ("int f(Foo *s, int op)\n{\n    int ret = 0;\n\n    switch (op) {\n    case 1:\n        s->buf = ALLOC;\n"
+            "        ret = use(s);\n        break;\n    default:\n        ret = -ENOSYS;\n        break;\n    }\n"
+            "    return ret;\n}\n")
+    assert _conv_at(flat, "ALLOC", "s->buf").break_status == "ret"
+
+
+@pytest.mark.parametrize("change", [
+    ("    return ret;\n}\n", "    trace_f(ret);\n    return ret;\n}\n"),  # more than the return after the loop
+    ("    while (!ret) {\n", "    while (more(q)) {\n"),  # the loop goes on after a failure
+    ("            ret = -EINVAL;\n            break;\n", "            ret = -EINVAL;\n            return ret;\n"),
+])
+def test_no_break_when_it_would_not_reach_the_return_directly(change):
+    conv = _conv_at(_SWITCH_LOOP.replace(*change), "ALLOC", "buf")
+    assert conv.break_status is None and conv.failure_value == "-ENOMEM"
+
+
+def test_breaks_of_an_inner_loop_are_not_the_switchs_convention():
+    code = _SWITCH_LOOP.replace("        case 2:\n            ret = -EINVAL;\n            break;\n",
+                                "        case 2:\n            while (g(q)) {\n                ret = -EINVAL;\n"
+                                "                break;\n            }\n            break;\n")
+    assert _conv_at(code, "ALLOC", "buf").break_status is None

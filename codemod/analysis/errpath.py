@@ -65,6 +65,9 @@ class ErrorConvention:
     # Returning directly: where the function stores its error code before
     # its direct returns (`errno = ENOMEM;`), what the failure block stores.
     sets: tuple[tuple[str, str], ...] = ()
+    # Instead of returning: `status = value; break;` out of the enclosing
+    # switch or loop to the function's `return status;`, as siblings do.
+    break_status: str | None = None
 
     @property
     def can_fail(self) -> bool:
@@ -1147,7 +1150,97 @@ def convention(fn: tree_sitter.Node | None, data: bytes, name: str | None, site_
     conv = _convention_at(fn, data, name, site_offset, assigned_at_site)
     if fn is None or site_offset is None:
         return conv
-    return _split_undo(fn, data, site_offset, conv, assigned_at_site)
+    conv = _split_undo(fn, data, site_offset, conv, assigned_at_site)
+    if conv.label is None and conv.failure_value and conv.failure_value.startswith("-"):
+        status = _break_exit(fn.child_by_field_name("body"), data, site_offset, set(assigned_at_site))
+        if status is not None:
+            conv = _replace(conv, break_status=status, evidence=conv.evidence + f"; its other failures here set "
+                            f"'{status}' and break out to the return of '{status}'")
+    return conv
+
+
+_LOOPS = ("for_statement", "while_statement", "do_statement")
+
+
+def _break_exit(body, data: bytes, site: int, targets: set[str]) -> str | None:
+    """The status variable when a failure at the site should leave like its
+    siblings in the innermost switch or loop (`ret = -EINVAL; break;`): the
+    break must lead straight to `return ret;`, directly or through the end
+    of a loop that stops on a failure status (`while (!ret) { switch ... }`),
+    so it does what a direct return does, in the function's own style."""
+    node = body.descendant_for_byte_range(site, site)
+    breakable = None
+    while node is not None and node != body:
+        if node.type == "switch_statement" or (node.type in _LOOPS and node.child_by_field_name("body") is not None
+                                               and node.child_by_field_name("body").start_byte <= site):
+            breakable = node
+            break
+        node = node.parent
+    if breakable is None:
+        return None
+    locals_ = local_declarations(body.parent, data)
+    statuses = set()
+    for n in _walk(breakable):
+        if n.type != "break_statement" or _innermost_breakable(n, breakable) != breakable:
+            continue
+        prev = n.prev_named_sibling
+        while prev is not None and prev.type == "comment":
+            prev = prev.prev_named_sibling
+        e = prev.named_children[0] if prev is not None and prev.type == "expression_statement" \
+            and prev.named_child_count else None
+        if e is None or e.type != "assignment_expression" or _text(e.child_by_field_name("operator"), data) != "=":
+            continue
+        left, right = e.child_by_field_name("left"), e.child_by_field_name("right")
+        if left.type == "identifier" and re.fullmatch(r"-\s*(?:TARGET_)?E[A-Z0-9]+|-1", _text(right, data).strip()):
+            statuses.add(_text(left, data))
+    if len(statuses) != 1:
+        return None
+    status = statuses.pop()
+    if status not in locals_ or status in targets:
+        return None
+    return status if _breaks_to_return(breakable, status, data) else None
+
+
+def _innermost_breakable(node, stop):
+    n = node.parent
+    while n is not None and n != stop:
+        if n.type == "switch_statement" or n.type in _LOOPS:
+            return n
+        n = n.parent
+    return n
+
+
+def _next_statement(node):
+    nxt = node.next_named_sibling
+    while nxt is not None and nxt.type == "comment":
+        nxt = nxt.next_named_sibling
+    return nxt
+
+
+def _returns_var(node, var: str, data: bytes) -> bool:
+    if node is None or node.type != "return_statement":
+        return False
+    value = [c for c in node.named_children if c.type != "comment"]
+    return len(value) == 1 and _text(value[0], data).strip() == var
+
+
+def _breaks_to_return(breakable, status: str, data: bytes) -> bool:
+    """After `breakable`, control reaches `return status;` doing nothing else."""
+    nxt = _next_statement(breakable)
+    if nxt is not None:
+        return _returns_var(nxt, status, data)
+    block = breakable.parent
+    loop = block.parent if block is not None and block.type == "compound_statement" else None
+    if breakable.type != "switch_statement" or loop is None or loop.type != "while_statement" or \
+            loop.child_by_field_name("body") != block:
+        return False
+    cond = loop.child_by_field_name("condition")
+    text = re.sub(r"\s+", "", _text(cond, data)) if cond is not None else ""
+    s = re.escape(status)
+    # The loop goes round again only while the status holds no failure.
+    if not re.fullmatch(rf"\((?:!{s}|{s}==0|{s}>=0|0=={s})\)", text):
+        return False
+    return _returns_var(_next_statement(loop), status, data)
 
 
 def _convention_at(fn: tree_sitter.Node | None, data: bytes, name: str | None, site_offset: int | None,

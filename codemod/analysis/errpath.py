@@ -5,9 +5,13 @@ Learned from the function itself, never from path names alone: an
 the return type and the error returns the function already has (-ENOMEM
 for -errno functions, -TARGET_ENOMEM where it returns -TARGET_E*,
 H_NO_MEM where it returns sPAPR H_* codes, -1, false, NULL); an existing
-cleanup label is reused when jumping to it is safe. When the value is
-only assumed (no other failure return and no errp), `confident` is False
-and the plan makes the site a stub a human must confirm.
+cleanup label is reused when jumping to it is safe and it is the
+function's common exit (not when it has nothing to clean up yet and the
+function already returns directly before the site); a failure in a switch
+whose siblings `ret = -E...; break;` to `return ret;` leaves the same way.
+When the value is only assumed (no other failure return and no errp),
+`confident` is False and the plan makes the site a stub a human must
+confirm.
 """
 
 from __future__ import annotations

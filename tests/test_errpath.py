@@ -116,10 +116,56 @@ def test_first_jump_after_the_site_picks_the_label_in_a_cascade():
     assert conv.label == "free_a"
 
 
-def test_label_with_only_frees_of_unset_pointers_is_not_needed_yet():
+def test_label_with_only_frees_of_unset_pointers_is_not_needed_after_a_direct_return():
+    code = ("int f(Foo *s)\n{\n    char *a = NULL;\n    int ret;\n\n    if (!s->n) {\n        return -EINVAL;\n"
+            "    }\n    ALLOC;\n    a = g(s);\n    if (!a) {\n"
+            "        ret = -EIO;\n        goto fail;\n    }\n    return 0;\nfail:\n    g_free(a);\n    return ret;\n}\n")
+    conv, _, _ = _conv(code)
+    assert conv.label is None and "nothing to clean up yet" in conv.evidence
+
+
+def test_common_exit_label_is_used_by_a_first_failure_without_direct_returns():
+    # No failure before the site returns directly, and 'fail:' tears down what
+    # is set up later: it is the function's common exit (3 in 4 of QEMU 7.2's
+    # checks in this position jump there). Jumping is safe: a is still NULL.
     code = ("int f(Foo *s)\n{\n    char *a = NULL;\n    int ret;\n\n    ALLOC;\n    a = g(s);\n    if (!a) {\n"
             "        ret = -EIO;\n        goto fail;\n    }\n    return 0;\nfail:\n    g_free(a);\n    return ret;\n}\n")
     conv, _, _ = _conv(code)
+    assert (conv.label, conv.status_var, conv.failure_value) == ("fail", "ret", "-ENOMEM")
+    # A success return before the site (nothing to do) is not a failure convention.
+    early_ok = code.replace("    ALLOC;\n", "    if (!s->n) {\n        return 0;\n    }\n    ALLOC;\n")
+    assert _conv(early_ok)[0].label == "fail"
+
+
+def test_single_exit_label_is_used_by_a_first_failure():
+    # `out: return ret;` ends every failure path of the function: join it.
+    code = ("int f(Foo *s)\n{\n    int ret;\n\n    ALLOC;\n    ret = g(s);\n    if (ret < 0) {\n"
+            "        goto out;\n    }\n    ret = h(s);\nout:\n    trace_f_done(s, ret);\n    return ret;\n}\n")
+    conv, _, _ = _conv(code)
+    assert (conv.label, conv.status_var) == ("out", "ret")
+
+
+def test_label_in_a_loop_is_used_even_with_nothing_to_clean_up_in_the_text_before():
+    # Earlier iterations ran the code after the site: the jump, like the
+    # loop's other failures, is the safe choice even after a direct return.
+    code = ("int f(Foo *s, int n)\n{\n    char *t = NULL;\n    int i, ret;\n\n    if (n < 0) {\n"
+            "        return -EINVAL;\n    }\n    for (i = 0; i < n; i++) {\n        if (!t) {\n"
+            "            t = ALLOC;\n        }\n        ret = fill(s, t, i);\n        if (ret < 0) {\n"
+            "            goto fail;\n        }\n    }\n    ret = 0;\nfail:\n    g_free(t);\n    return ret;\n}\n")
+    conv = _conv_at(code, "ALLOC", "t")
+    assert (conv.label, conv.status_var) == ("fail", "ret")
+    straight = code.replace("    for (i = 0; i < n; i++) {\n        if (!t) {\n            t = ALLOC;\n        }\n",
+                            "    t = ALLOC;\n    for (i = 0; i < n; i++) {\n")
+    assert _conv_at(straight, "ALLOC", "t").label is None
+
+
+def test_label_freeing_only_the_sites_pointer_is_not_needed_without_earlier_returns():
+    # The label exists for the pointer set here: at the allocation it would
+    # only free NULL, and QEMU's checks return directly (as at line 1 of a
+    # function whose later failures all jump).
+    code = ("int f(Foo *s, size_t n)\n{\n    char *t;\n    int ret;\n\n    t = ALLOC;\n    ret = fill(s, t);\n"
+            "    if (ret < 0) {\n        goto fail;\n    }\n    ret = 0;\nfail:\n    g_free(t);\n    return ret;\n}\n")
+    conv = _conv_at(code, "ALLOC", "t")
     assert conv.label is None and "nothing to clean up yet" in conv.evidence
 
 
@@ -359,3 +405,114 @@ def test_trace_event_named_like_a_release_is_not_one():
             "    ret = fill(s);\n    trace_f_end(s);\n    return ret;\n}\n")
     conv = _conv_at(code, "ALLOC", "s->buf")
     assert conv.undo == () and conv.release == ()
+
+
+_LATER_ACQUIRE = ("int f(Foo *s, int64_t *offset, bool in_place)\n{\n    int64_t off = 0;\n    char *t;\n    int ret;\n\n"
+                  "    if (in_place) {\n        off = *offset;\n    }\n    t = ALLOC;\n    if (!in_place) {\n"
+                  "        off = foo_alloc_clusters(s);\n        if (off < 0) {\n            ret = off;\n"
+                  "            goto fail;\n        }\n    }\n    ret = fill(s, t, off);\n    if (ret < 0) {\n"
+                  "        goto fail;\n    }\n    g_free(t);\n    return 0;\nfail:\n    g_free(t);\n"
+                  "    if (!in_place && off > 0) {\n        foo_free_clusters(s, off);\n    }\n    return ret;\n}\n")
+
+
+def test_release_guarded_by_validity_of_a_later_acquisition_does_nothing_yet():
+    # `off = *offset` is the caller's, not acquired: foo_free_clusters undoes
+    # foo_alloc_clusters after the site, and its guard makes the label safe
+    # to enter before that: nothing to clean up here.
+    conv = _conv_at(_LATER_ACQUIRE, "ALLOC", "t")
+    assert conv.label is None and "nothing to clean up yet" in conv.evidence and not conv.undo
+
+
+def test_unguarded_release_of_a_later_acquisition_rules_the_label_out():
+    code = _LATER_ACQUIRE.replace("    if (!in_place && off > 0) {\n        foo_free_clusters(s, off);\n    }\n",
+                                  "    foo_free_clusters(s, off);\n")
+    conv = _conv_at(code, "ALLOC", "t")
+    assert conv.label is None and "undoes something not done at this point" in conv.evidence
+    # Once the acquisition is before the site, the label releases what is held.
+    held = code.replace("    t = ALLOC;\n    if (!in_place) {\n        off = foo_alloc_clusters(s);\n",
+                        "    if (!in_place) {\n        off = foo_alloc_clusters(s);\n").replace(
+        "    ret = fill(s, t, off);\n", "    t = ALLOC;\n    ret = fill(s, t, off);\n")
+    conv = _conv_at(held, "ALLOC", "t")
+    assert (conv.label, conv.status_var) == ("fail", "ret")
+
+
+def test_common_exit_returning_its_own_constant_is_not_joined_for_nothing():
+    # 'err:' would only free NULLs and then return -EFAULT: the jump would
+    # turn the allocation failure into -EFAULT for no cleanup at all.
+    code = ("int f(Foo *s, uint32_t n)\n{\n    Req *req;\n    uint8_t *src = NULL;\n\n    req = ALLOC;\n"
+            "    if (n > 0) {\n        src = g(s, n);\n        if (!src) {\n            goto err;\n        }\n    }\n"
+            "    req->src = src;\n    s->req = req;\n    return 0;\n\nerr:\n    g_free(req);\n    g_free(src);\n"
+            "    return -EFAULT;\n}\n")
+    conv = _conv_at(code, "ALLOC", "req")
+    assert conv.label is None and conv.failure_value == "-ENOMEM"
+    # Returned through a status variable, the value is kept: join the exit.
+    status = code.replace("    Req *req;\n", "    Req *req;\n    int ret;\n").replace(
+        "            goto err;\n", "            ret = -EFAULT;\n            goto err;\n").replace(
+        "    return -EFAULT;\n}\n", "    return ret;\n}\n")
+    conv = _conv_at(status, "ALLOC", "req")
+    assert (conv.label, conv.status_var, conv.failure_value) == ("err", "ret", "-ENOMEM")
+
+
+_STORES_ERRNO = ("Vec *f(abi_ulong addr, abi_ulong count)\n{\n    Vec *vec;\n    void *g;\n    int err = 0;\n\n"
+                 "    if (count > MAX_IOV) {\n        errno = EINVAL;\n        return NULL;\n    }\n    vec = ALLOC;\n"
+                 "    g = lock_user(addr, count);\n    if (!g) {\n        err = EFAULT;\n        goto fail;\n    }\n"
+                 "    if (convert(vec, g) < 0) {\n        err = EINVAL;\n        unlock_user(g, addr);\n"
+                 "        goto fail;\n    }\n    unlock_user(g, addr);\n    return vec;\n\nfail:\n    g_free(vec);\n"
+                 "    errno = err;\n    return NULL;\n}\n")
+
+
+def test_label_that_only_stores_the_error_code_becomes_a_direct_store_and_return():
+    conv = _conv_at(_STORES_ERRNO, "ALLOC", "vec")
+    assert conv.label is None and conv.sets == (("errno", "ENOMEM"),) and conv.failure_value == "NULL"
+
+
+def test_stored_error_code_needs_the_functions_own_direct_stores_before_the_site():
+    # The earlier return does not store errno: no evidence of how a direct
+    # return reports, so the jump (which sets err) is kept.
+    code = _STORES_ERRNO.replace("        errno = EINVAL;\n        return NULL;\n", "        return NULL;\n")
+    conv = _conv_at(code, "ALLOC", "vec")
+    assert (conv.label, conv.presets, conv.sets) == ("fail", (("err", "ENOMEM"),), ())
+
+
+def test_preset_survives_a_release_between_it_and_the_jump():
+    # `err = EINVAL; unlock_user(...); goto fail;` still sets err for the label.
+    code = _STORES_ERRNO.replace("        errno = EINVAL;\n        return NULL;\n", "        return NULL;\n")
+    conv = _conv_at(code, "ALLOC", "vec")
+    assert ("err", "ENOMEM") in conv.presets
+    by_address = code.replace("        unlock_user(g, addr);\n        goto fail;\n",
+                              "        unlock_user_err(g, &err);\n        goto fail;\n")
+    conv = _conv_at(by_address, "ALLOC", "vec")
+    assert ("err", "ENOMEM") not in conv.presets
+
+
+_SWITCH_LOOP = ("int f(QEMUFile *q, Foo *s)\n{\n    int ret = 0;\n\n    while (!ret) {\n        switch (get(q)) {\n"
+                "        case 1: {\n            uint8_t *buf = ALLOC;\n\n            ret = use(s, buf);\n"
+                "            g_free(buf);\n            break;\n        }\n        case 2:\n            ret = -EINVAL;\n"
+                "            break;\n        case 3:\n            return 0;\n        }\n    }\n    return ret;\n}\n")
+
+
+def test_failure_in_a_switch_breaks_like_its_siblings_when_the_break_leads_to_the_return():
+    conv = _conv_at(_SWITCH_LOOP, "ALLOC", "buf")
+    assert (conv.break_status, conv.failure_value, conv.label) == ("ret", "-ENOMEM", None)
+    # A switch followed directly by `return ret;`.
+    flat = ("int f(Foo *s, int op)\n{\n    int ret = 0;\n\n    switch (op) {\n    case 1:\n        s->buf = ALLOC;\n"
+            "        ret = use(s);\n        break;\n    default:\n        ret = -ENOSYS;\n        break;\n    }\n"
+            "    return ret;\n}\n")
+    assert _conv_at(flat, "ALLOC", "s->buf").break_status == "ret"
+
+
+@pytest.mark.parametrize("change", [
+    ("    return ret;\n}\n", "    trace_f(ret);\n    return ret;\n}\n"),  # more than the return after the loop
+    ("    while (!ret) {\n", "    while (more(q)) {\n"),  # the loop goes on after a failure
+    ("            ret = -EINVAL;\n            break;\n", "            ret = -EINVAL;\n            return ret;\n"),
+])
+def test_no_break_when_it_would_not_reach_the_return_directly(change):
+    conv = _conv_at(_SWITCH_LOOP.replace(*change), "ALLOC", "buf")
+    assert conv.break_status is None and conv.failure_value == "-ENOMEM"
+
+
+def test_breaks_of_an_inner_loop_are_not_the_switchs_convention():
+    code = _SWITCH_LOOP.replace("        case 2:\n            ret = -EINVAL;\n            break;\n",
+                                "        case 2:\n            while (g(q)) {\n                ret = -EINVAL;\n"
+                                "                break;\n            }\n            break;\n")
+    assert _conv_at(code, "ALLOC", "buf").break_status is None

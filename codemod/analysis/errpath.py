@@ -5,9 +5,13 @@ Learned from the function itself, never from path names alone: an
 the return type and the error returns the function already has (-ENOMEM
 for -errno functions, -TARGET_ENOMEM where it returns -TARGET_E*,
 H_NO_MEM where it returns sPAPR H_* codes, -1, false, NULL); an existing
-cleanup label is reused when jumping to it is safe. When the value is
-only assumed (no other failure return and no errp), `confident` is False
-and the plan makes the site a stub a human must confirm.
+cleanup label is reused when jumping to it is safe and it is the
+function's common exit (not when it has nothing to clean up yet and the
+function already returns directly before the site); a failure in a switch
+whose siblings `ret = -E...; break;` to `return ret;` leaves the same way.
+When the value is only assumed (no other failure return and no errp),
+`confident` is False and the plan makes the site a stub a human must
+confirm.
 """
 
 from __future__ import annotations
@@ -63,6 +67,12 @@ class ErrorConvention:
     release: tuple[tuple[str, tuple[str, ...]], ...] = ()
     # Releases from a cleanup label only partly applicable here: never copied.
     partial_undo: tuple[str, ...] = ()
+    # Returning directly: where the function stores its error code before
+    # its direct returns (`errno = ENOMEM;`), what the failure block stores.
+    sets: tuple[tuple[str, str], ...] = ()
+    # Instead of returning: `status = value; break;` out of the enclosing
+    # switch or loop to the function's `return status;`, as siblings do.
+    break_status: str | None = None
 
     @property
     def can_fail(self) -> bool:
@@ -424,6 +434,12 @@ class Segment:
     # runs first takes them (`unlocked: lock(); locked: ...; unlock();`).
     unheld: tuple[tuple[str, str], ...] = ()  # (callee, statement)
     acquires: tuple[str, ...] = ()  # callees of the calls in this code
+    # Locals other than the site's target the code frees (or releases under
+    # `if (p)`) that are still NULL at the site: set up after it.
+    unset: tuple[str, ...] = ()
+    frees_target: bool = False  # it frees the pointer the site sets
+    copies: tuple[tuple[str, str], ...] = ()  # `errno = err;`: (target, variable) statements
+    copies_only: bool = False  # its effects are all such copies
 
 
 def _site_statement_start(body, site: int) -> int:
@@ -471,6 +487,18 @@ class _Held:
         acq = _acquire_re(callee)
         return acq is not None and re.search(rb"(?<!\w)(?:" + acq.pattern.encode() + rb")\s*\(",
                                              self.before) is not None
+
+    def acquired_later(self, callee: str, keys: list[str]) -> bool:
+        """The acquire paired with this release by name runs only after the
+        site, storing into one of its arguments (`off = qcow2_alloc_clusters(...)`
+        after the site, `qcow2_free_clusters(bs, off, ...)` at the label): the
+        release undoes that later acquisition, whatever the variable held
+        before (`off = *offset` on another path)."""
+        acq = _acquire_re(callee)
+        if acq is None or re.search(rb"(?<!\w)(?:" + acq.pattern.encode() + rb")\s*\(", self.before):
+            return False
+        return any(re.search(rb"(?<![\w>.])" + re.escape(k.encode()) + rb"\s*=\s*(?:" + acq.pattern.encode()
+                             + rb")\s*\(", self.after) for k in keys if re.fullmatch(r"\w+", k))
 
     def counted(self, key: str) -> bool:
         k = re.escape(key.encode()).replace(rb"\->", rb"\s*->\s*")
@@ -544,6 +572,24 @@ def _guarded_by(node, key: str, data: bytes, stop) -> bool:
     return False
 
 
+def _guarded_by_validity(node, keys: list[str], data: bytes, stop) -> bool:
+    """node sits in an `if` one of whose conjuncts tests that an argument
+    holds something (`off > 0`, `fd >= 0`, `id != -1`, `p`)."""
+    names = [k for k in keys if re.fullmatch(r"[\w.>\-]+", k)]
+    n = node.parent
+    while n is not None and n != stop:
+        if n.type == "if_statement":
+            cond = n.child_by_field_name("condition")
+            text = re.sub(r"\s+", "", _text(cond, data))[1:-1] if cond is not None else ""
+            for part in text.split("&&"):
+                part = part.strip("()")
+                for k in names:
+                    if part == k or re.fullmatch(re.escape(k) + r"(>0|>=0|!=0|!=-1|!=NULL)|0<" + re.escape(k), part):
+                        return True
+        n = n.parent
+    return False
+
+
 def _guarded_by_success(node, status: str, data: bytes, stop) -> bool:
     """node runs only on success: inside `if (ret == 0 && ...)` / `if (ret >= 0)`
     (callers set the -errno status to a negative value before jumping)."""
@@ -575,6 +621,10 @@ def _analyse_segment(label: str, labeled, data: bytes, held: _Held, trusted: boo
     assigns: set[str] = set()
     freed: set[str] = set()
     resets: set[str] = set()
+    unset: list[str] = []
+    frees_target = False
+    copies: list[tuple[str, str]] = []
+    other_effects = False
     for top in nodes:
         for n in _walk(top):
             if n.type == "call_expression":
@@ -586,8 +636,10 @@ def _analyse_segment(label: str, labeled, data: bytes, held: _Held, trusted: boo
                 stmt = _text(n, data) + ";"
                 acquires.append(callee)
                 null_at_site = [k for k in keys if held.is_target(k) or held.null_local(k)]
-                if any(_guarded_by(n, k, data, labeled) for k in null_at_site) or \
-                        (status and _guarded_by_success(n, status, data, labeled)):
+                guards = [k for k in null_at_site if _guarded_by(n, k, data, labeled)]
+                if guards or (status and _guarded_by_success(n, status, data, labeled)):
+                    unset += [k for k in guards if not held.is_target(k) and k not in unset]
+                    frees_target = frees_target or any(held.is_target(k) for k in guards)
                     continue  # `if (p) { release(p); }` with p still NULL, or success-only code
                 if callee in _NULL_SAFE_FREES:
                     key = keys[0] if keys else ""
@@ -595,7 +647,10 @@ def _analyse_segment(label: str, labeled, data: bytes, held: _Held, trusted: boo
                     if held.assigned(key) and not held.is_target(key):
                         releases.append(stmt)
                     elif held.is_target(key) or held.null_local(key) or trusted:
-                        pass  # a NULL pointer, or the developer's own choice
+                        # A NULL pointer, or the developer's own choice.
+                        frees_target = frees_target or held.is_target(key)
+                        if held.null_local(key) and not held.is_target(key) and key not in unset:
+                            unset.append(key)
                     elif held.in_target(key):
                         harmful = harmful or f"'{stmt}' reads through the NULL '{key.split('->')[0]}'"
                     else:
@@ -605,6 +660,11 @@ def _analyse_segment(label: str, labeled, data: bytes, held: _Held, trusted: boo
                     acq = _acquire_re(callee)
                     if any(held.is_target(k) or held.in_target(k) for k in keys):
                         harmful = harmful or f"'{stmt}' would be handed the NULL from the failed allocation"
+                    elif held.acquired_later(callee, keys):
+                        # Under `if (... && off > 0)` it was written to be
+                        # reached before the acquisition: nothing to do yet.
+                        if not trusted and not _guarded_by_validity(n, keys, data, labeled):
+                            unheld.append((callee, stmt))
                     elif held.holds_any(keys) or (not any(held.fresh(k) for k in keys) and (
                             held.acquired_by_name(callee) or (acq is not None and acq.fullmatch(fn_name)))):
                         # Also the teardown of this very function (`foo_setup` /
@@ -615,7 +675,7 @@ def _analyse_segment(label: str, labeled, data: bytes, held: _Held, trusted: boo
                 elif any(held.is_target(k) or held.in_target(k) for k in keys):
                     harmful = harmful or f"'{stmt}' would be handed the NULL from the failed allocation"
                 elif not callee.startswith(_SILENT_PREFIXES):
-                    effects = True
+                    effects = other_effects = True
             elif n.type == "update_expression" and "--" in _text(n, data):
                 arg = n.child_by_field_name("argument")
                 key = _key(arg, data) if arg is not None else ""
@@ -639,16 +699,22 @@ def _analyse_segment(label: str, labeled, data: bytes, held: _Held, trusted: boo
                     assigns.add(lkey)  # `success: ret = 0;` overrides the status too
                 if _text(right, data).strip() in ("NULL", "0"):
                     resets.add(lkey)
-                else:
+                elif right.type == "identifier" and op is not None and op.type == "=" and n.parent is not None \
+                        and n.parent in nodes:
+                    # `errno = err;`: hands on a value the jumps set.
+                    copies.append((_text(left, data), _text(right, data)))
                     effects = True
+                else:
+                    effects = other_effects = True
     # `p = NULL;` after freeing p is part of the free; any other reset is a state change.
     if resets - freed:
-        effects = True
+        effects = other_effects = True
     last = [n for n in nodes if n.type != "comment"]
     falls = bool(nested) or not (last and last[-1].type in ("return_statement", "goto_statement"))
     end = nodes[-1].end_byte if nodes else labeled.end_byte
     return Segment(label, labeled, labeled.start_byte, end, falls, tuple(releases), harmful, effects,
-                   frozenset(assigns), tuple(unheld), tuple(acquires))
+                   frozenset(assigns), tuple(unheld), tuple(acquires), tuple(unset), frees_target,
+                   tuple(copies), effects and not other_effects)
 
 
 def _flat_labels(block) -> list:
@@ -812,7 +878,8 @@ def cleanup_label(fn: tree_sitter.Node, data: bytes, after: int,
 
 def _preset_values(body, data: bytes, labels: set[str]) -> dict[str, list]:
     """Locals every existing jump into these labels sets just before it
-    (`err = EFAULT; goto fail;`, `err_msg = "..."; goto out;`): name -> values."""
+    (`err = EFAULT; goto fail;`, `err_msg = "..."; goto out;`, calls not
+    handed `&var` may come between): name -> values."""
     found: dict[str, list] | None = None
     for n in _walk(body):
         if n.type != "goto_statement":
@@ -825,6 +892,11 @@ def _preset_values(body, data: bytes, labels: set[str]) -> dict[str, list]:
         while prev is not None and prev.type in ("comment", "expression_statement"):
             if prev.type == "expression_statement":
                 e = prev.named_children[0] if prev.named_child_count else None
+                if e is not None and e.type == "call_expression" and "&" not in _text(e, data):
+                    # `err = EINVAL; unlock_user(...); goto fail;`: a release
+                    # between the two leaves err as set.
+                    prev = prev.prev_named_sibling
+                    continue
                 if e is None or e.type != "assignment_expression" or \
                         _text(e.child_by_field_name("operator"), data) != "=":
                     break
@@ -1100,7 +1172,97 @@ def convention(fn: tree_sitter.Node | None, data: bytes, name: str | None, site_
     conv = _convention_at(fn, data, name, site_offset, assigned_at_site)
     if fn is None or site_offset is None:
         return conv
-    return _split_undo(fn, data, site_offset, conv, assigned_at_site)
+    conv = _split_undo(fn, data, site_offset, conv, assigned_at_site)
+    if conv.label is None and conv.failure_value and conv.failure_value.startswith("-"):
+        status = _break_exit(fn.child_by_field_name("body"), data, site_offset, set(assigned_at_site))
+        if status is not None:
+            conv = _replace(conv, break_status=status, evidence=conv.evidence + f"; its other failures here set "
+                            f"'{status}' and break out to the return of '{status}'")
+    return conv
+
+
+_LOOPS = ("for_statement", "while_statement", "do_statement")
+
+
+def _break_exit(body, data: bytes, site: int, targets: set[str]) -> str | None:
+    """The status variable when a failure at the site should leave like its
+    siblings in the innermost switch or loop (`ret = -EINVAL; break;`): the
+    break must lead straight to `return ret;`, directly or through the end
+    of a loop that stops on a failure status (`while (!ret) { switch ... }`),
+    so it does what a direct return does, in the function's own style."""
+    node = body.descendant_for_byte_range(site, site)
+    breakable = None
+    while node is not None and node != body:
+        if node.type == "switch_statement" or (node.type in _LOOPS and node.child_by_field_name("body") is not None
+                                               and node.child_by_field_name("body").start_byte <= site):
+            breakable = node
+            break
+        node = node.parent
+    if breakable is None:
+        return None
+    locals_ = local_declarations(body.parent, data)
+    statuses = set()
+    for n in _walk(breakable):
+        if n.type != "break_statement" or _innermost_breakable(n, breakable) != breakable:
+            continue
+        prev = n.prev_named_sibling
+        while prev is not None and prev.type == "comment":
+            prev = prev.prev_named_sibling
+        e = prev.named_children[0] if prev is not None and prev.type == "expression_statement" \
+            and prev.named_child_count else None
+        if e is None or e.type != "assignment_expression" or _text(e.child_by_field_name("operator"), data) != "=":
+            continue
+        left, right = e.child_by_field_name("left"), e.child_by_field_name("right")
+        if left.type == "identifier" and re.fullmatch(r"-\s*(?:TARGET_)?E[A-Z0-9]+|-1", _text(right, data).strip()):
+            statuses.add(_text(left, data))
+    if len(statuses) != 1:
+        return None
+    status = statuses.pop()
+    if status not in locals_ or status in targets:
+        return None
+    return status if _breaks_to_return(breakable, status, data) else None
+
+
+def _innermost_breakable(node, stop):
+    n = node.parent
+    while n is not None and n != stop:
+        if n.type == "switch_statement" or n.type in _LOOPS:
+            return n
+        n = n.parent
+    return n
+
+
+def _next_statement(node):
+    nxt = node.next_named_sibling
+    while nxt is not None and nxt.type == "comment":
+        nxt = nxt.next_named_sibling
+    return nxt
+
+
+def _returns_var(node, var: str, data: bytes) -> bool:
+    if node is None or node.type != "return_statement":
+        return False
+    value = [c for c in node.named_children if c.type != "comment"]
+    return len(value) == 1 and _text(value[0], data).strip() == var
+
+
+def _breaks_to_return(breakable, status: str, data: bytes) -> bool:
+    """After `breakable`, control reaches `return status;` doing nothing else."""
+    nxt = _next_statement(breakable)
+    if nxt is not None:
+        return _returns_var(nxt, status, data)
+    block = breakable.parent
+    loop = block.parent if block is not None and block.type == "compound_statement" else None
+    if breakable.type != "switch_statement" or loop is None or loop.type != "while_statement" or \
+            loop.child_by_field_name("body") != block:
+        return False
+    cond = loop.child_by_field_name("condition")
+    text = re.sub(r"\s+", "", _text(cond, data)) if cond is not None else ""
+    s = re.escape(status)
+    # The loop goes round again only while the status holds no failure.
+    if not re.fullmatch(rf"\((?:!{s}|{s}==0|{s}>=0|0=={s})\)", text):
+        return False
+    return _returns_var(_next_statement(loop), status, data)
 
 
 def _convention_at(fn: tree_sitter.Node | None, data: bytes, name: str | None, site_offset: int | None,
@@ -1174,10 +1336,33 @@ def _convention_at(fn: tree_sitter.Node | None, data: bytes, name: str | None, s
         return direct(f"not jumping to '{label}:': {why}")
     jumped_before = any(g < site_offset for l in reaching for g in gotos.get(l, []))
     after = [s for s in choice.chain if s.start >= label_node.start_byte]
-    if not jumped_before and after and not any(s.held or s.effects for s in after):
-        # Nothing to clean up yet: return directly, as QEMU code does early on.
+    if not jumped_before and after and not any(s.held or s.effects for s in after) \
+            and not _in_loop(body, site_offset) and (
+                (any(s.frees_target for s in after) and not any(s.unset for s in after))
+                or (status is None and value != base.failure_value)
+                or _returns_early_before(body, data, site_offset)):
+        # Nothing to clean up yet: return directly, as QEMU code does when the
+        # label exists to free the pointer this allocation sets, or when the
+        # function already fails by returning before this point. A label that
+        # only ends the function (`out: return ret;`) or also tears down what
+        # is set up later is its common exit: the first failure jumps there
+        # like the later ones (3 in 4 such checks in QEMU 7.2), unless the
+        # label returns a constant of its own (`return -EFAULT;`) that would
+        # replace -ENOMEM for nothing. In a loop, earlier iterations ran the
+        # code after the site, so the text before it does not show what is
+        # held: jump.
         return _replace(base, evidence=base.evidence + f"; '{label}:' has nothing to clean up yet", undo=undo,
                         partial_undo=partial)
+    sets = _direct_sets(body, data, site_offset, after, presets, status, value, base.failure_value) \
+        if not jumped_before and after and not any(s.held or s.unset for s in after) \
+        and all(s.copies_only or not s.effects for s in after) and not _in_loop(body, site_offset) else None
+    if sets:
+        # The label would only free NULL and store the error code: return as
+        # the function's earlier failures do, storing ENOMEM the way they
+        # store theirs (`errno = EINVAL; return NULL;`).
+        return _replace(base, evidence=base.evidence + f"; '{label}:' has nothing to clean up yet but stores the "
+                        f"error code, which the failure stores itself as {base.function}'s direct returns do",
+                        undo=undo, partial_undo=partial, sets=sets)
     dest = base.error_dest
     at_label = False
     if base.errp:
@@ -1195,6 +1380,60 @@ def _convention_at(fn: tree_sitter.Node | None, data: bytes, name: str | None, s
                            confident=base.confident or status is not None or assigned is not None,
                            error_dest=dest, message_var=message, errp_at_label=at_label,
                            presets=tuple(presets))
+
+
+# Values an early return hands back on success: such a return is not how
+# the function fails (`if (!len) { return 0; }`).
+_SUCCESS_RETURNS = frozenset({"0", "true", "TRUE", "H_SUCCESS"})
+
+
+def _returns_early_before(body, data: bytes, site: int) -> bool:
+    """A failure exit by direct return precedes the site (`if (...) {
+    return -EINVAL; }`, `return;` in a void function): QEMU developers keep
+    that style for the checks that follow while nothing needs undoing."""
+    for n in _walk(body):
+        if n.start_byte >= site:
+            continue
+        if n.type == "return_statement":
+            value = [c for c in n.named_children if c.type != "comment"]
+            if not value or re.sub(r"\s+", "", _text(value[0], data)) not in _SUCCESS_RETURNS:
+                return True
+    return False
+
+
+def _direct_sets(body, data: bytes, site: int, after, presets, status: str | None, value: str,
+                 direct_value: str | None) -> tuple[tuple[str, str], ...] | None:
+    """What a direct return stores instead of a label whose only effects at
+    the site are copies of values the jumps set (`errno = err;` with `err =
+    ENOMEM`), when the function's failures before the site return directly
+    storing into the same place (`errno = EINVAL; return NULL;`)."""
+    known = dict(presets)
+    if status is not None:
+        known[status] = value
+    elif value != direct_value:
+        return None  # the label returns a value of its own
+    out = []
+    before = data[body.start_byte : site]
+    for seg in after:
+        for target, var in seg.copies:
+            if var not in known or not known[var]:
+                return None
+            if not re.search(rb"(?<![\w>.])" + re.escape(target.encode()) + rb"\s*=[^=;][^;]*;\s*return\b", before):
+                return None
+            out.append((target, known[var]))
+    return tuple(out) or None
+
+
+def _in_loop(body, site: int) -> bool:
+    """The site is inside a loop's body (for, while, do) of the function."""
+    n = body.descendant_for_byte_range(site, site)
+    while n is not None and n != body:
+        if n.type in ("for_statement", "while_statement", "do_statement") and \
+                n.child_by_field_name("body") is not None and \
+                n.child_by_field_name("body").start_byte <= site < n.child_by_field_name("body").end_byte:
+            return True
+        n = n.parent
+    return False
 
 
 def _replace(conv: ErrorConvention, **changes) -> ErrorConvention:

@@ -622,6 +622,9 @@ def failure_block(conv: ErrorConvention, target: str, indent_width: int, *, free
             for callee, args in conv.release:
                 lines += _call(callee, list(args), inner) if args else [f"{callee}();"]
                 summary.append(f"{callee}({', '.join(args)})")
+            for var, value in conv.sets:
+                lines.append(f"{var} = {value};")
+                summary.append(f"{var} = {value}")
         if stub_note:
             lines += _comment(stub_note, inner)
         if conv.label:
@@ -637,6 +640,9 @@ def failure_block(conv: ErrorConvention, target: str, indent_width: int, *, free
                 summary.append(f"{conv.status_var} = {conv.failure_value}")
             lines.append(f"goto {conv.label};")
             summary.append(f"goto {conv.label}")
+        elif conv.break_status:
+            lines += [f"{conv.break_status} = {conv.failure_value};", "break;"]
+            summary += [f"{conv.break_status} = {conv.failure_value}", "break"]
         else:
             ret = f"return {conv.failure_value};" if conv.failure_value else "return;"
             lines.append(ret)
@@ -774,7 +780,7 @@ def plan_site(site: Site, parsed: ParsedFile, phase: PhaseInfo | None = None, *,
         temp_decl = f"{ttype}{temp};"
     elif form == "return":
         if conv.failure_value == "NULL" and conv.confident and not conv.errp and not frees and not unsure \
-                and not conv.label and not conv.release and not exits:
+                and not conv.label and not conv.release and not conv.sets and not conv.break_status and not exits:
             direct_return = True
         else:
             temp = _fresh_name(fn, data, "p")

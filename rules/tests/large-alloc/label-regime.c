@@ -32,8 +32,9 @@ fail:
 }
 
 /*
- * 'out:' frees only a buffer allocated later, still NULL here; the map
- * belongs to the state: nothing to clean up yet, so return directly.
+ * 'out:' frees only a buffer allocated later, still NULL here, and the map
+ * belongs to the state: the jump is safe, and as no failure before it
+ * returns directly, 'out:' is the function's common exit: join it.
  */
 static int baz_scan(BazState *s, size_t len)
 {

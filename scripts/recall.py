@@ -58,6 +58,8 @@ def parse_error_path(summary: str | None) -> dict:
             out["kind"], out["label"] = "goto", m.group(1)
         elif m := re.fullmatch(r"return\b\s*(.*)", part):
             out["kind"], out["value"] = "return", m.group(1).strip()
+        elif part == "break":
+            out["kind"] = "break"
         elif m := re.fullmatch(r"[\w.>\-]+\s*=\s*(.+)", part):
             out["value"] = m.group(1).strip()
     return out
@@ -67,14 +69,14 @@ def compare_paths(orig: dict, mine: dict) -> tuple[bool, list[str]]:
     """Does allocfix's failure path agree with the original? Returns (agree, disagreement kinds)."""
     kinds: list[str] = []
     if orig["kind"] == "other":
-        kinds.append("original path is neither return nor goto")
+        kinds.append("original path is neither return, goto nor break")
     elif orig["kind"] != mine["kind"]:
         kinds.append(f"original {orig['kind']}, allocfix {mine['kind']}")
     elif orig["kind"] == "goto":
         if orig["label"] != mine["label"]:
             kinds.append("different goto label")
     elif _norm_value(orig["value"]) != _norm_value(mine["value"]):
-        kinds.append("different return value")
+        kinds.append("different return value" if orig["kind"] == "return" else "different status value")
     if bool(orig["errp_used"] or orig.get("errp_at_label")) != _mine_errp(orig, mine):
         kinds.append("errp used by the original only" if orig["errp_used"] or orig.get("errp_at_label")
                      else "errp used by allocfix only")
@@ -90,6 +92,11 @@ def _mine_errp(orig: dict, mine: dict) -> bool:
 
 def same_value(orig: dict, mine: dict) -> bool:
     """Lenient: the caller sees the same failure value (`return V` vs `ret = V; goto out`), errp alike."""
+    if orig["kind"] == "break" or mine["kind"] == "break":
+        # out of a loop or switch: the status it leaves is what the caller gets
+        value_ok = orig["kind"] == mine["kind"] and orig["value"] is not None and \
+            _norm_value(orig["value"]) == _norm_value(mine["value"])
+        return value_ok and bool(orig["errp_used"] or orig.get("errp_at_label")) == _mine_errp(orig, mine)
     if orig["kind"] not in ("return", "goto") or mine["kind"] not in ("return", "goto"):
         return False
     if orig["kind"] == "goto" and mine["kind"] == "goto" and orig["label"] == mine["label"]:

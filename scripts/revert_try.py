@@ -63,7 +63,7 @@ class Failure:
     """The removed failure path, classified the way recall.py compares it."""
 
     body: str  # the check's body text as written
-    kind: str  # return | goto | other
+    kind: str  # return | goto | break | other
     value: str | None = None  # return value ("" for a bare return), or the status set before goto
     label: str | None = None
     status_var: str | None = None
@@ -234,6 +234,13 @@ def classify_failure(body: str) -> Failure:
             f.value = re.sub(r"\s+", " ", assigns[-1].group(2).strip())
     elif ret:
         f.kind, f.value = "return", re.sub(r"\s+", " ", ret.group(1).strip())
+    elif brk := re.search(r"\bbreak\s*;", code):
+        # `ret = -ENOMEM; break;` out of a loop or switch that returns ret
+        f.kind = "break"
+        assigns = [a for a in _ASSIGN_RE.finditer(code[: brk.start()])]
+        if assigns:
+            f.status_var = assigns[-1].group(1).strip()
+            f.value = re.sub(r"\s+", " ", assigns[-1].group(2).strip())
     return f
 
 

@@ -102,7 +102,9 @@ def test_revert_refuses_existing_destination(tmp_path):
         ('error_setg(errp, "no memory");\nret = -ENOMEM;\ngoto fail;', "goto", "-ENOMEM", "fail", True),
         ("goto out;", "goto", None, "out", False),
         ("return;", "return", "", None, False),
-        ("/* return 1; */\nbreak;", "other", None, None, False),
+        ("/* return 1; */\nbreak;", "break", None, None, False),
+        ("ret = -ENOMEM;\nbreak;", "break", "-ENOMEM", None, False),
+        ("continue;", "other", None, None, False),
         ("error_propagate(errp, local_err);\nreturn false;", "return", "false", None, True),
     ],
 )

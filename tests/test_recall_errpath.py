@@ -40,3 +40,15 @@ def test_release_calls_skip_reports_frees_and_the_return():
     summary = "error_setg(errp); g_free(a); qemu_mutex_unlock(&s->lock); return -ENOMEM"
     assert recall.release_calls(summary) == ["qemu_mutex_unlock(&s->lock)"]
     assert recall.release_calls("ret = -ENOMEM; goto fail") == []
+
+
+def test_break_out_of_a_loop_is_compared_by_its_status_value():
+    orig = {"kind": "break", "value": "-ENOMEM", "label": None, "errp_used": False}
+    same = recall.parse_error_path("ret = -ENOMEM; break")
+    assert same["kind"] == "break" and recall.compare_paths(orig, same) == (True, [])
+    assert recall.same_value(orig, same)
+    other = recall.parse_error_path("ret = -EIO; break")
+    assert recall.compare_paths(orig, other) == (False, ["different status value"])
+    ret = recall.parse_error_path("return -ENOMEM")
+    assert recall.compare_paths(orig, ret) == (False, ["original break, allocfix return"])
+    assert not recall.same_value(orig, ret)

@@ -38,7 +38,7 @@ from pathlib import Path
 from codemod import __version__
 from codemod.findings import Action, FileResult, Finding, PhaseInfo, SizeInfo, Status
 
-FORMAT = 1
+FORMAT = 2  # 2: registered dataclasses are stored positionally
 MAGIC = b"AFXCACHE"
 _HEADER = struct.Struct("<8sH32sQ32s")  # magic, format, key digest, payload length, payload digest
 # A file modified this close to the time its hash was recorded may change
@@ -176,7 +176,8 @@ def _enc(v):
         return {"$t": [x if type(x) is str or type(x) is int else _enc(x) for x in v]}
     names = _FIELD_NAMES.get(t)
     if names is not None:
-        return {"$c": t.__name__, "f": {n: _enc(getattr(v, n)) for n in names}}
+        # Positional: field names would be most of the bytes of a tree's facts.
+        return {"$p": t.__name__, "v": [_enc(getattr(v, n)) for n in names]}
     if isinstance(v, Enum):  # before str: our enums are str subclasses
         return {"$e": [t.__name__, v.value]}
     if isinstance(v, (bool, int, float, str)):
@@ -193,7 +194,7 @@ def _enc(v):
         return {"$d": [[_enc(k), _enc(x)] for k, x in v.items()]}
     name = t.__name__
     if dataclasses.is_dataclass(v) and _CLASSES.get(name) is t:
-        _FIELD_NAMES[t] = tuple(f.name for f in dataclasses.fields(v))
+        _field_names(t)
         return _enc(v)
     raise TypeError(f"cannot cache a {name}")
 
@@ -217,6 +218,15 @@ def _hook(d: dict):
                 raise BadEntry(f"unknown enum {name!r}")
             return enum(value)
     elif len(d) == 2:
+        if "$p" in d:
+            cls = _CLASSES.get(d["$p"])
+            values = d.get("v")
+            if cls is None or not isinstance(values, list):
+                raise BadEntry(f"unknown class {d['$p']!r}")
+            names = _FIELD_NAMES.get(cls) or _field_names(cls)
+            if len(values) != len(names):
+                raise BadEntry(f"{d['$p']} with {len(values)} fields, not {len(names)}")
+            return cls(*values)
         if "$c" in d:
             cls = _CLASSES.get(d["$c"])
             fields = d.get("f")
@@ -229,6 +239,11 @@ def _hook(d: dict):
     # The field dict of a dataclass (field names never start with "$"; a
     # tampered dict that does fails in cls(**fields) and is a BadEntry).
     return d
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    names = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls))
+    return names
 
 
 def _hashable(v):

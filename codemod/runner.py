@@ -234,6 +234,10 @@ def _engine_pair(item: tuple) -> tuple[FileResult, str | None]:
         # result as the engine's, without a second parse.
         result = FileResult(path, display, Status.OK, original=data, findings=[], parse_errors=known_errors,
                             sites=0)
+        if state.results is not None:
+            # Cheaper to redo than to store: no entry of its own (the bundle
+            # of the scan still records it).
+            return _lean(result), content_hash(data)
     else:
         from codemod.analysis import siblings
 

@@ -49,6 +49,12 @@ def test_unknown_classes_are_refused_both_ways():
         decode(b'{"$e":["Signals",9]}')
     with pytest.raises(cachemod.BadEntry):
         decode(b'{"$c":"FileResult","f":{"no_such_field":1}}')
+    # Values are stored by position: a wrong count is a bad entry, not a shifted object.
+    assert encode(PhaseInfo("runtime")).startswith(b'{"$p":"PhaseInfo","v":["runtime"')
+    with pytest.raises(cachemod.BadEntry):
+        decode(b'{"$p":"PhaseInfo","v":["runtime"]}')
+    with pytest.raises(cachemod.BadEntry):
+        decode(b'{"$p":"Popen","v":["rm -rf /"]}')
 
 
 def test_put_get_and_miss(tmp_path):

@@ -544,3 +544,28 @@ def test_results_with_nothing_to_report_come_back_from_the_bundle_unchanged(tmp_
     for r in warm.results:
         if not r.changed:
             assert r == dataclasses.replace(by_path[r.path], original=b"")
+
+
+def test_files_nothing_can_match_get_no_cache_entry_of_their_own(tmp_path):
+    # A file the facts pass parsed and in which no rule can match is not
+    # parsed again: redoing that costs less than storing it, so only the
+    # bundle of the scan records it, and a warm run still takes it from there.
+    root = tmp_path / "t"
+    root.mkdir()
+    for n in range(3):
+        (root / f"quiet{n}.c").write_text(PLAIN.format(n=n))
+    (root / "dev.c").write_text(LARGE.format(n=1))
+    d = discover([str(root)])
+    known = {os.path.abspath(f.path): 0 for f in d.files}
+    spec = dataclasses.replace(_spec(), parse_errors=known)
+    cdir = tmp_path / "cache"
+    cold = run(d, spec, jobs=1, use_cache=True, cache_dir=cdir)
+    entries = [p for p in (cdir / "objects").rglob("*") if p.is_file()]
+    assert len(entries) == 2  # dev.c's result and the bundle
+    warm = run(d, spec, jobs=1, use_cache=True, cache_dir=cdir)
+    assert warm.cache["hits"] == len(d.files) and warm.cache["misses"] == 0
+    assert _summary(warm.results) == _summary(cold.results)
+    # Without the bundle (another scan root), the quiet files are simply redone.
+    sub = discover([str(root / "quiet0.c")])
+    again = run(sub, spec, jobs=1, use_cache=True, cache_dir=cdir)
+    assert again.results[0].status is Status.OK and not again.results[0].findings

@@ -22,7 +22,8 @@ from codemod.edits import EditConflict
 from codemod.analysis.plan import UNKNOWN_PHASE
 from codemod.findings import Action, FileResult, Finding, SizeInfo, Status
 from codemod.smpl.loader import RuleSet
-from codemod.smpl.runtime import AppliedEdit, RuleRunner, RunOutcome, ScriptFailure, could_match
+from codemod.smpl.runtime import (AppliedEdit, RuleRunner, RunOutcome, ScriptFailure, any_word_in, could_match,
+                                   minimal_words)
 from codemod.source import SourceFile
 
 
@@ -109,8 +110,9 @@ def worth_parsing(data: bytes, config: EngineConfig) -> bool:
         from codemod.analysis.checks import CHECKED_ALLOCATORS
         from codemod.rulesdata import load_allocators
 
-        _SITE_WORDS = tuple(sorted(w.encode() for w in {*load_allocators(), *CHECKED_ALLOCATORS}))
-    return any(w in data for w in _SITE_WORDS) or could_match(config.rules, data)
+        _SITE_WORDS = minimal_words({*load_allocators(), *CHECKED_ALLOCATORS})
+    seen: dict[bytes, bool] = {}  # the rules' words overlap these: each is searched once
+    return any_word_in(_SITE_WORDS, data, seen) or could_match(config.rules, data, seen)
 
 
 def process_file(path: str, display: str, config: EngineConfig, data: bytes | None = None) -> FileResult:

@@ -140,7 +140,7 @@ def _starred_offsets(m, data: bytes) -> list[int]:
     return sorted(offsets)
 
 
-def could_match(rules: RuleSet, data: bytes) -> bool:
+def could_match(rules: RuleSet, data: bytes, seen: dict[bytes, bool] | None = None) -> bool:
     """False when no rule that changes or reports something can match the text.
 
     Rules are followed in order as the runner would run them, with "may have
@@ -148,7 +148,9 @@ def could_match(rules: RuleSet, data: bytes) -> bool:
     it depends on or inherits from may have; `!r` is assumed satisfiable (the
     answer must never be a wrong False). Rules with inherited metavariables
     have no words of their own: theirs come bound from the rule they name.
+    `seen` (word -> occurs in data) is shared with the caller's own searches.
     """
+    seen = {} if seen is None else seen
     for _, group in rules.groups:
         # A rule that changes nothing still counts when its matches feed a script.
         feeds = {i.rule for r in group if r.kind == "script" for i in r.inputs}
@@ -160,7 +162,7 @@ def could_match(rules: RuleSet, data: bytes) -> bool:
                 continue
             if rule.kind != "transform" or not _eval_depends(rule.depends, possible, rules.virtuals, may=True):
                 continue
-            if any(r not in possible for r in rule.inherited_rules) or not _prefilter(rule, data):
+            if any(r not in possible for r in rule.inherited_rules) or not _prefilter(rule, data, seen):
                 continue
             possible.add(rule.name)
             if rule.transforms or rule.context_mode or rule.name in feeds:
@@ -168,11 +170,39 @@ def could_match(rules: RuleSet, data: bytes) -> bool:
     return False
 
 
-def _prefilter(rule: CompiledRule, data: bytes) -> bool:
+def _prefilter(rule: CompiledRule, data: bytes, seen: dict[bytes, bool] | None = None) -> bool:
     if not rule.required:
         return True
+    seen = {} if seen is None else seen
     for needs in rule.required:
-        if all(any(w.encode() in data for w in group) for group in needs):
+        if all(any_word_in(minimal_words(group), data, seen) for group in needs):
+            return True
+    return False
+
+
+_MINIMAL: dict[frozenset, tuple[bytes, ...]] = {}
+
+
+def minimal_words(words) -> tuple[bytes, ...]:
+    """The words of a "does any of these occur" test that decide it: a word
+    containing another of them (g_malloc0 has g_malloc) occurs only where that
+    one does, so searching for it adds nothing. Encoded, shortest first."""
+    key = frozenset(words)
+    hit = _MINIMAL.get(key)
+    if hit is None:
+        encoded = sorted({w.encode() if isinstance(w, str) else w for w in key}, key=lambda w: (len(w), w))
+        hit = tuple(w for i, w in enumerate(encoded) if not any(o in w for o in encoded[:i]))
+        _MINIMAL[key] = hit
+    return hit
+
+
+def any_word_in(words: tuple[bytes, ...], data: bytes, seen: dict[bytes, bool]) -> bool:
+    """Whether one of `words` occurs in `data`; each word searched once per `seen`."""
+    for w in words:
+        found = seen.get(w)
+        if found is None:
+            found = seen[w] = w in data
+        if found:
             return True
     return False
 

@@ -657,13 +657,13 @@ def _sibling_keys(consulted) -> tuple:
     answer it, so an edit elsewhere in the directory does not make it stale."""
     from codemod.analysis import siblings
 
-    by_dir: dict[str, list[bytes]] = {}
-    for directory, pattern in consulted:
-        by_dir.setdefault(directory, []).append(pattern)
+    by_dir: dict[str, list[tuple[bytes, bytes]]] = {}
+    for directory, pattern, needle in consulted:
+        by_dir.setdefault(directory, []).append((pattern, needle))
     memo: dict[str, str] = {}
     return tuple((d, _siblings_key(d, memo),
-                  tuple((p, _answer_key(siblings.matching_files(d, p))) for p in patterns))
-                 for d, patterns in sorted(by_dir.items()))
+                  tuple((p, n, _answer_key(siblings.matching_files(d, p, n))) for p, n in questions))
+                 for d, questions in sorted(by_dir.items()))
 
 
 def _answer_key(files: list[tuple[str, bytes]]) -> str:
@@ -682,10 +682,12 @@ def _siblings_unchanged(keys: tuple, memo: dict) -> bool:
         texts_key = f"texts\0{directory}"
         if texts_key not in memo:
             memo[texts_key] = siblings.read_dir(directory)
-        for pattern, key in answers:
+        if not (isinstance(answers, tuple) and all(isinstance(a, tuple) and len(a) == 3 for a in answers)):
+            return False
+        for pattern, needle, key in answers:
             answer_key = f"answer\0{directory}\0{pattern!r}"
             if answer_key not in memo:
-                memo[answer_key] = _answer_key(siblings.matching_files(directory, pattern, memo[texts_key]))
+                memo[answer_key] = _answer_key(siblings.matching_files(directory, pattern, needle, memo[texts_key]))
             if memo[answer_key] != key:
                 return False
     return True

@@ -22,28 +22,46 @@ from codemod.cparse import MacroProfile, ParsedFile, parse_source
 from codemod.source import SourceFile
 
 _MAX_FILES = 4  # sibling files parsed for one question
-# Questions asked since the last reset, as (directory, pattern): a file's
-# result depends on the answers (the runner records them with the result,
-# and a cached result is stale when one of them would now be different).
-_CONSULTED: set[tuple[str, bytes]] = set()
+# Questions asked since the last reset, as (directory, pattern, needle): a
+# file's result depends on the answers (the runner records them with the
+# result, and a cached result is stale when one of them would now be different).
+_CONSULTED: set[tuple[str, bytes, bytes]] = set()
+# (directory, pattern) -> the files of _dir_texts(directory) that match
+_ANSWERS: dict[tuple[str, bytes], list[tuple[str, bytes]]] = {}
+_ANSWERS_KEEP = 4096
 
 
 def reset_consulted() -> None:
     _CONSULTED.clear()
 
 
-def consulted() -> tuple[tuple[str, bytes], ...]:
+def consulted() -> tuple[tuple[str, bytes, bytes], ...]:
     return tuple(sorted(_CONSULTED))
 
 
-def matching_files(directory: str, pattern: bytes,
+def matching_files(directory: str, pattern: bytes, needle: bytes,
                    texts: tuple[tuple[str, bytes], ...] | None = None) -> list[tuple[str, bytes]]:
     """(path, bytes) of the .c files of `directory` whose text `pattern` finds:
     the files a question recorded by consulted() could have looked at. Among
     the texts as this process read them, or among `texts` (read_dir(directory)
-    now)."""
+    now). `needle` is a word every match contains: a plain byte search for it
+    spares running the pattern over most files."""
+    if texts is not None:
+        return _search(texts, pattern, needle)
+    key = (directory, pattern)
+    hit = _ANSWERS.get(key)
+    if hit is None:
+        if len(_ANSWERS) >= _ANSWERS_KEEP:
+            _ANSWERS.clear()
+        hit = _ANSWERS[key] = _search(_dir_texts(directory), pattern, needle)
+    return hit
+
+
+def _search(texts, pattern: bytes, needle: bytes) -> list[tuple[str, bytes]]:
     rx = re.compile(pattern)
-    return [(path, data) for path, data in (_dir_texts(directory) if texts is None else texts) if rx.search(data)]
+    return [(path, data) for path, data in texts if needle in data and rx.search(data)]
+
+
 _PARSED_KEEP = 16
 _PARSED: OrderedDict[str, ParsedFile | None] = OrderedDict()
 
@@ -107,7 +125,8 @@ def sibling_callers(path: str, display: str, name: str) -> list[ParsedFile]:
     is shown; siblings are shown beside it."""
     if not name:
         return []
-    return _siblings_matching(path, display, re.compile(rb"\b" + re.escape(name.encode()) + rb"\s*\("))
+    word = name.encode()
+    return _siblings_matching(path, display, rb"\b" + re.escape(word) + rb"\s*\(", word)
 
 
 def sibling_field_writers(path: str, display: str, field: str) -> list[ParsedFile]:
@@ -115,8 +134,8 @@ def sibling_field_writers(path: str, display: str, field: str) -> list[ParsedFil
     (`x->field = ...`, `x.field += ...`); at most a few, in name order."""
     if not field:
         return []
-    return _siblings_matching(path, display,
-                              re.compile(rb"(->|\.)\s*" + re.escape(field.encode()) + rb"\s*([-+*/|&]?=)(?!=)"))
+    word = field.encode()
+    return _siblings_matching(path, display, rb"(->|\.)\s*" + re.escape(word) + rb"\s*([-+*/|&]?=)(?!=)", word)
 
 
 def sibling_definitions(path: str, display: str, name: str) -> list[ParsedFile]:
@@ -125,18 +144,19 @@ def sibling_definitions(path: str, display: str, name: str) -> list[ParsedFile]:
     parameters); at most a few, in name order."""
     if not name:
         return []
-    return _siblings_matching(path, display, re.compile(
-        rb"(?m)^[\w \t*]*\b" + re.escape(name.encode()) + rb"\s*\([^;{]*\)\s*\{"))
+    word = name.encode()
+    return _siblings_matching(path, display, rb"(?m)^[\w \t*]*\b" + re.escape(word) + rb"\s*\([^;{]*\)\s*\{", word)
 
 
-def _siblings_matching(path: str, display: str, rx: re.Pattern[bytes]) -> list[ParsedFile]:
+def _siblings_matching(path: str, display: str, pattern: bytes, needle: bytes) -> list[ParsedFile]:
     if not path:
         return []
     real = os.path.realpath(path)
     out: list[ParsedFile] = []
-    _CONSULTED.add((os.path.dirname(real), rx.pattern))
-    for other, data in _dir_texts(os.path.dirname(real)):
-        if other == real or not rx.search(data):
+    directory = os.path.dirname(real)
+    _CONSULTED.add((directory, pattern, needle))
+    for other, data in matching_files(directory, pattern, needle):
+        if other == real:
             continue
         parsed = _parsed(other, _display(display, other), data)
         if parsed is not None:

@@ -52,6 +52,10 @@ def test_cached_index_equals_a_full_scan_and_reads_only_changed_files(tmp_path, 
     reads.clear()
     after = _fresh(root, cache, reads, monkeypatch)
     assert reads == ["a.c"]
+    # One changed file does not rewrite the index: the next run reads it again.
+    reads.clear()
+    assert _fresh(root, cache, reads, monkeypatch) == after
+    assert reads == ["a.c"]
     monkeypatch.undo()
     assert after == _fresh(root)
     assert after["DevState.n"][0] == ("DEFINE_PROP_UINT64", '"n"', "hw/a.c:2")

@@ -110,7 +110,7 @@ class _FileIndex:
         self.path = Path(cache_dir) / "props" / (digest(root, code_fingerprint())[:32] + ".json")
         self.old: dict[str, list] = {}
         self.new: dict[str, list] = {}
-        self.changed = False
+        self.changed = 0  # files read again this run
         try:
             data = json.loads(self.path.read_bytes())
             if isinstance(data, dict) and isinstance(data.get("files"), dict):
@@ -131,12 +131,16 @@ class _FileIndex:
         found = scan_properties(data, display) if data is not None else {}
         pairs = [(k, e) for k, entries in found.items() for e in entries]
         self.new[display] = [sig, time.time_ns(), [[k, *e] for k, e in pairs]]
-        self.changed = True
+        self.changed += 1
         return pairs
 
     def save(self) -> None:
         if not self.changed and len(self.new) == len(self.old):
             return
+        from codemod.cache import LAZY_RECORDS
+
+        if self.old and self.changed <= LAZY_RECORDS and len(self.new) >= len(self.old):
+            return  # like the stat index: re-reading a few files costs less than rewriting the index
         from codemod.cache import write_atomically
 
         try:

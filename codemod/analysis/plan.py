@@ -200,6 +200,33 @@ def _restate(site: Site, stmt, data: bytes, checked: str | None, form: str | Non
     return "\n".join(out), ""
 
 
+def _in_place_problem(site: Site, stmt, data: bytes, renames: list[tuple[int, int, str]]) -> str:
+    """Why renaming in place a statement that spans lines would not read
+    like QEMU code ("" when it would): the renamed lines, with continuation
+    lines realigned as the rewrite realigns them, must fit in 80 columns."""
+    from codemod.edits import Edit
+    from codemod.transform import realign_continuations
+
+    args_node = site.call.child_by_field_name("arguments")
+    if args_node is None or args_node.start_byte != site.name_node.end_byte:
+        return "something stands between the allocator and its '('"
+    edits = [Edit(a, b, name.encode(), "") for a, b, name in renames]
+    scripted = {id(e) for e in edits}
+    edits += realign_continuations(data, edits, scripted, "", "")
+    start = data.rfind(b"\n", 0, stmt.start_byte) + 1
+    end = data.find(b"\n", stmt.end_byte)
+    end = len(data) if end < 0 else end
+    text = bytearray(data[start:end])
+    for e in sorted(edits, key=lambda e: e.start, reverse=True):
+        if not (start <= e.start <= e.end <= end):
+            return "a continuation line it would realign lies outside the statement"
+        text[e.start - start : e.end - start] = e.text
+    for line in bytes(text).split(b"\n"):
+        if len(line.expandtabs(8)) > MAX_COLUMNS:
+            return "renamed where it stands it would not fit in 80 columns: restate it by hand"
+    return ""
+
+
 def _has_call(node) -> bool:
     return has_descendant(node, "call_expression")
 
@@ -237,13 +264,19 @@ def _form(site: Site, data: bytes) -> tuple[str | None, str | None, object, str]
             return None, None, None, "the declaration is not in a block"
         if len(stmt.children_by_field_name("declarator")) != 1:
             return None, None, None, "the declaration declares several variables"
+        name = _text(decl, data)
         sib = stmt.next_named_sibling
         while sib is not None and sib.type in ("declaration", "comment"):
             if sib.type == "declaration" and _has_call(sib):
                 return None, None, None, ("declarations with calls follow it, so the check would sit "
                                           "among declarations: split the declaration by hand")
+            if sib.type == "declaration" and re.search(rf"\b{re.escape(name)}\b", _text(sib, data)):
+                # The check goes after the declarations: one reading the
+                # pointer would run before it.
+                return None, None, None, (f"a declaration after it uses '{name}' before it could be checked: "
+                                          "move that initialization below the check by hand")
             sib = sib.next_named_sibling
-        return "decl", _text(decl, data), decl, ""
+        return "decl", name, decl, ""
     if parent.type == "return_statement":
         if not _in_block(parent):
             return None, None, None, "the return is not in a block"
@@ -366,6 +399,8 @@ def zero_guard(site: Site, data: bytes, checked: str) -> tuple[list[str] | None,
             if _has_side_effects(f, PURE_CALLS):
                 return None, f"the size '{_text(f, data)}' has side effects and cannot be tested for zero"
             text = _text(f, data)
+            if "\n" in text:
+                text = " ".join(text.split())  # a size written over lines: one line in the condition
             if site.function is not None and _proven_nonzero(site, data, text):
                 continue
             if f.type in ("conditional_expression", "comma_expression", "assignment_expression") or (
@@ -817,7 +852,17 @@ def plan_site(site: Site, parsed: ParsedFile, phase: PhaseInfo | None = None, *,
         return SitePlan(**common, action=Action.REWRITE, policy=policy, reason=reason, failure_block=None,
                         error_path="existing check", form=form, cond=None)
     if multiline and not direct_return:
-        return report(why + f"; the statement spans several lines and {why_not}", policy)
+        # Renamed where it stands instead: the check goes after the whole
+        # statement (after the declarations following a declaration).
+        renames = [(site.name_node.start_byte, site.name_node.end_byte, alloc.checked)]
+        if form == "realloc" and temp is not None and target_node is not None:
+            renames.append((target_node.start_byte, target_node.end_byte, temp))
+        why_in_place = _in_place_problem(site, stmt, data, renames) if form in ("assign", "decl", "realloc") \
+            else (why_not or "allocfix cannot restate it")
+        if why_in_place:
+            return report(why + f"; the statement spans several lines and {why_in_place}", policy)
+        multiline = False
+        restated = None
     if direct_return:
         common["target"] = None
         reason = why + f"; {conv.evidence}: returns the NULL from {alloc.checked} to its callers"

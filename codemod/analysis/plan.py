@@ -15,6 +15,8 @@ Forms (SitePlan.form):
                                           already a failure value, else via
                                           a temporary
   arg      `f(..., alloc(...), ...);`     hoisted into a temporary
+  chain    `a = p = alloc(...);`         `p = g_try_*(...);`, the check, then
+                                          `a = p;`: a is left as it was on failure
 """
 
 from __future__ import annotations
@@ -100,7 +102,7 @@ class SitePlan:
             return "restate"
         if self.allocator == "g_memdup2":
             return "memdup"
-        return "check" if self.form in ("assign", "decl") else self.form
+        return "check" if self.form in ("assign", "decl") else self.form  # chain, realloc, return, arg
 
 
 def _text(node, data: bytes) -> str:
@@ -129,7 +131,7 @@ def _has_side_effects(node, pure_calls: frozenset[str] = frozenset()) -> bool:
 def _existing_check(site: Site, target: str, form: str, data: bytes) -> str | None:
     """The condition of an `if (!p)` / `if (p == NULL)` right after the
     statement (and the declarations after it), if the code has one."""
-    stmt = site.call.parent.parent
+    stmt = _statement_of(site.call)
     nxt = stmt.next_named_sibling
     while nxt is not None and (nxt.type == "comment" or (form == "decl" and nxt.type == "declaration")):
         nxt = nxt.next_named_sibling
@@ -238,6 +240,28 @@ def _in_block(stmt) -> bool:
                                         "preproc_if", "preproc_ifdef", "preproc_else", "preproc_elif")
 
 
+def _chain_form(site: Site, inner, outer, data: bytes) -> tuple[str | None, str | None, object, str]:
+    """`a = p = alloc(...);`: p is checked, and a assigned only once p is
+    known good (`p = g_try_*(...); if (!p) ...; a = p;`), so on failure a
+    keeps what it held, as if the statement had not run."""
+    stmt = outer.parent
+    if stmt is None or stmt.type != "expression_statement" or not _in_block(stmt):
+        return None, None, None, "the chained assignment is not a statement of its own in a block"
+    if any(op is not None and op.type != "=" for op in (inner.child_by_field_name("operator"),
+                                                          outer.child_by_field_name("operator"))):
+        return None, None, None, "compound assignment in a chain"
+    left = inner.child_by_field_name("left")
+    outer_left = outer.child_by_field_name("left")
+    name = _text(left, data)
+    if site.allocator.name in REALLOCATORS or site.allocator.name == "g_memdup2":
+        return None, None, None, f"{site.allocator.name} in a chained assignment: split it by hand"
+    if _has_side_effects(outer_left) or _has_side_effects(left):
+        return None, None, None, "a target of the chained assignment has side effects"
+    if re.search(rf"(?<![\w.>]){re.escape(name)}\b", _text(outer_left, data)):
+        return None, None, None, f"the outer target reads '{name}', which the chain assigns"
+    return "chain", name, left, ""
+
+
 def _form(site: Site, data: bytes) -> tuple[str | None, str | None, object, str]:
     """(form, target text, target node, why not) for the site's call."""
     call = site.call
@@ -249,9 +273,11 @@ def _form(site: Site, data: bytes) -> tuple[str | None, str | None, object, str]
         if op is not None and op.type != "=":
             return None, None, None, "compound assignment"
         stmt = parent.parent
+        left = parent.child_by_field_name("left")
+        if stmt is not None and stmt.type == "assignment_expression" and stmt.child_by_field_name("right") == parent:
+            return _chain_form(site, parent, stmt, data)
         if stmt is None or stmt.type != "expression_statement" or not _in_block(stmt):
             return None, None, None, "the assignment is not a statement of its own in a block"
-        left = parent.child_by_field_name("left")
         return "assign", _text(left, data), left, ""
     if parent.type == "init_declarator" and parent.child_by_field_name("value") == call:
         decl = parent.child_by_field_name("declarator")
@@ -844,7 +870,7 @@ def plan_site(site: Site, parsed: ParsedFile, phase: PhaseInfo | None = None, *,
             stub_notes.append(f"{fn_name} cannot report this failure: decide how to recover (R5, R7)")
         elif not conv.confident and conv.failure_value is not None:
             stub_notes.append(f"check that callers of {fn_name} handle {conv.failure_value}")
-    existing = _existing_check(site, target, form, data) if form in ("assign", "decl") and not realloc \
+    existing = _existing_check(site, target, form, data) if form in ("assign", "decl", "chain") and not realloc \
         and alloc.name != "g_memdup2" else None
     if existing is not None:
         common["target"] = target
@@ -857,7 +883,10 @@ def plan_site(site: Site, parsed: ParsedFile, phase: PhaseInfo | None = None, *,
         renames = [(site.name_node.start_byte, site.name_node.end_byte, alloc.checked)]
         if form == "realloc" and temp is not None and target_node is not None:
             renames.append((target_node.start_byte, target_node.end_byte, temp))
-        why_in_place = _in_place_problem(site, stmt, data, renames) if form in ("assign", "decl", "realloc") \
+        if form == "chain":
+            renames.append((target_node.parent.parent.start_byte, target_node.start_byte, ""))
+        why_in_place = _in_place_problem(site, stmt, data, renames) \
+            if form in ("assign", "decl", "realloc", "chain") \
             else (why_not or "allocfix cannot restate it")
         if why_in_place:
             return report(why + f"; the statement spans several lines and {why_in_place}", policy)
@@ -884,7 +913,7 @@ def plan_site(site: Site, parsed: ParsedFile, phase: PhaseInfo | None = None, *,
     text, summary = block
     cond = _condition(guard, checked_ptr, indent)
     headers = ("qemu/error-report.h",) if exits or hmp else (("qapi/error.h",) if conv.errp and not conv.errp_at_label else ())
-    common["target"] = target if form in ("assign", "decl", "realloc") else checked_ptr
+    common["target"] = target if form in ("assign", "decl", "realloc", "chain") else checked_ptr
     if stub_notes:
         action = Action.STUB
         reason = why + f"; {conv.evidence}: a human must finish the failure path ({'; '.join(stub_notes)})"

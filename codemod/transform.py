@@ -326,6 +326,32 @@ def _open_parens(data: bytes, start: int, end: int) -> list[int]:
     return stack
 
 
+def _opens_with_code(tree, brace: int) -> bool:
+    """The block opened at `brace` starts with a statement, not a declaration."""
+    if tree is None:
+        return False
+    node = tree.root_node.descendant_for_byte_range(brace, brace)
+    block = node.parent if node is not None else None
+    if block is None or block.type != "compound_statement" or block.start_byte != brace:
+        return False
+    first = next((c for c in block.named_children if c.type != "comment"), None)
+    return first is not None and first.type != "declaration"
+
+
+def _only_declarations(lines: list[str]) -> bool:
+    from codemod.cparse import parser as c_parser
+
+    text = "\n".join(lines)
+    wrapped = f"void __af_f__(void)\n{{\n{text}\n}}\n".encode()
+    tree = c_parser().parse(wrapped)
+    if tree.root_node.has_error:
+        return False
+    fn = tree.root_node.named_children[0] if tree.root_node.named_children else None
+    body = fn.child_by_field_name("body") if fn is not None else None
+    kids = [c for c in body.named_children if c.type != "comment"] if body is not None else []
+    return bool(kids) and all(c.type == "declaration" for c in kids)
+
+
 def _names_script_value(chunk: PlusChunk, bindings) -> bool:
     for _, text in chunk.lines:
         for word in re.findall(r"[A-Za-z_]\w*", text or ""):
@@ -335,7 +361,7 @@ def _names_script_value(chunk: PlusChunk, bindings) -> bool:
     return False
 
 
-def _realign_continuations(data: bytes, edits: list[Edit], scripted: set[int], rule_label: str,
+def realign_continuations(data: bytes, edits: list[Edit], scripted: set[int], rule_label: str,
                            note: str) -> list[Edit]:
     """QEMU aligns an argument list's continuation lines with its '(': when
     edits on the opening line move that '(' (a longer allocator name, a
@@ -483,7 +509,7 @@ def edits_for_match(match: Match, data: bytes, tree, rule_label: str, note: str 
             if any(_names_script_value(c, match.bindings) for c in chunks):
                 scripted.add(id(edits[-1]))
     edits += _dedent_unwrapped(data, removed_lines, rule_label, note)
-    edits += _realign_continuations(data, edits, scripted, rule_label, note)
+    edits += realign_continuations(data, edits, scripted, rule_label, note)
     for chunk, prev, nxt in insertions:
         if prev is not None:
             anchor = prev.tend
@@ -502,6 +528,15 @@ def edits_for_match(match: Match, data: bytes, tree, rule_label: str, note: str 
                     text = "\n" + text
                 if at == len(data) and not data.endswith(b"\n"):
                     text = "\n" + text.rstrip("\n")
+                elif data[prev.tstart : prev.tend] == b"{" and _names_script_value(chunk, match.bindings) \
+                        and data[next_start:next_end].strip() and _opens_with_code(tree, prev.tstart) \
+                        and _only_declarations(lines):
+                    # A declaration put first in a block of code: QEMU leaves a
+                    # blank line after the declarations. Written as the code
+                    # line's indentation (an edit every such match makes alike,
+                    # so they merge) to come after all declarations added there.
+                    ind = line_indent(data, next_start)
+                    edits.append(Edit(next_start, next_start + len(ind), b"\n" + ind, rule_label, note))
                 edits.append(Edit(at, at, text.encode("utf-8", "surrogateescape"), rule_label, note))
             else:
                 text = "\n" + "\n".join(lines)

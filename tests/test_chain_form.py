@@ -60,9 +60,10 @@ def test_chain_actions_and_reasons(tmp_path):
     assert found[14]["action"] == "rewrite" and "g_try_new0" in found[14]["reason"]
     assert found[27]["action"] == "rewrite" and "error_setg(errp)" in found[27]["reason"]
     assert found[40]["action"] == "rewrite"
+    assert found[52]["action"] == "rewrite"
     # The outer target reads the pointer the chain assigns: order unclear.
-    assert found[50]["action"] == "report" and "outer target reads 'node->next'" in found[50]["reason"]
-    assert found[61]["action"] == "report" and "g_realloc in a chained assignment" in found[61]["reason"]
+    assert found[63]["action"] == "report" and "outer target reads 'node->next'" in found[63]["reason"]
+    assert found[74]["action"] == "report" and "g_realloc in a chained assignment" in found[74]["reason"]
 
 
 def test_chain_without_the_rule_section_is_reported(tmp_path):

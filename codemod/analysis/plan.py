@@ -98,6 +98,8 @@ class SitePlan:
             return None
         if self.failure_block is None:
             return "rename"
+        if self.form == "chain":
+            return "chain"
         if self.statement is not None:
             return "restate"
         if self.allocator == "g_memdup2":
@@ -202,16 +204,13 @@ def _restate(site: Site, stmt, data: bytes, checked: str | None, form: str | Non
     return "\n".join(out), ""
 
 
-def _in_place_problem(site: Site, stmt, data: bytes, renames: list[tuple[int, int, str]]) -> str:
-    """Why renaming in place a statement that spans lines would not read
-    like QEMU code ("" when it would): the renamed lines, with continuation
-    lines realigned as the rewrite realigns them, must fit in 80 columns."""
+def _renamed_lines(stmt, data: bytes, renames: list[tuple[int, int, str]]) -> list[bytes] | None:
+    """The statement's lines (whole lines) after the renames, continuation
+    lines realigned as the rewrite realigns them; None when a realigned line
+    lies outside the statement."""
     from codemod.edits import Edit
     from codemod.transform import realign_continuations
 
-    args_node = site.call.child_by_field_name("arguments")
-    if args_node is None or args_node.start_byte != site.name_node.end_byte:
-        return "something stands between the allocator and its '('"
     edits = [Edit(a, b, name.encode(), "") for a, b, name in renames]
     scripted = {id(e) for e in edits}
     edits += realign_continuations(data, edits, scripted, "", "")
@@ -221,12 +220,51 @@ def _in_place_problem(site: Site, stmt, data: bytes, renames: list[tuple[int, in
     text = bytearray(data[start:end])
     for e in sorted(edits, key=lambda e: e.start, reverse=True):
         if not (start <= e.start <= e.end <= end):
-            return "a continuation line it would realign lies outside the statement"
+            return None
         text[e.start - start : e.end - start] = e.text
-    for line in bytes(text).split(b"\n"):
-        if len(line.expandtabs(8)) > MAX_COLUMNS:
-            return "renamed where it stands it would not fit in 80 columns: restate it by hand"
+    return bytes(text).split(b"\n")
+
+
+def _in_place_problem(site: Site, stmt, data: bytes, renames: list[tuple[int, int, str]]) -> str:
+    """Why renaming a statement in place would not read like QEMU code (""
+    when it would): the renamed lines, with continuation lines realigned as
+    the rewrite realigns them, must fit in 80 columns."""
+    args_node = site.call.child_by_field_name("arguments")
+    if args_node is None or args_node.start_byte != site.name_node.end_byte:
+        return "something stands between the allocator and its '('"
+    lines = _renamed_lines(stmt, data, renames)
+    if lines is None:
+        return "a continuation line it would realign lies outside the statement"
+    if any(len(line.expandtabs(8)) > MAX_COLUMNS for line in lines):
+        return "renamed where it stands it would not fit in 80 columns: restate it by hand"
     return ""
+
+
+def _chain_statement(site: Site, stmt, data: bytes, checked: str) -> str | None:
+    """`p = g_try_*(...);` for a chain `a = p = alloc(...);`, as the rule
+    writes it in place of the statement (lines after the first relative to
+    its indentation): on one line when it now fits, else with its
+    continuation lines realigned; None when it would not fit in 80 columns."""
+    inner = site.call.parent
+    outer = inner.parent
+    renames = [(outer.start_byte, inner.start_byte, ""),
+               (site.name_node.start_byte, site.name_node.end_byte, checked)]
+    lines = _renamed_lines(stmt, data, renames)
+    if lines is None:
+        return None
+    base = len(line_indent(data, stmt.start_byte).expandtabs(8))
+    joined = lines[0].strip()
+    if any(b"//" in line for line in lines):
+        joined += b" " * MAX_COLUMNS  # a line comment: keep the lines
+    for line in lines[1:]:
+        part = line.strip()
+        joined += part if joined.endswith((b"(", b"[")) else b" " + part
+    if base + len(joined) <= MAX_COLUMNS:
+        return joined.decode("utf-8", "replace")
+    if any(len(line.expandtabs(8)) > MAX_COLUMNS for line in lines):
+        return None
+    out = [lines[0].strip()] + [line.expandtabs(8)[base:] for line in lines[1:]]
+    return "\n".join(l.decode("utf-8", "replace") for l in out)
 
 
 def _has_call(node) -> bool:
@@ -238,6 +276,22 @@ def _in_block(stmt) -> bool:
     p = stmt.parent
     return p is not None and p.type in ("compound_statement", "case_statement", "labeled_statement",
                                         "preproc_if", "preproc_ifdef", "preproc_else", "preproc_elif")
+
+
+def _reads_through(text: str, name: str) -> bool:
+    """Does this code dereference `name` (`name->f`, `name[i]`, `*name`)?
+    Copying the pointer, taking a member's address (`&name->f`) and
+    `sizeof(*name)` read nothing through it."""
+    for m in re.finditer(rf"(?<![\w.>]){re.escape(name)}\b", text):
+        before = text[: m.start()].rstrip()
+        after = text[m.end() :].lstrip()
+        if re.search(r"\bsizeof\s*\(?\s*\*?$", before):
+            continue
+        if after.startswith(("->", "[")) and not before.endswith("&"):
+            return True
+        if before.endswith("*") and not re.search(r"[\w)\]]\s*\*$", before):
+            return True
+    return False
 
 
 def _chain_form(site: Site, inner, outer, data: bytes) -> tuple[str | None, str | None, object, str]:
@@ -296,11 +350,11 @@ def _form(site: Site, data: bytes) -> tuple[str | None, str | None, object, str]
             if sib.type == "declaration" and _has_call(sib):
                 return None, None, None, ("declarations with calls follow it, so the check would sit "
                                           "among declarations: split the declaration by hand")
-            if sib.type == "declaration" and re.search(rf"\b{re.escape(name)}\b", _text(sib, data)):
-                # The check goes after the declarations: one reading the
-                # pointer would run before it.
-                return None, None, None, (f"a declaration after it uses '{name}' before it could be checked: "
-                                          "move that initialization below the check by hand")
+            if sib.type == "declaration" and _reads_through(_text(sib, data), name):
+                # The check goes after the declarations: one reading
+                # through the pointer would run before it.
+                return None, None, None, (f"a declaration after it reads through '{name}' before it could be "
+                                          "checked: move that initialization below the check by hand")
             sib = sib.next_named_sibling
         return "decl", name, decl, ""
     if parent.type == "return_statement":
@@ -614,6 +668,14 @@ def _what(target: str) -> str:
     return last.strip("*&() ").split("[")[0] or target
 
 
+def _pointer_to(type_text: str) -> str:
+    """`T *` for a type as written: `RAMBlock*` -> `RAMBlock **`."""
+    t = " ".join(type_text.split())
+    stars = len(t) - len(t.rstrip("* "))
+    base = t.rstrip("* ")
+    return f"{base} {'*' * (t[len(base):].count('*') + 1)}" if stars else f"{t} *"
+
+
 def _fresh_name(fn, data: bytes, base: str) -> str:
     text = data[fn.start_byte : fn.end_byte]
     name = base
@@ -837,7 +899,7 @@ def plan_site(site: Site, parsed: ParsedFile, phase: PhaseInfo | None = None, *,
     direct_return = False
     if form == "realloc":
         temp = _fresh_name(fn, data, f"new_{_what(target)}")
-        ttype = f"{_text(args[0], data)} *" if alloc.name == "g_renew" else "void *"
+        ttype = _pointer_to(_text(args[0], data)) if alloc.name == "g_renew" else "void *"
         temp_decl = f"{ttype}{temp};"
     elif form == "return":
         if conv.failure_value == "NULL" and conv.confident and not conv.errp and not frees and not unsure \
@@ -877,16 +939,30 @@ def plan_site(site: Site, parsed: ParsedFile, phase: PhaseInfo | None = None, *,
         reason = why + f"; already followed by `if ({existing})`, which becomes live with {alloc.checked}"
         return SitePlan(**common, action=Action.REWRITE, policy=policy, reason=reason, failure_block=None,
                         error_path="existing check", form=form, cond=None)
+    chain_stmt = None
+    if form == "chain" and stmt is not None:
+        args_node = site.call.child_by_field_name("arguments")
+        if args_node is None or args_node.start_byte != site.name_node.end_byte:
+            return report(why + "; something stands between the allocator and its '('", policy)
+        chain_stmt = _chain_statement(site, stmt, data, alloc.checked)
+        if chain_stmt is None:
+            return report(why + "; split out of the chain the allocation would not fit in 80 columns: "
+                          "split it by hand", policy)
+        multiline = False
+    elif form == "realloc" and stmt is not None and temp is not None and target_node is not None:
+        # Renamed where it stands, on one line or several: the check goes
+        # after the whole statement.
+        problem = _in_place_problem(site, stmt, data,
+                                    [(site.name_node.start_byte, site.name_node.end_byte, alloc.checked),
+                                     (target_node.start_byte, target_node.end_byte, temp)])
+        if problem:
+            return report(why + f"; {problem}", policy)
+        multiline = False
     if multiline and not direct_return:
         # Renamed where it stands instead: the check goes after the whole
         # statement (after the declarations following a declaration).
         renames = [(site.name_node.start_byte, site.name_node.end_byte, alloc.checked)]
-        if form == "realloc" and temp is not None and target_node is not None:
-            renames.append((target_node.start_byte, target_node.end_byte, temp))
-        if form == "chain":
-            renames.append((target_node.parent.parent.start_byte, target_node.start_byte, ""))
-        why_in_place = _in_place_problem(site, stmt, data, renames) \
-            if form in ("assign", "decl", "realloc", "chain") \
+        why_in_place = _in_place_problem(site, stmt, data, renames) if form in ("assign", "decl") \
             else (why_not or "allocfix cannot restate it")
         if why_in_place:
             return report(why + f"; the statement spans several lines and {why_in_place}", policy)
@@ -905,7 +981,8 @@ def plan_site(site: Site, parsed: ParsedFile, phase: PhaseInfo | None = None, *,
         callee = site.call.parent.parent.child_by_field_name("function")
         what = f"buffer for {_text(callee, data)}"
     else:
-        what = checked_ptr
+        # A realloc's temporary stands for the block it resizes: name that.
+        what = target if form == "realloc" else checked_ptr
     block = failure_block(conv, what, indent, frees=frees, exits=exits,
                           stub_note="; ".join(stub_notes) if stub_notes else None, monitor_report=hmp and not exits)
     if block is None:
@@ -925,4 +1002,5 @@ def plan_site(site: Site, parsed: ParsedFile, phase: PhaseInfo | None = None, *,
     return SitePlan(**common, action=action, policy=policy, reason=reason, failure_block=text,
                     error_path=summary, form=form, cond=cond, temp=temp, temp_decl=temp_decl, frees=frees,
                     exits=exits, headers=headers,
-                    statement=restated if form in ("assign", "decl") and alloc.name != "g_memdup2" else None)
+                    statement=chain_stmt if form == "chain" else (
+                        restated if form in ("assign", "decl") and alloc.name != "g_memdup2" else None))

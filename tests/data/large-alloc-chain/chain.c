@@ -42,6 +42,19 @@ static int foo_get_config(FooState *s, void **p_data, size_t size)
     return size;
 }
 
+static int foo_alloc_entries(FooState *s, size_t nr_entries)
+{
+    FooEntry *ents;
+
+    if (nr_entries > FOO_MAX_ENTRIES) {
+        return -EINVAL;
+    }
+    s->ents = ents = g_malloc0_n(nr_entries,
+                                 sizeof(FooEntry) + s->entry_extra_bytes_max);
+    foo_init_entries(ents, nr_entries);
+    return 0;
+}
+
 static int foo_link_node(FooNode *node, size_t size)
 {
     if (size > FOO_NODE_MAX) {

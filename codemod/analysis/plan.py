@@ -873,7 +873,9 @@ def plan_site(site: Site, parsed: ParsedFile, phase: PhaseInfo | None = None, *,
     frees: tuple[str, ...] = ()
     unsure: list[str] = []
     if not exits:
-        skip = set(assigned)
+        # A failed realloc leaves the old block with its owner: a local the
+        # function allocated is freed on the way out like any other.
+        skip = set(assigned) - ({target} if form == "realloc" else set())
         owned, unsure = owned_allocations(site, data, skip)
         # A local declared in a block that does not enclose the site belongs
         # to another path (and could not be named here).

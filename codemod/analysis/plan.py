@@ -204,10 +204,11 @@ def _restate(site: Site, stmt, data: bytes, checked: str | None, form: str | Non
     return "\n".join(out), ""
 
 
-def _renamed_lines(stmt, data: bytes, renames: list[tuple[int, int, str]]) -> list[bytes] | None:
-    """The statement's lines (whole lines) after the renames, continuation
-    lines realigned as the rewrite realigns them; None when a realigned line
-    lies outside the statement."""
+def _renamed_lines(stmt, data: bytes, renames: list[tuple[int, int, str]],
+                   whole_lines: bool = True) -> list[bytes] | None:
+    """The statement's lines after the renames (whole lines, or up to its
+    end), continuation lines realigned as the rewrite realigns them; None
+    when a realigned line lies outside the statement."""
     from codemod.edits import Edit
     from codemod.transform import realign_continuations
 
@@ -217,6 +218,8 @@ def _renamed_lines(stmt, data: bytes, renames: list[tuple[int, int, str]]) -> li
     start = data.rfind(b"\n", 0, stmt.start_byte) + 1
     end = data.find(b"\n", stmt.end_byte)
     end = len(data) if end < 0 else end
+    if not whole_lines:
+        end = stmt.end_byte
     text = bytearray(data[start:end])
     for e in sorted(edits, key=lambda e: e.start, reverse=True):
         if not (start <= e.start <= e.end <= end):
@@ -249,7 +252,9 @@ def _chain_statement(site: Site, stmt, data: bytes, checked: str) -> str | None:
     outer = inner.parent
     renames = [(outer.start_byte, inner.start_byte, ""),
                (site.name_node.start_byte, site.name_node.end_byte, checked)]
-    lines = _renamed_lines(stmt, data, renames)
+    if data[data.rfind(b"\n", 0, stmt.start_byte) + 1 : stmt.start_byte].strip():
+        return None  # not at the start of its line (`case 1: a = p = ...`)
+    lines = _renamed_lines(stmt, data, renames, whole_lines=False)
     if lines is None:
         return None
     base = len(line_indent(data, stmt.start_byte).expandtabs(8))
@@ -948,8 +953,8 @@ def plan_site(site: Site, parsed: ParsedFile, phase: PhaseInfo | None = None, *,
             return report(why + "; something stands between the allocator and its '('", policy)
         chain_stmt = _chain_statement(site, stmt, data, alloc.checked)
         if chain_stmt is None:
-            return report(why + "; split out of the chain the allocation would not fit in 80 columns: "
-                          "split it by hand", policy)
+            return report(why + "; split out of the chain the allocation would not fit in 80 columns or does "
+                          "not start its line: split it by hand", policy)
         multiline = False
     elif form == "realloc" and stmt is not None and temp is not None and target_node is not None:
         # Renamed where it stands, on one line or several: the check goes

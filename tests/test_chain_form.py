@@ -91,3 +91,35 @@ def test_multiline_check_goes_after_the_statement_at_its_indent(tmp_path):
             "+        return -ENOMEM;\n"
             "+    }\n"
             "+    s->buf = new_buf;\n") in res.stdout.decode()
+
+
+def test_reads_through_tells_dereferences_from_copies():
+    from codemod.analysis.plan import _reads_through
+
+    assert _reads_through("FooCaps *caps = (void *)msg->data;", "msg")
+    assert _reads_through("int x = s[2];", "s")
+    assert _reads_through("int x = *s;", "s")
+    assert not _reads_through("struct iovec *head = local_iov;", "local_iov")
+    assert not _reads_through("struct io_uring *ring = &s->ring;", "s")
+    assert not _reads_through("size_t n = sizeof(*s);", "s")
+    assert not _reads_through("int y = a * s + ss->n;", "s")
+
+
+def test_renew_temporary_type_is_a_pointer_to_the_written_type():
+    from codemod.analysis.plan import _pointer_to
+
+    assert _pointer_to("RAMBlock*") == "RAMBlock **"
+    assert _pointer_to("QIOChannelSocket *") == "QIOChannelSocket **"
+    assert _pointer_to("uint64_t") == "uint64_t *"
+
+
+def test_one_line_realloc_past_80_columns_is_reported(tmp_path):
+    src = tmp_path / "w.c"
+    src.write_text(
+        "#include \"qemu/osdep.h\"\n\n"
+        "static int foo_grow(FooState *s, size_t n)\n{\n"
+        "    if (n > FOO_MAX) {\n        return -EINVAL;\n    }\n"
+        "    s->regions = g_renew(FooMemoryRegionSection, s->regions, s->nr_regions + n);\n"
+        "    return 0;\n}\n")
+    found = _findings(["--dry-run", "--format", "json", "--no-cache", str(src)])
+    assert found[8]["action"] == "report" and "would not fit in 80 columns" in found[8]["reason"]

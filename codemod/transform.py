@@ -281,6 +281,161 @@ def _dedent_unwrapped(data: bytes, removed: list, rule_label: str, note: str) ->
     return edits
 
 
+_STATEMENTS = frozenset({"expression_statement", "declaration", "return_statement"})
+
+
+def _statement_start(tree, data: bytes, anchor: int) -> int:
+    """Where the statement ending at `anchor` starts, or `anchor` itself:
+    code added after a statement that spans lines is indented like its
+    first line, not like its last (a continuation line)."""
+    if tree is None or anchor <= 0:
+        return anchor
+    node = tree.root_node.descendant_for_byte_range(anchor - 1, anchor - 1)
+    found = anchor
+    while node is not None and node.end_byte == anchor:
+        if node.type in _STATEMENTS and node.parent is not None and node.parent.type not in _STATEMENTS:
+            found = node.start_byte
+        node = node.parent
+    return found
+
+
+def _open_parens(data: bytes, start: int, end: int) -> list[int]:
+    """Offsets of the '(' and '[' in data[start:end] still open at `end`
+    (strings, characters and comments skipped)."""
+    stack: list[int] = []
+    i = start
+    while i < end:
+        c = data[i : i + 1]
+        if c in (b'"', b"'"):
+            j = i + 1
+            while j < end and data[j : j + 1] != c:
+                j += 2 if data[j : j + 1] == b"\\" else 1
+            i = j + 1
+            continue
+        if data[i : i + 2] == b"/*":
+            j = data.find(b"*/", i + 2, end)
+            i = end if j < 0 else j + 2
+            continue
+        if data[i : i + 2] == b"//":
+            break
+        if c in (b"(", b"["):
+            stack.append(i)
+        elif c in (b")", b"]") and stack:
+            stack.pop()
+        i += 1
+    return stack
+
+
+def _opens_with_code(tree, brace: int) -> bool:
+    """The block opened at `brace` starts with a statement, not a declaration."""
+    if tree is None:
+        return False
+    node = tree.root_node.descendant_for_byte_range(brace, brace)
+    block = node.parent if node is not None else None
+    if block is None or block.type != "compound_statement" or block.start_byte != brace:
+        return False
+    first = next((c for c in block.named_children if c.type != "comment"), None)
+    return first is not None and first.type != "declaration"
+
+
+def _only_declarations(lines: list[str]) -> bool:
+    from codemod.cparse import parser as c_parser
+
+    text = "\n".join(lines)
+    wrapped = f"void __af_f__(void)\n{{\n{text}\n}}\n".encode()
+    tree = c_parser().parse(wrapped)
+    if tree.root_node.has_error:
+        return False
+    fn = tree.root_node.named_children[0] if tree.root_node.named_children else None
+    body = fn.child_by_field_name("body") if fn is not None else None
+    kids = [c for c in body.named_children if c.type != "comment"] if body is not None else []
+    return bool(kids) and all(c.type == "declaration" for c in kids)
+
+
+def _names_script_value(chunk: PlusChunk, bindings) -> bool:
+    for _, text in chunk.lines:
+        for word in re.findall(r"[A-Za-z_]\w*", text or ""):
+            b = bindings.get(word)
+            if b is not None and b.from_script:
+                return True
+    return False
+
+
+def realign_continuations(data: bytes, edits: list[Edit], scripted: set[int], rule_label: str,
+                           note: str) -> list[Edit]:
+    """QEMU aligns an argument list's continuation lines with its '(': when
+    edits on the opening line move that '(' (a longer allocator name, a
+    renamed target), the lines aligned with it move by as much. Lines
+    indented less than the '(' (a plain 4-column continuation) stay.
+    Only lines where a script-computed name was put (the analysis's
+    rewrites, written in QEMU style) are realigned: spatch leaves
+    continuation lines alone, and rule text alone behaves as there."""
+    by_line: dict[int, list[Edit]] = {}
+    if not scripted:
+        return []
+    scripted_lines = {line_bounds(data, e.start)[0] for e in edits if id(e) in scripted}
+    for e in edits:
+        if b"\n" in data[e.start : e.end] or b"\n" in e.text or b"\t" in e.text:
+            continue
+        if e.end - e.start == len(e.text):
+            continue
+        start, _ = line_bounds(data, e.start)
+        by_line.setdefault(start, []).append(e)
+    out: list[Edit] = []
+    for line_start, line_edits in by_line.items():
+        if line_start not in scripted_lines:
+            continue
+        _, line_end = line_bounds(data, line_start)
+        if b"\t" in data[line_start:line_end]:
+            continue
+        last_end = max(e.end for e in line_edits)
+        opened = _open_parens(data, line_start, line_end)
+        # (old column of the '(', how far edits before it move it)
+        parens = [(p - line_start, sum(len(e.text) - (e.end - e.start) for e in line_edits if e.end <= p))
+                  for p in opened if p >= last_end]
+        if not parens or all(d == 0 for _, d in parens):
+            continue
+        pos = line_end + 1
+        depth_from = [p for p in opened if p >= last_end]
+        while pos < len(data) and depth_from:
+            _, end = line_bounds(data, pos)
+            line = data[pos:end]
+            ind = len(line) - len(line.lstrip(b" "))
+            if line.strip() and not line.lstrip(b" ").startswith(b"\t"):
+                aligned = [d for col, d in parens if col + 1 <= ind]
+                shift = aligned[-1] if aligned else 0
+                touched = any(e.start < pos + ind and e.end > pos for e in edits)
+                if shift and not touched and ind + shift >= 0:
+                    out.append(Edit(pos, pos + ind, b" " * (ind + shift), rule_label, note))
+            # Which of the opening line's brackets are still open after this line.
+            close = _close_count(data, pos, end)
+            while close and depth_from:
+                depth_from.pop()
+                parens = parens[: len(depth_from)]
+                close -= 1
+            pos = end + 1
+    return out
+
+
+def _close_count(data: bytes, start: int, end: int) -> int:
+    """How many brackets opened before `start` this line closes."""
+    depth = 0
+    closed = 0
+    for c in _strip_literals(data[start:end]):
+        if c in b"([":
+            depth += 1
+        elif c in b")]":
+            if depth:
+                depth -= 1
+            else:
+                closed += 1
+    return closed
+
+
+def _strip_literals(line: bytes) -> bytes:
+    return re.sub(rb'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|/\*.*?\*/|//.*$', b"", line)
+
+
 def edits_for_match(match: Match, data: bytes, tree, rule_label: str, note: str = "") -> list[Edit]:
     pattern = match.pattern
     metavars = match.rule.metavars
@@ -315,6 +470,7 @@ def edits_for_match(match: Match, data: bytes, tree, rule_label: str, note: str 
         else:
             insertions.append((chunk, prev, nxt))
     edits: list[Edit] = []
+    scripted: set[int] = set()  # ids of edits that put a script-computed value
     removed_lines: list[tuple[int, int, bytes]] = []  # whole lines a pure deletion removes
     for i, run in enumerate(runs):
         real = [a for a in run if a.tend > a.tstart]
@@ -350,11 +506,14 @@ def edits_for_match(match: Match, data: bytes, tree, rule_label: str, note: str 
                 if _needs_parens(around_before, around_after, prec):
                     text = f"({text})"
             edits.append(Edit(start, end, text.encode("utf-8", "surrogateescape"), rule_label, note))
+            if any(_names_script_value(c, match.bindings) for c in chunks):
+                scripted.add(id(edits[-1]))
     edits += _dedent_unwrapped(data, removed_lines, rule_label, note)
+    edits += realign_continuations(data, edits, scripted, rule_label, note)
     for chunk, prev, nxt in insertions:
         if prev is not None:
             anchor = prev.tend
-            base = line_indent(data, anchor).decode("utf-8", "surrogateescape")
+            base = line_indent(data, _statement_start(tree, data, anchor)).decode("utf-8", "surrogateescape")
             if data[prev.tstart : prev.tend] == b"{":
                 base += INDENT
             lines = _chunk_lines(chunk, match.bindings, metavars, base, tree)
@@ -369,6 +528,15 @@ def edits_for_match(match: Match, data: bytes, tree, rule_label: str, note: str 
                     text = "\n" + text
                 if at == len(data) and not data.endswith(b"\n"):
                     text = "\n" + text.rstrip("\n")
+                elif data[prev.tstart : prev.tend] == b"{" and _names_script_value(chunk, match.bindings) \
+                        and data[next_start:next_end].strip() and _opens_with_code(tree, prev.tstart) \
+                        and _only_declarations(lines):
+                    # A declaration put first in a block of code: QEMU leaves a
+                    # blank line after the declarations. Written as the code
+                    # line's indentation (an edit every such match makes alike,
+                    # so they merge) to come after all declarations added there.
+                    ind = line_indent(data, next_start)
+                    edits.append(Edit(next_start, next_start + len(ind), b"\n" + ind, rule_label, note))
                 edits.append(Edit(at, at, text.encode("utf-8", "surrogateescape"), rule_label, note))
             else:
                 text = "\n" + "\n".join(lines)

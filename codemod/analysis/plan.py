@@ -15,6 +15,8 @@ Forms (SitePlan.form):
                                           already a failure value, else via
                                           a temporary
   arg      `f(..., alloc(...), ...);`     hoisted into a temporary
+  chain    `a = p = alloc(...);`         `p = g_try_*(...);`, the check, then
+                                          `a = p;`: a is left as it was on failure
 """
 
 from __future__ import annotations
@@ -96,11 +98,13 @@ class SitePlan:
             return None
         if self.failure_block is None:
             return "rename"
+        if self.form == "chain":
+            return "chain"
         if self.statement is not None:
             return "restate"
         if self.allocator == "g_memdup2":
             return "memdup"
-        return "check" if self.form in ("assign", "decl") else self.form
+        return "check" if self.form in ("assign", "decl") else self.form  # chain, realloc, return, arg
 
 
 def _text(node, data: bytes) -> str:
@@ -129,7 +133,7 @@ def _has_side_effects(node, pure_calls: frozenset[str] = frozenset()) -> bool:
 def _existing_check(site: Site, target: str, form: str, data: bytes) -> str | None:
     """The condition of an `if (!p)` / `if (p == NULL)` right after the
     statement (and the declarations after it), if the code has one."""
-    stmt = site.call.parent.parent
+    stmt = _statement_of(site.call)
     nxt = stmt.next_named_sibling
     while nxt is not None and (nxt.type == "comment" or (form == "decl" and nxt.type == "declaration")):
         nxt = nxt.next_named_sibling
@@ -200,6 +204,74 @@ def _restate(site: Site, stmt, data: bytes, checked: str | None, form: str | Non
     return "\n".join(out), ""
 
 
+def _renamed_lines(stmt, data: bytes, renames: list[tuple[int, int, str]],
+                   whole_lines: bool = True) -> list[bytes] | None:
+    """The statement's lines after the renames (whole lines, or up to its
+    end), continuation lines realigned as the rewrite realigns them; None
+    when a realigned line lies outside the statement."""
+    from codemod.edits import Edit
+    from codemod.transform import realign_continuations
+
+    edits = [Edit(a, b, name.encode(), "") for a, b, name in renames]
+    scripted = {id(e) for e in edits}
+    edits += realign_continuations(data, edits, scripted, "", "")
+    start = data.rfind(b"\n", 0, stmt.start_byte) + 1
+    end = data.find(b"\n", stmt.end_byte)
+    end = len(data) if end < 0 else end
+    if not whole_lines:
+        end = stmt.end_byte
+    text = bytearray(data[start:end])
+    for e in sorted(edits, key=lambda e: e.start, reverse=True):
+        if not (start <= e.start <= e.end <= end):
+            return None
+        text[e.start - start : e.end - start] = e.text
+    return bytes(text).split(b"\n")
+
+
+def _in_place_problem(site: Site, stmt, data: bytes, renames: list[tuple[int, int, str]]) -> str:
+    """Why renaming a statement in place would not read like QEMU code (""
+    when it would): the renamed lines, with continuation lines realigned as
+    the rewrite realigns them, must fit in 80 columns."""
+    args_node = site.call.child_by_field_name("arguments")
+    if args_node is None or args_node.start_byte != site.name_node.end_byte:
+        return "something stands between the allocator and its '('"
+    lines = _renamed_lines(stmt, data, renames)
+    if lines is None:
+        return "a continuation line it would realign lies outside the statement"
+    if any(len(line.expandtabs(8)) > MAX_COLUMNS for line in lines):
+        return "renamed where it stands it would not fit in 80 columns: restate it by hand"
+    return ""
+
+
+def _chain_statement(site: Site, stmt, data: bytes, checked: str) -> str | None:
+    """`p = g_try_*(...);` for a chain `a = p = alloc(...);`, as the rule
+    writes it in place of the statement (lines after the first relative to
+    its indentation): on one line when it now fits, else with its
+    continuation lines realigned; None when it would not fit in 80 columns."""
+    inner = site.call.parent
+    outer = inner.parent
+    renames = [(outer.start_byte, inner.start_byte, ""),
+               (site.name_node.start_byte, site.name_node.end_byte, checked)]
+    if data[data.rfind(b"\n", 0, stmt.start_byte) + 1 : stmt.start_byte].strip():
+        return None  # not at the start of its line (`case 1: a = p = ...`)
+    lines = _renamed_lines(stmt, data, renames, whole_lines=False)
+    if lines is None:
+        return None
+    base = len(line_indent(data, stmt.start_byte).expandtabs(8))
+    joined = lines[0].strip()
+    if any(b"//" in line for line in lines):
+        joined += b" " * MAX_COLUMNS  # a line comment: keep the lines
+    for line in lines[1:]:
+        part = line.strip()
+        joined += part if joined.endswith((b"(", b"[")) else b" " + part
+    if base + len(joined) <= MAX_COLUMNS:
+        return joined.decode("utf-8", "replace")
+    if any(len(line.expandtabs(8)) > MAX_COLUMNS for line in lines):
+        return None
+    out = [lines[0].strip()] + [line.expandtabs(8)[base:] for line in lines[1:]]
+    return "\n".join(l.decode("utf-8", "replace") for l in out)
+
+
 def _has_call(node) -> bool:
     return has_descendant(node, "call_expression")
 
@@ -209,6 +281,44 @@ def _in_block(stmt) -> bool:
     p = stmt.parent
     return p is not None and p.type in ("compound_statement", "case_statement", "labeled_statement",
                                         "preproc_if", "preproc_ifdef", "preproc_else", "preproc_elif")
+
+
+def _reads_through(text: str, name: str) -> bool:
+    """Does this code dereference `name` (`name->f`, `name[i]`, `*name`)?
+    Copying the pointer, taking a member's address (`&name->f`) and
+    `sizeof(*name)` read nothing through it."""
+    for m in re.finditer(rf"(?<![\w.>]){re.escape(name)}\b", text):
+        before = text[: m.start()].rstrip()
+        after = text[m.end() :].lstrip()
+        if re.search(r"\bsizeof\s*\(?\s*\*?$", before):
+            continue
+        if after.startswith(("->", "[")) and not before.endswith("&"):
+            return True
+        if before.endswith("*") and not re.search(r"[\w)\]]\s*\*$", before):
+            return True
+    return False
+
+
+def _chain_form(site: Site, inner, outer, data: bytes) -> tuple[str | None, str | None, object, str]:
+    """`a = p = alloc(...);`: p is checked, and a assigned only once p is
+    known good (`p = g_try_*(...); if (!p) ...; a = p;`), so on failure a
+    keeps what it held, as if the statement had not run."""
+    stmt = outer.parent
+    if stmt is None or stmt.type != "expression_statement" or not _in_block(stmt):
+        return None, None, None, "the chained assignment is not a statement of its own in a block"
+    if any(op is not None and op.type != "=" for op in (inner.child_by_field_name("operator"),
+                                                          outer.child_by_field_name("operator"))):
+        return None, None, None, "compound assignment in a chain"
+    left = inner.child_by_field_name("left")
+    outer_left = outer.child_by_field_name("left")
+    name = _text(left, data)
+    if site.allocator.name in REALLOCATORS or site.allocator.name == "g_memdup2":
+        return None, None, None, f"{site.allocator.name} in a chained assignment: split it by hand"
+    if _has_side_effects(outer_left) or _has_side_effects(left):
+        return None, None, None, "a target of the chained assignment has side effects"
+    if re.search(rf"(?<![\w.>]){re.escape(name)}\b", _text(outer_left, data)):
+        return None, None, None, f"the outer target reads '{name}', which the chain assigns"
+    return "chain", name, left, ""
 
 
 def _form(site: Site, data: bytes) -> tuple[str | None, str | None, object, str]:
@@ -222,9 +332,11 @@ def _form(site: Site, data: bytes) -> tuple[str | None, str | None, object, str]
         if op is not None and op.type != "=":
             return None, None, None, "compound assignment"
         stmt = parent.parent
+        left = parent.child_by_field_name("left")
+        if stmt is not None and stmt.type == "assignment_expression" and stmt.child_by_field_name("right") == parent:
+            return _chain_form(site, parent, stmt, data)
         if stmt is None or stmt.type != "expression_statement" or not _in_block(stmt):
             return None, None, None, "the assignment is not a statement of its own in a block"
-        left = parent.child_by_field_name("left")
         return "assign", _text(left, data), left, ""
     if parent.type == "init_declarator" and parent.child_by_field_name("value") == call:
         decl = parent.child_by_field_name("declarator")
@@ -237,13 +349,19 @@ def _form(site: Site, data: bytes) -> tuple[str | None, str | None, object, str]
             return None, None, None, "the declaration is not in a block"
         if len(stmt.children_by_field_name("declarator")) != 1:
             return None, None, None, "the declaration declares several variables"
+        name = _text(decl, data)
         sib = stmt.next_named_sibling
         while sib is not None and sib.type in ("declaration", "comment"):
             if sib.type == "declaration" and _has_call(sib):
                 return None, None, None, ("declarations with calls follow it, so the check would sit "
                                           "among declarations: split the declaration by hand")
+            if sib.type == "declaration" and _reads_through(_text(sib, data), name):
+                # The check goes after the declarations: one reading
+                # through the pointer would run before it.
+                return None, None, None, (f"a declaration after it reads through '{name}' before it could be "
+                                          "checked: move that initialization below the check by hand")
             sib = sib.next_named_sibling
-        return "decl", _text(decl, data), decl, ""
+        return "decl", name, decl, ""
     if parent.type == "return_statement":
         if not _in_block(parent):
             return None, None, None, "the return is not in a block"
@@ -366,6 +484,8 @@ def zero_guard(site: Site, data: bytes, checked: str) -> tuple[list[str] | None,
             if _has_side_effects(f, PURE_CALLS):
                 return None, f"the size '{_text(f, data)}' has side effects and cannot be tested for zero"
             text = _text(f, data)
+            if "\n" in text:
+                text = " ".join(text.split())  # a size written over lines: one line in the condition
             if site.function is not None and _proven_nonzero(site, data, text):
                 continue
             if f.type in ("conditional_expression", "comma_expression", "assignment_expression") or (
@@ -551,6 +671,14 @@ def _what(target: str) -> str:
         return target
     last = target.replace("->", ".").split(".")[-1]
     return last.strip("*&() ").split("[")[0] or target
+
+
+def _pointer_to(type_text: str) -> str:
+    """`T *` for a type as written: `RAMBlock*` -> `RAMBlock **`."""
+    t = " ".join(type_text.split())
+    stars = len(t) - len(t.rstrip("* "))
+    base = t.rstrip("* ")
+    return f"{base} {'*' * (t[len(base):].count('*') + 1)}" if stars else f"{t} *"
 
 
 def _fresh_name(fn, data: bytes, base: str) -> str:
@@ -750,7 +878,9 @@ def plan_site(site: Site, parsed: ParsedFile, phase: PhaseInfo | None = None, *,
     frees: tuple[str, ...] = ()
     unsure: list[str] = []
     if not exits:
-        skip = set(assigned)
+        # A failed realloc leaves the old block with its owner: a local the
+        # function allocated is freed on the way out like any other.
+        skip = set(assigned) - ({target} if form == "realloc" else set())
         owned, unsure = owned_allocations(site, data, skip)
         # A local declared in a block that does not enclose the site belongs
         # to another path (and could not be named here).
@@ -776,7 +906,7 @@ def plan_site(site: Site, parsed: ParsedFile, phase: PhaseInfo | None = None, *,
     direct_return = False
     if form == "realloc":
         temp = _fresh_name(fn, data, f"new_{_what(target)}")
-        ttype = f"{_text(args[0], data)} *" if alloc.name == "g_renew" else "void *"
+        ttype = _pointer_to(_text(args[0], data)) if alloc.name == "g_renew" else "void *"
         temp_decl = f"{ttype}{temp};"
     elif form == "return":
         if conv.failure_value == "NULL" and conv.confident and not conv.errp and not frees and not unsure \
@@ -809,15 +939,42 @@ def plan_site(site: Site, parsed: ParsedFile, phase: PhaseInfo | None = None, *,
             stub_notes.append(f"{fn_name} cannot report this failure: decide how to recover (R5, R7)")
         elif not conv.confident and conv.failure_value is not None:
             stub_notes.append(f"check that callers of {fn_name} handle {conv.failure_value}")
-    existing = _existing_check(site, target, form, data) if form in ("assign", "decl") and not realloc \
+    existing = _existing_check(site, target, form, data) if form in ("assign", "decl", "chain") and not realloc \
         and alloc.name != "g_memdup2" else None
     if existing is not None:
         common["target"] = target
         reason = why + f"; already followed by `if ({existing})`, which becomes live with {alloc.checked}"
         return SitePlan(**common, action=Action.REWRITE, policy=policy, reason=reason, failure_block=None,
                         error_path="existing check", form=form, cond=None)
+    chain_stmt = None
+    if form == "chain" and stmt is not None:
+        args_node = site.call.child_by_field_name("arguments")
+        if args_node is None or args_node.start_byte != site.name_node.end_byte:
+            return report(why + "; something stands between the allocator and its '('", policy)
+        chain_stmt = _chain_statement(site, stmt, data, alloc.checked)
+        if chain_stmt is None:
+            return report(why + "; split out of the chain the allocation would not fit in 80 columns or does "
+                          "not start its line: split it by hand", policy)
+        multiline = False
+    elif form == "realloc" and stmt is not None and temp is not None and target_node is not None:
+        # Renamed where it stands, on one line or several: the check goes
+        # after the whole statement.
+        problem = _in_place_problem(site, stmt, data,
+                                    [(site.name_node.start_byte, site.name_node.end_byte, alloc.checked),
+                                     (target_node.start_byte, target_node.end_byte, temp)])
+        if problem:
+            return report(why + f"; {problem}", policy)
+        multiline = False
     if multiline and not direct_return:
-        return report(why + f"; the statement spans several lines and {why_not}", policy)
+        # Renamed where it stands instead: the check goes after the whole
+        # statement (after the declarations following a declaration).
+        renames = [(site.name_node.start_byte, site.name_node.end_byte, alloc.checked)]
+        why_in_place = _in_place_problem(site, stmt, data, renames) if form in ("assign", "decl") \
+            else (why_not or "allocfix cannot restate it")
+        if why_in_place:
+            return report(why + f"; the statement spans several lines and {why_in_place}", policy)
+        multiline = False
+        restated = None
     if direct_return:
         common["target"] = None
         reason = why + f"; {conv.evidence}: returns the NULL from {alloc.checked} to its callers"
@@ -831,7 +988,8 @@ def plan_site(site: Site, parsed: ParsedFile, phase: PhaseInfo | None = None, *,
         callee = site.call.parent.parent.child_by_field_name("function")
         what = f"buffer for {_text(callee, data)}"
     else:
-        what = checked_ptr
+        # A realloc's temporary stands for the block it resizes: name that.
+        what = target if form == "realloc" else checked_ptr
     block = failure_block(conv, what, indent, frees=frees, exits=exits,
                           stub_note="; ".join(stub_notes) if stub_notes else None, monitor_report=hmp and not exits)
     if block is None:
@@ -839,7 +997,7 @@ def plan_site(site: Site, parsed: ParsedFile, phase: PhaseInfo | None = None, *,
     text, summary = block
     cond = _condition(guard, checked_ptr, indent)
     headers = ("qemu/error-report.h",) if exits or hmp else (("qapi/error.h",) if conv.errp and not conv.errp_at_label else ())
-    common["target"] = target if form in ("assign", "decl", "realloc") else checked_ptr
+    common["target"] = target if form in ("assign", "decl", "realloc", "chain") else checked_ptr
     if stub_notes:
         action = Action.STUB
         reason = why + f"; {conv.evidence}: a human must finish the failure path ({'; '.join(stub_notes)})"
@@ -851,4 +1009,5 @@ def plan_site(site: Site, parsed: ParsedFile, phase: PhaseInfo | None = None, *,
     return SitePlan(**common, action=action, policy=policy, reason=reason, failure_block=text,
                     error_path=summary, form=form, cond=cond, temp=temp, temp_decl=temp_decl, frees=frees,
                     exits=exits, headers=headers,
-                    statement=restated if form in ("assign", "decl") and alloc.name != "g_memdup2" else None)
+                    statement=chain_stmt if form == "chain" else (
+                        restated if form in ("assign", "decl") and alloc.name != "g_memdup2" else None))

@@ -477,10 +477,51 @@ T *fn(...)
 }
 )
 
+// --- `a = p = alloc(...);`: p is allocated and checked on its own, and a
+// assigned only once p is known good: on failure a keeps what it held ----
+
+@chain@
+identifier alloc = {g_malloc, g_malloc0, g_malloc_n, g_malloc0_n, g_new, g_new0,
+                    qemu_memalign, qemu_blockalign, qemu_blockalign0, blk_blockalign,
+                    bitmap_new};
+expression E1, E2;
+expression list ARGS;
+position p;
+@@
+E1 = E2 = alloc@p(ARGS);
+
+@script:python chain_plan@
+p << chain.p;
+stmt;
+cond;
+fail;
+@@
+s = allocfix.site(p)
+if s.fix != "chain":
+    cocci.include_match(False)
+else:
+    coccinelle.stmt = cocci.make_stmt(s.statement)
+    coccinelle.cond = cocci.make_expr(s.cond)
+    coccinelle.fail = cocci.make_stmt(s.failure_block)
+
+@chain_fix@
+identifier chain.alloc;
+expression chain.E1, chain.E2;
+expression list chain.ARGS;
+position chain.p;
+statement chain_plan.stmt;
+expression chain_plan.cond;
+statement chain_plan.fail;
+@@
+- E1 = E2 = alloc@p(ARGS);
++ stmt
++ if (cond) fail
++ E1 = E2;
+
 // --- headers the failure paths need -----------------------------------------
 
 // error_setg needs qapi/error.h: add it after qemu/osdep.h where missing.
-@uses_error_setg depends on fix || ml_fix || dup_fix || re_fix || ret_fix || arg_fix@
+@uses_error_setg depends on fix || ml_fix || dup_fix || re_fix || ret_fix || arg_fix || chain_fix@
 expression list EA;
 @@
 error_setg(EA);
@@ -495,7 +536,7 @@ error_setg(EA);
 +#include "qapi/error.h"
 
 // error_report (--startup-exit) needs qemu/error-report.h.
-@uses_error_report depends on fix || ml_fix || dup_fix || re_fix || ret_fix || arg_fix@
+@uses_error_report depends on fix || ml_fix || dup_fix || re_fix || ret_fix || arg_fix || chain_fix@
 expression list EA;
 @@
 error_report(EA);

@@ -1,48 +1,30 @@
 """Chained assignments (`a = p = alloc(...);`) and multi-line statements
-renamed in place.
-
-The chained form needs a rule section that rules/large-alloc.cocci does not
-have yet (tests/data/large-alloc-chain.cocci.section, to be merged there):
-these tests run the built-in rules with that section added, and check that
-without it such sites are reported, never half rewritten."""
+renamed in place. The chain's golden test is rules/tests/large-alloc/chain.c;
+these check its findings and that without the rule section that writes the
+form (a user's copy of the rules) such sites are reported, never half
+rewritten."""
 
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
 
-from codemod.cparse import MacroProfile
-from codemod.testing import collect, run_case
 from tests.helpers import run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
-DATA = Path(__file__).parent / "data"
-SECTION = DATA / "large-alloc-chain.cocci.section"
-HEADERS = "// --- headers the failure paths need"
+CHAIN = ROOT / "rules" / "tests" / "large-alloc" / "chain.c"
 
 
-def _rules_with_chain(tmp_path: Path) -> Path:
+def _rules_without_chain(tmp_path: Path) -> Path:
     rules = tmp_path / "rules"
     shutil.copytree(ROOT / "rules", rules, ignore=shutil.ignore_patterns("tests"))
     cocci = rules / "large-alloc.cocci"
     text = cocci.read_text()
-    assert HEADERS in text
-    text = text.replace(HEADERS, SECTION.read_text() + HEADERS)
-    text = text.replace("re_fix || ret_fix || arg_fix@", "re_fix || ret_fix || arg_fix || chain_fix@")
-    cocci.write_text(text)
+    start = text.index("// --- `a = p = alloc(...);`")
+    end = text.index("// --- headers the failure paths need")
+    text = text[:start] + text[end:]
+    cocci.write_text(text.replace(" || chain_fix@", "@"))
     return rules
-
-
-def test_chain_golden(tmp_path):
-    rules = _rules_with_chain(tmp_path)
-    tests_dir = rules / "tests" / "large-alloc"
-    tests_dir.mkdir(parents=True)
-    for f in (DATA / "large-alloc-chain").iterdir():
-        shutil.copy(f, tests_dir / f.name)
-    cases = collect([rules])
-    assert [c.name for c in cases] == ["large-alloc/chain"]
-    outcome = run_case(cases[0], MacroProfile.load(rules / "qemu-macros.toml"))
-    assert outcome.passed, outcome.detail
 
 
 def _findings(args) -> dict[int, dict]:
@@ -53,10 +35,8 @@ def _findings(args) -> dict[int, dict]:
     return {f["line"]: f for f in json.loads(res.stdout)["findings"]}
 
 
-def test_chain_actions_and_reasons(tmp_path):
-    rules = _rules_with_chain(tmp_path)
-    src = DATA / "large-alloc-chain" / "chain.c"
-    found = _findings(["--rules", str(rules), "--dry-run", "--format", "json", "--no-cache", str(src)])
+def test_chain_actions_and_reasons():
+    found = _findings(["--dry-run", "--format", "json", "--no-cache", str(CHAIN)])
     assert found[14]["action"] == "rewrite" and "g_try_new0" in found[14]["reason"]
     assert found[27]["action"] == "rewrite" and "error_setg(errp)" in found[27]["reason"]
     assert found[40]["action"] == "rewrite"
@@ -69,8 +49,8 @@ def test_chain_actions_and_reasons(tmp_path):
 def test_chain_without_the_rule_section_is_reported(tmp_path):
     # The plan asks for the chain rewrite; with no rule to write it the
     # finding says so instead of claiming a rewrite.
-    src = DATA / "large-alloc-chain" / "chain.c"
-    found = _findings(["--dry-run", "--format", "json", "--no-cache", str(src)])
+    rules = _rules_without_chain(tmp_path)
+    found = _findings(["--rules", str(rules), "--dry-run", "--format", "json", "--no-cache", str(CHAIN)])
     assert found[14]["action"] == "report" and "no rule rewrote this form" in found[14]["reason"]
 
 

@@ -29,6 +29,7 @@ _CONSULTED: set[tuple[str, bytes, bytes]] = set()
 # (directory, pattern) -> the files of _dir_texts(directory) that match
 _ANSWERS: dict[tuple[str, bytes], list[tuple[str, bytes]]] = {}
 _ANSWERS_KEEP = 4096
+_SEEN_MISSES = [0]  # _dir_texts misses when _ANSWERS was last checked
 
 
 def reset_consulted() -> None:
@@ -51,9 +52,14 @@ def matching_files(directory: str, pattern: bytes, needle: bytes,
     key = (directory, pattern)
     hit = _ANSWERS.get(key)
     if hit is None:
-        if len(_ANSWERS) >= _ANSWERS_KEEP:
+        texts = _dir_texts(directory)
+        info = _dir_texts.cache_info()
+        if len(_ANSWERS) >= _ANSWERS_KEEP or (info.currsize == info.maxsize and info.misses != _SEEN_MISSES[0]):
+            # A directory's texts may have left the cache: answers that hold
+            # their bytes must not outlive them (memory, and what a re-read sees).
             _ANSWERS.clear()
-        hit = _ANSWERS[key] = _search(_dir_texts(directory), pattern, needle)
+        _SEEN_MISSES[0] = info.misses
+        hit = _ANSWERS[key] = _search(texts, pattern, needle)
     return hit
 
 

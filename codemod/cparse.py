@@ -894,6 +894,7 @@ def function_definitions(tree: tree_sitter.Tree) -> list[tree_sitter.Node]:
 
 
 _CALL_NAME_RES: dict[frozenset, re.Pattern[bytes]] = {}
+_WORD_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
 
 
 def calls_named(parsed: ParsedFile, names: frozenset[str]) -> list[tuple[tree_sitter.Node, tree_sitter.Node]]:
@@ -905,13 +906,19 @@ def calls_named(parsed: ParsedFile, names: frozenset[str]) -> list[tuple[tree_si
     """
     pattern = _CALL_NAME_RES.get(names)
     if pattern is None:
+        # No look-behind in front: the regex engine then skips to the names'
+        # first letters. The byte before a match is checked below instead, a
+        # cheap early exit (the identifier lookup would refuse it too); a match
+        # refused there hides no other (its letters are word characters).
         words = sorted((n.encode() for n in names), key=len, reverse=True)
-        pattern = re.compile(rb"(?<![A-Za-z0-9_])(?:" + b"|".join(re.escape(w) for w in words) +
-                             rb")(?![A-Za-z0-9_])")
+        pattern = re.compile(rb"(?:" + b"|".join(re.escape(w) for w in words) + rb")(?![A-Za-z0-9_])")
         _CALL_NAME_RES[names] = pattern
     root = parsed.tree.root_node
+    data = parsed.masked
     found = []
-    for m in pattern.finditer(parsed.masked):
+    for m in pattern.finditer(data):
+        if m.start() and data[m.start() - 1] in _WORD_BYTES:
+            continue
         node = root.descendant_for_byte_range(m.start(), m.end())
         if node is None or node.type != "identifier" or node.start_byte != m.start() or node.end_byte != m.end():
             continue

@@ -256,3 +256,24 @@ def test_minimal_words_decide_like_all_words(words, pieces):
 
     data = b" ".join(pieces)
     assert any_word_in(minimal_words(words), data, {}) == any(w.encode() in data for w in words)
+
+
+@PROPS
+@given(st.lists(st.sampled_from(["g_malloc(n);", "xg_malloc(n);", "my_g_malloc(1);", "g_malloc0(n);", "f(g_new(T, 2));",
+                                 "p->g_malloc(3);", "int g_malloc;", "g_malloc (4);", "(g_malloc)(5);", "x = 1;",
+                                 "g_new0(T, n);", "_g_new(T, 1);"]), max_size=10))
+def test_calls_named_finds_what_a_tree_walk_finds(stmts):
+    from codemod.cparse import calls_named, default_profile, parse_source
+    from codemod.source import SourceFile
+
+    data = ("void f(void)\n{\n" + "".join(f"    {s}\n" for s in stmts) + "}\n").encode()
+    parsed = parse_source(SourceFile("t.c", "t.c", data), default_profile())
+    names = frozenset({"g_malloc", "g_new"})
+    walked, stack = [], [parsed.tree.root_node]
+    while stack:
+        n = stack.pop()
+        stack.extend(reversed(n.children))
+        fn = n.child_by_field_name("function") if n.type == "call_expression" else None
+        if fn is not None and fn.type == "identifier" and parsed.masked[fn.start_byte:fn.end_byte].decode() in names:
+            walked.append((n.start_byte, fn.start_byte))
+    assert sorted((c.start_byte, i.start_byte) for c, i in calls_named(parsed, names)) == sorted(walked)

@@ -380,7 +380,7 @@ def _cmd_scan(args) -> int:
         doc = (findings_document if args.format == "json" else sarif_document)(report, args.all)
         sys.stdout.write(dumps(doc))
     elif args.dry_run or args.check:
-        _print_diffs(console, report.results)
+        _print_diffs(console, report.results, None if args.no_cache else _diff_memo(args, discovery))
     if args.check:
         return max(input_exit, EXIT_FINDINGS if needs_action else EXIT_OK) if input_exit else (
             EXIT_FINDINGS if needs_action else EXIT_OK)
@@ -443,7 +443,14 @@ def _default_jobs() -> int:
     return default_jobs()
 
 
-def _print_diffs(console, results) -> None:
+def _diff_memo(args, discovery):
+    from codemod.cache import default_cache_dir
+    from codemod.render.diff import DiffMemo
+
+    return DiffMemo(args.cache_dir if args.cache_dir is not None else default_cache_dir(discovery.root))
+
+
+def _print_diffs(console, results, memo=None) -> None:
     from codemod.render.diff import unified_diff
     from codemod.render.terminal import print_dry_run, print_summary
 
@@ -454,5 +461,8 @@ def _print_diffs(console, results) -> None:
     out = sys.stdout.buffer
     for r in results:
         if r.changed:
-            out.write(unified_diff(r.display, r.original, r.rewritten))
+            out.write(memo.unified_diff(r.display, r.original, r.rewritten) if memo is not None
+                      else unified_diff(r.display, r.original, r.rewritten))
     out.flush()
+    if memo is not None:
+        memo.save()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import bisect
 import difflib
+import json
 from collections import Counter
 from dataclasses import dataclass
 
@@ -202,6 +203,55 @@ def unified_diff(display: str, old: bytes, new: bytes, context: int = 3) -> byte
     for h in hs:
         out += render_hunk(h)
     return bytes(out)
+
+
+class DiffMemo:
+    """Diffs printed by an earlier run, kept in the cache directory.
+
+    A warm re-run prints the same hundreds of diffs again, and computing
+    them costs more than the rest of the printing. An entry is found by the
+    path shown and the hashes of both texts, so it is the diff of exactly
+    those bytes; it lives in one checksummed cache entry (a damaged one is
+    ignored). Diffs not printed by a run are dropped when it saves.
+    """
+
+    def __init__(self, cache_dir):
+        from codemod.cache import Cache, code_fingerprint, digest
+
+        self._cache = Cache(cache_dir, digest("diffs", code_fingerprint()))
+        self._key = self._cache.key("diff-memo")
+        self._old: dict[str, str] = {}
+        self._new: dict[str, str] = {}
+        self._computed = 0
+        payload = self._cache.get_raw(self._key)
+        if payload:
+            try:
+                data = json.loads(payload)
+            except ValueError:
+                data = None
+            if isinstance(data, dict):
+                self._old = {k: v for k, v in data.items() if isinstance(v, str)}
+
+    def unified_diff(self, display: str, old: bytes, new: bytes) -> bytes:
+        if old == new:
+            return b""
+        from codemod.cache import content_hash, digest
+
+        key = digest(display, content_hash(old), content_hash(new))
+        text = self._old.get(key)
+        if text is None:
+            out = unified_diff(display, old, new)
+            text = out.decode("latin-1")  # bytes as they are, whatever the encoding
+            self._computed += 1
+        else:
+            out = text.encode("latin-1")
+        self._new[key] = text
+        return out
+
+    def save(self) -> None:
+        if not self._computed and len(self._new) == len(self._old):
+            return
+        self._cache.put_raw(self._key, json.dumps(self._new, separators=(",", ":")).encode())
 
 
 def diffstat_counts(old: bytes, new: bytes) -> tuple[int, int]:

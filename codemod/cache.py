@@ -407,6 +407,29 @@ class Cache:
 # -- the stat index -----------------------------------------------------------------
 
 
+def stat_signature(st: os.stat_result) -> list[int]:
+    """What a file's stat says of its bytes: size, mtime, ctime, inode."""
+    return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+
+
+def still_vouches(signature, recorded_at, st: os.stat_result) -> bool:
+    """Whether a signature recorded at `recorded_at` (ns) still stands for the
+    file's bytes: the stat is the same and the file was not modified within
+    RACY_NS of the recording (a later write in the same mtime tick)."""
+    return (signature == stat_signature(st) and isinstance(recorded_at, int)
+            and st.st_mtime_ns < recorded_at - RACY_NS)
+
+
+def worth_rewriting(recorded: int, old_entries: int, new_entries: int) -> bool:
+    """Whether an index of per-file entries kept between runs should be written
+    again: not for a few files changed (reading them again next run costs less
+    than rewriting the whole index, megabytes for QEMU), yes for a new index,
+    many changes or entries to drop."""
+    if not recorded and new_entries == old_entries:
+        return False
+    return not (old_entries and recorded <= LAZY_RECORDS and new_entries >= old_entries)
+
+
 class StatIndex:
     """path -> (size, mtime_ns, ctime_ns, inode, content hash), one file per scanned root."""
 
@@ -414,7 +437,6 @@ class StatIndex:
         self.path = Path(directory) / "stat" / (digest(os.path.abspath(root))[:32] + ".json")
         self._old: dict[str, list] = {}
         self._new: dict[str, list] = {}
-        self._dirty = False
         self._recorded = 0
         try:
             raw = self.path.read_bytes()
@@ -426,34 +448,22 @@ class StatIndex:
         except (OSError, ValueError):
             pass
 
-    @staticmethod
-    def _sig(st: os.stat_result) -> list:
-        return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
-
     def lookup(self, path: str, st: os.stat_result) -> str | None:
         """The recorded content hash of `path` if its stat still matches and is not racy."""
         entry = self._old.get(path)
         if not (isinstance(entry, list) and len(entry) == 6 and isinstance(entry[4], str)):
             return None
-        if entry[:4] != self._sig(st):
-            return None
-        recorded_at = entry[5]
-        if not isinstance(recorded_at, int) or st.st_mtime_ns >= recorded_at - RACY_NS:
+        if not still_vouches(entry[:4], entry[5], st):
             return None
         self._new[path] = entry
         return entry[4]
 
     def record(self, path: str, st: os.stat_result, chash: str, now_ns: int) -> None:
-        self._new[path] = [*self._sig(st), chash, now_ns]
-        self._dirty = True
+        self._new[path] = [*stat_signature(st), chash, now_ns]
         self._recorded += 1
 
     def save(self) -> None:
-        if not self._dirty and len(self._new) == len(self._old):
-            return
-        if self._old and self._recorded <= LAZY_RECORDS and len(self._new) >= len(self._old):
-            # A few files changed: hashing them again next run costs less than
-            # rewriting the index of the whole tree (megabytes for QEMU).
+        if not worth_rewriting(self._recorded, len(self._old), len(self._new)):
             return
         merged = {**self._old, **self._new}
         try:

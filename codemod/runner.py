@@ -42,7 +42,7 @@ from codemod.discover import Discovery
 from codemod.engine import EngineConfig, process_file, worth_parsing
 from codemod.findings import FileResult, Status
 from codemod.smpl.loader import load_rules
-from codemod.source import SourceFile
+from codemod.source import SourceFile, read_or_none
 
 # Below this many files to compute, starting worker processes costs more than it saves.
 SERIAL_BELOW = 16
@@ -183,14 +183,6 @@ def _init_worker(spec: RunSpec, cache_dir: str | None) -> None:
     _state_init(spec, cache_dir)
 
 
-def _read(path: str) -> bytes | None:
-    try:
-        with open(path, "rb") as f:
-            return f.read()
-    except OSError:
-        return None
-
-
 def _not_regular(path: str, display: str) -> FileResult | None:
     """A FAILED result for a FIFO, socket or device (reading one would block or never end)."""
     try:
@@ -226,7 +218,7 @@ def _engine_pair(item: tuple) -> tuple[FileResult, str | None]:
     odd = _not_regular(path, display)
     if odd is not None:
         return odd
-    data = _read(path)
+    data = read_or_none(path)
     config = state.config
     known_errors = state.spec.parse_errors.get(os.path.abspath(path)) if state.spec.parse_errors else None
     if data is not None and known_errors is not None and b"\0" not in data and not worth_parsing(data, config):
@@ -257,7 +249,7 @@ def _facts_one(item: tuple) -> tuple[str | None, Any]:
     """(content hash, facts) of (index, path, display); facts None when unreadable."""
     state = _STATE
     _, path, display = item[:3]
-    data = None if _not_regular(path, display) else _read(path)
+    data = None if _not_regular(path, display) else read_or_none(path)
     if data is None or b"\0" in data:
         return None, None
     chash = content_hash(data)
@@ -613,7 +605,7 @@ def _hash_files(files, stat_index: StatIndex, sizes: dict[int, int], hashes: dic
             continue
         chash = stat_index.lookup(f.path, st)
         if chash is None:
-            data = _read(f.path)
+            data = read_or_none(f.path)
             if data is None:
                 continue
             chash = content_hash(data)
@@ -718,12 +710,11 @@ def dependency_key(spec: RunSpec, scan_root: str, cache_dir: str | None = None) 
     """The part of every file's key that comes from outside the file."""
     from codemod.analysis import props
     from codemod.analysis.headers import outside_inputs_fingerprint
+    from codemod.treestat import tree_files
 
     index = spec.phase_index
     errp = getattr(index, "errp_functions", None)
     root = _tree_root(spec, scan_root)
-    from codemod.treestat import tree_files
-
     files = tree_files(root)  # one walk for the header fingerprint and the property index
     if cache_dir is not None:
         # The tree's device properties, from the files changed since the last
@@ -858,7 +849,7 @@ def _cached_result(cache: Cache, path: str, display: str, chash: str, extra: str
     if value.rewritten is not None:
         # Diffs and apply need the original bytes: read them, and they must be
         # the bytes the entry was computed from.
-        data = _read(path)
+        data = read_or_none(path)
         if data is None or content_hash(data) != chash:
             return None
         value.original = data

@@ -76,3 +76,12 @@ def line_bounds(data: bytes, offset: int) -> tuple[int, int]:
     start = data.rfind(b"\n", 0, offset) + 1
     end = data.find(b"\n", offset)
     return start, len(data) if end == -1 else end
+
+
+def read_or_none(path: str) -> bytes | None:
+    """The bytes of the file at `path`, or None when it cannot be read."""
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError:
+        return None

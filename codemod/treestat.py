@@ -13,6 +13,7 @@ import os
 
 SUFFIXES = (".c", ".h", ".inc")
 
+
 def tree_files(root: str | os.PathLike) -> list[tuple[str, str, os.stat_result]]:
     """(path, path relative to root, stat) of each .c/.h/.inc file below `root`,
     directories and names in sorted order; files that vanish are left out."""

@@ -15,6 +15,7 @@ from pathlib import Path
 from codemod.analysis.facts import FileFacts
 from codemod.analysis.phase import PhaseIndex
 from codemod.analysis import snapshot
+from codemod.cache import LAZY_RECORDS
 from codemod.discover import discover
 
 def tree_key(path: str | Path, root: Path) -> str:
@@ -31,8 +32,9 @@ def tree_key(path: str | Path, root: Path) -> str:
 
 
 # Files changed since the snapshot whose facts a run reads (from the fact
-# cache) rather than rewrite the snapshot, megabytes for QEMU, for them.
-SNAPSHOT_SLACK = 16
+# cache) rather than rewrite the snapshot, megabytes for QEMU, for them:
+# the same trade as the stat index's (codemod.cache.worth_rewriting).
+SNAPSHOT_SLACK = LAZY_RECORDS
 
 
 def _items(root: Path, files=None) -> list[tuple[str, str]]:

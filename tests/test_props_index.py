@@ -23,7 +23,7 @@ def _tree(tmp_path):
     return root
 
 
-_REAL_READ = props._read
+_REAL_READ = props.read_or_none
 
 
 def _fresh(root, cache_dir=None, reads=None, monkeypatch=None):
@@ -32,7 +32,7 @@ def _fresh(root, cache_dir=None, reads=None, monkeypatch=None):
         def counting(path):
             reads.append(os.path.basename(path))
             return _REAL_READ(path)
-        monkeypatch.setattr(props, "_read", counting)
+        monkeypatch.setattr(props, "read_or_none", counting)
     return props.tree_properties(root, cache_dir=cache_dir)
 
 

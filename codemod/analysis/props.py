@@ -18,6 +18,8 @@ import re
 import time
 from pathlib import Path
 
+from codemod.source import read_or_none
+
 # Property macros whose field holds an integer the user chooses. Others
 # hold flags (BIT, BOOL), strings, links or enums and are not sizes.
 INTEGER_KINDS = frozenset({
@@ -76,7 +78,7 @@ def tree_properties(root: Path, cache_dir: str | os.PathLike | None = None, file
         if rel.split("/", 1)[0] in _SKIP_DIRS:
             continue
         if store is None:
-            data = _read(full)
+            data = read_or_none(full)
             if data is not None:
                 scan_properties(data, rel, out)
             continue
@@ -90,19 +92,11 @@ def tree_properties(root: Path, cache_dir: str | os.PathLike | None = None, file
     return out
 
 
-def _read(path: str) -> bytes | None:
-    try:
-        with open(path, "rb") as fh:
-            return fh.read()
-    except OSError:
-        return None
-
-
 class _FileIndex:
     """Per file below a root: its stat signature and the properties its text
     defines, kept in the cache directory between runs. A file is read again
-    only when its signature changed or was recorded too close to its mtime
-    (the stat index's racy-file rule)."""
+    only when its signature no longer vouches for it (codemod.cache's
+    still_vouches, the stat index's rule)."""
 
     def __init__(self, cache_dir, root: str):
         from codemod.cache import code_fingerprint, digest
@@ -119,30 +113,25 @@ class _FileIndex:
             pass
 
     def properties(self, path: str, display: str, st: os.stat_result) -> list[tuple[str, tuple[str, str, str]]]:
-        from codemod.cache import RACY_NS
+        from codemod.cache import stat_signature, still_vouches
 
-        sig = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
         entry = self.old.get(display)
-        if (isinstance(entry, list) and len(entry) == 3 and entry[0] == sig and isinstance(entry[1], int)
-                and st.st_mtime_ns < entry[1] - RACY_NS and _well_formed(entry[2])):
+        if (isinstance(entry, list) and len(entry) == 3 and still_vouches(entry[0], entry[1], st)
+                and _well_formed(entry[2])):
             self.new[display] = entry
             return [(k, (kind, name, where)) for k, kind, name, where in entry[2]]
-        data = _read(path)
+        data = read_or_none(path)
         found = scan_properties(data, display) if data is not None else {}
         pairs = [(k, e) for k, entries in found.items() for e in entries]
-        self.new[display] = [sig, time.time_ns(), [[k, *e] for k, e in pairs]]
+        self.new[display] = [stat_signature(st), time.time_ns(), [[k, *e] for k, e in pairs]]
         self.changed += 1
         return pairs
 
     def save(self) -> None:
-        if not self.changed and len(self.new) == len(self.old):
+        from codemod.cache import worth_rewriting, write_atomically
+
+        if not worth_rewriting(self.changed, len(self.old), len(self.new)):
             return
-        from codemod.cache import LAZY_RECORDS
-
-        if self.old and self.changed <= LAZY_RECORDS and len(self.new) >= len(self.old):
-            return  # like the stat index: re-reading a few files costs less than rewriting the index
-        from codemod.cache import write_atomically
-
         try:
             write_atomically(self.path, json.dumps({"files": self.new}, separators=(",", ":")).encode())
         except OSError:

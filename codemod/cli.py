@@ -111,13 +111,29 @@ def _dump_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _surely_not_terminal(stream, mode: str) -> bool:
+    """Whether rich would find no terminal behind `stream` (its own test:
+    a forced mode, then TTY_COMPATIBLE and FORCE_COLOR, then isatty).
+    A warm re-run piped into a file or a pager then never imports rich
+    (about a fifth of its start-up)."""
+    if mode == "never":
+        return True
+    if mode == "always" or os.environ.get("TTY_COMPATIBLE") == "1" or os.environ.get("FORCE_COLOR") is not None:
+        return False
+    isatty = getattr(stream, "isatty", None)
+    try:
+        return isatty is None or not isatty()
+    except (OSError, ValueError):
+        return True
+
+
 def _progress_console(args):
     """The console the progress bar draws on: stderr, so piped stdout stays clean."""
+    mode = getattr(args, "progress", "auto")
+    if mode == "never" or _surely_not_terminal(sys.stderr, mode):
+        return None
     from rich.console import Console
 
-    mode = getattr(args, "progress", "auto")
-    if mode == "never":
-        return None
     return Console(stderr=True, force_terminal=True if mode == "always" else None)
 
 
@@ -258,7 +274,7 @@ def _cmd_dump(args) -> int:
                     print(f"    + after offset {chunk.anchor}: " + " / ".join(t for _, t in chunk.lines))
         return EXIT_OK
     path, fn = _split_location(args.location, "FILE:FUNCTION")
-    from codemod.series import find_tree_root
+    from codemod.discover import find_tree_root
     from codemod.wholetree import build_phase_index, tree_key
 
     root = Path(os.path.abspath(args.tree)) if args.tree else find_tree_root([Path(path)])
@@ -321,7 +337,10 @@ def _cmd_scan(args) -> int:
     _tune_gc()
     if not args.no_phase and not args.stats:
         spec, config = _with_phase(args, spec, config, reuse=True, discovery=discovery)
-    console = _console(args)
+    # Piped diff output needs no console (see _surely_not_terminal).
+    plain = ((args.dry_run or args.check) and args.format == "diff" and not args.interactive and not args.series
+             and _surely_not_terminal(sys.stdout, args.color))
+    console = None if plain else _console(args)
     jobs = args.jobs
     has_finalizers = any(r.kind == "finalize" for _, group in config.rules.groups for r in group)
     if has_finalizers:
@@ -411,7 +430,7 @@ def _with_phase(args, spec, config, reuse: bool = False, discovery=None):
     answer (explain asks the call graph itself)."""
     import dataclasses
 
-    from codemod.series import find_tree_root
+    from codemod.discover import find_tree_root
     from codemod.wholetree import build_phase_index
 
     if args.tree:
@@ -452,9 +471,10 @@ def _diff_memo(args, discovery):
 
 def _print_diffs(console, results, memo=None) -> None:
     from codemod.render.diff import unified_diff
-    from codemod.render.terminal import print_dry_run, print_summary
 
-    if console.is_terminal:
+    if console is not None and console.is_terminal:
+        from codemod.render.terminal import print_dry_run, print_summary
+
         print_dry_run(console, results)
         print_summary(console, results, applied=False)
         return

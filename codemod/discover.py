@@ -150,3 +150,17 @@ def discover(paths: list[str], excludes: tuple[str, ...] = (), cwd: str | None =
                     add_real(entry.path, entry.path)
             stack.extend(reversed(subdirs))
     return Discovery(str(root), tuple(found))
+
+
+def find_tree_root(paths: list[Path]) -> Path:
+    """The top of the source tree holding `paths`: the nearest directory
+    at or above their common ancestor that has a MAINTAINERS file or is
+    a git work tree's top; the common ancestor when there is none."""
+    resolved = [Path(p).resolve() for p in paths] or [Path.cwd().resolve()]
+    common = resolved[0] if len(resolved) == 1 else Path(os.path.commonpath(resolved))
+    if common.is_file() or not common.exists():
+        common = common.parent
+    for cand in (common, *common.parents):
+        if (cand / "MAINTAINERS").is_file() or (cand / ".git").exists():
+            return cand
+    return common

@@ -82,7 +82,7 @@ class FileContext:
 
             root = self.config.tree_root
             if root is None:
-                from codemod.series import find_tree_root
+                from codemod.discover import find_tree_root
 
                 root = str(find_tree_root([Path(self.parsed.source.path)]))
             self._size_facts = header_facts(self.parsed.source.path, self.parsed.source.data, Path(root),

@@ -284,13 +284,13 @@ class ReviewFile:
 
 
 def default_review_path(paths: list[str | Path]) -> Path:
-    from codemod.series import find_tree_root
+    from codemod.discover import find_tree_root
 
     return find_tree_root([Path(p) for p in paths]) / REVIEW_DIR / REVIEW_NAME
 
 
 def tree_root_for(paths: list[str | Path]) -> Path:
-    from codemod.series import find_tree_root
+    from codemod.discover import find_tree_root
 
     return find_tree_root([Path(p) for p in paths])
 
@@ -665,7 +665,8 @@ def cli_series(results: list[FileResult], args, profile=None, err=None) -> int:
     """--series as the CLI runs it, on the accepted hunks when a review
     file exists. `args` needs: paths, series, signoff, reroll,
     subject_prefix, base, review_file."""
-    from codemod.series import find_tree_root, write_series
+    from codemod.discover import find_tree_root
+    from codemod.series import write_series
 
     chosen, notes = accepted_results(results, args.paths, getattr(args, "review_file", None), profile)
     for note in notes:

@@ -24,12 +24,9 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-import multiprocessing
 import os
 import stat
 import time
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -195,8 +192,8 @@ def _not_regular(path: str, display: str) -> FileResult | None:
                       message=f"{display}: not a regular file (FIFO, socket or device); not scanned")
 
 
-def _result_key(cache: Cache, chash: str, path: str, display: str, extra: str) -> str:
-    return cache.key("result", chash, path, display, extra)
+def _result_key(cache: Cache, chash: str, path: str, display: str, extra: tuple[str, str]) -> str:
+    return cache.key("result", chash, path, display, *extra)
 
 
 def _lean(result: FileResult) -> FileResult:
@@ -204,6 +201,10 @@ def _lean(result: FileResult) -> FileResult:
         result.original = b""
         result.rewritten = None
     return result
+
+
+# The extras of a run without the result cache (never used in a key).
+_NO_EXTRA = ("", "")
 
 
 def _engine_one(item: tuple) -> FileResult:
@@ -327,10 +328,16 @@ class _Pool:
 
     def __init__(self, jobs: int, spec: RunSpec, cache_dir: str | None):
         self.jobs, self.spec, self.cache_dir = jobs, spec, cache_dir
-        self.pool: ProcessPoolExecutor | None = None
+        self.pool = None
 
-    def get(self, workers: int | None = None) -> ProcessPoolExecutor:
+    def get(self, workers: int | None = None):
+        """The executor (a concurrent.futures.ProcessPoolExecutor), started on first use."""
         if self.pool is None:
+            # Imported here: a warm run rarely needs a pool (multiprocessing
+            # is a tenth of its import time).
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
             methods = multiprocessing.get_all_start_methods()
             ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
             self.pool = ProcessPoolExecutor(max_workers=workers or self.jobs, mp_context=ctx,
@@ -355,6 +362,9 @@ def _execute(items: list, chunk_fn, one_fn, on_crash, pool: _Pool, jobs: int, si
             out[item[0]] = one_fn(item)
             tick(1)
         return out
+    from concurrent.futures import FIRST_COMPLETED, wait
+    from concurrent.futures.process import BrokenProcessPool
+
     pending_items = {id(c): c for c in make_chunks(items, jobs, sizes)}
     try:
         executor = pool.get()
@@ -447,13 +457,16 @@ def run(discovery: Discovery, spec: RunSpec, jobs: int | None = None, progress: 
         # The phase index (spec.phase_index) is built before the run from the whole
         # tree's facts (collect_facts below does that pass, cached); the engine
         # asks it per site, and the cache key holds what it answers for this file.
-        extras: dict[int, str] = {}
+        # What else a file's result depends on: the headers and other inputs
+        # shared by every file, and the phases of the file's own functions. Kept
+        # as a pair, not hashed into one key per file (a warm run compares them
+        # for every file of the tree).
+        extras: dict[int, tuple[str, str]] = {}
         if state.results is not None:
-            # What else a file's result depends on: the phase index and the headers.
             t = time.perf_counter()
             common = dependency_key(spec, discovery.root, cdir)
             for i, f in enumerate(files):
-                extras[i] = digest(common, file_phase_key(spec, f.path))
+                extras[i] = (common, file_phase_key(spec, f.path))
             report.passes["deps"] = time.perf_counter() - t
 
         # Pass 2: the engine, for what the cache does not have.
@@ -463,13 +476,13 @@ def run(discovery: Discovery, spec: RunSpec, jobs: int | None = None, progress: 
         bundle = _Bundle(state.results, discovery.root) if state.results is not None else None
         sibling_memo: dict[str, Any] = {}
         for i, f in enumerate(files):
-            item = (i, f.path, f.display, extras.get(i, ""))
+            item = (i, f.path, f.display, extras.get(i, _NO_EXTRA))
             if state.results is not None and i in hashes:
-                hit = bundle.lookup(f.path, f.display, hashes[i], extras.get(i, ""))
+                hit = bundle.lookup(f.path, f.display, hashes[i], extras[i])
                 if hit is None:
-                    hit = _cached_result(state.results, f.path, f.display, hashes[i], extras.get(i, ""))
+                    hit = _cached_result(state.results, f.path, f.display, hashes[i], extras[i])
                     if hit is not None:
-                        bundle.note(f.path, f.display, hashes[i], extras.get(i, ""), hit)
+                        bundle.note(f.path, f.display, hashes[i], extras[i], hit)
                 if hit is not None and not _siblings_unchanged(hit.sibling_keys, sibling_memo):
                     # A file its analysis read beside it has changed: stale.
                     state.results.stats["hits"] = state.results.stats.get("hits", 0) - 1
@@ -488,7 +501,7 @@ def run(discovery: Discovery, spec: RunSpec, jobs: int | None = None, progress: 
         for i, (value, chash) in computed.items():
             results[i] = value
             if bundle is not None and chash is not None:
-                bundle.note(files[i].path, files[i].display, chash, extras.get(i, ""), value)
+                bundle.note(files[i].path, files[i].display, chash, extras.get(i, _NO_EXTRA), value)
         if bundle is not None:
             bundle.save()
         report.passes["rules"] = time.perf_counter() - t
@@ -620,7 +633,7 @@ def _hash_files(files, stat_index: StatIndex, sizes: dict[int, int], hashes: dic
 def _tree_root(spec: RunSpec, scan_root: str) -> Path:
     if spec.tree_root:
         return Path(spec.tree_root)
-    from codemod.series import find_tree_root
+    from codemod.discover import find_tree_root
 
     try:
         return Path(find_tree_root([Path(scan_root)]))
@@ -766,11 +779,12 @@ class _Bundle:
     """The results of a whole scan in one cache entry, so a warm run reads one
     file instead of one per scanned file.
 
-    One JSON line per file: [path, display, content hash, extra key, result],
+    One JSON line per file: [path, display, content hash, dependency key,
+    phase key, result] (the two keys: the run's `extras` pair),
     the result (FileResult, decoded through the cache's whitelist) only for
     results that change nothing; a result with a rewrite is null here and
     read from its own entry (it needs the file's bytes anyway). A line is
-    used only when its display, content hash and extra key equal the file's
+    used only when its display, content hash and both keys equal the file's
     now: the same key the file's own entry has. Lines of files this run did
     not look up are kept as they are. Most files of a tree have nothing to
     report: their result is stored as ["plain", parse errors, sites, sites in
@@ -792,16 +806,16 @@ class _Bundle:
                 records = None
             if isinstance(records, list) and len(records) == len(lines):
                 for line, rec in zip(lines, records):
-                    if isinstance(rec, list) and len(rec) == 5 and isinstance(rec[0], str):
+                    if isinstance(rec, list) and len(rec) == 6 and isinstance(rec[0], str):
                         self.lines[rec[0]] = line
                         self.records[rec[0]] = rec
         self.dirty = not self.records
 
-    def lookup(self, path: str, display: str, chash: str, extra: str) -> FileResult | None:
+    def lookup(self, path: str, display: str, chash: str, extra: tuple[str, str]) -> FileResult | None:
         rec = self.records.get(path)
-        if rec is None or rec[1] != display or rec[2] != chash or rec[3] != extra:
+        if rec is None or rec[1] != display or rec[2] != chash or rec[3] != extra[0] or rec[4] != extra[1]:
             return None
-        value = rec[4]
+        value = rec[5]
         if isinstance(value, list) and len(value) == 4 and value[0] == "plain" and all(
                 type(n) is int for n in value[1:]):
             self.cache.stats["hits"] += 1
@@ -813,7 +827,7 @@ class _Bundle:
         value.path, value.display = path, display
         return value
 
-    def note(self, path: str, display: str, chash: str, extra: str, result: FileResult) -> None:
+    def note(self, path: str, display: str, chash: str, extra: tuple[str, str], result: FileResult) -> None:
         """Record the result of `path` computed from (or cached for) bytes hashing to `chash`."""
         if result.status is not Status.OK:
             return
@@ -824,7 +838,7 @@ class _Bundle:
         else:
             stored = dataclasses.replace(result, original=b"")
         try:
-            line = encode([path, display, chash, extra, stored])
+            line = encode([path, display, chash, *extra, stored])
         except (TypeError, ValueError, RecursionError):
             return
         if self.lines.get(path) != line:
@@ -842,7 +856,7 @@ def _plain(result: FileResult) -> bool:
             and not result.hunks_info and not result.message and not result.dropped and not result.sibling_keys)
 
 
-def _cached_result(cache: Cache, path: str, display: str, chash: str, extra: str) -> FileResult | None:
+def _cached_result(cache: Cache, path: str, display: str, chash: str, extra: tuple[str, str]) -> FileResult | None:
     value = cache.get(_result_key(cache, chash, path, display, extra))
     if not isinstance(value, FileResult):
         return None

@@ -26,6 +26,7 @@ from pathlib import Path, PurePosixPath
 
 from codemod import __version__
 from codemod.errors import UsageError
+from codemod.discover import find_tree_root  # noqa: F401 - re-exported (moved)
 from codemod.findings import Action, FileResult, Finding, PhaseInfo, Status
 from codemod.maintainers import Maintainers, Section, directory_of, email_address
 from codemod.render.diff import diffstat_counts, unified_diff
@@ -132,20 +133,6 @@ def tree_relative(result: FileResult, tree_root: Path) -> str:
             if option.exists():
                 return rel.as_posix()
     return PurePosixPath(result.display or result.path).as_posix()
-
-
-def find_tree_root(paths: list[Path]) -> Path:
-    """The top of the source tree holding `paths`: the nearest directory
-    at or above their common ancestor that has a MAINTAINERS file or is
-    a git work tree's top; the common ancestor when there is none."""
-    resolved = [Path(p).resolve() for p in paths] or [Path.cwd().resolve()]
-    common = resolved[0] if len(resolved) == 1 else Path(os.path.commonpath(resolved))
-    if common.is_file() or not common.exists():
-        common = common.parent
-    for cand in (common, *common.parents):
-        if (cand / "MAINTAINERS").is_file() or (cand / ".git").exists():
-            return cand
-    return common
 
 
 def plan_series(

@@ -136,6 +136,7 @@ class Target:
         self._norm_cache: dict[tuple[int, int], str] = {}
         self._around: dict[tuple, list[tree_sitter.Node]] = {}
         self._queried: dict[str, list[tree_sitter.Node] | None] = {}
+        self._word_counts: dict[str, int] = {}
         self.path: str | None = None  # the file's path: its local headers give types too
         self._headers: list["Target"] | None = None
 
@@ -184,6 +185,14 @@ class Target:
                 down = False
             self._by_type = index
         return self._by_type.get(type_name, [])
+
+    def word_count(self, word: str) -> int:
+        """Occurrences of `word` in the file's bytes, counted once per file
+        (every pattern matched here asks for the counts of its words)."""
+        n = self._word_counts.get(word)
+        if n is None:
+            n = self._word_counts[word] = self.data.count(word.encode())
+        return n
 
     def nodes_around(self, words: tuple[str, ...], types: tuple[str, ...]) -> list[tree_sitter.Node]:
         """Nodes of `types` that hold an occurrence of one of `words`, in the order
@@ -779,8 +788,8 @@ class Matcher:
             groups = _NEEDED[id(p)] = (p, identifiers_needed((p,), self.metavars))
         if not groups[1]:
             return None
-        data = self.t.data
-        return tuple(min(groups[1], key=lambda g: sum(data.count(w.encode()) for w in g)))
+        count = self.t.word_count
+        return tuple(min(groups[1], key=lambda g: sum(count(w) for w in g)))
 
     # -- node matching -------------------------------------------------------
 

@@ -768,11 +768,18 @@ def file_phase_key(spec: RunSpec, path: str) -> str:
 
 def _tree_key(path: str, root: str) -> str:
     """wholetree.tree_key with strings only (it runs once per file of a warm run)."""
-    absolute = os.path.abspath(path)
+    # Discovered paths are absolute and normal already: abspath (a normpath)
+    # only for the others.
+    absolute = path if _is_normal_absolute(path) else os.path.abspath(path)
     root = root.rstrip("/") or "/"
     if absolute.startswith(root + "/"):
         return absolute[len(root) + 1:]
     return absolute
+
+
+def _is_normal_absolute(path: str) -> bool:
+    return path.startswith("/") and "//" not in path and "/./" not in path and "/../" not in path \
+        and not path.endswith(("/.", "/..", "/"))
 
 
 class _Bundle:

@@ -239,11 +239,24 @@ def _engine_pair(item: tuple) -> tuple[FileResult, str | None]:
         result.sibling_keys = _sibling_keys(siblings.consulted())
     chash = None
     if state.results is not None and data is not None and result.status is Status.OK:
-        # Stored without the file's bytes: a hit re-reads them (and checks their hash).
-        stored = dataclasses.replace(result, original=b"")
         chash = content_hash(data)
-        state.results.put(_result_key(state.results, chash, path, display, extra), stored)
+        state.results.put(_result_key(state.results, chash, path, display, extra), _storable(result, data))
     return _lean(result), chash
+
+
+def _storable(result: FileResult, data: bytes):
+    """The cache's form of `result` computed from `data`: without the file's
+    bytes (a hit re-reads them and checks their hash), and a rewrite as line
+    edits of them (["edits", edits, result]) rather than a whole second copy
+    of the file, which a warm run would read and check for each changed file."""
+    stored = dataclasses.replace(result, original=b"")
+    if result.changed:
+        from codemod.render.diff import apply_line_edits, line_edits
+
+        edits = line_edits(data, result.rewritten)
+        if apply_line_edits(data, edits) == result.rewritten:
+            return ["edits", [list(e) for e in edits], dataclasses.replace(stored, rewritten=None)]
+    return stored
 
 
 def _facts_one(item: tuple) -> tuple[str | None, Any]:
@@ -865,9 +878,25 @@ def _plain(result: FileResult) -> bool:
 
 def _cached_result(cache: Cache, path: str, display: str, chash: str, extra: tuple[str, str]) -> FileResult | None:
     value = cache.get(_result_key(cache, chash, path, display, extra))
+    edits = None
+    if isinstance(value, list) and len(value) == 3 and value[0] == "edits" and isinstance(value[1], list):
+        edits, value = value[1], value[2]
     if not isinstance(value, FileResult):
         return None
-    if value.rewritten is not None:
+    if edits is not None:
+        if value.rewritten is not None:
+            return None
+        data = read_or_none(path)
+        if data is None or content_hash(data) != chash:
+            return None
+        from codemod.render.diff import apply_line_edits
+
+        try:
+            value.rewritten = apply_line_edits(data, edits)
+        except ValueError:
+            return None
+        value.original = data
+    elif value.rewritten is not None:
         # Diffs and apply need the original bytes: read them, and they must be
         # the bytes the entry was computed from.
         data = read_or_none(path)

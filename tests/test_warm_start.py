@@ -149,3 +149,64 @@ def test_surely_not_terminal_follows_richs_overrides(monkeypatch):
     monkeypatch.delenv("FORCE_COLOR")
     monkeypatch.setenv("TTY_COMPATIBLE", "1")
     assert not _surely_not_terminal(piped, "auto")
+
+
+@pytest.mark.parametrize("old, new", [
+    (b"a\nb\nc\n", b"a\nB\nc\n"),
+    (b"a\r\nb\r\nc", b"a\r\nb2\r\nb3\r\nc"),  # CRLF, no final newline
+    (b"", b"x\n"),
+    (b"x\n", b""),
+    (b"one\ntwo\n" * 50, (b"one\ntwo\n" * 20) + b"inserted\n" + (b"one\ntwo\n" * 30)),
+    (b"\xff\xfe bytes\n\tline\n", b"\xff\xfe bytes\n\tline\nmore\n"),
+])
+def test_line_edits_rebuild_the_rewrite(old, new):
+    from codemod.render.diff import apply_line_edits, line_edits
+
+    edits = line_edits(old, new)
+    assert apply_line_edits(old, edits) == new
+    assert sum(len(r) for _, _, r in edits) <= len(new)
+
+
+@pytest.mark.parametrize("edits", [
+    [[2, 1, b"x"]],            # end before start
+    [[0, 9, b"x"]],            # past the end
+    [[1, 2, b"x"], [0, 1, b"y"]],  # out of order
+    [[0, 1, "text"]],          # not bytes
+    [[0, 1]],                  # wrong shape
+    ["edit"],
+])
+def test_malformed_line_edits_are_refused(edits):
+    from codemod.render.diff import apply_line_edits
+
+    with pytest.raises(ValueError):
+        apply_line_edits(b"a\nb\nc\n", edits)
+
+
+def test_a_cached_rewrite_is_stored_as_edits_and_rebuilt(tmp_path):
+    """The result entry of a changed file holds line edits, and a warm run
+    prints the same diff as the cold one; a tampered edit list is a miss."""
+    _tree(tmp_path)
+    cdir = tmp_path / "cache"
+    target = tmp_path / "hw" / "table.c"
+    target.write_bytes(ALLOC.replace(b"uint32_t n", b"uint32_t n, Error **errp"))
+    cold = _probe(tmp_path, "--dry-run", "-j", "1", "--cache-dir", str(cdir), "hw")
+    assert cold.returncode == 0, cold.stderr
+    warm = _probe(tmp_path, "--dry-run", "-j", "1", "--cache-dir", str(cdir), "hw")
+    assert warm.stdout == cold.stdout
+
+    from codemod import runner
+    from codemod.findings import FileResult, Status
+
+    data = target.read_bytes()
+    result = FileResult(str(target), "hw/table.c", Status.OK, original=data,
+                        rewritten=data.replace(b"g_malloc(", b"g_try_malloc("))
+    stored = runner._storable(result, data)
+    assert stored[0] == "edits" and stored[2].rewritten is None and stored[2].original == b""
+    c = cache.Cache(tmp_path / "c2", "ns")
+    chash = cache.content_hash(data)
+    key = runner._result_key(c, chash, str(target), "hw/table.c", ("d", "p"))
+    c.put(key, stored)
+    back = runner._cached_result(c, str(target), "hw/table.c", chash, ("d", "p"))
+    assert back is not None and back.rewritten == result.rewritten and back.original == data
+    c.put(key, ["edits", [[0, 999, b"x"]], stored[2]])
+    assert runner._cached_result(c, str(target), "hw/table.c", chash, ("d", "p")) is None

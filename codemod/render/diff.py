@@ -55,6 +55,34 @@ def _opcodes(a: list[bytes], b: list[bytes]) -> list[tuple[str, int, int, int, i
     return merged
 
 
+def line_edits(old: bytes, new: bytes) -> list[tuple[int, int, bytes]]:
+    """`new` as edits of `old`'s lines, in order: (first line, end line,
+    replacement bytes), 0-based, end exclusive. A rewrite changes a few
+    statements of a file: its edits are a small fraction of the file, which
+    is what the result cache stores (apply_line_edits rebuilds `new`)."""
+    a, b = _split(old), _split(new)
+    return [(a1, a2, b"".join(b[b1:b2])) for tag, a1, a2, b1, b2 in _opcodes(a, b) if tag != "equal"]
+
+
+def apply_line_edits(old: bytes, edits) -> bytes:
+    """The text line_edits(old, new) describes. ValueError when the edits do
+    not fit `old` (out of order, out of range, not bytes)."""
+    a = _split(old)
+    out: list[bytes] = []
+    pos = 0
+    for edit in edits:
+        if not (isinstance(edit, (list, tuple)) and len(edit) == 3):
+            raise ValueError("malformed line edit")
+        a1, a2, repl = edit
+        if not (type(a1) is int and type(a2) is int and isinstance(repl, bytes) and pos <= a1 <= a2 <= len(a)):
+            raise ValueError("line edit out of order or out of range")
+        out.extend(a[pos:a1])
+        out.append(repl)
+        pos = a2
+    out.extend(a[pos:])
+    return b"".join(out)
+
+
 def _common_head(a, b, a1: int, a2: int, b1: int, b2: int) -> int:
     """Length of the common head of a[a1:a2] and b[b1:b2] (list compares run in C)."""
     lo, hi = 0, min(a2 - a1, b2 - b1)

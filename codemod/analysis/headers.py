@@ -32,7 +32,7 @@ from collections import deque
 from pathlib import Path
 
 from codemod.analysis.size import SizeFacts, file_facts
-from codemod.cache import register
+from codemod.cache import content_hash, digest, register, ruleset_key
 from codemod.cparse import MacroProfile, parse_source
 from codemod.source import SourceFile, read_or_none
 
@@ -117,8 +117,6 @@ def _resolved(names, directory: Path, root: Path) -> tuple[str, ...]:
 def store_namespace(profile_path: str) -> str:
     """The cache namespace of header entries: what a header's facts depend on
     besides its path and bytes (the macro profile, allocfix's code and parser)."""
-    from codemod.cache import digest, ruleset_key
-
     return digest("header-facts", ruleset_key((), profile_path))
 
 
@@ -140,8 +138,6 @@ def _own(path: str, data: bytes, profile: MacroProfile, store) -> tuple[SizeFact
     `store` (a codemod.cache.Cache in store_namespace) when it has them."""
     key = None
     if store is not None:
-        from codemod.cache import content_hash
-
         key = store.key("header", path, content_hash(data))
         value = store.get(key)
         if _well_formed(value):

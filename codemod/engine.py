@@ -36,6 +36,9 @@ class EngineConfig:
     tree_root: str | None = None  # the project root the phase index names files from
     size_facts: object = None
     startup_exit: bool = False  # R2 opt-in: large startup allocations exit with a message
+    # codemod.cache.Cache (namespace analysis.headers.store_namespace) keeping each
+    # header's size facts between runs; None: headers are parsed once per process.
+    header_store: object = None
 
 
 class FileContext:
@@ -86,7 +89,7 @@ class FileContext:
 
                 root = str(find_tree_root([Path(self.parsed.source.path)]))
             self._size_facts = header_facts(self.parsed.source.path, self.parsed.source.data, Path(root),
-                                            self.config.profile) or False
+                                            self.config.profile, store=self.config.header_store) or False
         return self._size_facts or None
 
     def plan_at(self, offset: int) -> SitePlan | None:

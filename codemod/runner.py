@@ -158,6 +158,12 @@ def _state_init(spec: RunSpec, cache_dir: str | None, config: EngineConfig | Non
     config = config or spec.build()
     stage = load_facts_stage(spec.facts)
     results = facts = None
+    if cache_dir is not None or config.header_store is not None:
+        # The engine keeps the size facts of headers in the cache too (analysis.headers).
+        from codemod.analysis.headers import store_namespace
+
+        store = Cache(cache_dir, store_namespace(spec.profile_path)) if cache_dir is not None else None
+        config = dataclasses.replace(config, header_store=store)
     if cache_dir is not None:
         results = Cache(cache_dir, digest("results", spec.ruleset_key()))
         if stage is not None:

@@ -14,6 +14,14 @@ Each header is read and parsed once per process (`_CACHE`); a file's facts
 are its include closure merged in breadth-first order (a nearer header's
 definition of a type wins; #define variants are unioned), followed by the
 QAPI schema's generated types and the tree's device properties.
+
+With the result cache on, a header's own facts and the names it #includes
+are also kept between runs (and shared by the workers of a run): an entry
+is keyed by the header's path and the hash of its bytes, in a namespace of
+the macro profile and allocfix's code (`store_namespace`), so an unchanged
+header is never parsed again. Which files those names resolve to depends
+on the files that exist now, so resolution is never stored: it is redone
+in each process, and a header added or removed changes the closure at once.
 """
 
 from __future__ import annotations
@@ -24,8 +32,12 @@ from collections import deque
 from pathlib import Path
 
 from codemod.analysis.size import SizeFacts, file_facts
+from codemod.cache import content_hash, digest, register, ruleset_key
 from codemod.cparse import MacroProfile, parse_source
-from codemod.source import SourceFile
+from codemod.source import SourceFile, read_or_none
+
+# A header's own facts are kept in the result cache (_own).
+register(SizeFacts)
 
 # Directives that matter for includes: include, and the conditionals that
 # decide whether a Windows-only include applies.
@@ -90,30 +102,66 @@ def _resolve(quoted: bool, name: str, including_dir: Path, root: Path) -> str | 
 
 
 def _includes(data: bytes, directory: Path, root: Path) -> tuple[str, ...]:
+    return _resolved(_include_names(data), directory, root)
+
+
+def _resolved(names, directory: Path, root: Path) -> tuple[str, ...]:
     found = []
-    for quoted, name in _include_names(data):
+    for quoted, name in names:
         path = _resolve(quoted, name, directory, root)
         if path is not None and path not in found:
             found.append(path)
     return tuple(found)
 
 
-def _header(path: str, root: Path, profile: MacroProfile) -> tuple[SizeFacts | None, tuple[str, ...]]:
+def store_namespace(profile_path: str) -> str:
+    """The cache namespace of header entries: what a header's facts depend on
+    besides its path and bytes (the macro profile, allocfix's code and parser)."""
+    return digest("header-facts", ruleset_key((), profile_path))
+
+
+def _header(path: str, root: Path, profile: MacroProfile, store=None) -> tuple[SizeFacts | None, tuple[str, ...]]:
     cached = _CACHE.get(path)
     if cached is None:
-        try:
-            data = Path(path).read_bytes()
-        except OSError:
+        data = read_or_none(path)
+        if data is None:
             cached = (None, ())
         else:
-            facts = None if b"\0" in data else file_facts(parse_source(SourceFile(path, path, data), profile))
-            cached = (facts, _includes(data, Path(path).parent, root))
+            facts, names = _own(path, data, profile, store)
+            cached = (facts, _resolved(names, Path(path).parent, root))
         _CACHE[path] = cached
     return cached
 
 
-def include_closure(path: str, data: bytes, root: Path, profile: MacroProfile) -> list[str]:
-    """Every header `data` (the file at `path`) includes, directly or not, nearest first."""
+def _own(path: str, data: bytes, profile: MacroProfile, store) -> tuple[SizeFacts | None, list[tuple[bool, str]]]:
+    """A header's own facts and the (quoted?, name) of its #includes, from
+    `store` (a codemod.cache.Cache in store_namespace) when it has them."""
+    key = None
+    if store is not None:
+        key = store.key("header", path, content_hash(data))
+        value = store.get(key)
+        if _well_formed(value):
+            return value[0], [(q == "q", n) for q, n in value[1]]
+    facts = None if b"\0" in data else file_facts(parse_source(SourceFile(path, path, data), profile))
+    names = _include_names(data)
+    if key is not None:
+        store.put(key, (facts, [["q" if q else "s", n] for q, n in names]))
+    return facts, names
+
+
+def _well_formed(value) -> bool:
+    # The key names the code that wrote the entry, so a mismatch means a damaged
+    # or foreign entry: recomputed, like one Cache.get() rejects.
+    return (isinstance(value, tuple) and len(value) == 2 and (value[0] is None or isinstance(value[0], SizeFacts))
+            and isinstance(value[1], list)
+            and all(isinstance(x, list) and len(x) == 2 and x[0] in ("q", "s") and isinstance(x[1], str)
+                    for x in value[1]))
+
+
+def include_closure(path: str, data: bytes, root: Path, profile: MacroProfile, store=None) -> list[str]:
+    """Every header `data` (the file at `path`) includes, directly or not, nearest first.
+
+    `store`: a codemod.cache.Cache in store_namespace(), or None."""
     order: list[str] = []
     seen: set[str] = set()
     queue = deque(_includes(data, Path(path).parent, root))
@@ -123,25 +171,28 @@ def include_closure(path: str, data: bytes, root: Path, profile: MacroProfile) -
             continue
         seen.add(header)
         order.append(header)
-        queue.extend(_header(header, root, profile)[1])
+        queue.extend(_header(header, root, profile, store)[1])
     return order
 
 
-def header_facts(path: str, data: bytes, root: Path, profile: MacroProfile, depth: int | None = None) -> SizeFacts | None:
+def header_facts(path: str, data: bytes, root: Path, profile: MacroProfile, depth: int | None = None,
+                 store=None) -> SizeFacts | None:
     """Merged size facts of the headers `data` (the file at `path`) includes,
     transitively, plus the tree's QAPI types and device properties.
 
-    `depth` limits how many include levels are followed (None: all)."""
+    `depth` limits how many include levels are followed (None: all).
+    `store`: a codemod.cache.Cache in store_namespace() keeping each header's
+    own facts between runs, or None (parsed once per process)."""
     root = Path(root)
     if depth is not None:
-        return _limited(path, data, root, profile, depth)
+        return _limited(path, data, root, profile, depth, store)
     direct = _includes(data, Path(path).parent, root)
     key = (str(root), direct)
     if key in _CLOSURES:
         return _CLOSURES[key]
     merged = SizeFacts()
-    for header in include_closure(path, data, root, profile):
-        facts = _header(header, root, profile)[0]
+    for header in include_closure(path, data, root, profile, store):
+        facts = _header(header, root, profile, store)[0]
         if facts is not None:
             merged.absorb(facts)
     from codemod.analysis import props, qapi
@@ -156,7 +207,7 @@ def header_facts(path: str, data: bytes, root: Path, profile: MacroProfile, dept
     return result
 
 
-def _limited(path: str, data: bytes, root: Path, profile: MacroProfile, depth: int) -> SizeFacts | None:
+def _limited(path: str, data: bytes, root: Path, profile: MacroProfile, depth: int, store=None) -> SizeFacts | None:
     merged = SizeFacts()
     found = False
     seen: set[str] = set()
@@ -167,7 +218,7 @@ def _limited(path: str, data: bytes, root: Path, profile: MacroProfile, depth: i
             if header in seen:
                 continue
             seen.add(header)
-            facts, nested = _header(header, root, profile)
+            facts, nested = _header(header, root, profile, store)
             if facts is not None:
                 merged.absorb(facts)
                 found = True

@@ -661,9 +661,10 @@ def _tree_root(spec: RunSpec, scan_root: str) -> Path:
 
 
 def headers_fingerprint(root: Path, files: list | None = None) -> str:
-    """(path, size, mtime, inode) of every header below `root`.
+    """(path, size, mtime, inode) of every header (.h) and included fragment
+    (.inc, `foo.c.inc`) below `root`.
 
-    The engine reads the headers a file includes (size facts); which ones is
+    The engine reads the files a file includes (size facts); which ones is
     its business, so any header change invalidates every result: coarse,
     but never stale, and a header edit is rarer than a .c edit. `files`:
     treestat.tree_files(root) when the caller has walked the tree already.
@@ -671,7 +672,8 @@ def headers_fingerprint(root: Path, files: list | None = None) -> str:
     from codemod.treestat import tree_files
 
     return digest(*(f"{full}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}"
-                    for full, _, st in (files if files is not None else tree_files(root)) if full.endswith(".h")))
+                    for full, _, st in (files if files is not None else tree_files(root))
+                    if full.endswith((".h", ".inc"))))
 
 
 def _sibling_keys(consulted) -> tuple:

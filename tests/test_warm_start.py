@@ -210,3 +210,35 @@ def test_a_cached_rewrite_is_stored_as_edits_and_rebuilt(tmp_path):
     assert back is not None and back.rewritten == result.rewritten and back.original == data
     c.put(key, ["edits", [[0, 999, b"x"]], stored[2]])
     assert runner._cached_result(c, str(target), "hw/table.c", chash, ("d", "p")) is None
+
+
+def test_editing_an_included_inc_file_invalidates_the_results_that_read_it(tmp_path):
+    (tmp_path / "MAINTAINERS").write_text("")
+    hw = tmp_path / "hw"
+    hw.mkdir()
+    (hw / "table.c.inc").write_bytes(b"#define TABLE_ENTRIES 4\n")
+    (hw / "table.c").write_bytes(b"""\
+#include <stdint.h>
+#include "table.c.inc"
+
+typedef struct Entry {
+    uint64_t addr;
+    uint64_t len;
+} Entry;
+
+Entry *table_new(void)
+{
+    return g_new0(Entry, TABLE_ENTRIES);
+}
+""")
+    cdir = tmp_path / "cache"
+    small = _probe(tmp_path, "--dry-run", "--format", "json", "--all", "-j", "1", "--cache-dir", str(cdir), "hw")
+    assert small.returncode == 0, small.stderr
+    assert b'"small"' in small.stdout
+    inc = hw / "table.c.inc"
+    inc.write_bytes(b"#define TABLE_ENTRIES (1024 * 1024)\n")
+    warm = _probe(tmp_path, "--dry-run", "--format", "json", "--all", "-j", "1", "--cache-dir", str(cdir), "hw")
+    fresh = _probe(tmp_path, "--dry-run", "--format", "json", "--all", "--no-cache", "hw")
+    assert b'"large"' in fresh.stdout
+    strip = lambda out: [line for line in out.splitlines() if b'"seconds"' not in line]  # noqa: E731
+    assert strip(warm.stdout) == strip(fresh.stdout)

@@ -558,3 +558,22 @@ def test_host_page_size_is_a_lower_bound_only():
     one_page, two = sizes(src)
     assert one_page.cls == "unknown"
     assert two.cls == "large" and "at least 4096" in two.evidence
+
+
+def test_qapi_facts_are_kept_in_the_store_and_follow_the_schema(qapi_tree, monkeypatch):
+    from codemod.cache import Cache
+    from codemod.analysis.headers import store_namespace
+
+    store = Cache(qapi_tree / "cache", store_namespace("profile.toml"))
+    first = qapi.schema_facts(qapi_tree, store)
+    loads = []
+    real_load = qapi._load
+    monkeypatch.setattr(qapi, "_load", lambda paths: loads.append(paths) or real_load(paths))
+    qapi._CACHE.clear()
+    again = qapi.schema_facts(qapi_tree, store)
+    assert loads == [] and again == first  # from the store, not parsed
+    schema = sorted((qapi_tree / "qapi").glob("*.json"))[0]
+    schema.write_text(schema.read_text() + "\n{ 'struct': 'AddedLater', 'data': { 'x': 'uint64' } }\n")
+    qapi._CACHE.clear()
+    changed = qapi.schema_facts(qapi_tree, store)
+    assert len(loads) == 1 and "struct AddedLater" in changed.records

@@ -199,7 +199,7 @@ def header_facts(path: str, data: bytes, root: Path, profile: MacroProfile, dept
 
     # generated QAPI types and the tree's device properties: shared layers, not copied
     tree = SizeFacts(properties=props.tree_properties(root))
-    q = qapi.schema_facts(root)
+    q = qapi.schema_facts(root, store)
     result = merged.layered(*(f for f in (q, tree) if f is not None))
     if len(_CLOSURES) >= _CLOSURE_LIMIT:
         _CLOSURES.pop(next(iter(_CLOSURES)))

@@ -322,21 +322,46 @@ def facts_from_definitions(defs: list[dict]) -> SizeFacts:
     return facts
 
 
-def schema_facts(root: Path) -> SizeFacts | None:
-    """SizeFacts of the QAPI types of the tree at `root` (cached per process); None without a schema."""
+def schema_facts(root: Path, store=None) -> SizeFacts | None:
+    """SizeFacts of the QAPI types of the tree at `root` (cached per process); None without a schema.
+
+    `store` (a codemod.cache.Cache, see analysis.headers.store_namespace)
+    keeps them between runs, keyed by the schema files' names and bytes:
+    reading and hashing ~40 files is a few milliseconds, parsing them a
+    good part of a warm re-run's analysis."""
     key = str(Path(root))
     if key in _CACHE:
         return _CACHE[key]
     paths: list[Path] = []
     for pattern in _SCHEMA_GLOBS:
         paths.extend(sorted(Path(root).glob(pattern)))
+    resolved = Path(root).resolve()
+    store_key = _store_key(store, resolved, paths) if store is not None and paths else None
+    if store_key is not None:
+        value = store.get(store_key)
+        if isinstance(value, SizeFacts):
+            _CACHE[key] = value
+            return value
     result = facts_from_definitions(_load(paths)) if paths else None
     if result is not None:
-        resolved = Path(root).resolve()
         for name, where in list(result.origins.items()):
             try:
                 result.origins[name] = where.replace(str(resolved) + "/", "")
             except (AttributeError, TypeError):
                 pass
+        if store_key is not None:
+            store.put(store_key, result)
     _CACHE[key] = result
     return result
+
+
+def _store_key(store, root: Path, paths: list[Path]) -> str | None:
+    from codemod.cache import content_hash
+
+    parts = [str(root)]
+    for p in paths:
+        try:
+            parts += [str(p), content_hash(p.read_bytes())]
+        except OSError:
+            return None  # unreadable now: _load reports it, nothing is stored
+    return store.key("qapi-schema", *parts)

@@ -212,6 +212,11 @@ def bench(corpus: Path, subsets: list[str], runs: int, jobs: int, tools: set[str
     rule = work / "g_malloc.cocci"
     rule.write_text(SPATCH_RULE)
     sg = _astgrep()
+    if "allocfix" in tools:
+        # As installed: pip byte-compiles a package, so no timed run should
+        # compile allocfix's modules (PYTHONDONTWRITEBYTECODE, a read-only
+        # checkout or stale .pyc files would otherwise make every run do it).
+        subprocess.run([_python(), "-m", "compileall", "-q", str(REPO / "codemod")], check=True)
     try:
         for subset in subsets:
             files, mb = subset_size(tree, subset)

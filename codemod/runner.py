@@ -535,15 +535,18 @@ def facts_cache_dir(items: list[tuple[str, str]], cache_dir: str | os.PathLike |
     return str(default_cache_dir(root))
 
 
-def hash_items(items: list[tuple[str, str]], cdir: str) -> dict[str, str]:
+def hash_items(items: list[tuple[str, str]], cdir: str, root: str | None = None) -> dict[str, str]:
     """path -> content hash of each regular, readable file of `items`, through the
-    stat index collect_facts keeps for them (unchanged files are not read)."""
+    stat index collect_facts keeps for them (unchanged files are not read).
+    `root`: the common path of the items' paths when the caller knows it."""
     from codemod.discover import DiscoveredFile
 
     files = [DiscoveredFile(path, key) for path, key in items]
     sizes: dict[int, int] = {}
     hashes: dict[int, str] = {}
-    _hash_files(files, StatIndex(cdir, os.path.commonpath([p for p, _ in items]) if items else "."), sizes, hashes)
+    if root is None:
+        root = os.path.commonpath([p for p, _ in items]) if items else "."
+    _hash_files(files, StatIndex(cdir, root), sizes, hashes)
     return {files[i].path: h for i, h in hashes.items()}
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -152,24 +153,24 @@ def test_added_and_removed_files_rebuild(tree, tmp_path):
     _assert_same_answers(index, _fresh(tree), tree)
 
 
-def _snapshot_files(cdir: Path, root: Path) -> list[Path]:
-    cache, key = _snapshot_cache(cdir, root)
-    return [cache._path(key)]
+def _store(cdir: Path, root: Path):
+    return wholetree._SnapshotStore(str(cdir), wholetree._facts_spec(PROFILE), root)
 
 
-def _snapshot_cache(cdir: Path, root: Path):
-    from codemod.wholetree import _facts_spec, _snapshot_cache as make
+def _entry(store, key: str) -> Path:
+    return store.cache._path(key)
 
-    return make(str(cdir), _facts_spec(PROFILE), root)
+
+def _flip_last_byte(path: Path) -> None:
+    raw = bytearray(path.read_bytes())
+    raw[-5] ^= 0xFF
+    path.write_bytes(bytes(raw))
 
 
 def test_a_corrupted_snapshot_is_recomputed(tree, tmp_path):
     cdir = tmp_path / "cache"
     _build(tree, cdir)
-    [path] = _snapshot_files(cdir, tree)
-    raw = bytearray(path.read_bytes())
-    raw[-5] ^= 0xFF
-    path.write_bytes(bytes(raw))
+    _flip_last_byte(_entry(_store(cdir, tree), _store(cdir, tree).head_key))
     _edit(tree, WIDGET, "g_free(g_malloc(8192));", "g_free(g_malloc(8192 * 2));")
     index, how = _build(tree, cdir)
     assert how == "full"
@@ -178,26 +179,33 @@ def test_a_corrupted_snapshot_is_recomputed(tree, tmp_path):
     assert _build(tree, cdir)[1] == "snapshot"
 
 
+def _put_head(store, **changes) -> None:
+    head = store.head()
+    assert head is not None
+    store.cache.put_raw(store.head_key, snapmod.encode_head(dataclasses.replace(head, **changes)))
+
+
 def test_a_snapshot_of_the_wrong_shape_is_not_used(tree, tmp_path):
     cdir = tmp_path / "cache"
     _build(tree, cdir)
-    cache, key = _snapshot_cache(cdir, tree)
-    snap = cache.get(key)
-    # A well-formed entry whose records do not fit the format (e.g. written by a bug).
-    snap[3][0] = snap[3][0][:4]
-    cache.put(key, snap)
-    index, how = _build(tree, cdir)
-    assert how == "full"
+    store = _store(cdir, tree)
+    # Well-formed entries whose head does not fit the format (e.g. written by a bug).
+    good = store.cache.get_raw(store.head_key)
+    for bad in (good.rsplit(b"\n", 1)[0],  # a phase key short
+                good.replace(b",[", b",[\"x\",", 1),  # a part digest too many
+                b"\xff" + good):
+        store.cache.put_raw(store.head_key, bad)
+        assert store.head() is None
+        index, how = _build(tree, cdir)
+        assert how == "full"
     _assert_same_answers(index, _fresh(tree), tree)
 
 
 def test_a_snapshot_of_other_files_is_not_used(tree, tmp_path):
     cdir = tmp_path / "cache"
     _build(tree, cdir)
-    cache, key = _snapshot_cache(cdir, tree)
-    snap = cache.get(key)
-    snap[3][0][0] = "somewhere/else.c"
-    cache.put(key, snap)
+    store = _store(cdir, tree)
+    _put_head(store, keys_digest=snapmod.keys_digest(["somewhere/else.c"]))
     _edit(tree, WIDGET, "g_free(g_malloc(8192));", "g_free(g_malloc(8192 * 2));")
     assert _build(tree, cdir)[1] == "full"
 
@@ -211,18 +219,127 @@ def test_without_reuse_the_full_index_is_built(tree, tmp_path):
     assert index.slice(WIDGET, "widget_read")
 
 
-def test_function_table_round_trip(tree, tmp_path):
+def _keys(root: Path) -> list[str]:
+    return [Path(f.path).relative_to(root).as_posix() for f in discover([str(root)]).files]
+
+
+def _part_of(root: Path, rel: str) -> int:
+    return _keys(root).index(rel) // snapmod.PART_FILES
+
+
+@pytest.fixture
+def small_parts(monkeypatch):
+    # Parts of two files: the mini tree then has several, as QEMU has 60.
+    monkeypatch.setattr(snapmod, "PART_FILES", 2)
+
+
+def test_function_table_round_trip(tree, tmp_path, small_parts):
     cdir = tmp_path / "cache"
     full, _ = _build(tree, cdir)
-    cache, key = _snapshot_cache(cdir, tree)
-    snap = cache.get(key)
-    assert snapmod.check_snapshot(snap, str(tree))
-    rec = next(r for r in snap[3] if r[0] == WIDGET)
-    table = json.loads(rec[5])
+    store = _store(cdir, tree)
+    head = store.head()
+    keys = _keys(tree)
+    assert head.count == len(keys) and len(head.part_digests) == (len(keys) + 1) // 2
+    b = _part_of(tree, WIDGET)
+    rows = snapmod.decode_part(store.part(b), head.part_digests[b], keys[2 * b:2 * b + 2])
+    key, _, kind, table = next(r for r in rows if r[0] == WIDGET)
+    assert kind == snapmod.MOVABLE
     names = [fn.name for fn in next(f for f in _facts(tree) if f.path == WIDGET).functions]
     assert len(table) == len(names)
     for row, name in zip(table, names):
         assert row[2] == full.phase(WIDGET, name).cls
+    # A part is only taken for the files the head names, with the digest it recorded.
+    assert snapmod.decode_part(store.part(b), head.part_digests[b - 1 if b else b + 1], keys[2 * b:2 * b + 2]) is None
+    assert snapmod.decode_part(store.part(b), head.part_digests[b], keys[:2] if b else keys[2:4]) is None
+
+
+def test_a_bad_part_of_a_changed_file_means_the_full_build(tree, tmp_path, small_parts):
+    cdir = tmp_path / "cache"
+    _build(tree, cdir)
+    store = _store(cdir, tree)
+    b = _part_of(tree, WIDGET)
+    edits = iter(range(100))
+
+    def edit_body():
+        # A new body each time (no call added): a content no snapshot has seen.
+        _edit(tree, WIDGET, "g_free(g_malloc(", f"g_free(g_malloc({next(edits)} + ")
+
+    for spoil in ("missing", "corrupt", "other snapshot's"):
+        path = _entry(store, store.part_key(b))
+        if spoil == "missing":
+            path.unlink()
+        elif spoil == "corrupt":
+            _flip_last_byte(path)
+        else:
+            # A sound entry of another snapshot (e.g. a concurrent run's).
+            payload = store.part(b)
+            assert b'"startup"' in payload
+            store.cache.put_raw(store.part_key(b), payload.replace(b'"startup"', b'"runtime"'))
+        edit_body()
+        index, how = _build(tree, cdir)
+        assert how == "full", spoil
+        _assert_same_answers(index, _fresh(tree), tree)
+        # The full build wrote the snapshot again.
+        edit_body()
+        assert _build(tree, cdir)[1] == "snapshot", spoil
+
+
+def test_a_bad_part_of_an_unchanged_file_is_recomputed_when_asked(tree, tmp_path, small_parts):
+    cdir = tmp_path / "cache"
+    _build(tree, cdir)
+    store = _store(cdir, tree)
+    other = "hw/misc/gadget.c"
+    assert _part_of(tree, other) != _part_of(tree, WIDGET)
+    _flip_last_byte(_entry(store, store.part_key(_part_of(tree, other))))
+    _edit(tree, WIDGET, "g_free(g_malloc(8192));", "g_free(g_malloc(8192 * 2));")
+    index, how = _build(tree, cdir)
+    assert how == "snapshot"  # only the changed file's part is read up front
+    assert index._full is None
+    _assert_same_answers(index, _fresh(tree), tree)
+    assert index._full is not None  # gadget.c's phases came from a full build
+
+
+def test_the_rebuild_leaves_the_runner_state_alone(tree, tmp_path):
+    cdir = tmp_path / "cache"
+    _build(tree, cdir)
+    saved = runnermod._STATE
+    marker = object()
+    runnermod._STATE = marker
+    try:
+        full = wholetree._rebuild(tree, PROFILE, str(cdir))
+        assert runnermod._STATE is marker
+    finally:
+        runnermod._STATE = saved
+    _assert_same_answers(full, _fresh(tree), tree)
+
+
+def test_many_changes_rewrite_only_the_parts_that_changed(tree, tmp_path, monkeypatch, small_parts):
+    monkeypatch.setattr(wholetree, "SNAPSHOT_SLACK", 0)
+    cdir = tmp_path / "cache"
+    _build(tree, cdir)
+    store = _store(cdir, tree)
+    before = {b: store.part(b) for b in range(len(store.head().part_digests))}
+    _edit(tree, WIDGET, "/*\n * Widget device", "/* a new first line */\n/*\n * Widget device")
+    assert _build(tree, cdir)[1] == "snapshot"
+    after = {b: store.part(b) for b in before}
+    assert {b for b in before if before[b] != after[b]} == {_part_of(tree, WIDGET)}
+    again, how = _build(tree, cdir)
+    assert how == "snapshot" and not again._moved
+    _assert_same_answers(again, _fresh(tree), tree)
+
+
+def test_tree_items_take_the_slow_way_for_paths_that_are_not_normal(tmp_path):
+    from types import SimpleNamespace
+
+    root = tmp_path / "t"
+    plain = [SimpleNamespace(path=str(root / "a" / "b.c")), SimpleNamespace(path=str(root / "c.c"))]
+    assert wholetree._tree_items(root, plain) == (
+        [(str(root / "a/b.c"), "a/b.c"), (str(root / "c.c"), "c.c")], [str(root / "a/b.c"), str(root / "c.c")])
+    for odd in (f"{root}/a/../c.c", f"{root}//c.c", f"{root}/./c.c", "c.c", f"{tmp_path}/elsewhere.c"):
+        files = [*plain, SimpleNamespace(path=odd)]
+        items, abspaths = wholetree._tree_items(root, files)
+        assert items == [(f.path, wholetree.tree_key(f.path, root)) for f in files], odd
+        assert abspaths == [os.path.abspath(f.path) for f in files], odd
 
 
 def _facts(root: Path):

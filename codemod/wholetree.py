@@ -150,7 +150,9 @@ class _SnapshotStore:
         except OSError:
             entry_points = b"\0unreadable\0"
         self.root = str(root)
-        self.cache = Cache(cdir, digest("phase-snapshot", runner._facts_namespace(spec, stage), entry_points))
+        namespace = runner._facts_namespace(spec, stage)
+        self.cache = Cache(cdir, digest("phase-snapshot", namespace, entry_points))
+        self.facts = Cache(cdir, namespace)  # the fact cache (runner.facts_pairs)
         self.head_key = self.cache.key("snapshot", self.root)
 
     def part_key(self, b: int) -> str:
@@ -162,6 +164,20 @@ class _SnapshotStore:
 
     def part(self, b: int) -> bytes | None:
         return self.cache.get_raw(self.part_key(b))
+
+    def old_facts(self, head, items):
+        """i -> the facts of file i when the snapshot was taken, from the fact
+        cache (same key as runner.facts_pairs: content hash, path, display)."""
+        def load(i: int):
+            chash = head.hashes[i]
+            if not chash:
+                return None
+            path, key = items[i]
+            value = self.facts.get(self.facts.key(chash, path, key))
+            if isinstance(value, tuple) and len(value) == 2 and isinstance(value[1], int):
+                return value[0]
+            return None
+        return load
 
     def put(self, head: bytes, parts) -> None:
         """Parts first: a head is never written before the parts it names (a
@@ -190,7 +206,7 @@ def _from_snapshot(store: _SnapshotStore, root: Path, profile_path: str, items, 
         for path, _ in sub:
             if path in hashes and path not in sub_hashes:
                 return None  # changed again while parsed: take the full path
-    index = snapshot.reuse(head, items, abspaths, changed, pairs, store.part,
+    index = snapshot.reuse(head, items, abspaths, changed, pairs, store.part, store.old_facts(head, items),
                            functools.partial(_rebuild, root, profile_path, cdir))
     if index is not None and len(changed) > SNAPSHOT_SLACK:
         store.put(*snapshot.updated(index, items, hashes))

@@ -299,6 +299,24 @@ def test_a_bad_part_of_an_unchanged_file_is_recomputed_when_asked(tree, tmp_path
     assert index._full is not None  # gadget.c's phases came from a full build
 
 
+def test_old_facts_no_longer_cached_mean_the_full_build(tree, tmp_path):
+    # The signature a changed file is compared with comes from its facts as
+    # the snapshot saw them: without them nothing vouches for its calls.
+    cdir = tmp_path / "cache"
+    _build(tree, cdir)
+    store = _store(cdir, tree)
+    head = store.head()
+    i = _keys(tree).index(WIDGET)
+    path = str(tree / WIDGET)
+    entry = store.facts._path(store.facts.key(head.hashes[i], path, WIDGET))
+    assert entry.is_file()
+    entry.unlink()
+    _edit(tree, WIDGET, "g_free(g_malloc(8192));", "g_free(g_malloc(8192 * 2));")
+    index, how = _build(tree, cdir)
+    assert how == "full"
+    _assert_same_answers(index, _fresh(tree), tree)
+
+
 def test_the_rebuild_leaves_the_runner_state_alone(tree, tmp_path):
     cdir = tmp_path / "cache"
     _build(tree, cdir)

@@ -7,17 +7,19 @@ body without changing what it calls or registers, and then no function's
 phase changes.
 
 After a full build the snapshot records, per file of the tree (in order):
-its content hash, its graph signature (a digest of its facts with byte
-positions left out), its syntax-error count, the phase key the runner uses
-in result-cache keys, and its function table (start, end, PhaseInfo of
-each function, in facts order). A later run hashes the tree (stat index),
-gets the facts of the files whose hash changed only, and, when every one
-of them has its old graph signature and the file list is the same, the
-call graph is the same graph: node numbering, edges, walks and so every
-PhaseInfo are unchanged. The k-th function of a changed file keeps the
-phase it had; only its byte span moved. Anything else (a file added,
-removed or renamed, a signature that differs, a snapshot that does not
-check out) falls back to the full build, which writes a new snapshot.
+its content hash, its syntax-error count, the phase key the runner uses in
+result-cache keys, and its function table (start, end, PhaseInfo of each
+function, in facts order). A later run hashes the tree (stat index), gets
+the facts of the files whose hash changed only, and compares each one's
+graph signature (a digest of its facts with byte positions left out) with
+that of its facts as the snapshot saw them (the fact cache holds them under
+the old content hash). When every one is the same and the file list is the
+same, the call graph is the same graph: node numbering, edges, walks and so
+every PhaseInfo are unchanged. The k-th function of a changed file keeps
+the phase it had; only its byte span moved. Anything else (a file added,
+removed or renamed, a signature that differs, old facts no longer cached,
+a snapshot that does not check out) falls back to the full build, which
+writes a new snapshot.
 
 The snapshot is keyed by the facts namespace (parser, macro profile and
 allocfix's code), the entry-point table's bytes and the project root.
@@ -27,7 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
+import operator
 
 from codemod.analysis.callgraph import span_at
 from codemod.cache import digest
@@ -41,14 +43,26 @@ FORMAT = 2  # 2: a head and parts
 _POSITION_FIELDS = {"FileFacts": {"parse_errors"}, "FunctionFact": {"start", "end"}, "Ref": {"offset"}}
 
 
-def _field_names(obj, cache: dict) -> tuple[str, ...]:
-    cls = type(obj)
-    names = cache.get(cls)
-    if names is None:
+_PLANS: dict[type, tuple] = {}
+
+
+def _plan(cls: type) -> tuple[tuple[str, ...], object]:
+    """The fields of `cls` a signature reads, and a C getter of them all when
+    no field may hold a set (per the annotations: a set's repr order varies
+    between processes, so such rows take the slow way through _plain)."""
+    plan = _PLANS.get(cls)
+    if plan is None:
         drop = _POSITION_FIELDS.get(cls.__name__, set())
-        names = tuple(f.name for f in dataclasses.fields(obj) if f.name not in drop)
-        cache[cls] = names
-    return names
+        fields = [f for f in dataclasses.fields(cls) if f.name not in drop]
+        names = tuple(f.name for f in fields)
+        exact = len(names) > 1 and not any(_may_hold_set(f.type) for f in fields)
+        plan = _PLANS[cls] = (names, operator.attrgetter(*names) if exact else None)
+    return plan
+
+
+def _may_hold_set(annotation) -> bool:
+    text = annotation if isinstance(annotation, str) else repr(annotation)
+    return any(word in text for word in ("set", "Set", "Any", "object"))
 
 
 def _plain(value):
@@ -68,14 +82,16 @@ def graph_signature(facts) -> str:
     """
     if facts is None:
         return "none"
-    names: dict = {}
     parts = []
-    for name in _field_names(facts, names):
+    for name in _plan(type(facts))[0]:
         value = getattr(facts, name)
         if isinstance(value, list) and value and dataclasses.is_dataclass(value[0]):
-            inner = _field_names(value[0], names)
-            value = [tuple(_plain(getattr(v, n)) for n in _field_names(v, names)) if type(v) is not type(value[0])
-                     else tuple(_plain(getattr(v, n)) for n in inner) for v in value]
+            cls = type(value[0])
+            getter = _plan(cls)[1]
+            if getter is not None and set(map(type, value)) == {cls}:
+                value = list(map(getter, value))  # the same tuples as below, built in C
+            else:
+                value = [tuple(_plain(getattr(v, n)) for n in _plan(type(v))[0]) for v in value]
         elif dataclasses.is_dataclass(value):
             value = repr(value)  # unexpected nesting: all of it (only less reusable)
         parts.append((name, _plain(value)))
@@ -103,7 +119,7 @@ def phase_key(key: str, spans) -> str:
 # split in C, not decoded one by one.
 #
 # Part b holds the files b * files-per-part onwards, one row each:
-#   [key, graph signature, kind, table]
+#   [key, whether it has facts, kind, table]
 # kind NO_SPANS: the file contributes no function span (no facts, or the call
 # graph ignores it); MOVABLE: table rows (start, end, cls, via, chain,
 # evidence) follow the facts' function order, so a changed file's k-th
@@ -186,7 +202,7 @@ def decode_part(payload: bytes | None, expect_digest: str, keys: list[str]) -> l
     if not (isinstance(rows, list) and len(rows) == len(keys)):
         return None
     for row, key in zip(rows, keys):
-        if not (isinstance(row, list) and len(row) == 4 and row[0] == key and isinstance(row[1], str)
+        if not (isinstance(row, list) and len(row) == 4 and row[0] == key and isinstance(row[1], bool)
                 and row[2] in (NO_SPANS, MOVABLE, FIXED) and (row[3] is None) == (row[2] == NO_SPANS)
                 and (row[3] is None or isinstance(row[3], list))):
             return None
@@ -223,14 +239,14 @@ def make_snapshot(root: str, items, hashes: dict[str, str], pairs, index,
     errors = []
     for (path, key), pair in zip(items, pairs):
         if pair is None:
-            rows.append([key, "none", NO_SPANS, None])
+            rows.append([key, False, NO_SPANS, None])
             errors.append(None)
             continue
         ff, errs = pair
         errors.append(errs)
         spans = graph.ranges.get(ff.path)
         if not spans:
-            rows.append([key, graph_signature(ff), NO_SPANS, None])
+            rows.append([key, True, NO_SPANS, None])
             continue
         by_span = {(s, e): node for s, e, node in spans}
         if len(by_span) != len(spans) or len(spans) != len(ff.functions):
@@ -238,7 +254,7 @@ def make_snapshot(root: str, items, hashes: dict[str, str], pairs, index,
         else:
             kind, table = MOVABLE, _table_rows((fn.start, fn.end, index.phase_of_node(by_span[(fn.start, fn.end)]))
                                                for fn in ff.functions)
-        rows.append([key, graph_signature(ff), kind, table])
+        rows.append([key, True, kind, table])
     parts = [encode_part(rows[i:i + PART_FILES]) for i in range(0, len(rows), PART_FILES)]
     keys = [key for _, key in items]
     head = Head(root, keys_digest(keys), PART_FILES, [digest(p) for p in parts],
@@ -387,13 +403,14 @@ class SnapshotPhaseIndex:
 
 
 def reuse(head: Head, items, abspaths: list[str], changed: list[int], changed_pairs: list, load_part,
-          rebuild=None):
+          old_facts, rebuild=None):
     """A SnapshotPhaseIndex when the snapshot still describes the tree, else None.
 
     items: (path, key) of every tree file in order; abspaths: their absolute
     paths; changed: positions whose content hash differs from the snapshot's
     (changed_positions); changed_pairs: (facts, errors) or None for each of
-    them; load_part(b): the payload of part b or None.
+    them; load_part(b): the payload of part b or None; old_facts(i): the facts
+    of file i as the snapshot saw it (its content then), or None.
     """
     keys = [key for _, key in items]
     index = SnapshotPhaseIndex(keys, head, {}, {}, load_part, rebuild)
@@ -402,8 +419,12 @@ def reuse(head: Head, items, abspaths: list[str], changed: list[int], changed_pa
         key = keys[i]
         facts, errors[i] = pair if pair is not None else (None, None)
         row = index.row(key)
-        if row is None or graph_signature(facts) != row[1]:
+        if row is None or (facts is None) != (not row[1]):
             return None
+        if facts is not None:
+            before = old_facts(i)
+            if before is None or graph_signature(before) != graph_signature(facts):
+                return None
         if row[2] == NO_SPANS:
             continue
         if facts is None or row[2] != MOVABLE:

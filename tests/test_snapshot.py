@@ -389,3 +389,39 @@ def test_cli_warm_output_equals_cold_output(tree, tmp_path):
     assert _json_without_seconds(warm.stdout) == _json_without_seconds(uncached.stdout)
     diff_args = ("--dry-run", "-j", "2", "--cache-dir", str(cdir), ".")
     assert run_cli(*diff_args, cwd=tree).stdout == run_cli("--dry-run", "--no-cache", ".", cwd=tree).stdout
+
+
+@pytest.mark.integration
+def test_qemu_subset_answers_like_a_full_build(qemu_tree, tmp_path, monkeypatch):
+    """A real tree on disk: the SCSI and virtio device code plus the startup and
+    monitor files the entry points name. A body edit is answered from the
+    snapshot exactly as a fresh build answers; a new call falls back."""
+    monkeypatch.setattr(snapmod, "PART_FILES", 16)  # several parts, as for the whole tree
+    root = tmp_path / "q"
+    for sub in ("hw/scsi", "hw/virtio", "softmmu", "monitor"):
+        shutil.copytree(qemu_tree / sub, root / sub, ignore=shutil.ignore_patterns("*.h", "meson.build", "Kconfig"))
+    (root / ".git").mkdir()
+    cdir = tmp_path / "cache"
+    first, how = _build(root, cdir)
+    assert how == "full" and len(discover([str(root)]).files) > 3 * snapmod.PART_FILES
+    rel = "hw/scsi/scsi-bus.c"
+    text = (root / rel).read_text()
+    # Every offset moves, one body changes, no call or registration does.
+    (root / rel).write_text("/* moved */\n" + text.replace("\n{\n", "\n{\n    /* edited */\n", 1))
+    index, how = _build(root, cdir)
+    assert how == "snapshot"
+    fresh = _fresh(root)
+    assert index.errp_functions == fresh.errp_functions and index.parse_errors == fresh.parse_errors
+    facts = {f.path: f for f in _facts(root)}
+    for f in discover([str(root)]).files:
+        key = Path(f.path).relative_to(root).as_posix()
+        for fn in facts[key].functions:
+            for offset in (fn.start, (fn.start + fn.end) // 2, fn.end - 1, fn.end):
+                assert index.phase_at(key, offset) == fresh.phase_at(key, offset), (key, fn.name, offset)
+        spec = runnermod.RunSpec((), PROFILE, phase_index=index, tree_root=str(root))
+        assert runnermod.file_phase_key(spec, f.path) == runnermod.file_phase_key(
+            dataclasses.replace(spec, phase_index=fresh), f.path), key
+    # A call added to a body: the graph may change, so the full build answers.
+    text = (root / rel).read_text()
+    (root / rel).write_text(text.replace("    /* edited */\n", "    qemu_system_reset_request(0);\n", 1))
+    assert _build(root, cdir)[1] == "full"

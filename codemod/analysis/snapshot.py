@@ -125,8 +125,8 @@ def phase_key(key: str, spans) -> str:
 # evidence) follow the facts' function order, so a changed file's k-th
 # function takes the k-th phase; FIXED: two functions share a span, the rows
 # are the graph's sorted ranges and the file may not change on the fast path.
-# A part is read only for the files changed since the snapshot (their
-# signatures and tables) and for the files the engine processes (their
+# A part is read only for the files changed since the snapshot (whether they
+# had facts, their tables) and for the files the engine processes (their
 # tables, lazily): the head records each part's digest, so a part of another
 # snapshot (a concurrent run, a stale write) is never taken for this one's.
 

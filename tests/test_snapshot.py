@@ -425,3 +425,15 @@ def test_qemu_subset_answers_like_a_full_build(qemu_tree, tmp_path, monkeypatch)
     text = (root / rel).read_text()
     (root / rel).write_text(text.replace("    /* edited */\n", "    qemu_system_reset_request(0);\n", 1))
     assert _build(root, cdir)[1] == "full"
+
+
+def test_the_cache_directory_comes_from_the_first_and_last_paths(tmp_path):
+    # build_phase_index hands runner.facts_cache_dir the least and greatest
+    # path only: their common directory is that of all the paths.
+    for layout in (["a/x.c", "b/y.c", "b/c/z.c"], ["sub/x.c", "sub/y.c"], ["sub/d/x.c", "sub/d-e/y.c", "sub/d/e/z.c"]):
+        root = tmp_path / str(len(layout)) / layout[0].split("/")[0]
+        items = [(str(root / p), p) for p in layout]
+        paths = sorted(p for p, _ in items)
+        ends = [(paths[0], ""), (paths[-1], "")]
+        assert runnermod.facts_cache_dir(ends, None) == runnermod.facts_cache_dir(items, None), layout
+        assert os.path.commonpath([paths[0], paths[-1]]) == os.path.commonpath(paths), layout

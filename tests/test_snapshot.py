@@ -224,12 +224,13 @@ def _keys(root: Path) -> list[str]:
 
 
 def _part_of(root: Path, rel: str) -> int:
+    # Parts of PART_FILES files each (the mini tree's tables are far below PART_BYTES).
     return _keys(root).index(rel) // snapmod.PART_FILES
 
 
 @pytest.fixture
 def small_parts(monkeypatch):
-    # Parts of two files: the mini tree then has several, as QEMU has 60.
+    # Parts of two files: the mini tree then has several, as QEMU has about 100.
     monkeypatch.setattr(snapmod, "PART_FILES", 2)
 
 
@@ -239,7 +240,7 @@ def test_function_table_round_trip(tree, tmp_path, small_parts):
     store = _store(cdir, tree)
     head = store.head()
     keys = _keys(tree)
-    assert head.count == len(keys) and len(head.part_digests) == (len(keys) + 1) // 2
+    assert head.count == len(keys) and head.part_starts == list(range(0, len(keys), 2))
     b = _part_of(tree, WIDGET)
     rows = snapmod.decode_part(store.part(b), head.part_digests[b], keys[2 * b:2 * b + 2])
     key, _, kind, table = next(r for r in rows if r[0] == WIDGET)
@@ -251,6 +252,25 @@ def test_function_table_round_trip(tree, tmp_path, small_parts):
     # A part is only taken for the files the head names, with the digest it recorded.
     assert snapmod.decode_part(store.part(b), head.part_digests[b - 1 if b else b + 1], keys[2 * b:2 * b + 2]) is None
     assert snapmod.decode_part(store.part(b), head.part_digests[b], keys[:2] if b else keys[2:4]) is None
+
+
+def test_big_parts_are_split(tree, tmp_path, monkeypatch):
+    monkeypatch.setattr(snapmod, "PART_BYTES", 1)  # every part over the limit: one file each
+    cdir = tmp_path / "cache"
+    _build(tree, cdir)
+    store = _store(cdir, tree)
+    head = store.head()
+    assert head.part_starts == list(range(len(_keys(tree))))
+    _edit(tree, WIDGET, "g_free(g_malloc(8192));", "g_free(g_malloc(8192 * 2));")
+    index, how = _build(tree, cdir)
+    assert how == "snapshot"
+    _assert_same_answers(index, _fresh(tree), tree)
+    # Part boundaries that do not fit the file count are not a head.
+    for starts in ([], [1, *head.part_starts[1:]], [0, 0, *head.part_starts[2:]],
+                   [*head.part_starts[:-1], head.count]):
+        bad = dataclasses.replace(head, part_starts=starts)
+        assert snapmod.decode_head(snapmod.encode_head(bad), str(tree)) is None, starts
+    assert snapmod.decode_head(snapmod.encode_head(head), str(tree)) == head
 
 
 def test_a_bad_part_of_a_changed_file_means_the_full_build(tree, tmp_path, small_parts):

@@ -27,6 +27,7 @@ allocfix's code), the entry-point table's bytes and the project root.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import json
 import operator
@@ -112,13 +113,14 @@ def phase_key(key: str, spans) -> str:
 # A snapshot is one head and a few parts, each a cache entry of its own.
 #
 # The head is all a warm run reads in full: a JSON line
-#   [FORMAT, root, file count, digest of the file keys, files per part,
-#    digest of each part, errp functions, syntax errors per file (or None)]
+#   [FORMAT, root, file count, digest of the file keys, position of each
+#    part's first file, digest of each part, errp functions, syntax errors
+#    per file (or None)]
 # then one line per file with its content hash ("" for none), then one line
 # per file with its phase key. Lines, not JSON strings: 12,000 of each
 # split in C, not decoded one by one.
 #
-# Part b holds the files b * files-per-part onwards, one row each:
+# Part b holds the files from its first on, one row each:
 #   [key, whether it has facts, kind, table]
 # kind NO_SPANS: the file contributes no function span (no facts, or the call
 # graph ignores it); MOVABLE: table rows (start, end, cls, via, chain,
@@ -131,7 +133,11 @@ def phase_key(key: str, spans) -> str:
 # snapshot (a concurrent run, a stale write) is never taken for this one's.
 
 NO_SPANS, MOVABLE, FIXED = 0, 1, 2
-PART_FILES = 200  # about 250 KB of JSON per part for QEMU: a few ms to decode
+# A part holds up to PART_FILES files and, unless it is one file, up to
+# PART_BYTES of JSON (function tables vary a lot in size between directories):
+# about 100 parts for QEMU, each read and decoded in a millisecond or two.
+PART_FILES = 200
+PART_BYTES = 128 * 1024
 
 
 def keys_digest(keys) -> str:
@@ -143,7 +149,7 @@ def keys_digest(keys) -> str:
 class Head:
     root: str
     keys_digest: str
-    part_files: int
+    part_starts: list[int]  # position of each part's first file
     part_digests: list[str]
     errp: list[str]
     errors: list  # int or None per file
@@ -156,7 +162,7 @@ class Head:
 
 
 def encode_head(head: Head) -> bytes:
-    line = json.dumps([FORMAT, head.root, head.count, head.keys_digest, head.part_files, head.part_digests,
+    line = json.dumps([FORMAT, head.root, head.count, head.keys_digest, head.part_starts, head.part_digests,
                        head.errp, head.errors], separators=(",", ":"), ensure_ascii=True)
     lines = [line, *head.hashes, *head.phase_keys]
     return "\n".join(lines).encode("ascii")
@@ -171,19 +177,21 @@ def decode_head(payload: bytes, root: str) -> Head | None:
         return None
     if not (isinstance(first, list) and len(first) == 8 and first[0] == FORMAT and first[1] == root):
         return None
-    _, _, count, kdigest, part_files, part_digests, errp, errors = first
-    if not (type(count) is int and isinstance(kdigest, str) and type(part_files) is int and part_files > 0
+    _, _, count, kdigest, part_starts, part_digests, errp, errors = first
+    if not (type(count) is int and isinstance(kdigest, str) and isinstance(part_starts, list)
             and isinstance(part_digests, list) and isinstance(errp, list) and isinstance(errors, list)):
         return None
     if (len(lines) != 1 + 2 * count or len(errors) != count
-            or len(part_digests) != -(-count // part_files)
+            or len(part_digests) != len(part_starts) or not set(map(type, part_starts)) <= {int}
+            or part_starts != sorted(set(part_starts)) or (part_starts[:1] != [0] if count else part_starts)
+            or (part_starts and part_starts[-1] >= count)
             or not set(map(type, part_digests)) <= {str} or not set(map(type, errp)) <= {str}
             or not set(map(type, errors)) <= {int, type(None)}):
         return None
     hashes, phase_keys = lines[1:count + 1], lines[count + 1:]
     if "" in phase_keys:
         return None
-    return Head(root, kdigest, part_files, part_digests, errp, errors, hashes, phase_keys)
+    return Head(root, kdigest, part_starts, part_digests, errp, errors, hashes, phase_keys)
 
 
 def encode_part(rows: list) -> bytes:
@@ -255,13 +263,28 @@ def make_snapshot(root: str, items, hashes: dict[str, str], pairs, index,
             kind, table = MOVABLE, _table_rows((fn.start, fn.end, index.phase_of_node(by_span[(fn.start, fn.end)]))
                                                for fn in ff.functions)
         rows.append([key, True, kind, table])
-    parts = [encode_part(rows[i:i + PART_FILES]) for i in range(0, len(rows), PART_FILES)]
+    starts: list[int] = []
+    parts: list[bytes] = []
+    for i in range(0, len(rows), PART_FILES):
+        _split(rows, i, min(i + PART_FILES, len(rows)), starts, parts)
     keys = [key for _, key in items]
-    head = Head(root, keys_digest(keys), PART_FILES, [digest(p) for p in parts],
+    head = Head(root, keys_digest(keys), starts, [digest(p) for p in parts],
                 sorted(getattr(index, "errp_functions", ()) or ()), errors,
                 [hashes.get(path) or "" for path, _ in items],
                 [file_phase_keys.get(key) or phase_key(key, []) for key in keys])
     return encode_head(head), parts
+
+
+def _split(rows: list, lo: int, hi: int, starts: list[int], parts: list[bytes]) -> None:
+    """Encode rows[lo:hi] as parts of at most PART_BYTES (halving a bigger one)."""
+    payload = encode_part(rows[lo:hi])
+    if len(payload) <= PART_BYTES or hi - lo == 1:
+        starts.append(lo)
+        parts.append(payload)
+        return
+    mid = (lo + hi) // 2
+    _split(rows, lo, mid, starts, parts)
+    _split(rows, mid, hi, starts, parts)
 
 
 def changed_positions(head: Head, items, hashes: dict[str, str]) -> list[int] | None:
@@ -344,20 +367,28 @@ class SnapshotPhaseIndex:
             self._positions = dict(zip(self._keys, range(len(self._keys))))
         return self._positions.get(key)
 
+    def _bounds(self, b: int) -> tuple[int, int]:
+        starts = self._head.part_starts
+        return starts[b], starts[b + 1] if b + 1 < len(starts) else self._head.count
+
+    def _part_of(self, i: int) -> int:
+        return bisect.bisect_right(self._head.part_starts, i) - 1
+
     def _part(self, b: int) -> list | None:
         if b not in self._parts:
-            pf = self._head.part_files
+            lo, hi = self._bounds(b)
             payload = self._load_part(b) if self._load_part is not None else None
-            self._parts[b] = decode_part(payload, self._head.part_digests[b], self._keys[b * pf:(b + 1) * pf])
+            self._parts[b] = decode_part(payload, self._head.part_digests[b], self._keys[lo:hi])
         return self._parts[b]
 
     def row(self, key: str) -> list | None:
-        """The part row of `key` ([key, signature, kind, table]), None when its part does not check out."""
+        """The part row of `key` ([key, has facts, kind, table]), None when its part does not check out."""
         i = self._position(key)
         if i is None:
             return None
-        rows = self._part(i // self._head.part_files)
-        return rows[i % self._head.part_files] if rows is not None else None
+        b = self._part_of(i)
+        rows = self._part(b)
+        return rows[i - self._bounds(b)[0]] if rows is not None else None
 
     def _number(self, spans) -> list:
         out = []
@@ -451,7 +482,6 @@ def updated(index: SnapshotPhaseIndex, items, hashes: dict[str, str]) -> tuple[b
     their new hash, error count, phase key and spans (signatures and phases
     are the same)."""
     head = index._head
-    pf = head.part_files
     new_hashes = list(head.hashes)
     new_keys = list(head.phase_keys)
     touched: dict[int, list] = {}
@@ -462,15 +492,15 @@ def updated(index: SnapshotPhaseIndex, items, hashes: dict[str, str]) -> tuple[b
         functions = index._moved.get(key)
         if functions is None:
             continue
-        b = i // pf
+        b = index._part_of(i)
         rows = touched.get(b)
         if rows is None:
             rows = touched[b] = [list(r) for r in index._part(b)]
-        row = rows[i % pf]
+        row = rows[i - index._bounds(b)[0]]
         row[3] = [[fn.start, fn.end, *old[2:]] for fn, old in zip(functions, row[3])]
     parts = {b: encode_part(rows) for b, rows in touched.items()}
     digests = list(head.part_digests)
     for b, payload in parts.items():
         digests[b] = digest(payload)
-    new = Head(head.root, head.keys_digest, pf, digests, head.errp, index._errors, new_hashes, new_keys)
+    new = Head(head.root, head.keys_digest, head.part_starts, digests, head.errp, index._errors, new_hashes, new_keys)
     return encode_head(new), parts

@@ -135,7 +135,7 @@ def phase_key(key: str, spans) -> str:
 NO_SPANS, MOVABLE, FIXED = 0, 1, 2
 # A part holds up to PART_FILES files and, unless it is one file, up to
 # PART_BYTES of JSON (function tables vary a lot in size between directories):
-# about 100 parts for QEMU, each read and decoded in a millisecond or two.
+# about 120 parts for QEMU, each read and decoded in a millisecond or two.
 PART_FILES = 200
 PART_BYTES = 128 * 1024
 
@@ -263,10 +263,7 @@ def make_snapshot(root: str, items, hashes: dict[str, str], pairs, index,
             kind, table = MOVABLE, _table_rows((fn.start, fn.end, index.phase_of_node(by_span[(fn.start, fn.end)]))
                                                for fn in ff.functions)
         rows.append([key, True, kind, table])
-    starts: list[int] = []
-    parts: list[bytes] = []
-    for i in range(0, len(rows), PART_FILES):
-        _split(rows, i, min(i + PART_FILES, len(rows)), starts, parts)
+    starts, parts = _parts(rows)
     keys = [key for _, key in items]
     head = Head(root, keys_digest(keys), starts, [digest(p) for p in parts],
                 sorted(getattr(index, "errp_functions", ()) or ()), errors,
@@ -275,16 +272,27 @@ def make_snapshot(root: str, items, hashes: dict[str, str], pairs, index,
     return encode_head(head), parts
 
 
-def _split(rows: list, lo: int, hi: int, starts: list[int], parts: list[bytes]) -> None:
-    """Encode rows[lo:hi] as parts of at most PART_BYTES (halving a bigger one)."""
-    payload = encode_part(rows[lo:hi])
-    if len(payload) <= PART_BYTES or hi - lo == 1:
-        starts.append(lo)
-        parts.append(payload)
-        return
-    mid = (lo + hi) // 2
-    _split(rows, lo, mid, starts, parts)
-    _split(rows, mid, hi, starts, parts)
+def _parts(rows: list) -> tuple[list[int], list[bytes]]:
+    """Rows cut into parts of at most PART_FILES files and PART_BYTES (unless
+    one file is more): (position of each part's first file, payloads).
+    Each row is encoded once; a part is its rows' JSON joined."""
+    encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+    starts: list[int] = []
+    parts: list[bytes] = []
+    current: list[str] = []
+    size = 0
+    for i, row in enumerate(rows):
+        text = encode(row)
+        if current and (len(current) == PART_FILES or size + len(text) > PART_BYTES):
+            parts.append(("[" + ",".join(current) + "]").encode())
+            current, size = [], 0
+        if not current:
+            starts.append(i)
+        current.append(text)
+        size += len(text) + 1
+    if current:
+        parts.append(("[" + ",".join(current) + "]").encode())
+    return starts, parts
 
 
 def changed_positions(head: Head, items, hashes: dict[str, str]) -> list[int] | None:

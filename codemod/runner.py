@@ -567,16 +567,20 @@ def facts_cache_dir(items: list[tuple[str, str]], cache_dir: str | os.PathLike |
     return str(default_cache_dir(root))
 
 
-def hash_items(items: list[tuple[str, str]], cdir: str) -> dict[str, str]:
+def hash_items(items: list[tuple[str, str]], cdir: str, root: str | None = None) -> dict[str, str]:
     """path -> content hash of each regular, readable file of `items`, through the
-    stat index collect_facts keeps for them (unchanged files are not read)."""
-    from codemod.discover import DiscoveredFile
-
-    files = [DiscoveredFile(path, key) for path, key in items]
-    sizes: dict[int, int] = {}
-    hashes: dict[int, str] = {}
-    _hash_files(files, StatIndex(cdir, os.path.commonpath([p for p, _ in items]) if items else "."), sizes, hashes)
-    return {files[i].path: h for i, h in hashes.items()}
+    stat index collect_facts keeps for them (unchanged files are not read).
+    `root`: the common path of the items' paths when the caller knows it."""
+    if root is None:
+        root = os.path.commonpath([p for p, _ in items]) if items else "."
+    stat_index = StatIndex(cdir, root)
+    hashes: dict[str, str] = {}
+    for path, _ in items:  # once per file of the tree on a warm run: no per-file objects
+        chash = _stat_hash(path, stat_index)[1]
+        if chash is not None:
+            hashes[path] = chash
+    stat_index.save()
+    return hashes
 
 
 def facts_pairs(items: list[tuple[str, str]], spec: RunSpec, jobs: int | None = None, *,
@@ -628,22 +632,33 @@ def facts_pairs(items: list[tuple[str, str]], spec: RunSpec, jobs: int | None = 
 
 def _hash_files(files, stat_index: StatIndex, sizes: dict[int, int], hashes: dict[int, str]) -> None:
     for i, f in enumerate(files):
-        try:
-            st = os.stat(f.path)
-        except OSError:
+        st, chash = _stat_hash(f.path, stat_index)
+        if st is None:
             continue
         sizes[i] = st.st_size
-        if not stat.S_ISREG(st.st_mode):
-            continue
-        chash = stat_index.lookup(f.path, st)
-        if chash is None:
-            data = read_or_none(f.path)
-            if data is None:
-                continue
-            chash = content_hash(data)
-            stat_index.record(f.path, st, chash, time.time_ns())
-        hashes[i] = chash
+        if chash is not None:
+            hashes[i] = chash
     stat_index.save()
+
+
+def _stat_hash(path: str, stat_index: StatIndex) -> tuple[os.stat_result | None, str | None]:
+    """(stat, content hash) of `path`: the hash only for a regular, readable
+    file, from the stat index when it still vouches for it, else read (and
+    recorded)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None, None
+    if not stat.S_ISREG(st.st_mode):
+        return st, None
+    chash = stat_index.lookup(path, st)
+    if chash is None:
+        data = read_or_none(path)
+        if data is None:
+            return st, None
+        chash = content_hash(data)
+        stat_index.record(path, st, chash, time.time_ns())
+    return st, chash
 
 
 # -- what a cached result depends on besides its file ------------------------------------------

@@ -8,7 +8,9 @@ file is parsed once, in parallel worker processes; facts are plain values.
 
 from __future__ import annotations
 
-import json
+import functools
+import gc
+import itertools
 import os
 from pathlib import Path
 
@@ -38,9 +40,26 @@ SNAPSHOT_SLACK = LAZY_RECORDS
 
 
 def _items(root: Path, files=None) -> list[tuple[str, str]]:
+    return _tree_items(root, files)[0]
+
+
+def _tree_items(root: Path, files=None) -> tuple[list[tuple[str, str]], list[str]]:
+    """(path, tree key) of every file of the tree, and each one's absolute path."""
     if files is None:
         files = discover([str(root)]).files
-    return [(f.path, tree_key(f.path, root)) for f in files]
+    paths = [f.path for f in files]
+    base = str(root)
+    if os.sep == "/" and os.path.abspath(base) == base:
+        # Discovery below an absolute root gives absolute, normal paths: then
+        # abspath would return each as is, and the key is what follows the root
+        # (checked on all paths at once, 12,000 of them for QEMU).
+        prefix = base.rstrip("/") + "/"
+        joined = "\0".join(paths) + "\0"
+        if (all(map(str.startswith, paths, itertools.repeat(prefix)))
+                and not any(bad in joined for bad in ("//", "/./", "/../", "/\0", "/.\0", "/..\0"))):
+            cut = len(prefix)
+            return list(zip(paths, [p[cut:] for p in paths])), paths
+    return [(p, tree_key(p, root)) for p in paths], [os.path.abspath(p) for p in paths]
 
 
 def _facts_spec(profile_path: str):
@@ -76,16 +95,20 @@ def build_phase_index(root: Path, profile_path: str, jobs: int = 1, *, cache_dir
     """
     from codemod import runner
 
-    items = _items(root, files)
+    items, abspaths = _tree_items(root, files)
     spec = _facts_spec(profile_path)
     stats = stats if stats is not None else {}
-    snap_cache = None
+    store = None
     if use_cache:
-        cdir = runner.facts_cache_dir(items, cache_dir)
-        snap_cache, snap_key = _snapshot_cache(cdir, spec, root)
-        hashes = runner.hash_items(items, cdir)
+        # min and max of the paths have the common directory of them all (the
+        # runner would split 12,000 paths to find it).
+        ends = [(min(abspaths), ""), (max(abspaths), "")] if abspaths else []
+        cdir = runner.facts_cache_dir(ends, cache_dir) if cache_dir is None else str(Path(cache_dir))
+        store = _SnapshotStore(cdir, spec, root)
+        paths = [path for path, _ in items]
+        hashes = runner.hash_items(items, cdir, os.path.commonpath([min(paths), max(paths)]) if paths else ".")
         if reuse:
-            index = _from_snapshot(snap_cache, snap_key, root, items, hashes, spec, jobs, cdir, progress)
+            index = _from_snapshot(store, root, profile_path, items, abspaths, hashes, spec, jobs, cdir, progress)
             if index is not None:
                 stats["phase"] = "snapshot"
                 index.content_hashes = hashes
@@ -95,7 +118,7 @@ def build_phase_index(root: Path, profile_path: str, jobs: int = 1, *, cache_dir
     else:
         pairs, hashes = runner.facts_pairs(items, spec, jobs, progress=progress)
     stats["phase"] = "full"
-    parse_errors = {os.path.abspath(path): pair[1] for (path, _), pair in zip(items, pairs) if pair is not None}
+    parse_errors = {a: pair[1] for a, pair in zip(abspaths, pairs) if pair is not None}
     facts = [pair[0] for pair in pairs if pair is not None]
     index = PhaseIndex.build(facts)
     index.parse_errors = parse_errors
@@ -103,67 +126,115 @@ def build_phase_index(root: Path, profile_path: str, jobs: int = 1, *, cache_dir
     index.content_hashes = hashes
     # R6 asks whether the functions on a monitor chain can carry an error.
     index.errp_functions = frozenset(fn.name for f in facts for fn in f.functions if fn.has_errp)
-    if snap_cache is not None:
-        # The phase key of every file, computed once here (the runner asks for them).
-        index.phase_keys = _phase_keys(index)
-        _put_snapshot(snap_cache, snap_key, snapshot.make_snapshot(str(root), items, hashes, pairs, index, index.phase_keys))
+    if store is not None:
+        # Classifying every function and writing the tables allocates ~10^5
+        # small containers and frees few, among the millions the facts hold:
+        # the cyclic garbage collector would rescan them all several times
+        # (two thirds of this step's time).
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            # The phase key of every file, computed once here (the runner asks for them).
+            index.phase_keys = _phase_keys(index)
+            store.put(*snapshot.make_snapshot(str(root), items, hashes, pairs, index, index.phase_keys))
+        finally:
+            if was_enabled:
+                gc.enable()
     return index
 
 
-def _snapshot_cache(cdir: str, spec, root: Path):
+class _SnapshotStore:
+    """The cache entries of the phase snapshot of `root`: a head and its parts.
+
+    Keyed by the facts namespace (parser, macro profile, allocfix's code),
+    the entry-point table's bytes and the root; the parts by their number
+    (the head holds their digests)."""
+
+    def __init__(self, cdir: str, spec, root: Path):
+        from codemod import runner
+        from codemod.cache import Cache, digest
+        from codemod.rulesdata import builtin_rules_dir
+
+        stage = runner.load_facts_stage(spec.facts)
+        try:
+            entry_points = (builtin_rules_dir() / "entry-points.toml").read_bytes()
+        except OSError:
+            entry_points = b"\0unreadable\0"
+        self.root = str(root)
+        namespace = runner._facts_namespace(spec, stage)
+        self.cache = Cache(cdir, digest("phase-snapshot", namespace, entry_points))
+        self.facts = Cache(cdir, namespace)  # the fact cache (runner.facts_pairs)
+        self.head_key = self.cache.key("snapshot", self.root)
+
+    def part_key(self, b: int) -> str:
+        return self.cache.key("snapshot-part", self.root, str(b))
+
+    def head(self):
+        payload = self.cache.get_raw(self.head_key)
+        return snapshot.decode_head(payload, self.root) if payload is not None else None
+
+    def part(self, b: int) -> bytes | None:
+        return self.cache.get_raw(self.part_key(b))
+
+    def old_facts(self, head, items):
+        """i -> the facts of file i when the snapshot was taken, from the fact
+        cache (same key as runner.facts_pairs: content hash, path, display)."""
+        def load(i: int):
+            chash = head.hashes[i]
+            if not chash:
+                return None
+            path, key = items[i]
+            value = self.facts.get(self.facts.key(chash, path, key))
+            if isinstance(value, tuple) and len(value) == 2 and isinstance(value[1], int):
+                return value[0]
+            return None
+        return load
+
+    def put(self, head: bytes, parts) -> None:
+        """Parts first: a head is never written before the parts it names (a
+        reader that still finds other bytes under a part's key sees a digest
+        that does not match, and does not use it)."""
+        for b, payload in (parts.items() if isinstance(parts, dict) else enumerate(parts)):
+            self.cache.put_raw(self.part_key(b), payload)
+        self.cache.put_raw(self.head_key, head)
+
+
+def _from_snapshot(store: _SnapshotStore, root: Path, profile_path: str, items, abspaths, hashes, spec, jobs,
+                   cdir, progress):
     from codemod import runner
-    from codemod.analysis.callgraph import EntryProfile  # noqa: F401 - the table the phases come from
-    from codemod.cache import Cache, digest
-    from codemod.rulesdata import builtin_rules_dir
 
-    stage = runner.load_facts_stage(spec.facts)
-    try:
-        entry_points = (builtin_rules_dir() / "entry-points.toml").read_bytes()
-    except OSError:
-        entry_points = b"\0unreadable\0"
-    cache = Cache(cdir, digest("phase-snapshot", runner._facts_namespace(spec, stage), entry_points))
-    return cache, cache.key("snapshot", str(root))
-
-
-def _from_snapshot(cache, key, root: Path, items, hashes, spec, jobs, cdir, progress):
-    from codemod import runner
-
-    snap = _get_snapshot(cache, key)
-    if snap is None or not snapshot.check_snapshot(snap, str(root)):
+    head = store.head()
+    if head is None:
         return None
-    changed = snapshot.changed_paths(snap, items, hashes)
+    changed = snapshot.changed_positions(head, items, hashes)
     if changed is None:
         return None
-    changed_pairs: dict = {}
+    pairs: list = []
     if changed:
-        keys = dict(items)
-        sub = [(p, keys[p]) for p in changed]
+        sub = [items[i] for i in changed]
         pairs, sub_hashes = runner.facts_pairs(sub, spec, jobs, cache_dir=cdir, use_cache=True, progress=progress,
-                                               known_hashes={p: hashes[p] for p in changed if p in hashes})
-        for (path, _), pair in zip(sub, pairs):
+                                               known_hashes={p: hashes[p] for p, _ in sub if p in hashes})
+        for path, _ in sub:
             if path in hashes and path not in sub_hashes:
                 return None  # changed again while parsed: take the full path
-            changed_pairs[path] = pair
-    index = snapshot.reuse(snap, items, hashes, changed_pairs)
+    index = snapshot.reuse(head, items, abspaths, changed, pairs, store.part, store.old_facts(head, items),
+                           functools.partial(_rebuild, root, profile_path, cdir))
     if index is not None and len(changed) > SNAPSHOT_SLACK:
-        _put_snapshot(cache, key, snapshot.updated(snap, items, hashes, changed_pairs, index))
+        store.put(*snapshot.updated(index, items, hashes))
     return index
 
 
-def _put_snapshot(cache, key: str, snap) -> None:
-    # Plain JSON (lists, strings, numbers): no need for the cache's typed
-    # encoding, which costs a Python call per value of its 70,000.
-    cache.put_raw(key, json.dumps(snap, separators=(",", ":"), ensure_ascii=False).encode())
+def _rebuild(root: Path, profile_path: str, cdir: str):
+    """A full PhaseIndex, for a snapshot index whose part for a file the engine
+    asks about did not check out. It may run inside an engine worker: serial,
+    and the runner's per-process state is put back afterwards."""
+    from codemod import runner
 
-
-def _get_snapshot(cache, key: str):
-    payload = cache.get_raw(key)
-    if payload is None:
-        return None
+    saved = runner._STATE
     try:
-        return json.loads(payload)
-    except ValueError:
-        return None
+        return build_phase_index(root, profile_path, 1, cache_dir=cdir, use_cache=True)
+    finally:
+        runner._STATE = saved
 
 
 def _phase_keys(index: PhaseIndex) -> dict[str, str]:

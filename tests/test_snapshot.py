@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -152,24 +153,24 @@ def test_added_and_removed_files_rebuild(tree, tmp_path):
     _assert_same_answers(index, _fresh(tree), tree)
 
 
-def _snapshot_files(cdir: Path, root: Path) -> list[Path]:
-    cache, key = _snapshot_cache(cdir, root)
-    return [cache._path(key)]
+def _store(cdir: Path, root: Path):
+    return wholetree._SnapshotStore(str(cdir), wholetree._facts_spec(PROFILE), root)
 
 
-def _snapshot_cache(cdir: Path, root: Path):
-    from codemod.wholetree import _facts_spec, _snapshot_cache as make
+def _entry(store, key: str) -> Path:
+    return store.cache._path(key)
 
-    return make(str(cdir), _facts_spec(PROFILE), root)
+
+def _flip_last_byte(path: Path) -> None:
+    raw = bytearray(path.read_bytes())
+    raw[-5] ^= 0xFF
+    path.write_bytes(bytes(raw))
 
 
 def test_a_corrupted_snapshot_is_recomputed(tree, tmp_path):
     cdir = tmp_path / "cache"
     _build(tree, cdir)
-    [path] = _snapshot_files(cdir, tree)
-    raw = bytearray(path.read_bytes())
-    raw[-5] ^= 0xFF
-    path.write_bytes(bytes(raw))
+    _flip_last_byte(_entry(_store(cdir, tree), _store(cdir, tree).head_key))
     _edit(tree, WIDGET, "g_free(g_malloc(8192));", "g_free(g_malloc(8192 * 2));")
     index, how = _build(tree, cdir)
     assert how == "full"
@@ -178,26 +179,33 @@ def test_a_corrupted_snapshot_is_recomputed(tree, tmp_path):
     assert _build(tree, cdir)[1] == "snapshot"
 
 
+def _put_head(store, **changes) -> None:
+    head = store.head()
+    assert head is not None
+    store.cache.put_raw(store.head_key, snapmod.encode_head(dataclasses.replace(head, **changes)))
+
+
 def test_a_snapshot_of_the_wrong_shape_is_not_used(tree, tmp_path):
     cdir = tmp_path / "cache"
     _build(tree, cdir)
-    cache, key = _snapshot_cache(cdir, tree)
-    snap = cache.get(key)
-    # A well-formed entry whose records do not fit the format (e.g. written by a bug).
-    snap[3][0] = snap[3][0][:4]
-    cache.put(key, snap)
-    index, how = _build(tree, cdir)
-    assert how == "full"
+    store = _store(cdir, tree)
+    # Well-formed entries whose head does not fit the format (e.g. written by a bug).
+    good = store.cache.get_raw(store.head_key)
+    for bad in (good.rsplit(b"\n", 1)[0],  # a phase key short
+                good.replace(b",[", b",[\"x\",", 1),  # a part digest too many
+                b"\xff" + good):
+        store.cache.put_raw(store.head_key, bad)
+        assert store.head() is None
+        index, how = _build(tree, cdir)
+        assert how == "full"
     _assert_same_answers(index, _fresh(tree), tree)
 
 
 def test_a_snapshot_of_other_files_is_not_used(tree, tmp_path):
     cdir = tmp_path / "cache"
     _build(tree, cdir)
-    cache, key = _snapshot_cache(cdir, tree)
-    snap = cache.get(key)
-    snap[3][0][0] = "somewhere/else.c"
-    cache.put(key, snap)
+    store = _store(cdir, tree)
+    _put_head(store, keys_digest=snapmod.keys_digest(["somewhere/else.c"]))
     _edit(tree, WIDGET, "g_free(g_malloc(8192));", "g_free(g_malloc(8192 * 2));")
     assert _build(tree, cdir)[1] == "full"
 
@@ -211,18 +219,165 @@ def test_without_reuse_the_full_index_is_built(tree, tmp_path):
     assert index.slice(WIDGET, "widget_read")
 
 
-def test_function_table_round_trip(tree, tmp_path):
+def _keys(root: Path) -> list[str]:
+    return [Path(f.path).relative_to(root).as_posix() for f in discover([str(root)]).files]
+
+
+def _part_of(root: Path, rel: str) -> int:
+    # Parts of PART_FILES files each (the mini tree's tables are far below PART_BYTES).
+    return _keys(root).index(rel) // snapmod.PART_FILES
+
+
+@pytest.fixture
+def small_parts(monkeypatch):
+    # Parts of two files: the mini tree then has several, as QEMU has about 100.
+    monkeypatch.setattr(snapmod, "PART_FILES", 2)
+
+
+def test_function_table_round_trip(tree, tmp_path, small_parts):
     cdir = tmp_path / "cache"
     full, _ = _build(tree, cdir)
-    cache, key = _snapshot_cache(cdir, tree)
-    snap = cache.get(key)
-    assert snapmod.check_snapshot(snap, str(tree))
-    rec = next(r for r in snap[3] if r[0] == WIDGET)
-    table = json.loads(rec[5])
+    store = _store(cdir, tree)
+    head = store.head()
+    keys = _keys(tree)
+    assert head.count == len(keys) and head.part_starts == list(range(0, len(keys), 2))
+    b = _part_of(tree, WIDGET)
+    rows = snapmod.decode_part(store.part(b), head.part_digests[b], keys[2 * b:2 * b + 2])
+    key, _, kind, table = next(r for r in rows if r[0] == WIDGET)
+    assert kind == snapmod.MOVABLE
     names = [fn.name for fn in next(f for f in _facts(tree) if f.path == WIDGET).functions]
     assert len(table) == len(names)
     for row, name in zip(table, names):
         assert row[2] == full.phase(WIDGET, name).cls
+    # A part is only taken for the files the head names, with the digest it recorded.
+    assert snapmod.decode_part(store.part(b), head.part_digests[b - 1 if b else b + 1], keys[2 * b:2 * b + 2]) is None
+    assert snapmod.decode_part(store.part(b), head.part_digests[b], keys[:2] if b else keys[2:4]) is None
+
+
+def test_big_parts_are_split(tree, tmp_path, monkeypatch):
+    monkeypatch.setattr(snapmod, "PART_BYTES", 1)  # every part over the limit: one file each
+    cdir = tmp_path / "cache"
+    _build(tree, cdir)
+    store = _store(cdir, tree)
+    head = store.head()
+    assert head.part_starts == list(range(len(_keys(tree))))
+    _edit(tree, WIDGET, "g_free(g_malloc(8192));", "g_free(g_malloc(8192 * 2));")
+    index, how = _build(tree, cdir)
+    assert how == "snapshot"
+    _assert_same_answers(index, _fresh(tree), tree)
+    # Part boundaries that do not fit the file count are not a head.
+    for starts in ([], [1, *head.part_starts[1:]], [0, 0, *head.part_starts[2:]],
+                   [*head.part_starts[:-1], head.count]):
+        bad = dataclasses.replace(head, part_starts=starts)
+        assert snapmod.decode_head(snapmod.encode_head(bad), str(tree)) is None, starts
+    assert snapmod.decode_head(snapmod.encode_head(head), str(tree)) == head
+
+
+def test_a_bad_part_of_a_changed_file_means_the_full_build(tree, tmp_path, small_parts):
+    cdir = tmp_path / "cache"
+    _build(tree, cdir)
+    store = _store(cdir, tree)
+    b = _part_of(tree, WIDGET)
+    edits = iter(range(100))
+
+    def edit_body():
+        # A new body each time (no call added): a content no snapshot has seen.
+        _edit(tree, WIDGET, "g_free(g_malloc(", f"g_free(g_malloc({next(edits)} + ")
+
+    for spoil in ("missing", "corrupt", "other snapshot's"):
+        path = _entry(store, store.part_key(b))
+        if spoil == "missing":
+            path.unlink()
+        elif spoil == "corrupt":
+            _flip_last_byte(path)
+        else:
+            # A sound entry of another snapshot (e.g. a concurrent run's).
+            payload = store.part(b)
+            assert b'"startup"' in payload
+            store.cache.put_raw(store.part_key(b), payload.replace(b'"startup"', b'"runtime"'))
+        edit_body()
+        index, how = _build(tree, cdir)
+        assert how == "full", spoil
+        _assert_same_answers(index, _fresh(tree), tree)
+        # The full build wrote the snapshot again.
+        edit_body()
+        assert _build(tree, cdir)[1] == "snapshot", spoil
+
+
+def test_a_bad_part_of_an_unchanged_file_is_recomputed_when_asked(tree, tmp_path, small_parts):
+    cdir = tmp_path / "cache"
+    _build(tree, cdir)
+    store = _store(cdir, tree)
+    other = "hw/misc/gadget.c"
+    assert _part_of(tree, other) != _part_of(tree, WIDGET)
+    _flip_last_byte(_entry(store, store.part_key(_part_of(tree, other))))
+    _edit(tree, WIDGET, "g_free(g_malloc(8192));", "g_free(g_malloc(8192 * 2));")
+    index, how = _build(tree, cdir)
+    assert how == "snapshot"  # only the changed file's part is read up front
+    assert index._full is None
+    _assert_same_answers(index, _fresh(tree), tree)
+    assert index._full is not None  # gadget.c's phases came from a full build
+
+
+def test_old_facts_no_longer_cached_mean_the_full_build(tree, tmp_path):
+    # The signature a changed file is compared with comes from its facts as
+    # the snapshot saw them: without them nothing vouches for its calls.
+    cdir = tmp_path / "cache"
+    _build(tree, cdir)
+    store = _store(cdir, tree)
+    head = store.head()
+    i = _keys(tree).index(WIDGET)
+    path = str(tree / WIDGET)
+    entry = store.facts._path(store.facts.key(head.hashes[i], path, WIDGET))
+    assert entry.is_file()
+    entry.unlink()
+    _edit(tree, WIDGET, "g_free(g_malloc(8192));", "g_free(g_malloc(8192 * 2));")
+    index, how = _build(tree, cdir)
+    assert how == "full"
+    _assert_same_answers(index, _fresh(tree), tree)
+
+
+def test_the_rebuild_leaves_the_runner_state_alone(tree, tmp_path):
+    cdir = tmp_path / "cache"
+    _build(tree, cdir)
+    saved = runnermod._STATE
+    marker = object()
+    runnermod._STATE = marker
+    try:
+        full = wholetree._rebuild(tree, PROFILE, str(cdir))
+        assert runnermod._STATE is marker
+    finally:
+        runnermod._STATE = saved
+    _assert_same_answers(full, _fresh(tree), tree)
+
+
+def test_many_changes_rewrite_only_the_parts_that_changed(tree, tmp_path, monkeypatch, small_parts):
+    monkeypatch.setattr(wholetree, "SNAPSHOT_SLACK", 0)
+    cdir = tmp_path / "cache"
+    _build(tree, cdir)
+    store = _store(cdir, tree)
+    before = {b: store.part(b) for b in range(len(store.head().part_digests))}
+    _edit(tree, WIDGET, "/*\n * Widget device", "/* a new first line */\n/*\n * Widget device")
+    assert _build(tree, cdir)[1] == "snapshot"
+    after = {b: store.part(b) for b in before}
+    assert {b for b in before if before[b] != after[b]} == {_part_of(tree, WIDGET)}
+    again, how = _build(tree, cdir)
+    assert how == "snapshot" and not again._moved
+    _assert_same_answers(again, _fresh(tree), tree)
+
+
+def test_tree_items_take_the_slow_way_for_paths_that_are_not_normal(tmp_path):
+    from types import SimpleNamespace
+
+    root = tmp_path / "t"
+    plain = [SimpleNamespace(path=str(root / "a" / "b.c")), SimpleNamespace(path=str(root / "c.c"))]
+    assert wholetree._tree_items(root, plain) == (
+        [(str(root / "a/b.c"), "a/b.c"), (str(root / "c.c"), "c.c")], [str(root / "a/b.c"), str(root / "c.c")])
+    for odd in (f"{root}/a/../c.c", f"{root}//c.c", f"{root}/./c.c", "c.c", f"{tmp_path}/elsewhere.c"):
+        files = [*plain, SimpleNamespace(path=odd)]
+        items, abspaths = wholetree._tree_items(root, files)
+        assert items == [(f.path, wholetree.tree_key(f.path, root)) for f in files], odd
+        assert abspaths == [os.path.abspath(f.path) for f in files], odd
 
 
 def _facts(root: Path):
@@ -254,3 +409,51 @@ def test_cli_warm_output_equals_cold_output(tree, tmp_path):
     assert _json_without_seconds(warm.stdout) == _json_without_seconds(uncached.stdout)
     diff_args = ("--dry-run", "-j", "2", "--cache-dir", str(cdir), ".")
     assert run_cli(*diff_args, cwd=tree).stdout == run_cli("--dry-run", "--no-cache", ".", cwd=tree).stdout
+
+
+@pytest.mark.integration
+def test_qemu_subset_answers_like_a_full_build(qemu_tree, tmp_path, monkeypatch):
+    """A real tree on disk: the SCSI and virtio device code plus the startup and
+    monitor files the entry points name. A body edit is answered from the
+    snapshot exactly as a fresh build answers; a new call falls back."""
+    monkeypatch.setattr(snapmod, "PART_FILES", 16)  # several parts, as for the whole tree
+    root = tmp_path / "q"
+    for sub in ("hw/scsi", "hw/virtio", "softmmu", "monitor"):
+        shutil.copytree(qemu_tree / sub, root / sub, ignore=shutil.ignore_patterns("*.h", "meson.build", "Kconfig"))
+    (root / ".git").mkdir()
+    cdir = tmp_path / "cache"
+    first, how = _build(root, cdir)
+    assert how == "full" and len(discover([str(root)]).files) > 3 * snapmod.PART_FILES
+    rel = "hw/scsi/scsi-bus.c"
+    text = (root / rel).read_text()
+    # Every offset moves, one body changes, no call or registration does.
+    (root / rel).write_text("/* moved */\n" + text.replace("\n{\n", "\n{\n    /* edited */\n", 1))
+    index, how = _build(root, cdir)
+    assert how == "snapshot"
+    fresh = _fresh(root)
+    assert index.errp_functions == fresh.errp_functions and index.parse_errors == fresh.parse_errors
+    facts = {f.path: f for f in _facts(root)}
+    for f in discover([str(root)]).files:
+        key = Path(f.path).relative_to(root).as_posix()
+        for fn in facts[key].functions:
+            for offset in (fn.start, (fn.start + fn.end) // 2, fn.end - 1, fn.end):
+                assert index.phase_at(key, offset) == fresh.phase_at(key, offset), (key, fn.name, offset)
+        spec = runnermod.RunSpec((), PROFILE, phase_index=index, tree_root=str(root))
+        assert runnermod.file_phase_key(spec, f.path) == runnermod.file_phase_key(
+            dataclasses.replace(spec, phase_index=fresh), f.path), key
+    # A call added to a body: the graph may change, so the full build answers.
+    text = (root / rel).read_text()
+    (root / rel).write_text(text.replace("    /* edited */\n", "    qemu_system_reset_request(0);\n", 1))
+    assert _build(root, cdir)[1] == "full"
+
+
+def test_the_cache_directory_comes_from_the_first_and_last_paths(tmp_path):
+    # build_phase_index hands runner.facts_cache_dir the least and greatest
+    # path only: their common directory is that of all the paths.
+    for layout in (["a/x.c", "b/y.c", "b/c/z.c"], ["sub/x.c", "sub/y.c"], ["sub/d/x.c", "sub/d-e/y.c", "sub/d/e/z.c"]):
+        root = tmp_path / str(len(layout)) / layout[0].split("/")[0]
+        items = [(str(root / p), p) for p in layout]
+        paths = sorted(p for p, _ in items)
+        ends = [(paths[0], ""), (paths[-1], "")]
+        assert runnermod.facts_cache_dir(ends, None) == runnermod.facts_cache_dir(items, None), layout
+        assert os.path.commonpath([paths[0], paths[-1]]) == os.path.commonpath(paths), layout

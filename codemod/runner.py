@@ -567,18 +567,23 @@ def facts_cache_dir(items: list[tuple[str, str]], cache_dir: str | os.PathLike |
     return str(default_cache_dir(root))
 
 
-def hash_items(items: list[tuple[str, str]], cdir: str, root: str | None = None) -> dict[str, str]:
+def hash_items(items: list[tuple[str, str]], cdir: str, root: str | None = None,
+               stats: dict[str, os.stat_result] | None = None) -> dict[str, str]:
     """path -> content hash of each regular, readable file of `items`, through the
     stat index collect_facts keeps for them (unchanged files are not read).
-    `root`: the common path of the items' paths when the caller knows it."""
+    `root`: the common path of the items' paths when the caller knows it.
+    `stats`, when given, receives path -> stat of each file (treestat.tree_files
+    takes them instead of a stat of its own later in the run)."""
     if root is None:
         root = os.path.commonpath([p for p, _ in items]) if items else "."
     stat_index = StatIndex(cdir, root)
     hashes: dict[str, str] = {}
     for path, _ in items:  # once per file of the tree on a warm run: no per-file objects
-        chash = _stat_hash(path, stat_index)[1]
+        st, chash = _stat_hash(path, stat_index)
         if chash is not None:
             hashes[path] = chash
+        if stats is not None and st is not None:
+            stats[path] = st
     stat_index.save()
     return hashes
 
@@ -764,7 +769,9 @@ def dependency_key(spec: RunSpec, scan_root: str, cache_dir: str | None = None) 
     index = spec.phase_index
     errp = getattr(index, "errp_functions", None)
     root = _tree_root(spec, scan_root)
-    files = tree_files(root)  # one walk for the header fingerprint and the property index
+    # One walk for the header fingerprint and the property index, with the
+    # stats the phase index took of the same files moments ago.
+    files = tree_files(root, getattr(index, "file_stats", None))
     if cache_dir is not None:
         # The tree's device properties, from the files changed since the last
         # run and the cache (the fingerprint below and the engine use them).

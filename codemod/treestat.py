@@ -14,9 +14,14 @@ import os
 SUFFIXES = (".c", ".h", ".inc")
 
 
-def tree_files(root: str | os.PathLike) -> list[tuple[str, str, os.stat_result]]:
+def tree_files(root: str | os.PathLike, known: dict[str, os.stat_result] | None = None
+               ) -> list[tuple[str, str, os.stat_result]]:
     """(path, path relative to root, stat) of each .c/.h/.inc file below `root`,
-    directories and names in sorted order; files that vanish are left out."""
+    directories and names in sorted order; files that vanish are left out.
+
+    `known`: path -> stat taken earlier in the same run (the phase index's
+    hash pass stats every .c/.h of the tree): used instead of a second stat."""
+    known = known or {}
     key = os.path.normpath(str(root))
     out: list[tuple[str, str, os.stat_result]] = []
     prefix = key.rstrip("/") + "/"
@@ -26,9 +31,11 @@ def tree_files(root: str | os.PathLike) -> list[tuple[str, str, os.stat_result]]
             if not name.endswith(SUFFIXES):
                 continue
             full = os.path.join(dirpath, name)
-            try:
-                st = os.stat(full)
-            except OSError:
-                continue
+            st = known.get(full)
+            if st is None:
+                try:
+                    st = os.stat(full)
+                except OSError:
+                    continue
             out.append((full, full[len(prefix):] if full.startswith(prefix) else os.path.relpath(full, key), st))
     return out

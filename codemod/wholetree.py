@@ -106,12 +106,15 @@ def build_phase_index(root: Path, profile_path: str, jobs: int = 1, *, cache_dir
         cdir = runner.facts_cache_dir(ends, cache_dir) if cache_dir is None else str(Path(cache_dir))
         store = _SnapshotStore(cdir, spec, root)
         paths = [path for path, _ in items]
-        hashes = runner.hash_items(items, cdir, os.path.commonpath([min(paths), max(paths)]) if paths else ".")
+        file_stats: dict[str, os.stat_result] = {}
+        hashes = runner.hash_items(items, cdir, os.path.commonpath([min(paths), max(paths)]) if paths else ".",
+                                   file_stats)
         if reuse:
             index = _from_snapshot(store, root, profile_path, items, abspaths, hashes, spec, jobs, cdir, progress)
             if index is not None:
                 stats["phase"] = "snapshot"
                 index.content_hashes = hashes
+                index.file_stats = file_stats
                 return index
         pairs, hashes = runner.facts_pairs(items, spec, jobs, cache_dir=cdir, use_cache=True, progress=progress,
                                            known_hashes=hashes)
@@ -124,6 +127,8 @@ def build_phase_index(root: Path, profile_path: str, jobs: int = 1, *, cache_dir
     index.parse_errors = parse_errors
     # path -> content hash of the files whose facts are these (the scan reuses them).
     index.content_hashes = hashes
+    # path -> stat taken by hash_items (the runner's tree walk reuses them).
+    index.file_stats = file_stats if use_cache else {}
     # R6 asks whether the functions on a monitor chain can carry an error.
     index.errp_functions = frozenset(fn.name for f in facts for fn in f.functions if fn.has_errp)
     if store is not None:

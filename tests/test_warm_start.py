@@ -242,3 +242,20 @@ Entry *table_new(void)
     assert b'"large"' in fresh.stdout
     strip = lambda out: [line for line in out.splitlines() if b'"seconds"' not in line]  # noqa: E731
     assert strip(warm.stdout) == strip(fresh.stdout)
+
+
+def test_tree_files_takes_the_stats_the_run_already_has(tmp_path):
+    from codemod.treestat import tree_files
+
+    (tmp_path / "a.h").write_text("int a;\n")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "b.c.inc").write_text("int b;\n")
+    (tmp_path / "sub" / "notes.txt").write_text("x\n")
+    earlier = os.stat(tmp_path / "a.h")
+    (tmp_path / "a.h").write_text("int a, grown;\n")
+    listed = {rel: st for _, rel, st in tree_files(tmp_path, {str(tmp_path / "a.h"): earlier})}
+    assert set(listed) == {"a.h", "sub/b.c.inc"}
+    assert listed["a.h"] is earlier  # the run's own stat, not a second one
+    assert listed["sub/b.c.inc"].st_size == len("int b;\n")
+    fresh = {rel: st for _, rel, st in tree_files(tmp_path)}
+    assert fresh["a.h"].st_size == len("int a, grown;\n")

@@ -15,6 +15,11 @@ decoded through a whitelist of our own value types (no pickle, so a
 tampered cache cannot run code). Anything that does not check out is a
 miss: it is recomputed and overwritten.
 
+The facts of a whole tree (one entry per file) have their own flat,
+column-wise JSON encoding (encode_facts), checked value by value when
+decoded, and are written by chunks of files as packs (one file holding
+many entries, indexed by key) rather than a file per entry.
+
 A stat index (path -> size, mtime, ctime, inode, content hash) spares a
 warm run from reading and hashing every file. Like git's index it trusts
 an entry only when the file's mtime is older than the moment the entry
@@ -397,7 +402,7 @@ def _columns(cols, layout) -> list:
 _TEMP_NAMES = itertools.count()
 
 
-def write_atomically(path: Path, data: bytes) -> None:
+def write_atomically(path: Path | str, data: bytes) -> None:
     """Write via a temp file in the same directory and rename it into place.
 
     A cold run writes thousands of entries: the temp file is named from the
@@ -447,12 +452,17 @@ class Cache:
         self._prepared = False
         self._shards: dict[str, dict] = {}  # index shards of the packs, loaded on first use
         self._packs: Path | None = None
+        self._objects = os.path.join(self.directory, "objects")
 
     def key(self, *parts: bytes | str) -> str:
         return digest(self.namespace, *parts)
 
     def _path(self, key: str) -> Path:
-        return self.directory / "objects" / key[:2] / key[2:]
+        return Path(self._loose(key))
+
+    def _loose(self, key: str) -> str:
+        # A string, not a Path: a cold run asks for tens of thousands of them.
+        return f"{self._objects}/{key[:2]}/{key[2:]}"
 
     def _prepare(self) -> None:
         if self._prepared:
@@ -472,7 +482,7 @@ class Cache:
             pass
 
     def get(self, key: str):
-        path = self._path(key)
+        path = self._loose(key)
         packed = False
         try:
             with open(path, "rb") as f:
@@ -492,7 +502,7 @@ class Cache:
                 self._forget_packed(key)  # the pack's other entries may be sound
             else:
                 try:
-                    path.unlink()
+                    os.unlink(path)
                 except OSError:
                     pass
             return None
@@ -502,7 +512,7 @@ class Cache:
     def get_raw(self, key: str) -> bytes | None:
         """The payload bytes of an entry written by put_raw (checked like get, not
         decoded). Not counted in `stats`, which count the caller's values."""
-        path = self._path(key)
+        path = self._loose(key)
         try:
             with open(path, "rb") as f:
                 raw = f.read()
@@ -512,7 +522,7 @@ class Cache:
             return self._payload(key, raw)
         except BadEntry:
             try:
-                path.unlink()
+                os.unlink(path)
             except OSError:
                 pass
             return None
@@ -523,7 +533,7 @@ class Cache:
                               hashlib.blake2b(payload, digest_size=32).digest())
         self._prepare()
         try:
-            write_atomically(self._path(key), header + payload)
+            write_atomically(self._loose(key), header + payload)
         except OSError:
             self.stats["write_errors"] += 1
             return False

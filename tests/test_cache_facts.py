@@ -312,3 +312,18 @@ def test_facts_pass_packs_chunks_in_process_and_workers(tmp_path):
         warm, _ = runner.facts_pairs(many, spec, jobs, cache_dir=cdir, use_cache=True)
         assert warm == plain
         assert runner._STATE.facts.stats["hits"] == len(many) and runner._STATE.facts.stats["misses"] == 0
+
+
+def test_write_atomically_makes_directories_and_steps_around_a_taken_name(tmp_path, monkeypatch):
+    import itertools
+
+    target = tmp_path / "a" / "b" / "entry"
+    cachemod.write_atomically(target, b"one")  # directories made on demand
+    assert target.read_bytes() == b"one"
+    monkeypatch.setattr(cachemod, "_TEMP_NAMES", itertools.count(7))
+    squatter = target.parent / f".tmp-{os.getpid()}-7"
+    squatter.write_bytes(b"someone else's")
+    cachemod.write_atomically(str(target), b"two")
+    assert target.read_bytes() == b"two" and squatter.read_bytes() == b"someone else's"
+    assert sorted(p.name for p in target.parent.iterdir()) == ["entry", squatter.name]
+    assert oct(target.stat().st_mode & 0o777) == oct(0o600)

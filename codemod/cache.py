@@ -261,6 +261,7 @@ def _hashable(v):
 
 
 def encode(value) -> bytes:
+    # The facts pass's (FileFacts, errors) pairs have a faster encoding of their own.
     if type(value) is tuple and len(value) == 2 and type(value[0]).__name__ == "FileFacts":
         fast = encode_facts(value)
         if fast is not None:

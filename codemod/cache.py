@@ -15,6 +15,11 @@ decoded through a whitelist of our own value types (no pickle, so a
 tampered cache cannot run code). Anything that does not check out is a
 miss: it is recomputed and overwritten.
 
+The facts of a whole tree (one entry per file) have their own flat,
+column-wise JSON encoding (encode_facts), checked value by value when
+decoded, and are written by chunks of files as packs (one file holding
+many entries, indexed by key) rather than a file per entry.
+
 A stat index (path -> size, mtime, ctime, inode, content hash) spares a
 warm run from reading and hashing every file. Like git's index it trusts
 an entry only when the file's mtime is older than the moment the entry
@@ -26,8 +31,10 @@ from __future__ import annotations
 import base64
 import dataclasses
 import hashlib
+import itertools
 import json
 import os
+import re
 import struct
 import sys
 import tempfile
@@ -41,6 +48,7 @@ from codemod.findings import Action, FileResult, Finding, PhaseInfo, SizeInfo, S
 FORMAT = 2  # 2: registered dataclasses are stored positionally
 MAGIC = b"AFXCACHE"
 _HEADER = struct.Struct("<8sH32sQ32s")  # magic, format, key digest, payload length, payload digest
+_PACK_NAME = re.compile(r"[0-9a-f]{32}\.pack")
 # A file modified this close to the time its hash was recorded may change
 # again within the same mtime tick: its recorded hash is not trusted.
 RACY_NS = 2_000_000_000
@@ -263,11 +271,18 @@ def _hashable(v):
 
 
 def encode(value) -> bytes:
+    # The facts pass's (FileFacts, errors) pairs have a faster encoding of their own.
+    if type(value) is tuple and len(value) == 2 and type(value[0]).__name__ == "FileFacts":
+        fast = encode_facts(value)
+        if fast is not None:
+            return fast
     return json.dumps(_enc(value), separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
 def decode(payload: bytes):
     try:
+        if payload[:1] == b"\x01":
+            return decode_facts(payload)
         return json.loads(payload, object_hook=_hook)
     except BadEntry:
         raise
@@ -275,15 +290,150 @@ def decode(payload: bytes):
         raise BadEntry(str(exc)) from None
 
 
+# -- the facts of a file: a dedicated flat encoding -------------------------------------
+#
+# The facts pass stores one (FileFacts, syntax errors) per file of the tree,
+# hundreds of thousands of Refs and FunctionFacts for QEMU: the typed
+# encoding above (a Python call per value) was a tenth of the cost of
+# parsing them. Here each list of dataclasses is stored column-wise (one
+# JSON list per field) and built and checked with C-level calls only
+# (attrgetter, zip, map, set): no Python code runs per value. Decoding
+# checks the type of every value of every column, so anything but the
+# shape written here is a BadEntry.
+
+FACTS_TAG = b"\x01facts/1\n"  # a control byte: no JSON payload starts with one
+_NONE = type(None)
+_S, _S_OPT, _I, _B = frozenset({str}), frozenset({str, _NONE}), frozenset({int}), frozenset({bool})
+# Field name -> what its values are: a set of types, "strs" (a tuple of
+# strings, stored as a list) or "pairs" (a tuple of 2-tuples of strings).
+_REF_LAYOUT = (("target", _S), ("how", _S), ("site", _S_OPT), ("index", _I), ("struct_type", _S_OPT),
+               ("var", _S_OPT), ("function", _S_OPT), ("address", _B), ("offset", _I), ("param", _I))
+_FUNCTION_LAYOUT = (("name", _S), ("static", _B), ("start", _I), ("end", _I), ("return_type", _S),
+                    ("params", "strs"), ("param_types", "strs"), ("has_errp", _B), ("calls", "strs"),
+                    ("flags", "strs"), ("indirect_calls", "pairs"))
+_QOM_LAYOUT = (_S, _S, _S_OPT, _S_OPT, _B)
+_FILE_FIELDS = ("path", "functions", "refs", "parse_errors", "error", "qom_types", "type_names", "macros")
+
+
+@lru_cache(maxsize=1)
+def _facts_codec():
+    """(FileFacts, FunctionFact, Ref, getters) when the classes still have the fields
+    this codec knows, else None (the typed encoding then stores them)."""
+    from operator import attrgetter
+
+    try:
+        from codemod.analysis.facts import FileFacts, FunctionFact, Ref
+    except ImportError:
+        return None
+    for cls, names in ((Ref, [n for n, _ in _REF_LAYOUT]), (FunctionFact, [n for n, _ in _FUNCTION_LAYOUT]),
+                       (FileFacts, list(_FILE_FIELDS))):
+        if [f.name for f in dataclasses.fields(cls)] != names:
+            return None
+    return (FileFacts, FunctionFact, Ref, attrgetter(*(n for n, _ in _FUNCTION_LAYOUT)),
+            attrgetter(*(n for n, _ in _REF_LAYOUT)))
+
+
+def encode_facts(value) -> bytes | None:
+    """FACTS_TAG + JSON of a (FileFacts, syntax errors) pair; None when the codec
+    does not know the value's classes (encode() then uses the typed encoding)."""
+    codec = _facts_codec()
+    if codec is None:
+        return None
+    file_cls, fn_cls, ref_cls, fn_get, ref_get = codec
+    facts, errors = value
+    if type(facts) is not file_cls or type(errors) is not int:
+        return None
+    if not (set(map(type, facts.functions)) <= {fn_cls} and set(map(type, facts.refs)) <= {ref_cls}):
+        return None
+    body = [errors, facts.path, list(zip(*map(fn_get, facts.functions))) or [()] * len(_FUNCTION_LAYOUT),
+            list(zip(*map(ref_get, facts.refs))) or [()] * len(_REF_LAYOUT), facts.parse_errors, facts.error,
+            facts.qom_types, facts.type_names, facts.macros]
+    # surrogatepass: names decoded from non-UTF-8 bytes (surrogateescape) round-trip.
+    return FACTS_TAG + json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogatepass")
+
+
+def decode_facts(payload: bytes):
+    """The (FileFacts, syntax errors) pair of an encode_facts payload; BadEntry
+    for anything else."""
+    codec = _facts_codec()
+    if codec is None or not payload.startswith(FACTS_TAG):
+        raise BadEntry("not a facts entry of this format")
+    file_cls, fn_cls, ref_cls, _, _ = codec
+    try:
+        body = json.loads(payload[len(FACTS_TAG):].decode("utf-8", "surrogatepass"))
+    except (ValueError, RecursionError) as exc:
+        raise BadEntry(str(exc)) from None
+    if type(body) is not list or len(body) != 9:
+        raise BadEntry("facts: not a list of 9")
+    errors, path, fn_cols, ref_cols, parse_errors, error, qom, type_names, macros = body
+    if not (type(errors) is int and type(path) is str and type(parse_errors) is int and type(error) is str):
+        raise BadEntry("facts: bad scalar field")
+    functions = list(map(fn_cls, *_columns(fn_cols, _FUNCTION_LAYOUT)))
+    refs = list(map(ref_cls, *_columns(ref_cols, _REF_LAYOUT)))
+    if not (type(qom) is list and set(map(type, qom)) <= {list} and set(map(len, qom)) <= {5}
+            and all(set(map(type, col)) <= kinds for col, kinds in zip(zip(*qom), _QOM_LAYOUT))):
+        raise BadEntry("facts: bad qom_types")
+    qom_types = list(map(tuple, qom))
+    if not (type(type_names) is dict and set(map(type, type_names.values())) <= _S):
+        raise BadEntry("facts: bad type_names")
+    if not (type(macros) is list and set(map(type, macros)) <= _S):
+        raise BadEntry("facts: bad macros")
+    return file_cls(path, functions, refs, parse_errors, error, qom_types, type_names, tuple(macros)), errors
+
+
+def _columns(cols, layout) -> list:
+    """The columns of a column-wise list of values, each checked against its kind."""
+    if type(cols) is not list or len(cols) != len(layout):
+        raise BadEntry("facts: wrong number of columns")
+    if not set(map(type, cols)) <= {list} or len(set(map(len, cols))) > 1:
+        raise BadEntry("facts: ragged columns")
+    out = []
+    for col, (_, kind) in zip(cols, layout):
+        if kind == "strs":
+            if not (set(map(type, col)) <= {list} and set(map(type, itertools.chain.from_iterable(col))) <= _S):
+                raise BadEntry("facts: bad list of strings")
+            col = list(map(tuple, col))
+        elif kind == "pairs":
+            if not set(map(type, col)) <= {list}:
+                raise BadEntry("facts: bad list of pairs")
+            pairs = list(itertools.chain.from_iterable(col))
+            if not (set(map(type, pairs)) <= {list} and set(map(len, pairs)) <= {2}
+                    and set(map(type, itertools.chain.from_iterable(pairs))) <= _S):
+                raise BadEntry("facts: bad list of pairs")
+            col = [tuple(map(tuple, x)) if x else () for x in col]
+        elif not set(map(type, col)) <= kind:
+            raise BadEntry("facts: value of a wrong type")
+        out.append(col)
+    return out
+
+
 # -- atomic files -------------------------------------------------------------------
 
 
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write via a temp file in the same directory and rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+_TEMP_NAMES = itertools.count()
+
+
+def write_atomically(path: Path | str, data: bytes) -> None:
+    """Write via a temp file in the same directory and rename it into place.
+
+    A cold run writes thousands of entries: the temp file is named from the
+    pid and a counter (O_EXCL still refuses a name in use, then mkstemp
+    picks one) and the directory is made only when the first open says it
+    is missing.
+    """
+    directory = os.path.dirname(path) or "."
+    tmp = f"{directory}/.tmp-{os.getpid()}-{next(_TEMP_NAMES)}"
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
     try:
-        with os.fdopen(fd, "wb") as f:
+        try:
+            fd = os.open(tmp, flags, 0o600)
+        except FileNotFoundError:
+            os.makedirs(directory, exist_ok=True)
+            fd = os.open(tmp, flags, 0o600)
+    except FileExistsError:
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
+    try:
+        with open(fd, "wb") as f:
             f.write(data)
         os.replace(tmp, path)
     except BaseException:
@@ -311,12 +461,19 @@ class Cache:
         self.namespace = namespace
         self.stats = {"hits": 0, "misses": 0, "bad": 0, "write_errors": 0}
         self._prepared = False
+        self._shards: dict[str, dict] = {}  # index shards of the packs, loaded on first use
+        self._packs: Path | None = None
+        self._objects = os.path.join(self.directory, "objects")
 
     def key(self, *parts: bytes | str) -> str:
         return digest(self.namespace, *parts)
 
     def _path(self, key: str) -> Path:
-        return self.directory / "objects" / key[:2] / key[2:]
+        return Path(self._loose(key))
+
+    def _loose(self, key: str) -> str:
+        # A string, not a Path: a cold run asks for tens of thousands of them.
+        return f"{self._objects}/{key[:2]}/{key[2:]}"
 
     def _prepare(self) -> None:
         if self._prepared:
@@ -336,22 +493,29 @@ class Cache:
             pass
 
     def get(self, key: str):
-        path = self._path(key)
+        path = self._loose(key)
+        packed = False
         try:
             with open(path, "rb") as f:
                 raw = f.read()
         except OSError:
-            self.stats["misses"] += 1
-            return None
+            raw = self._read_packed(key)
+            if raw is None:
+                self.stats["misses"] += 1
+                return None
+            packed = True
         try:
             value = self._check(key, raw)
         except BadEntry:
             self.stats["bad"] += 1
             self.stats["misses"] += 1
-            try:
-                path.unlink()
-            except OSError:
-                pass
+            if packed:
+                self._forget_packed(key)  # the pack's other entries may be sound
+            else:
+                try:
+                    os.unlink(path)
+                except OSError:
+                    pass
             return None
         self.stats["hits"] += 1
         return value
@@ -359,7 +523,7 @@ class Cache:
     def get_raw(self, key: str) -> bytes | None:
         """The payload bytes of an entry written by put_raw (checked like get, not
         decoded). Not counted in `stats`, which count the caller's values."""
-        path = self._path(key)
+        path = self._loose(key)
         try:
             with open(path, "rb") as f:
                 raw = f.read()
@@ -369,7 +533,7 @@ class Cache:
             return self._payload(key, raw)
         except BadEntry:
             try:
-                path.unlink()
+                os.unlink(path)
             except OSError:
                 pass
             return None
@@ -380,7 +544,7 @@ class Cache:
                               hashlib.blake2b(payload, digest_size=32).digest())
         self._prepare()
         try:
-            write_atomically(self._path(key), header + payload)
+            write_atomically(self._loose(key), header + payload)
         except OSError:
             self.stats["write_errors"] += 1
             return False
@@ -412,6 +576,95 @@ class Cache:
         except (TypeError, ValueError, RecursionError):
             return False
         return self.put_raw(key, payload)
+
+    # -- packs: many entries in one file --------------------------------------------
+    #
+    # A cold scan of QEMU stores some 12,000 facts entries; creating a file
+    # for each costs more than encoding them. A worker writes the entries of
+    # a chunk of files as one pack (atomically, under a fresh random name),
+    # each entry with the header of a loose entry, and the main process
+    # records where they are in an index of 256 shards (by the key's first
+    # byte; read-merge-write, atomically). get() reads a loose entry first,
+    # then the indexed one, and checks it like a loose one: an index entry
+    # naming a missing, truncated or foreign pack, or the wrong bytes of
+    # one, is a miss. Concurrent runs write different packs; a shard lost
+    # to a concurrent writer costs misses, never a wrong value.
+
+    def _pack_dir(self) -> Path:
+        if self._packs is None:
+            self._packs = self.directory / "packs" / digest(self.namespace)[:32]
+        return self._packs
+
+    def _shard(self, prefix: str) -> dict:
+        shard = self._shards.get(prefix)
+        if shard is None:
+            shard = self._shards[prefix] = self._load_shard(prefix)
+        return shard
+
+    def _load_shard(self, prefix: str) -> dict:
+        try:
+            with open(self._pack_dir() / f"index-{prefix}.json", "rb") as f:
+                data = json.loads(f.read())
+        except (OSError, ValueError, RecursionError):
+            return {}
+        return data if type(data) is dict else {}
+
+    def _read_packed(self, key: str) -> bytes | None:
+        loc = self._shard(key[:2]).get(key)
+        if not (type(loc) is list and len(loc) == 3):
+            return None
+        name, offset, length = loc
+        if not (type(name) is str and _PACK_NAME.fullmatch(name) and type(offset) is int
+                and type(length) is int and offset >= 0 and 0 < length <= 1 << 31):
+            return None
+        try:
+            with open(self._pack_dir() / name, "rb") as f:
+                f.seek(offset)
+                return f.read(length)
+        except (OSError, ValueError, OverflowError):
+            return None
+
+    def _forget_packed(self, key: str) -> None:
+        self._shard(key[:2]).pop(key, None)
+
+    def put_pack(self, entries: list[tuple[str, bytes]]) -> list[list] | None:
+        """Write (key, payload) entries as one pack: their [key, pack, offset, length]
+        for record_packed() (run by one process: the shards are read-merge-write),
+        or None when the pack could not be written."""
+        name = os.urandom(16).hex() + ".pack"
+        parts: list[bytes] = []
+        locations: list[list] = []
+        offset = 0
+        for key, payload in entries:
+            header = _HEADER.pack(MAGIC, FORMAT, bytes.fromhex(key), len(payload),
+                                  hashlib.blake2b(payload, digest_size=32).digest())
+            parts += (header, payload)
+            size = len(header) + len(payload)
+            locations.append([key, name, offset, size])
+            offset += size
+        self._prepare()
+        try:
+            write_atomically(self._pack_dir() / name, b"".join(parts))
+        except OSError:
+            self.stats["write_errors"] += 1
+            return None
+        return locations
+
+    def record_packed(self, locations: list[list]) -> None:
+        """Index entries put_pack wrote (in this process or a worker)."""
+        by_shard: dict[str, list[list]] = {}
+        for loc in locations:
+            by_shard.setdefault(loc[0][:2], []).append(loc)
+        for prefix, locs in by_shard.items():
+            shard = self._load_shard(prefix)  # again: a concurrent run may have added to it
+            shard.update((key, [name, offset, length]) for key, name, offset, length in locs)
+            self._shards[prefix] = shard
+            try:
+                write_atomically(self._pack_dir() / f"index-{prefix}.json",
+                                 json.dumps(shard, separators=(",", ":")).encode())
+            except OSError:
+                self.stats["write_errors"] += 1
+                return
 
 
 # -- the stat index -----------------------------------------------------------------

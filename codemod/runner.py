@@ -265,8 +265,19 @@ def _storable(result: FileResult, data: bytes):
     return stored
 
 
-def _facts_one(item: tuple) -> tuple[str | None, Any]:
-    """(content hash, facts) of (index, path, display); facts None when unreadable."""
+def _facts_one(item: tuple) -> tuple[str | None, Any, None]:
+    """(content hash, facts, None) of (index, path, display); facts None when
+    unreadable. Stored as a loose cache entry (a few files: a warm run)."""
+    state = _STATE
+    chash, facts = _facts_compute(item)
+    if facts is not None and state.facts is not None:
+        state.facts.put(state.facts.key(chash, item[1], item[2]), facts)
+    return chash, facts, None
+
+
+def _facts_compute(item: tuple) -> tuple[str | None, Any]:
+    """(content hash, (facts, syntax errors)) of (index, path, display); None for
+    the facts when the file is unreadable or binary."""
     state = _STATE
     _, path, display = item[:3]
     data = None if _not_regular(path, display) else read_or_none(path)
@@ -282,8 +293,6 @@ def _facts_one(item: tuple) -> tuple[str | None, Any]:
         facts = None
     except Exception:  # noqa: BLE001 - one file's facts must not stop the run
         facts = None
-    if facts is not None and state.facts is not None:
-        state.facts.put(state.facts.key(chash, path, display), facts)
     return chash, facts
 
 
@@ -292,7 +301,26 @@ def _chunk_engine(items: list) -> list:
 
 
 def _chunk_facts(items: list) -> list:
-    return [(item[0], _facts_one(item)) for item in items]
+    """[(index, (content hash, facts, pack location or None))] of a chunk; with the
+    cache, the chunk's facts are stored as one pack (Cache.put_pack) whose
+    locations the main process indexes (_facts_pass)."""
+    state = _STATE
+    out = []
+    entries = []
+    for item in items:
+        chash, facts = _facts_compute(item)
+        if facts is not None and state.facts is not None:
+            try:
+                entries.append((len(out), state.facts.key(chash, item[1], item[2]), encode(facts)))
+            except (TypeError, ValueError, RecursionError):
+                pass  # not storable: recomputed next time
+        out.append((item[0], (chash, facts, None)))
+    if entries:
+        locations = state.facts.put_pack([(key, payload) for _, key, payload in entries])
+        for (pos, _, _), loc in zip(entries, locations or ()):
+            index, (chash, facts, _) = out[pos]
+            out[pos] = (index, (chash, facts, loc))
+    return out
 
 
 # -- scheduling ------------------------------------------------------------------------
@@ -948,13 +976,27 @@ def _facts_pass(files, state: _Worker, hashes: dict[int, str], pool: _Pool, jobs
                 continue
         todo.append((i, f.path, f.display))
     tick(len(files) - len(todo))
-    computed = _execute(todo, _chunk_facts, _facts_one, lambda item: (None, None), pool, jobs, sizes, tick)
-    for i, (chash, value) in computed.items():
+    if state.facts is not None and jobs <= 1 and len(todo) >= SERIAL_BELOW:
+        # In this process, but in chunks all the same: one pack per chunk.
+        computed = {}
+        for start in range(0, len(todo), CHUNK_FILES):
+            values = _chunk_facts(todo[start:start + CHUNK_FILES])
+            computed.update(values)
+            tick(len(values))
+    else:
+        computed = _execute(todo, _chunk_facts, _facts_one, lambda item: (None, None, None), pool, jobs, sizes,
+                            tick)
+    packed = []
+    for i, (chash, value, loc) in computed.items():
         facts[i] = value
+        if loc is not None:
+            packed.append(loc)
         if chash is not None and i in hashes and hashes[i] != chash:
             # The file changed between hashing and parsing: its results must not
             # be looked up under the old hash.
             hashes.pop(i, None)
+    if packed and state.facts is not None:
+        state.facts.record_packed(packed)
     return facts
 
 

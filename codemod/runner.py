@@ -41,8 +41,11 @@ from codemod.findings import FileResult, Status
 from codemod.smpl.loader import load_rules
 from codemod.source import SourceFile, read_or_none
 
-# Below this many files to compute, starting worker processes costs more than it saves.
+# Below this many files to compute, starting worker processes costs more than it
+# saves, unless they hold at least PARALLEL_BYTES (the few large files a warm
+# re-run after an edit recomputes take a tenth of a second each).
 SERIAL_BELOW = 16
+PARALLEL_BYTES = 96 * 1024
 # Files per chunk at most; chunks are also capped by bytes so the last ones stay small.
 CHUNK_FILES = 48
 
@@ -404,7 +407,8 @@ def _execute(items: list, chunk_fn, one_fn, on_crash, pool: _Pool, jobs: int, si
              tick: Callable[[int], None]) -> dict[int, Any]:
     """Run one pass over items -> {index: value}; in-process when small or jobs == 1."""
     out: dict[int, Any] = {}
-    if jobs <= 1 or len(items) < SERIAL_BELOW:
+    if jobs <= 1 or len(items) < 2 or (len(items) < SERIAL_BELOW
+                                        and sum(sizes.get(it[0], 0) for it in items) < PARALLEL_BYTES):
         for item in items:
             out[item[0]] = one_fn(item)
             tick(1)

@@ -863,9 +863,9 @@ class _Bundle:
 
     One JSON line per file: [path, display, content hash, dependency key,
     phase key, result] (the two keys: the run's `extras` pair),
-    the result (FileResult, decoded through the cache's whitelist) only for
-    results that change nothing; a result with a rewrite is null here and
-    read from its own entry (it needs the file's bytes anyway). A line is
+    the result (FileResult, decoded through the cache's whitelist); a result
+    with a rewrite in the form its own entry has (["edits", line edits,
+    result], see _storable), rebuilt from the file's bytes. A line is
     used only when its display, content hash and both keys equal the file's
     now: the same key the file's own entry has. Lines of files this run did
     not look up are kept as they are. Most files of a tree have nothing to
@@ -903,7 +903,13 @@ class _Bundle:
             self.cache.stats["hits"] += 1
             return FileResult(path, display, Status.OK, parse_errors=value[1], sites=value[2],
                               sites_in_error_functions=value[3])
-        if not isinstance(value, FileResult) or value.rewritten is not None or value.status is not Status.OK:
+        if isinstance(value, list):
+            value = _with_edits_applied(value, path, chash)
+            if value is None:
+                return None
+        elif not isinstance(value, FileResult) or value.rewritten is not None:
+            return None
+        if value.status is not Status.OK:
             return None
         self.cache.stats["hits"] += 1
         value.path, value.display = path, display
@@ -914,7 +920,9 @@ class _Bundle:
         if result.status is not Status.OK:
             return
         if result.rewritten is not None:
-            stored = None
+            stored = _storable(result, result.original) if result.changed else None
+            if not isinstance(stored, list):
+                stored = None  # not as edits: its own entry has it
         elif _plain(result):
             stored = ["plain", result.parse_errors, result.sites, result.sites_in_error_functions]
         else:
@@ -938,27 +946,33 @@ def _plain(result: FileResult) -> bool:
             and not result.hunks_info and not result.message and not result.dropped and not result.sibling_keys)
 
 
+def _with_edits_applied(value: list, path: str, chash: str) -> FileResult | None:
+    """The result an ["edits", line edits, result] record stands for, its texts
+    rebuilt from the file's bytes now (which must hash to `chash`); None when
+    the record or the bytes do not check out."""
+    if not (len(value) == 3 and value[0] == "edits" and isinstance(value[1], list)
+            and isinstance(value[2], FileResult) and value[2].rewritten is None):
+        return None
+    data = read_or_none(path)
+    if data is None or content_hash(data) != chash:
+        return None
+    from codemod.render.diff import apply_line_edits
+
+    try:
+        rewritten = apply_line_edits(data, value[1])
+    except ValueError:
+        return None
+    return dataclasses.replace(value[2], original=data, rewritten=rewritten)
+
+
 def _cached_result(cache: Cache, path: str, display: str, chash: str, extra: tuple[str, str]) -> FileResult | None:
     value = cache.get(_result_key(cache, chash, path, display, extra))
-    edits = None
-    if isinstance(value, list) and len(value) == 3 and value[0] == "edits" and isinstance(value[1], list):
-        edits, value = value[1], value[2]
+    if isinstance(value, list):
+        rebuilt = _with_edits_applied(value, path, chash)
+        return _lean(rebuilt) if rebuilt is not None else None
     if not isinstance(value, FileResult):
         return None
-    if edits is not None:
-        if value.rewritten is not None:
-            return None
-        data = read_or_none(path)
-        if data is None or content_hash(data) != chash:
-            return None
-        from codemod.render.diff import apply_line_edits
-
-        try:
-            value.rewritten = apply_line_edits(data, edits)
-        except ValueError:
-            return None
-        value.original = data
-    elif value.rewritten is not None:
+    if value.rewritten is not None:
         # Diffs and apply need the original bytes: read them, and they must be
         # the bytes the entry was computed from.
         data = read_or_none(path)

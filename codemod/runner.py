@@ -221,13 +221,14 @@ def _engine_one(item: tuple) -> FileResult:
     return _engine_pair(item)[0]
 
 
-def _engine_pair(item: tuple) -> tuple[FileResult, str | None]:
-    """(engine result, hash of the bytes it was computed from, when cached)."""
+def _engine_pair(item: tuple) -> tuple[FileResult, str | None, list | None]:
+    """(engine result, hash of the bytes it was computed from, when cached, and
+    the cache's form of a rewrite (_storable), which the scan bundle reuses)."""
     state = _STATE
     _, path, display, extra = item
     odd = _not_regular(path, display)
     if odd is not None:
-        return odd
+        return odd, None, None
     data = read_or_none(path)
     config = state.config
     known_errors = state.spec.parse_errors.get(os.path.abspath(path)) if state.spec.parse_errors else None
@@ -239,18 +240,19 @@ def _engine_pair(item: tuple) -> tuple[FileResult, str | None]:
         if state.results is not None:
             # Cheaper to redo than to store: no entry of its own (the bundle
             # of the scan still records it).
-            return _lean(result), content_hash(data)
+            return _lean(result), content_hash(data), None
     else:
         from codemod.analysis import siblings
 
         siblings.reset_consulted()
         result = process_file(path, display, config, data)
         result.sibling_keys = _sibling_keys(siblings.consulted())
-    chash = None
+    chash = stored = None
     if state.results is not None and data is not None and result.status is Status.OK:
         chash = content_hash(data)
-        state.results.put(_result_key(state.results, chash, path, display, extra), _storable(result, data))
-    return _lean(result), chash
+        stored = _storable(result, data)
+        state.results.put(_result_key(state.results, chash, path, display, extra), stored)
+    return _lean(result), chash, stored if isinstance(stored, list) else None
 
 
 def _storable(result: FileResult, data: bytes):
@@ -362,8 +364,8 @@ def make_chunks(items: list, jobs: int, sizes: dict[int, int]) -> list[list]:
     return chunks
 
 
-def _crashed_pair(item: tuple) -> tuple[FileResult, None]:
-    return _crashed(item), None
+def _crashed_pair(item: tuple) -> tuple[FileResult, None, None]:
+    return _crashed(item), None, None
 
 
 def _crashed(item: tuple) -> FileResult:
@@ -549,10 +551,10 @@ def run(discovery: Discovery, spec: RunSpec, jobs: int | None = None, progress: 
         tick = ticker("rules", len(files))
         tick(len(files) - len(todo))
         computed = _execute(todo, _chunk_engine, _engine_pair, _crashed_pair, pool, jobs, sizes, tick)
-        for i, (value, chash) in computed.items():
+        for i, (value, chash, stored) in computed.items():
             results[i] = value
             if bundle is not None and chash is not None:
-                bundle.note(files[i].path, files[i].display, chash, extras.get(i, _NO_EXTRA), value)
+                bundle.note(files[i].path, files[i].display, chash, extras.get(i, _NO_EXTRA), value, stored)
         if bundle is not None:
             bundle.save()
         report.passes["rules"] = time.perf_counter() - t
@@ -915,12 +917,15 @@ class _Bundle:
         value.path, value.display = path, display
         return value
 
-    def note(self, path: str, display: str, chash: str, extra: tuple[str, str], result: FileResult) -> None:
-        """Record the result of `path` computed from (or cached for) bytes hashing to `chash`."""
+    def note(self, path: str, display: str, chash: str, extra: tuple[str, str], result: FileResult,
+             stored: list | None = None) -> None:
+        """Record the result of `path` computed from (or cached for) bytes hashing
+        to `chash`; `stored`: its _storable form when the worker made it already."""
         if result.status is not Status.OK:
             return
         if result.rewritten is not None:
-            stored = _storable(result, result.original) if result.changed else None
+            if stored is None:
+                stored = _storable(result, result.original) if result.changed else None
             if not isinstance(stored, list):
                 stored = None  # not as edits: its own entry has it
         elif _plain(result):

@@ -242,11 +242,12 @@ def _engine_pair(item: tuple) -> tuple[FileResult, str | None, list | None]:
             # of the scan still records it).
             return _lean(result), content_hash(data), None
     else:
-        from codemod.analysis import siblings
+        from codemod.analysis import headers, siblings
 
         siblings.reset_consulted()
+        headers.reset_sources()
         result = process_file(path, display, config, data)
-        result.sibling_keys = _sibling_keys(siblings.consulted())
+        result.sibling_keys = _sibling_keys(siblings.consulted()) + _source_keys(headers.sources())
     chash = stored = None
     if state.results is not None and data is not None and result.status is Status.OK:
         chash = content_hash(data)
@@ -746,6 +747,20 @@ def _sibling_keys(consulted) -> tuple:
                  for d, questions in sorted(by_dir.items()))
 
 
+# A sibling_keys entry for a non-header file the analysis read through an
+# #include: (_SOURCE, path, content hash or "" when unreadable).
+_SOURCE = "\0source"
+
+
+def _source_keys(paths: tuple[str, ...]) -> tuple:
+    return tuple((_SOURCE, p, _source_hash(p)) for p in paths)
+
+
+def _source_hash(path: str) -> str:
+    data = read_or_none(path)
+    return content_hash(data) if data is not None else ""
+
+
 def _answer_key(files: list[tuple[str, bytes]]) -> str:
     return digest(*(part for path, data in files for part in (os.path.basename(path), data)))
 
@@ -757,6 +772,14 @@ def _siblings_unchanged(keys: tuple, memo: dict) -> bool:
         if not (isinstance(entry, tuple) and len(entry) == 3):
             return False
         directory, stat_key, answers = entry
+        if directory == _SOURCE:
+            # stat_key: the included file's path, answers: its content hash then.
+            source_key = f"source\0{stat_key}"
+            if source_key not in memo:
+                memo[source_key] = _source_hash(stat_key) if isinstance(stat_key, str) else None
+            if memo[source_key] != answers:
+                return False
+            continue
         if _siblings_key(directory, memo) == stat_key:
             continue
         texts_key = f"texts\0{directory}"

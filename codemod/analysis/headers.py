@@ -48,7 +48,24 @@ _WIN32_RE = re.compile(rb"^(?:defined\s*\(?\s*)?_WIN32\b\s*\)?\s*$")
 # header path -> (its own facts, the headers it includes)
 _CACHE: dict[str, tuple[SizeFacts | None, tuple[str, ...]]] = {}
 # (root, the file's direct includes) -> merged facts of the closure
-_CLOSURES: dict[tuple[str, tuple[str, ...]], SizeFacts | None] = {}
+_CLOSURES: dict[tuple[str, tuple[str, ...]], tuple[SizeFacts | None, tuple[str, ...]]] = {}
+# Included files that are not headers (`#include "../device.c"`), read for the
+# file being analysed: the result cache's header fingerprint covers .h and
+# .inc files only, so the runner keys a result on these itself (sources()).
+_SOURCES: set[str] = set()
+
+
+def reset_sources() -> None:
+    _SOURCES.clear()
+
+
+def sources() -> tuple[str, ...]:
+    """The non-header files header_facts read since reset_sources(), sorted."""
+    return tuple(sorted(_SOURCES))
+
+
+def _not_header(path: str) -> bool:
+    return not path.endswith((".h", ".inc"))
 _CLOSURE_LIMIT = 256
 
 
@@ -189,12 +206,17 @@ def header_facts(path: str, data: bytes, root: Path, profile: MacroProfile, dept
     direct = _includes(data, Path(path).parent, root)
     key = (str(root), direct)
     if key in _CLOSURES:
-        return _CLOSURES[key]
+        result, others = _CLOSURES[key]
+        _SOURCES.update(others)
+        return result
     merged = SizeFacts()
-    for header in include_closure(path, data, root, profile, store):
+    closure = include_closure(path, data, root, profile, store)
+    for header in closure:
         facts = _header(header, root, profile, store)[0]
         if facts is not None:
             merged.absorb(facts)
+    others = tuple(h for h in closure if _not_header(h))
+    _SOURCES.update(others)
     from codemod.analysis import props, qapi
 
     # generated QAPI types and the tree's device properties: shared layers, not copied
@@ -203,7 +225,7 @@ def header_facts(path: str, data: bytes, root: Path, profile: MacroProfile, dept
     result = merged.layered(*(f for f in (q, tree) if f is not None))
     if len(_CLOSURES) >= _CLOSURE_LIMIT:
         _CLOSURES.pop(next(iter(_CLOSURES)))
-    _CLOSURES[key] = result
+    _CLOSURES[key] = (result, others)
     return result
 
 
@@ -218,6 +240,8 @@ def _limited(path: str, data: bytes, root: Path, profile: MacroProfile, depth: i
             if header in seen:
                 continue
             seen.add(header)
+            if _not_header(header):
+                _SOURCES.add(header)
             facts, nested = _header(header, root, profile, store)
             if facts is not None:
                 merged.absorb(facts)

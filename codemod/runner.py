@@ -766,6 +766,8 @@ def _answer_key(files: list[tuple[str, bytes]]) -> str:
 
 
 def _siblings_unchanged(keys: tuple, memo: dict) -> bool:
+    if not keys:
+        return True  # most files (asked once per file of the tree on a warm run)
     from codemod.analysis import siblings
 
     for entry in keys:

@@ -227,59 +227,41 @@ def bench(corpus: Path, subsets: list[str], runs: int, jobs: int, tools: set[str
         for subset in subsets:
             files, mb = subset_size(tree, subset)
             label = "whole tree" if subset == "." else subset
+
+            def timed(tool: str, command: list[str], env: dict | None = None, before=lambda: None) -> Row:
+                """`runs` runs of `command` in the tree, each after `before()`."""
+                row = Row(tool, label, files, mb)
+                for _ in range(runs):
+                    before()
+                    row.runs.append(measure(command, tree, env))
+                    _say(row)
+                return row
+
             if "allocfix" in tools:
                 cache = work / f"cache-{subset.replace('/', '_')}"
                 cmd, env = _allocfix_cmd(subset, jobs, cache)
-                cold = Row("allocfix cold", label, files, mb)
-                for _ in range(runs):
-                    shutil.rmtree(cache, ignore_errors=True)
-                    cold.runs.append(measure(cmd, tree, env))
-                    _say(cold)
-                rows.append(cold)
-                warm = Row("allocfix warm (1 file edited)", label, files, mb)
+                rows.append(timed("allocfix cold", cmd, env, lambda: shutil.rmtree(cache, ignore_errors=True)))
                 touch = Touch(tree / TOUCH[subset])
                 try:
                     measure(cmd, tree, env)  # fill the cache for the current bytes
-                    for _ in range(runs):
-                        touch.edit()
-                        warm.runs.append(measure(cmd, tree, env))
-                        _say(warm)
-                    rows.append(warm)
+                    rows.append(timed("allocfix warm (1 file edited)", cmd, env, touch.edit))
                     # The same, printing JSON findings instead of diffs: what the
                     # scan costs without rendering hundreds of diffs.
                     json_cmd, _ = _allocfix_cmd(subset, jobs, cache, ("--format", "json"))
-                    warm_json = Row("allocfix warm, --format json", label, files, mb)
-                    for _ in range(runs):
-                        touch.edit()
-                        warm_json.runs.append(measure(json_cmd, tree, env))
-                        _say(warm_json)
-                    rows.append(warm_json)
+                    rows.append(timed("allocfix warm, --format json", json_cmd, env, touch.edit))
                     # Touched, not edited (`touch FILE`): the same bytes under a
                     # new stat. The cost of a re-run where nothing changed.
                     touch.restore()
                     measure(cmd, tree, env)
-                    touched = Row("allocfix warm (1 file touched)", label, files, mb)
-                    for _ in range(runs):
-                        touch.touch()
-                        touched.runs.append(measure(cmd, tree, env))
-                        _say(touched)
-                    rows.append(touched)
+                    rows.append(timed("allocfix warm (1 file touched)", cmd, env, touch.touch))
                 finally:
                     touch.restore()
             if "spatch" in tools and shutil.which("spatch"):
-                row = Row(f"spatch -j{jobs}", label, files, mb)
-                for _ in range(runs):
-                    row.runs.append(measure(["spatch", "--sp-file", str(rule), "--dir", subset, "-j", str(jobs),
-                                             "--very-quiet"], tree))
-                    _say(row)
-                rows.append(row)
+                rows.append(timed(f"spatch -j{jobs}", ["spatch", "--sp-file", str(rule), "--dir", subset,
+                                                       "-j", str(jobs), "--very-quiet"]))
             if "ast-grep" in tools and sg:
-                row = Row(f"ast-grep -j{jobs}", label, files, mb)
-                for _ in range(runs):
-                    row.runs.append(measure([sg, "scan", "--inline-rules", ASTGREP_RULE, "--json=stream",
-                                             "-j", str(jobs), subset], tree))
-                    _say(row)
-                rows.append(row)
+                rows.append(timed(f"ast-grep -j{jobs}", [sg, "scan", "--inline-rules", ASTGREP_RULE,
+                                                         "--json=stream", "-j", str(jobs), subset]))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return rows

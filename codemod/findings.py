@@ -102,8 +102,9 @@ class FileResult:
     sites_in_error_functions: int = 0
     sites: int = 0
     dropped: list[str] = field(default_factory=list)  # rewrites refused by verification
-    # Other files the result depends on: (directory, fingerprint of its C files) for each
-    # directory whose files size analysis read (analysis/siblings.py); checked on a cache hit.
+    # Other files the result depends on, checked on a cache hit (runner._siblings_unchanged):
+    # per directory whose files size analysis read (analysis/siblings.py), its stat key and
+    # the answers it gave; and per non-header file read through an #include, its hash.
     sibling_keys: tuple = ()
 
     @property

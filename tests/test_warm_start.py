@@ -212,14 +212,17 @@ def test_a_cached_rewrite_is_stored_as_edits_and_rebuilt(tmp_path):
     assert runner._cached_result(c, str(target), "hw/table.c", chash, ("d", "p")) is None
 
 
-def test_editing_an_included_inc_file_invalidates_the_results_that_read_it(tmp_path):
+@pytest.mark.parametrize("included, directive", [
+    ("hw/table.c.inc", b'#include "table.c.inc"'),  # a fragment: part of the header fingerprint
+    ("lib/table.c", b'#include "../lib/table.c"'),  # a C file: keyed on its bytes per result
+])
+def test_editing_an_included_file_invalidates_the_includers_result(tmp_path, included, directive):
     (tmp_path / "MAINTAINERS").write_text("")
-    hw = tmp_path / "hw"
-    hw.mkdir()
-    (hw / "table.c.inc").write_bytes(b"#define TABLE_ENTRIES 4\n")
-    (hw / "table.c").write_bytes(b"""\
-#include <stdint.h>
-#include "table.c.inc"
+    (tmp_path / "hw").mkdir()
+    (tmp_path / "lib").mkdir()
+    source = tmp_path / included
+    source.write_bytes(b"#define TABLE_ENTRIES 4\n")
+    (tmp_path / "hw" / "table-user.c").write_bytes(b"#include <stdint.h>\n" + directive + b"""
 
 typedef struct Entry {
     uint64_t addr;
@@ -232,16 +235,18 @@ Entry *table_new(void)
 }
 """)
     cdir = tmp_path / "cache"
-    small = _probe(tmp_path, "--dry-run", "--format", "json", "--all", "-j", "1", "--cache-dir", str(cdir), "hw")
+    args = ("--dry-run", "--format", "json", "--all", "-j", "1")
+    small = _probe(tmp_path, *args, "--cache-dir", str(cdir), "hw/table-user.c")
     assert small.returncode == 0, small.stderr
     assert b'"small"' in small.stdout
-    inc = hw / "table.c.inc"
-    inc.write_bytes(b"#define TABLE_ENTRIES (1024 * 1024)\n")
-    warm = _probe(tmp_path, "--dry-run", "--format", "json", "--all", "-j", "1", "--cache-dir", str(cdir), "hw")
-    fresh = _probe(tmp_path, "--dry-run", "--format", "json", "--all", "--no-cache", "hw")
+    source.write_bytes(b"#define TABLE_ENTRIES (1024 * 1024)\n")
+    warm = _probe(tmp_path, *args, "--cache-dir", str(cdir), "hw/table-user.c")
+    fresh = _probe(tmp_path, *args, "--no-cache", "hw/table-user.c")
     assert b'"large"' in fresh.stdout
     strip = lambda out: [line for line in out.splitlines() if b'"seconds"' not in line]  # noqa: E731
     assert strip(warm.stdout) == strip(fresh.stdout)
+    again = _probe(tmp_path, *args, "--cache-dir", str(cdir), "hw/table-user.c")
+    assert strip(again.stdout) == strip(fresh.stdout)
 
 
 def test_tree_files_takes_the_stats_the_run_already_has(tmp_path):
@@ -259,41 +264,3 @@ def test_tree_files_takes_the_stats_the_run_already_has(tmp_path):
     assert listed["sub/b.c.inc"].st_size == len("int b;\n")
     fresh = {rel: st for _, rel, st in tree_files(tmp_path)}
     assert fresh["a.h"].st_size == len("int a, grown;\n")
-
-
-def test_editing_a_c_file_another_includes_invalidates_the_includers_result(tmp_path):
-    """`#include "../lib/ring.c"`: the included file is no header, so the
-    result of the file including it is keyed on its bytes separately."""
-    (tmp_path / "MAINTAINERS").write_text("")
-    (tmp_path / "lib").mkdir()
-    ring = tmp_path / "lib" / "ring.c"
-    ring.write_bytes(b"#define RING_SLOTS 4\n")
-    hw = tmp_path / "hw"
-    hw.mkdir()
-    (hw / "ring-user.c").write_bytes(b"""\
-#include <stdint.h>
-#include "../lib/ring.c"
-
-typedef struct Slot {
-    uint64_t addr;
-    uint64_t len;
-} Slot;
-
-Slot *ring_new(void)
-{
-    return g_new0(Slot, RING_SLOTS);
-}
-""")
-    cdir = tmp_path / "cache"
-    args = ("--dry-run", "--format", "json", "--all", "-j", "1")
-    small = _probe(tmp_path, *args, "--cache-dir", str(cdir), "hw")
-    assert small.returncode == 0, small.stderr
-    assert b'"small"' in small.stdout
-    ring.write_bytes(b"#define RING_SLOTS (1024 * 1024)\n")
-    warm = _probe(tmp_path, *args, "--cache-dir", str(cdir), "hw")
-    fresh = _probe(tmp_path, *args, "--no-cache", "hw")
-    assert b'"large"' in fresh.stdout
-    strip = lambda out: [line for line in out.splitlines() if b'"seconds"' not in line]  # noqa: E731
-    assert strip(warm.stdout) == strip(fresh.stdout)
-    again = _probe(tmp_path, *args, "--cache-dir", str(cdir), "hw")
-    assert strip(again.stdout) == strip(fresh.stdout)
